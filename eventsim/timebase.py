@@ -24,8 +24,8 @@ TICK_MS = 1e-6
 TICKS_PER_MS = 1_000_000
 """Ticks in one ms (an exact integer)."""
 
-MAX_MS = 1e14
-"""Largest time accepted anywhere, in ms (about 3 years; int64 ticks overflow after 292 years)."""
+MAX_MS = 1e11
+"""Largest time accepted anywhere, in ms (1e11 ms, about 3.2 years; int64 ticks overflow after 292 years)."""
 
 _SNAP_TICKS = 1e-6
 

@@ -1,0 +1,178 @@
+"""The compiled engine: packs a :class:`~eventsim.prepared.Prepared` into the arrays the Numba
+kernels use, runs the loop in chunks and hands back results.
+
+Python only sets up, calls :func:`eventsim.engine.kernels.advance` for a stretch of simulated time
+(chunks of about a quarter second of wall time, so a progress bar can move) and collects results;
+no Python code runs per event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import namedtuple
+
+import numpy as np
+
+from eventsim.engine import kernels as K
+from eventsim.prepared import Prepared
+from eventsim.timebase import TICK_MS
+
+__all__ = ["NumbaEngine", "COUNTER_NAMES"]
+
+COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes",
+                 "heap_pushes", "heap_peak", "windows", "batches")
+
+Net = namedtuple("Net", "cfg cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
+                        "syn_weight syn_delay stream sa cc vs")
+"""Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
+
+State = namedtuple("State", "scalars counters nrn cand_list class_E class_stamp ps win voltages")
+"""Everything the kernels change; ``nrn`` holds the per-neuron state records."""
+
+_EXPONENT_PER_WINDOW = 20.0
+_WINDOW_SPIKES_PER_NEURON = 64  # buffer bound when t_ref = 0 (pages are only committed when used)
+
+
+def window_ticks(prepared: Prepared, tau_min: float) -> int:
+    """Window length in ticks: the minimum delay, capped so ``exp`` stays far from overflow."""
+    cap = max(1, int(_EXPONENT_PER_WINDOW * tau_min / TICK_MS))
+    d_min = prepared.min_delay
+    return max(1, min(d_min, cap)) if d_min > 0 else cap
+
+
+def _records(dtype, n, **columns):
+    a = np.zeros(n, dtype)
+    for k, v in columns.items():
+        a[k] = v
+    return a
+
+
+def _timed(tick, frac, target, value=0.0, slot=0):
+    return _records(K.TIMED, len(tick), tick=tick, frac=frac, target=target, value=value, slot=slot)
+
+
+def make_net(p: Prepared) -> Net:
+    """Build the kernels' view of a prepared network."""
+    taus, tau_class = np.unique(p.tau_m, return_inverse=True)
+    n = p.n_neurons
+    neuron_pop = np.repeat(np.arange(len(p.pop_names), dtype=np.int64), np.diff(p.pop_start))
+    out_per_pop = np.diff(p.pop_proj_ptr)
+    window = window_ticks(p, float(taus.min()) if taus.size else 1.0)
+    neuron = _records(K.NEURON, n, tau_class=tau_class, pop=neuron_pop, ps_lo=p.neuron_ps_ptr[:-1],
+                      ps_hi=p.neuron_ps_ptr[1:], t_ref=p.t_ref, record=p.record_spikes, E_L=p.E_L,
+                      R_m=p.tau_m / p.C_m, V_th=p.V_th, V_reset=p.V_reset, V_init=p.V_init)
+    proj = _records(K.PROJ, p.proj_pre_pop.size, pre_pop=p.proj_pre_pop, rowptr_start=p.proj_rowptr_start,
+                    weight=p.proj_weight, weight_shift=p.proj_weight_shift, delay=p.proj_delay,
+                    delay_shift=p.proj_delay_shift)
+    stream = _records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
+                      stop=p.ps_stop, key=p.ps_key)
+    return Net(
+        cfg=np.array([window, out_per_pop.max() if out_per_pop.size else 0], np.int64),
+        cls_q=np.ascontiguousarray(TICK_MS / taus if taus.size else np.ones(1)),
+        neuron=neuron, pop_start=p.pop_start.astype(np.int64), pop_proj_ptr=p.pop_proj_ptr.astype(np.int64),
+        pop_proj=p.pop_proj.astype(np.int64), proj=proj, rowptr=p.rowptr.astype(np.int64),
+        syn_target=np.ascontiguousarray(p.syn_target, dtype=np.int32),
+        syn_weight=np.ascontiguousarray(p.syn_weight, dtype=np.float64),
+        syn_delay=np.ascontiguousarray(p.syn_delay, dtype=np.int32), stream=stream,
+        sa=_timed(p.sa_tick, p.sa_frac, p.sa_target, value=p.sa_weight),
+        cc=_timed(p.cc_tick, p.cc_frac, p.cc_target, value=p.cc_delta),
+        vs=_timed(p.vs_tick, p.vs_frac, p.vs_target, slot=p.vs_slot),
+    )
+
+
+def make_state(p: Prepared, net: Net) -> State:
+    """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call)."""
+    n = p.n_neurons
+    v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
+    nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"])
+    t_ref_min = int(p.t_ref.min()) if n else 0
+    window = int(net.cfg[K.CFG_WINDOW])
+    per_neuron = 2 + window // t_ref_min if t_ref_min > 0 else _WINDOW_SPIKES_PER_NEURON
+    return State(
+        scalars=np.zeros(K.N_SCALARS, np.int64), counters=np.zeros(K.N_COUNTERS, np.int64), nrn=nrn,
+        cand_list=np.zeros(max(n, 1), np.int64), class_E=np.ones(net.cls_q.size),
+        class_stamp=np.full(net.cls_q.size, -1, np.int64), ps=np.zeros(p.ps_rate.size, K.STREAM_STATE),
+        # NOTE: np.empty of a large buffer only reserves address space; pages are committed when
+        # written, so the generous bound costs memory only in windows that really use it.
+        win=np.empty(max(1024, n * min(per_neuron, _WINDOW_SPIKES_PER_NEURON)), K.SPIKE),
+        voltages=np.full(p.vs_tick.size, np.nan),
+    )
+
+
+class NumbaEngine:
+    """Compiled exact event-driven engine (see :mod:`eventsim.engine.kernels`).
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The network to simulate.
+    """
+
+    name = "numba"
+
+    def __init__(self, prepared: Prepared):
+        self.prepared = prepared
+        self.net = make_net(prepared)
+        self.state = make_state(prepared, self.net)
+        self._heap = np.empty(1024, K.HEAP)
+        self._out = np.empty(1024, K.SPIKE)
+
+    @property
+    def now_tick(self) -> int:
+        """Simulated time reached, in ticks (events before it have been processed)."""
+        return int(self.state.scalars[K.NOW])
+
+    def advance(self, stop_tick: int, progress=None, chunk_seconds: float = 0.25) -> None:
+        """Process every event before ``stop_tick``.
+
+        Parameters
+        ----------
+        stop_tick : int
+            Simulated time to reach, in ticks.
+        progress : callable, optional
+            Called as ``progress(now_tick)`` after each chunk.
+        chunk_seconds : float
+            Wall time aimed at per compiled call (only matters for ``progress``).
+        """
+        stop_tick = int(stop_tick)
+        if progress is None:
+            self._call(stop_tick)
+            return
+        window = int(self.net.cfg[K.CFG_WINDOW])
+        chunk = window
+        while self.now_tick < stop_tick:
+            t0 = time.perf_counter()
+            self._call(min(stop_tick, self.now_tick + chunk))
+            elapsed = time.perf_counter() - t0
+            progress(self.now_tick)
+            scale = 2.0 if elapsed < 1e-3 else min(4.0, max(0.25, chunk_seconds / elapsed))
+            chunk = max(window, int(chunk * scale))
+
+    def _call(self, stop_tick: int) -> None:
+        self._heap, self._out = K.advance(self.net, self.state, self._heap, self._out, np.int64(stop_tick))
+        if self.state.scalars[K.OVERFLOW]:
+            raise RuntimeError(
+                f"more than {self.state.win.size} spikes in one window of {self.net.cfg[K.CFG_WINDOW] * TICK_MS:g} ms "
+                "(runaway activity with t_ref = 0?); the simulation state is no longer valid")
+
+    def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Recorded spikes so far: (ids int64, ticks int64, fracs float64), sorted by time then id."""
+        n = int(self.state.scalars[K.OUT_N])
+        rec = self._out[:n]
+        ids, ticks, fracs = rec["id"], rec["tick"], rec["frac"]
+        order = np.lexsort((ids, fracs, ticks))
+        return ids[order].copy(), ticks[order].copy(), fracs[order].copy()
+
+    @property
+    def voltages(self) -> np.ndarray:
+        """Sampled membrane potentials in mV, by sample slot (NaN until sampled)."""
+        return self.state.voltages
+
+    @property
+    def counters(self) -> dict:
+        """Event counters (see :data:`COUNTER_NAMES`)."""
+        return {k: int(v) for k, v in zip(COUNTER_NAMES, self.state.counters)}
+
+    def queue_bytes(self) -> int:
+        """Bytes held by the spike-group heap."""
+        return int(self._heap.nbytes)

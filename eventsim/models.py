@@ -1,0 +1,175 @@
+"""Neuron models: parameters, validation and closed forms.
+
+One model today, ``lif`` (NEST's ``iaf_psc_delta_ps``: leaky integrate-and-fire with delta
+synapses, exact spike times). A model is described by a :class:`ModelSpec` (its parameters, their
+units and defaults) and a resolver that turns user values into per-neuron float64 arrays; its
+closed forms live beside it, here in plain Python/numpy for the reference engine and the tests, and
+in :mod:`eventsim.engine.kernels` for the compiled loop. Later models (quadratic IF, adaptive
+threshold, exponential current synapses) add a spec, closed forms and a kernel branch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from eventsim.connectivity import Normal, Uniform, value_spec
+from eventsim.errors import ValidationError
+from eventsim.timebase import MAX_MS, ms_to_ticks
+
+__all__ = ["ModelSpec", "LIF", "MODELS", "resolve_parameters", "lif_period", "lif_free_potential",
+           "lif_crossing_time"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Parameters of a neuron model: names, units and defaults (NEST's names and units)."""
+
+    name: str
+    units: dict
+    defaults: dict
+    aliases: dict
+    doc: str
+
+
+LIF = ModelSpec(
+    name="lif",
+    units={"C_m": "pF", "tau_m": "ms", "g_L": "nS", "E_L": "mV", "V_th": "mV", "V_reset": "mV",
+           "V_init": "mV", "t_ref": "ms", "I_e": "pA"},
+    # NEST iaf_psc_delta / iaf_psc_delta_ps defaults
+    defaults={"C_m": 250.0, "tau_m": 10.0, "E_L": -70.0, "V_th": -55.0, "V_reset": -70.0,
+              "V_init": -70.0, "t_ref": 2.0, "I_e": 0.0},
+    aliases={"V_m": "V_init"},
+    doc="Leaky integrate-and-fire, delta synapses (weights are jumps in mV), exact spike times.",
+)
+
+MODELS = {"lif": LIF}
+
+_MAX_TREF_TAUS = 300.0  # the compiled engine's frame needs exp(t_ref / tau_m) to stay finite
+
+
+def _did_you_mean(name: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _values(spec, n: int, rng: np.random.Generator, where: str) -> np.ndarray:
+    """Per-neuron values from a scalar, an array of length n or a distribution."""
+    spec = value_spec(spec, where)
+    if isinstance(spec, float):
+        return np.full(n, spec)
+    if isinstance(spec, Uniform):
+        return rng.uniform(spec.min, spec.max, n)
+    if isinstance(spec, Normal):
+        out = rng.normal(spec.mean, spec.std, n)
+        for _ in range(1000):
+            bad = (out < spec.min) | (out > spec.max)
+            if not bad.any():
+                break
+            out[bad] = rng.normal(spec.mean, spec.std, int(bad.sum()))
+        else:
+            raise ValidationError(where, f"normal({spec.mean}, {spec.std}) rarely falls in [{spec.min}, {spec.max}]")
+        return out
+    if spec.shape != (n,):
+        raise ValidationError(where, f"expected a scalar, a distribution or {n} values, got {spec.size} values")
+    return spec.astype(np.float64)
+
+
+def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generator, where: str) -> dict:
+    """Validate a population's parameters and return per-neuron arrays.
+
+    Parameters
+    ----------
+    model : str
+        Model name (``"lif"``).
+    n : int
+        Population size.
+    params : dict
+        User values: scalars, arrays of length ``n`` or distributions; ``g_L`` (nS) may replace
+        ``tau_m`` (``tau_m = C_m / g_L``).
+    rng : numpy.random.Generator
+        Stream for distributed values.
+    where : str
+        Prefix for error messages, e.g. ``"populations.exc"``.
+
+    Returns
+    -------
+    dict
+        float64 arrays ``C_m, tau_m, E_L, V_th, V_reset, V_init, I_e`` and int64 ``t_ref`` (ticks).
+
+    Raises
+    ------
+    ValidationError
+        Unknown parameter, non-finite value, ``V_reset >= V_th``, ``tau_m``/``C_m`` not positive,
+        negative ``t_ref``, or ``t_ref`` more than 300 ``tau_m``.
+    """
+    if model not in MODELS:
+        raise ValidationError(f"{where}.model", f"unknown model {model!r}; available: {sorted(MODELS)}"
+                              + _did_you_mean(str(model), MODELS))
+    spec = MODELS[model]
+    given = {}
+    for key, value in params.items():
+        key = spec.aliases.get(key, key)
+        if key not in spec.units:
+            raise ValidationError(f"{where}.{key}", f"unknown parameter of model {model!r}; known: "
+                                  + ", ".join(spec.units) + _did_you_mean(key, spec.units))
+        given[key] = value
+    if "g_L" in given and "tau_m" in given:
+        raise ValidationError(f"{where}.g_L", "give either tau_m (ms) or g_L (nS), not both")
+    values = {}
+    names = [k for k in spec.defaults if k != "tau_m"] + ["tau_m"]
+    for key in names:
+        if key == "tau_m" and "g_L" in given:
+            g_L = _values(given["g_L"], n, rng, f"{where}.g_L")
+            if np.any(~(g_L > 0)):
+                raise ValidationError(f"{where}.g_L", f"must be > 0 nS, got {g_L[~(g_L > 0)][0]}")
+            values["tau_m"] = values["C_m"] / g_L
+            continue
+        values[key] = _values(given.get(key, spec.defaults[key]), n, rng, f"{where}.{key}")
+    for key, arr in values.items():
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValidationError(f"{where}.{key}", f"must be finite, got {arr[bad][0]}")
+    for key in ("C_m", "tau_m"):
+        if np.any(values[key] <= 0):
+            raise ValidationError(f"{where}.{key}", f"must be > 0 {spec.units[key]}, got {values[key].min()}")
+    if np.any(values["t_ref"] < 0) or np.any(values["t_ref"] > MAX_MS):
+        raise ValidationError(f"{where}.t_ref", f"must be in [0, {MAX_MS:g}] ms, got {values['t_ref'].min()}")
+    if np.any(values["t_ref"] > _MAX_TREF_TAUS * values["tau_m"]):
+        raise ValidationError(f"{where}.t_ref", f"must be at most {_MAX_TREF_TAUS:g} * tau_m")
+    bad = values["V_reset"] >= values["V_th"]
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValidationError(f"{where}.V_reset", f"must be below V_th, got V_reset={values['V_reset'][k]} "
+                              f">= V_th={values['V_th'][k]} mV")
+    values["t_ref"] = ms_to_ticks(values["t_ref"])
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed forms of the LIF model (ms, mV, pA, pF)
+# ---------------------------------------------------------------------------------------------
+def lif_v_inf(E_L: float, I_e: float, tau_m: float, C_m: float) -> float:
+    """Asymptotic potential ``E_L + I_e tau_m / C_m`` in mV."""
+    return E_L + I_e * tau_m / C_m
+
+
+def lif_free_potential(t: float, v0: float, v_inf: float, tau_m: float) -> float:
+    """Potential ``t`` ms after being ``v0`` with no input: ``v_inf + (v0 - v_inf) exp(-t/tau_m)``."""
+    return v_inf + (v0 - v_inf) * math.exp(-t / tau_m)
+
+
+def lif_crossing_time(v0: float, v_inf: float, v_th: float, tau_m: float) -> float:
+    """Time in ms for the free potential to go from ``v0`` to ``v_th`` (inf if it never does)."""
+    if v_inf <= v_th or v0 >= v_th:
+        return 0.0 if v0 >= v_th else math.inf
+    return tau_m * math.log((v0 - v_inf) / (v_th - v_inf))
+
+
+def lif_period(*, tau_m: float, V_th: float, V_reset: float, t_ref: float, v_inf: float) -> float:
+    """Firing period in ms under constant suprathreshold drive: ``t_ref + tau_m ln((V_inf - V_reset)/(V_inf - V_th))``."""
+    return t_ref + lif_crossing_time(V_reset, v_inf, V_th, tau_m)
