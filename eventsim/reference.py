@@ -202,7 +202,9 @@ class ReferenceEngine:
     # ------------------------------------------------------------------------------------------
     def _v_inf(self, i: int) -> float:
         net = self._net
-        return net.E_L[i] + self._I[i] * net.tau_m[i] / net.C_m[i]
+        # written as E_L + I (tau_m / C_m), the compiled engine's float64 operations, so that both
+        # engines predict bit-identical crossings from a reset (see predict_clean_crossing there)
+        return net.E_L[i] + self._I[i] * (net.tau_m[i] / net.C_m[i])
 
     def _refractory(self, i: int, tick: int, frac: float) -> bool:
         ref_end = self._ref_end[i]

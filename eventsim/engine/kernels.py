@@ -33,14 +33,18 @@ from numba import njit
 # Record layouts. Per-neuron state is one record (72 bytes) so a delivery touches one cache line.
 NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int64), ("ps_hi", np.int64),
                    ("t_ref", np.int64), ("record", np.int64), ("E_L", np.float64), ("R_m", np.float64),
+                   ("tau_m", np.float64),
                    ("V_th", np.float64), ("V_reset", np.float64), ("V_init", np.float64)], align=True)
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
-NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("V_inf", np.float64), ("I", np.float64),
-                   ("ref_tick", np.int64), ("ref_frac", np.float64), ("touched", np.int64),
-                   ("candidate", np.int64), ("cls", np.int64)], align=True)
+NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
+                   ("ps_tick", np.int64), ("ps_frac", np.float64), ("touched", np.int64), ("cls", np.int64),
+                   ("candidate", np.int64), ("ctick", np.int64), ("cfrac", np.float64), ("ps_m", np.int64),
+                   ("V_inf", np.float64), ("I", np.float64)], align=True)
 """Per-neuron state: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
-batch stamps, and a copy of the time-constant class."""
+earliest pending Poisson arrival (ps_tick, ps_frac; stream ps_m, -1 if none), batch stamp, a copy
+of the time-constant class (the first cache line: what a delivery reads), then the candidate stamp
+and the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last reset)."""
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
@@ -55,43 +59,46 @@ HEAP = np.dtype([("tick", np.int64), ("frac", np.float64), ("src", np.int64), ("
                  ("pos", np.int64)], align=True)
 """Pending spike group: arrival time, source neuron, projection, first synapse of the group."""
 
-# Indices into Net.cfg (int64).
-CFG_WINDOW = 0  # window length, ticks
-CFG_MAX_OUT_PROJ = 1  # most projections leaving one population
-# Indices into State.scalars (int64).
-NOW = 0  # simulated up to here (ticks, exclusive)
-BASE = 1  # tick at which the frame exponent is zero
-BATCH = 2  # id of the current same-time input batch
-HEAP_N = 3  # entries in the heap
-WIN_N = 4  # spikes emitted in the current window
-OUT_N = 5  # recorded spikes in the output buffer
-SA_P = 6  # next scheduled arrival
-CC_P = 7  # next current change
-VS_P = 8  # next voltage sample
-STARTED = 9  # initial state set up
-OVERFLOW = 10  # a window emitted more spikes than the window buffer holds
-N_SCALARS = 11
-
-# Indices into State.counters (int64).
-C_SYN = 0  # synaptic deliveries (including discarded ones)
-C_EXT = 1  # Poisson and scheduled arrivals (including discarded ones)
-C_DISCARDED = 2  # inputs dropped because the target was refractory
-C_SPIKES = 3  # spikes of all neurons
-C_CROSSING = 4  # spikes at constant-current threshold crossings
-C_PUSHES = 5  # heap pushes
-C_HEAP_PEAK = 6  # largest heap size
-C_WINDOWS = 7  # windows processed
-C_BATCHES = 8  # same-time input batches
-N_COUNTERS = 9
+CTL = np.dtype([
+    ("now", np.int64),  # simulated up to here (ticks, exclusive)
+    ("base", np.int64),  # tick at which the frame exponent is zero
+    ("batch", np.int64),  # id of the current same-time input batch
+    ("heap_n", np.int64),  # entries in the heap
+    ("win_n", np.int64),  # spikes emitted in the current window
+    ("out_n", np.int64),  # recorded spikes in the output buffer
+    ("sa_p", np.int64), ("cc_p", np.int64), ("vs_p", np.int64),  # next scheduled arrival / change / sample
+    ("started", np.int64),  # initial state set up
+    ("overflow", np.int64),  # a window emitted more spikes than the window buffer holds
+    ("window", np.int64),  # window length, ticks
+    ("max_out_proj", np.int64),  # most projections leaving one population
+    # counters
+    ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
+    ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
+    ("discarded", np.int64),  # inputs dropped because the target was refractory
+    ("spikes", np.int64),  # spikes of all neurons
+    ("crossing_spikes", np.int64),  # spikes at constant-current threshold crossings
+    ("heap_pushes", np.int64),
+    ("heap_peak", np.int64),
+    ("windows", np.int64),
+    ("batches", np.int64),  # same-time input batches
+], align=True)
+"""Control scalars and counters of a run, one record (passed by pointer: no reference counting)."""
+COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "heap_pushes",
+                 "heap_peak", "windows", "batches")
 
 TICKS_PER_MS = 1e6
 NEVER = np.iinfo(np.int64).max
+DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
 REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
+# NOTE: a call that LLVM does not inline costs ~12 ns per array argument (reference counting), and
+# passing a Net or State tuple costs ~300 ns. Hence: functions on the per-delivery and
+# per-Poisson-arrival path take records (plain pointers) and the few arrays they need, and loops
+# pull arrays out of the tuples once, before the loop.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,14 +148,27 @@ def exponential_gap(ps, m, rate_per_ms):
 
 
 @njit(**_OPTS)
-def draw_next_arrival(net, st, m, tick, frac):
+def draw_next_arrival(ps, stream, m, tick, frac):
     """Schedule the next arrival of Poisson stream m after time (tick, frac)."""
-    gap = exponential_gap(st.ps, m, net.stream[m].rate)
+    gap = exponential_gap(ps, m, stream[m].rate)
     nt, nf = add_ms(tick, frac, gap)
-    if nt >= net.stream[m].stop:
+    if nt >= stream[m].stop:
         nt, nf = NEVER, 0.0
-    st.ps[m].next_tick = nt
-    st.ps[m].next_frac = nf
+    ps[m].next_tick = nt
+    ps[m].next_frac = nf
+
+
+@njit(**_OPTS)
+def refresh_next_poisson(r, nr, ps):
+    """Cache in neuron record r the earliest pending arrival among its Poisson streams."""
+    best, bt, bf = -1, NEVER, 0.0
+    for m in range(nr.ps_lo, nr.ps_hi):
+        p = ps[m]
+        if p.next_tick != NEVER and (best < 0 or time_lt(p.next_tick, p.next_frac, bt, bf)):
+            best, bt, bf = m, p.next_tick, p.next_frac
+    r.ps_m = best
+    r.ps_tick = bt
+    r.ps_frac = bf
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,178 +240,149 @@ def heap_check(h, n):
 
 
 # ---------------------------------------------------------------------------------------------
-# Neuron updates
+# Neuron updates: r is the neuron's NSTATE record, nr its NEURON record, c the CTL record,
+# q = 1 tick / tau_m of its class.
 # ---------------------------------------------------------------------------------------------
 @njit(**_OPTS)
-def fire(net, st, i, tick, frac, crossing):
-    """Neuron i spikes at (tick, frac): reset, start refractoriness, remember the spike."""
-    n = st.scalars[WIN_N]
-    if n < st.win.size:
-        w = st.win[n]
-        w.id, w.tick, w.frac = i, tick, frac
-    else:
-        st.scalars[OVERFLOW] = 1
-    st.scalars[WIN_N] = n + 1
-    st.counters[C_SPIKES] += 1
-    if crossing:
-        st.counters[C_CROSSING] += 1
-    r = st.nrn[i]
-    rt = tick + net.neuron[i].t_ref
-    r.ref_tick = rt
-    r.ref_frac = frac
-    r.U = (net.neuron[i].V_reset - r.V_inf) * frame_exp(rt, frac, st.scalars[BASE], net.cls_q[r.cls])
+def predict_clean_crossing(r, nr, tick, frac, v0):
+    """Remember the crossing time of a neuron that is at v0 at t with no input since.
+
+    Computed exactly as the reference engine computes it, ``t + tau_m ln((v0 - V_inf)/(V_th - V_inf))``
+    in the same float64 operations, so that crossings of identical neurons that are simultaneous in
+    exact arithmetic (a neuron firing from reset at the arrival time of an identical neuron's spike)
+    are simultaneous in both engines, and the tie rule "crossing first" applies.
+    """
+    r.ctick = DIRTY
+    v_inf = r.V_inf
+    if v_inf > nr.V_th and v0 < nr.V_th:
+        x = nr.tau_m * np.log((v0 - v_inf) / (nr.V_th - v_inf))
+        if np.isfinite(x):
+            r.ctick, r.cfrac = add_ms(tick, frac, max(0.0, x))
 
 
 @njit(**_OPTS)
-def fire_at_crossing(net, st, i, limit_tick, limit_frac):
-    """Fire neuron i at its constant-current threshold crossing, known to be <= limit."""
-    r = st.nrn[i]
+def crossing_due(r, tick, frac, e_t):
+    """Has neuron r (not refractory at t) reached V_th by t under its constant current?"""
+    if r.thr >= 0.0:
+        return False
+    if r.ctick != DIRTY:
+        return not time_lt(tick, frac, r.ctick, r.cfrac)
+    return r.U >= r.thr * e_t
+
+
+@njit(**_OPTS)
+def fire(r, nr, i, tick, frac, crossing, q, c, win):
+    """Neuron i spikes at (tick, frac): reset, start refractoriness, remember the spike."""
+    n = c.win_n
+    if n < win.size:
+        w = win[n]
+        w.id, w.tick, w.frac = i, tick, frac
+    else:
+        c.overflow = 1
+    c.win_n = n + 1
+    c.spikes += 1
+    if crossing:
+        c.crossing_spikes += 1
+    rt = tick + nr.t_ref
+    r.ref_tick = rt
+    r.ref_frac = frac
+    r.U = (nr.V_reset - r.V_inf) * frame_exp(rt, frac, c.base, q)
+    predict_clean_crossing(r, nr, rt, frac, nr.V_reset)
+
+
+@njit(**_OPTS)
+def fire_at_crossing(r, nr, i, limit_tick, limit_frac, q, c, win):
+    """Fire at the constant-current threshold crossing, known to be at or before the limit."""
+    if r.ctick != DIRTY:
+        fire(r, nr, i, r.ctick, r.cfrac, True, q, c, win)
+        return
     # V_inf + U exp(-(t - base)/tau) = V_th  <=>  t = base + tau ln(U / (V_th - V_inf))
-    x = np.log(r.U / r.thr) / net.cls_q[r.cls]
+    x = np.log(r.U / r.thr) / q
     if x < 0.0:
         x = 0.0
-    tick, frac = add_ticks(st.scalars[BASE], 0.0, x)
+    tick, frac = add_ticks(c.base, 0.0, x)
     if time_lt(limit_tick, limit_frac, tick, frac):
         tick, frac = limit_tick, limit_frac
     if time_lt(tick, frac, r.ref_tick, r.ref_frac):
         tick, frac = r.ref_tick, r.ref_frac
-    fire(net, st, i, tick, frac, True)
+    fire(r, nr, i, tick, frac, True, q, c, win)
 
 
 @njit(**_OPTS)
-def next_poisson(net, st, i):
-    """Index of neuron i's Poisson stream with the earliest pending arrival, or -1."""
-    best = -1
-    for m in range(net.neuron[i].ps_lo, net.neuron[i].ps_hi):
-        p = st.ps[m]
-        if p.next_tick == NEVER:
-            continue
-        if best < 0 or time_lt(p.next_tick, p.next_frac, st.ps[best].next_tick, st.ps[best].next_frac):
-            best = m
-    return best
+def needs_catch_up(r, tick, frac, e_t):
+    """Cheap test: may neuron r have a Poisson arrival before t or a crossing by t?"""
+    return time_lt(r.ps_tick, r.ps_frac, tick, frac) or crossing_due(r, tick, frac, e_t)
 
 
 @njit(**_OPTS)
-def catch_up(net, st, i, tick, frac, e_t):
-    """Advance neuron i through its Poisson arrivals before t and crossings up to t.
+def catch_up(r, nr, i, tick, frac, e_t, q, c, ps, stream, win):
+    """Advance neuron i through its Poisson arrivals before t and its crossings up to t.
 
-    ``e_t`` is ``E(t)`` for neuron i's time-constant class. Each Poisson arrival costs one ``exp``
-    and a threshold test; a crossing costs one ``log``.
+    ``e_t`` is ``E(t)``. Each Poisson arrival costs one ``exp``, one ``log`` and a threshold test.
     """
-    r = st.nrn[i]
-    q = net.cls_q[r.cls]
-    base = st.scalars[BASE]
     while True:
-        m = next_poisson(net, st, i)
-        if m >= 0 and time_lt(st.ps[m].next_tick, st.ps[m].next_frac, tick, frac):
-            pt, pf = st.ps[m].next_tick, st.ps[m].next_frac
+        m = r.ps_m
+        if m >= 0 and time_lt(r.ps_tick, r.ps_frac, tick, frac):
+            pt, pf = r.ps_tick, r.ps_frac
             if time_lt(pt, pf, r.ref_tick, r.ref_frac):
-                st.counters[C_DISCARDED] += 1
+                c.discarded += 1
             else:
-                e = frame_exp(pt, pf, base, q)
-                if r.thr < 0.0 and r.U >= r.thr * e:
-                    fire_at_crossing(net, st, i, pt, pf)
+                e = frame_exp(pt, pf, c.base, q)
+                if crossing_due(r, pt, pf, e):
+                    fire_at_crossing(r, nr, i, pt, pf, q, c, win)
                     continue  # the arrival is examined again, now against the new state
-                r.U += net.stream[m].weight * e
+                r.U += stream[m].weight * e
+                r.ctick = DIRTY
                 if r.U >= r.thr * e:
-                    fire(net, st, i, pt, pf, False)
-            st.counters[C_EXT] += 1
-            draw_next_arrival(net, st, m, pt, pf)
+                    fire(r, nr, i, pt, pf, False, q, c, win)
+            c.ext_events += 1
+            draw_next_arrival(ps, stream, m, pt, pf)
+            refresh_next_poisson(r, nr, ps)
             continue
-        if r.thr < 0.0 and not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * e_t:
-            fire_at_crossing(net, st, i, tick, frac)
+        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and crossing_due(r, tick, frac, e_t):
+            fire_at_crossing(r, nr, i, tick, frac, q, c, win)
             continue
         return
 
 
 @njit(**_OPTS)
-def potential(net, st, i, tick, frac):
-    """Membrane potential of neuron i at t (after catch-up), in mV."""
-    r = st.nrn[i]
+def admit(r, w, e, tick, frac, batch):
+    """Add an input of w mV (E(t) = e) unless refractory: 0 discarded, 1 added, 2 new candidate."""
     if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-        return net.neuron[i].V_reset
-    return r.V_inf + r.U / frame_exp(tick, frac, st.scalars[BASE], net.cls_q[r.cls])
+        return 0
+    r.U += w * e
+    r.ctick = DIRTY
+    if r.U >= r.thr * e and r.candidate != batch:
+        r.candidate = batch
+        return 2
+    return 1
 
 
 @njit(**_OPTS)
-def change_current(net, st, i, tick, frac, delta):
+def potential(r, nr, tick, frac, q, base):
+    """Membrane potential at t (after catch-up), in mV."""
+    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+        return nr.V_reset
+    return r.V_inf + r.U / frame_exp(tick, frac, base, q)
+
+
+@njit(**_OPTS)
+def change_current(r, nr, i, tick, frac, delta, q, c, ps, stream, win):
     """Add ``delta`` pA to neuron i's injected current from t on."""
-    r = st.nrn[i]
-    nr = net.neuron[i]
-    q = net.cls_q[r.cls]
-    base = st.scalars[BASE]
-    e_t = frame_exp(tick, frac, base, q)
-    catch_up(net, st, i, tick, frac, e_t)
+    e_t = frame_exp(tick, frac, c.base, q)
+    catch_up(r, nr, i, tick, frac, e_t, q, c, ps, stream, win)
     r.I += delta
     v_inf = nr.E_L + r.I * nr.R_m
-    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-        r.U = (nr.V_reset - v_inf) * frame_exp(r.ref_tick, r.ref_frac, base, q)
+    refractory = time_lt(tick, frac, r.ref_tick, r.ref_frac)
+    if refractory:
+        r.U = (nr.V_reset - v_inf) * frame_exp(r.ref_tick, r.ref_frac, c.base, q)
     else:
         r.U = (r.V_inf + r.U / e_t - v_inf) * e_t
     r.V_inf = v_inf
     r.thr = nr.V_th - v_inf
-
-
-@njit(**_OPTS)
-def class_exp(net, st, c, tick, frac, batch):
-    """E(t) of class c for the current batch, computed once per batch and class."""
-    if st.class_stamp[c] != batch:
-        st.class_stamp[c] = batch
-        st.class_E[c] = frame_exp(tick, frac, st.scalars[BASE], net.cls_q[c])
-    return st.class_E[c]
-
-
-@njit(**_OPTS)
-def deliver(net, st, i, w, tick, frac, batch, n_cand):
-    """One input of w mV to neuron i at the batch time; returns the new candidate count."""
-    r = st.nrn[i]
-    e = class_exp(net, st, r.cls, tick, frac, batch)
-    if r.touched != batch:
-        # NOTE: first input of this batch for i: bring i up to t once, so same-time inputs
-        # after it are summed before the single threshold test.
-        r.touched = batch
-        catch_up(net, st, i, tick, frac, e)
-    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-        st.counters[C_DISCARDED] += 1
-        return n_cand
-    r.U += w * e
-    if r.U >= r.thr * e and r.candidate != batch:
-        r.candidate = batch
-        st.cand_list[n_cand] = i
-        n_cand += 1
-    return n_cand
-
-
-@njit(**_OPTS)
-def deliver_group(net, st, g, tick, frac, batch, n_cand):
-    """Deliver the synapses of popped heap entry ``g``; returns (candidates, follow-up position).
-
-    The follow-up position is -1, or the first synapse of the next run of equal delays in the
-    row of a per-synapse-delay projection (the caller re-queues it).
-    """
-    pj = net.proj[g.proj]
-    lo = g.pos
-    k = g.src - net.pop_start[pj.pre_pop]
-    hi = net.rowptr[pj.rowptr_start + k + 1]
-    nxt = -1
-    if pj.delay < 0:
-        d0 = net.syn_delay[lo + pj.delay_shift]
-        end = lo + 1
-        while end < hi and net.syn_delay[end + pj.delay_shift] == d0:
-            end += 1
-        if end < hi:
-            nxt = end
-        hi = end
-    st.counters[C_SYN] += hi - lo
-    w_h = pj.weight
-    if not np.isnan(w_h):
-        for s in range(lo, hi):
-            n_cand = deliver(net, st, np.int64(net.syn_target[s]), w_h, tick, frac, batch, n_cand)
-    else:
-        wsh = pj.weight_shift
-        for s in range(lo, hi):
-            n_cand = deliver(net, st, np.int64(net.syn_target[s]), net.syn_weight[s + wsh], tick, frac, batch, n_cand)
-    return n_cand, nxt
+    r.ctick = DIRTY
+    if refractory:  # it restarts from V_reset at the end of the refractory period: clean
+        predict_clean_crossing(r, nr, r.ref_tick, r.ref_frac, nr.V_reset)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,160 +401,224 @@ def _grown(a, n, need):
 @njit(**_OPTS)
 def flush_window(net, st, h, out):
     """Queue the spikes of the finished window and record those of recorded neurons."""
-    n_spk = st.scalars[WIN_N]
-    n = st.scalars[HEAP_N]
-    h = _grown(h, n, n + n_spk * net.cfg[CFG_MAX_OUT_PROJ])
-    n_out = st.scalars[OUT_N]
+    c = st.ctl[0]
+    n_spk = c.win_n
+    n = c.heap_n
+    h = _grown(h, n, n + n_spk * c.max_out_proj)
+    n_out = c.out_n
     out = _grown(out, n_out, n_out + n_spk)
+    neuron, proj, rowptr, syn_delay = net.neuron, net.proj, net.rowptr, net.syn_delay
     for q in range(n_spk):
         sp = st.win[q]
         i, tick, frac = sp.id, sp.tick, sp.frac
-        if net.neuron[i].record:
+        if neuron[i].record:
             o = out[n_out]
             o.id, o.tick, o.frac = i, tick, frac
             n_out += 1
-        p = net.neuron[i].pop
-        for r in range(net.pop_proj_ptr[p], net.pop_proj_ptr[p + 1]):
-            j = net.pop_proj[r]
-            pj = net.proj[j]
-            k = i - net.pop_start[pj.pre_pop]
-            lo = net.rowptr[pj.rowptr_start + k]
-            if lo == net.rowptr[pj.rowptr_start + k + 1]:
+        p = neuron[i].pop
+        for k in range(net.pop_proj_ptr[p], net.pop_proj_ptr[p + 1]):
+            j = net.pop_proj[k]
+            pj = proj[j]
+            row = pj.rowptr_start + i - net.pop_start[pj.pre_pop]
+            lo = rowptr[row]
+            if lo == rowptr[row + 1]:
                 continue
             d = pj.delay
             if d < 0:
-                d = np.int64(net.syn_delay[lo + pj.delay_shift])
+                d = np.int64(syn_delay[lo + pj.delay_shift])
             heap_push(h, n, tick + d, frac, i, j, lo)
             n += 1
-            st.counters[C_PUSHES] += 1
-    st.scalars[WIN_N] = 0
-    st.scalars[OUT_N] = n_out
-    st.scalars[HEAP_N] = n
-    if n > st.counters[C_HEAP_PEAK]:
-        st.counters[C_HEAP_PEAK] = n
+            c.heap_pushes += 1
+    c.win_n = 0
+    c.out_n = n_out
+    c.heap_n = n
+    if n > c.heap_peak:
+        c.heap_peak = n
     return h, out
 
 
 @njit(**_OPTS)
 def start(net, st):
     """Set the initial state at t = 0: frame values, first Poisson arrivals, V_init >= V_th."""
-    st.scalars[BASE] = 0
-    for m in range(net.stream.size):
-        st.ps[m].state = net.stream[m].key
-        if net.stream[m].start >= net.stream[m].stop:
-            st.ps[m].next_tick = NEVER
+    c = st.ctl[0]
+    c.base = 0
+    ps, stream = st.ps, net.stream
+    for m in range(stream.size):
+        ps[m].state = stream[m].key
+        if stream[m].start >= stream[m].stop:
+            ps[m].next_tick = NEVER
         else:
-            draw_next_arrival(net, st, m, net.stream[m].start, 0.0)
+            draw_next_arrival(ps, stream, m, stream[m].start, 0.0)
     for i in range(net.neuron.size):
-        r = st.nrn[i]
-        r.U = net.neuron[i].V_init - r.V_inf
-        if net.neuron[i].V_init >= net.neuron[i].V_th:
-            fire(net, st, i, np.int64(0), 0.0, False)
-    st.scalars[STARTED] = 1
+        r, nr = st.nrn[i], net.neuron[i]
+        refresh_next_poisson(r, nr, ps)
+        r.U = nr.V_init - r.V_inf
+        predict_clean_crossing(r, nr, np.int64(0), 0.0, nr.V_init)
+        if nr.V_init >= nr.V_th:
+            fire(r, nr, i, np.int64(0), 0.0, False, net.cls_q[r.cls], c, st.win)
+    c.started = 1
 
 
 @njit(**_OPTS)
 def rebase(net, st, new_base):
     """Move the frame origin to ``new_base`` (rescales every U; rounding only)."""
-    factors = np.exp(-np.float64(new_base - st.scalars[BASE]) * net.cls_q)
-    for i in range(st.nrn.size):
-        st.nrn[i].U *= factors[st.nrn[i].cls]
-    st.scalars[BASE] = new_base
+    c = st.ctl[0]
+    factors = np.exp(-np.float64(new_base - c.base) * net.cls_q)
+    nrn = st.nrn
+    for i in range(nrn.size):
+        nrn[i].U *= factors[nrn[i].cls]
+    c.base = new_base
 
 
 @njit(**_OPTS)
 def end_of_window(net, st, t_end):
     """Bring every neuron that can fire on its own (Poisson drive, V_inf > V_th) up to t_end."""
-    base = st.scalars[BASE]
-    for c in range(net.cls_q.size):
-        st.class_E[c] = frame_exp(t_end, 0.0, base, net.cls_q[c])
-        st.class_stamp[c] = -1
-    for i in range(st.nrn.size):
-        r = st.nrn[i]
-        e = st.class_E[r.cls]
-        # NOTE: a cheap filter first; catch_up itself is exact (it checks refractoriness).
-        if net.neuron[i].ps_hi > net.neuron[i].ps_lo or (r.thr < 0.0 and r.U >= r.thr * e):
-            catch_up(net, st, i, t_end, 0.0, e)
+    c = st.ctl[0]
+    cls_q, class_E, nrn, neuron = net.cls_q, st.class_E, st.nrn, net.neuron
+    ps, stream, win = st.ps, net.stream, st.win
+    for k in range(cls_q.size):
+        class_E[k] = frame_exp(t_end, 0.0, c.base, cls_q[k])
+        st.class_stamp[k] = -1
+    for i in range(nrn.size):
+        r = nrn[i]
+        e = class_E[r.cls]
+        if needs_catch_up(r, t_end, 0.0, e):
+            catch_up(r, neuron[i], i, t_end, 0.0, e, cls_q[r.cls], c, ps, stream, win)
 
 
 @njit(**_OPTS)
-def _next_kind(net, st, h):
+def _next_kind(net, c, h):
     """Kind and time of the earliest pending timed event: 0 current change, 1 inputs, 2 sample."""
     kind, tick, frac = -1, NEVER, 0.0
-    cp = st.scalars[CC_P]
-    if cp < net.cc.size:
-        kind, tick, frac = 0, net.cc[cp].tick, net.cc[cp].frac
-    if st.scalars[HEAP_N] > 0 and (kind < 0 or time_lt(h[0].tick, h[0].frac, tick, frac)):
+    if c.cc_p < net.cc.size:
+        kind, tick, frac = 0, net.cc[c.cc_p].tick, net.cc[c.cc_p].frac
+    if c.heap_n > 0 and (kind < 0 or time_lt(h[0].tick, h[0].frac, tick, frac)):
         kind, tick, frac = 1, h[0].tick, h[0].frac
-    sp = st.scalars[SA_P]
-    if sp < net.sa.size and (kind < 0 or time_lt(net.sa[sp].tick, net.sa[sp].frac, tick, frac)):
-        kind, tick, frac = 1, net.sa[sp].tick, net.sa[sp].frac
-    vp = st.scalars[VS_P]
-    if vp < net.vs.size and (kind < 0 or time_lt(net.vs[vp].tick, net.vs[vp].frac, tick, frac)):
-        kind, tick, frac = 2, net.vs[vp].tick, net.vs[vp].frac
+    if c.sa_p < net.sa.size and (kind < 0 or time_lt(net.sa[c.sa_p].tick, net.sa[c.sa_p].frac, tick, frac)):
+        kind, tick, frac = 1, net.sa[c.sa_p].tick, net.sa[c.sa_p].frac
+    if c.vs_p < net.vs.size and (kind < 0 or time_lt(net.vs[c.vs_p].tick, net.vs[c.vs_p].frac, tick, frac)):
+        kind, tick, frac = 2, net.vs[c.vs_p].tick, net.vs[c.vs_p].frac
     return kind, tick, frac
 
 
 @njit(**_OPTS)
 def input_batch(net, st, h, tick, frac):
-    """All inputs arriving at exactly (tick, frac): sum per neuron, then one threshold test."""
-    batch = st.scalars[BATCH] + 1
-    st.scalars[BATCH] = batch
-    st.counters[C_BATCHES] += 1
+    """All inputs arriving at exactly (tick, frac): sum per neuron, then one threshold test.
+
+    This is the hot loop (one iteration per synaptic delivery), written out in one function so
+    that no call with array arguments happens per delivery.
+    """
+    c = st.ctl[0]
+    nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
+    ps, stream, win, cand = st.ps, net.stream, st.win, st.cand_list
+    syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
+    batch = c.batch + 1
+    c.batch = batch
+    c.batches += 1
     n_cand = 0
-    n = st.scalars[HEAP_N]
-    while n > 0 and h[0].tick == tick and h[0].frac == frac:
-        heap_pop(h, n)
-        g = h[n - 1]
-        n_cand, nxt = deliver_group(net, st, g, tick, frac, batch, n_cand)
-        if nxt >= 0:
-            # next run of equal delays in the same row: same spike, later arrival
+    discarded = 0
+    n = c.heap_n
+    n_sa = net.sa.size
+    while True:
+        # next group: from the heap, else a scheduled arrival at this time
+        if n > 0 and h[0].tick == tick and h[0].frac == frac:
+            heap_pop(h, n)
+            g = h[n - 1]
             pj = net.proj[g.proj]
-            t_spike = tick - net.syn_delay[g.pos + pj.delay_shift]
-            heap_push(h, n - 1, t_spike + net.syn_delay[nxt + pj.delay_shift], frac, g.src, g.proj, nxt)
-            st.counters[C_PUSHES] += 1
-        else:
+            lo = g.pos
+            hi = rowptr[pj.rowptr_start + g.src - net.pop_start[pj.pre_pop] + 1]
+            if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
+                d0 = syn_delay[lo + pj.delay_shift]
+                end = lo + 1
+                while end < hi and syn_delay[end + pj.delay_shift] == d0:
+                    end += 1
+                if end < hi:  # re-queue the rest of the row at its next delay
+                    t_next = tick - d0 + syn_delay[end + pj.delay_shift]
+                    heap_push(h, n - 1, t_next, frac, g.src, g.proj, end)
+                    c.heap_pushes += 1
+                    n += 1
+                hi = end
             n -= 1
-    st.scalars[HEAP_N] = n
-    sp = st.scalars[SA_P]
-    while sp < net.sa.size and net.sa[sp].tick == tick and net.sa[sp].frac == frac:
-        st.counters[C_EXT] += 1
-        n_cand = deliver(net, st, net.sa[sp].target, net.sa[sp].value, tick, frac, batch, n_cand)
-        sp += 1
-    st.scalars[SA_P] = sp
-    for q in range(n_cand):
-        i = st.cand_list[q]
-        r = st.nrn[i]
-        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * st.class_E[r.cls]:
-            fire(net, st, i, tick, frac, False)
+            homogeneous = not np.isnan(pj.weight)
+            w, wsh = pj.weight, pj.weight_shift
+        elif c.sa_p < n_sa and net.sa[c.sa_p].tick == tick and net.sa[c.sa_p].frac == frac:
+            lo, hi, homogeneous, w, wsh = -1, 0, True, net.sa[c.sa_p].value, 0
+            c.ext_events += 1
+        else:
+            break
+        c.syn_events += hi - lo if lo >= 0 else 0
+        for s in range(lo, hi):
+            if lo < 0:
+                i = net.sa[c.sa_p].target
+                c.sa_p += 1
+            else:
+                i = np.int64(syn_target[s])
+                if not homogeneous:
+                    w = syn_weight[s + wsh]
+            r = nrn[i]
+            cl = r.cls
+            if class_stamp[cl] != batch:
+                class_stamp[cl] = batch
+                class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
+            e = class_E[cl]
+            if r.touched != batch:
+                # NOTE: first input of this batch for i: bring i up to t once, so that the
+                # same-time inputs after it are summed before the single threshold test.
+                r.touched = batch
+                if needs_catch_up(r, tick, frac, e):
+                    catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, ps, stream, win)
+            a = admit(r, w, e, tick, frac, batch)
+            if a == 0:
+                discarded += 1
+            elif a == 2:
+                cand[n_cand] = i
+                n_cand += 1
+    c.heap_n = n
+    c.discarded += discarded
+    for k in range(n_cand):
+        i = cand[k]
+        r = nrn[i]
+        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * class_E[r.cls]:
+            fire(r, neuron[i], i, tick, frac, False, cls_q[r.cls], c, win)
+
+
+@njit(**_OPTS)
+def timed_actions(net, st, kind, tick, frac):
+    """Current changes (kind 0) or voltage samples (kind 2) at exactly (tick, frac)."""
+    c = st.ctl[0]
+    nrn, neuron, cls_q, ps, stream, win = st.nrn, net.neuron, net.cls_q, st.ps, net.stream, st.win
+    if kind == 0:
+        cc = net.cc
+        while c.cc_p < cc.size and cc[c.cc_p].tick == tick and cc[c.cc_p].frac == frac:
+            i = cc[c.cc_p].target
+            r = nrn[i]
+            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p].value, cls_q[r.cls], c, ps, stream, win)
+            c.cc_p += 1
+    else:
+        vs = net.vs
+        while c.vs_p < vs.size and vs[c.vs_p].tick == tick and vs[c.vs_p].frac == frac:
+            i = vs[c.vs_p].target
+            r = nrn[i]
+            q = cls_q[r.cls]
+            catch_up(r, neuron[i], i, tick, frac, frame_exp(tick, frac, c.base, q), q, c, ps, stream, win)
+            st.voltages[vs[c.vs_p].slot] = potential(r, neuron[i], tick, frac, q, c.base)
+            c.vs_p += 1
 
 
 @njit(**_OPTS)
 def run_window(net, st, h, t_end):
     """Process every timed event before t_end (all within one window), then the window's end."""
+    c = st.ctl[0]
     while True:
-        kind, tick, frac = _next_kind(net, st, h)
+        kind, tick, frac = _next_kind(net, c, h)
         if kind < 0 or tick >= t_end:
             break
-        if kind == 0:
-            cp = st.scalars[CC_P]
-            while cp < net.cc.size and net.cc[cp].tick == tick and net.cc[cp].frac == frac:
-                change_current(net, st, net.cc[cp].target, tick, frac, net.cc[cp].value)
-                cp += 1
-            st.scalars[CC_P] = cp
-        elif kind == 1:
+        if kind == 1:
             input_batch(net, st, h, tick, frac)
         else:
-            vp = st.scalars[VS_P]
-            while vp < net.vs.size and net.vs[vp].tick == tick and net.vs[vp].frac == frac:
-                i = net.vs[vp].target
-                e = frame_exp(tick, frac, st.scalars[BASE], net.cls_q[st.nrn[i].cls])
-                catch_up(net, st, i, tick, frac, e)
-                st.voltages[net.vs[vp].slot] = potential(net, st, i, tick, frac)
-                vp += 1
-            st.scalars[VS_P] = vp
+            timed_actions(net, st, kind, tick, frac)
     end_of_window(net, st, t_end)
-    st.counters[C_WINDOWS] += 1
+    c.windows += 1
 
 
 @njit(**_OPTS)
@@ -571,22 +626,24 @@ def advance(net, st, h, out, stop_tick):
     """Simulate every event before ``stop_tick``; returns the (possibly regrown) heap and output.
 
     Windows are aligned on multiples of the window length whatever the stop times, so splitting a
-    run gives bit-identical results. Returns early, with ``scalars[OVERFLOW]`` set, if a window
-    emitted more spikes than the window buffer holds (the caller raises).
+    run gives bit-identical results. Returns early, with ``ctl.overflow`` set, if a window emitted
+    more spikes than the window buffer holds (the caller raises).
     """
-    if st.scalars[STARTED] == 0:
+    c = st.ctl[0]
+    if c.started == 0:
         start(net, st)
-    W = net.cfg[CFG_WINDOW]
-    now = st.scalars[NOW]
+    W = c.window
+    max_q = net.cls_q.max()
+    now = c.now
     while now < stop_tick:
         k = now // W
-        if now == k * W and np.float64(now - st.scalars[BASE]) * net.cls_q.max() > REBASE_EXPONENT:
+        if now == k * W and np.float64(now - c.base) * max_q > REBASE_EXPONENT:
             rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
         run_window(net, st, h, t_end)
-        if st.scalars[OVERFLOW]:
+        if c.overflow:
             break
         h, out = flush_window(net, st, h, out)
         now = t_end
-        st.scalars[NOW] = now
+        c.now = now
     return h, out

@@ -19,15 +19,15 @@ from eventsim.timebase import TICK_MS
 
 __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 
-COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes",
-                 "heap_pushes", "heap_peak", "windows", "batches")
+COUNTER_NAMES = K.COUNTER_NAMES
 
-Net = namedtuple("Net", "cfg cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
+Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
                         "syn_weight syn_delay stream sa cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "scalars counters nrn cand_list class_E class_stamp ps win voltages")
-"""Everything the kernels change; ``nrn`` holds the per-neuron state records."""
+State = namedtuple("State", "ctl nrn cand_list class_E class_stamp ps win voltages")
+"""Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
+``nrn`` (per-neuron state records) above all."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _WINDOW_SPIKES_PER_NEURON = 64  # buffer bound when t_ref = 0 (pages are only committed when used)
@@ -56,18 +56,15 @@ def make_net(p: Prepared) -> Net:
     taus, tau_class = np.unique(p.tau_m, return_inverse=True)
     n = p.n_neurons
     neuron_pop = np.repeat(np.arange(len(p.pop_names), dtype=np.int64), np.diff(p.pop_start))
-    out_per_pop = np.diff(p.pop_proj_ptr)
-    window = window_ticks(p, float(taus.min()) if taus.size else 1.0)
     neuron = _records(K.NEURON, n, tau_class=tau_class, pop=neuron_pop, ps_lo=p.neuron_ps_ptr[:-1],
                       ps_hi=p.neuron_ps_ptr[1:], t_ref=p.t_ref, record=p.record_spikes, E_L=p.E_L,
-                      R_m=p.tau_m / p.C_m, V_th=p.V_th, V_reset=p.V_reset, V_init=p.V_init)
+                      R_m=p.tau_m / p.C_m, tau_m=p.tau_m, V_th=p.V_th, V_reset=p.V_reset, V_init=p.V_init)
     proj = _records(K.PROJ, p.proj_pre_pop.size, pre_pop=p.proj_pre_pop, rowptr_start=p.proj_rowptr_start,
                     weight=p.proj_weight, weight_shift=p.proj_weight_shift, delay=p.proj_delay,
                     delay_shift=p.proj_delay_shift)
     stream = _records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
                       stop=p.ps_stop, key=p.ps_key)
     return Net(
-        cfg=np.array([window, out_per_pop.max() if out_per_pop.size else 0], np.int64),
         cls_q=np.ascontiguousarray(TICK_MS / taus if taus.size else np.ones(1)),
         neuron=neuron, pop_start=p.pop_start.astype(np.int64), pop_proj_ptr=p.pop_proj_ptr.astype(np.int64),
         pop_proj=p.pop_proj.astype(np.int64), proj=proj, rowptr=p.rowptr.astype(np.int64),
@@ -84,12 +81,17 @@ def make_state(p: Prepared, net: Net) -> State:
     """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call)."""
     n = p.n_neurons
     v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
-    nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"])
+    nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"],
+                   ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY)
     t_ref_min = int(p.t_ref.min()) if n else 0
-    window = int(net.cfg[K.CFG_WINDOW])
+    window = window_ticks(p, float(p.tau_m.min()) if n else 1.0)
     per_neuron = 2 + window // t_ref_min if t_ref_min > 0 else _WINDOW_SPIKES_PER_NEURON
+    out_per_pop = np.diff(p.pop_proj_ptr)
+    ctl = np.zeros(1, K.CTL)
+    ctl["window"] = window
+    ctl["max_out_proj"] = out_per_pop.max() if out_per_pop.size else 0
     return State(
-        scalars=np.zeros(K.N_SCALARS, np.int64), counters=np.zeros(K.N_COUNTERS, np.int64), nrn=nrn,
+        ctl=ctl, nrn=nrn,
         cand_list=np.zeros(max(n, 1), np.int64), class_E=np.ones(net.cls_q.size),
         class_stamp=np.full(net.cls_q.size, -1, np.int64), ps=np.zeros(p.ps_rate.size, K.STREAM_STATE),
         # NOTE: np.empty of a large buffer only reserves address space; pages are committed when
@@ -120,7 +122,7 @@ class NumbaEngine:
     @property
     def now_tick(self) -> int:
         """Simulated time reached, in ticks (events before it have been processed)."""
-        return int(self.state.scalars[K.NOW])
+        return int(self.state.ctl[0]["now"])
 
     def advance(self, stop_tick: int, progress=None, chunk_seconds: float = 0.25) -> None:
         """Process every event before ``stop_tick``.
@@ -138,7 +140,7 @@ class NumbaEngine:
         if progress is None:
             self._call(stop_tick)
             return
-        window = int(self.net.cfg[K.CFG_WINDOW])
+        window = int(self.state.ctl[0]["window"])
         chunk = window
         while self.now_tick < stop_tick:
             t0 = time.perf_counter()
@@ -150,14 +152,14 @@ class NumbaEngine:
 
     def _call(self, stop_tick: int) -> None:
         self._heap, self._out = K.advance(self.net, self.state, self._heap, self._out, np.int64(stop_tick))
-        if self.state.scalars[K.OVERFLOW]:
+        if self.state.ctl[0]["overflow"]:
             raise RuntimeError(
-                f"more than {self.state.win.size} spikes in one window of {self.net.cfg[K.CFG_WINDOW] * TICK_MS:g} ms "
+                f"more than {self.state.win.size} spikes in one window of {self.state.ctl[0]['window'] * TICK_MS:g} ms "
                 "(runaway activity with t_ref = 0?); the simulation state is no longer valid")
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Recorded spikes so far: (ids int64, ticks int64, fracs float64), sorted by time then id."""
-        n = int(self.state.scalars[K.OUT_N])
+        n = int(self.state.ctl[0]["out_n"])
         rec = self._out[:n]
         ids, ticks, fracs = rec["id"], rec["tick"], rec["frac"]
         order = np.lexsort((ids, fracs, ticks))
@@ -171,7 +173,8 @@ class NumbaEngine:
     @property
     def counters(self) -> dict:
         """Event counters (see :data:`COUNTER_NAMES`)."""
-        return {k: int(v) for k, v in zip(COUNTER_NAMES, self.state.counters)}
+        ctl = self.state.ctl[0]
+        return {k: int(ctl[k]) for k in COUNTER_NAMES}
 
     def queue_bytes(self) -> int:
         """Bytes held by the spike-group heap."""
