@@ -1,0 +1,122 @@
+"""Where the time of a run goes: build, compile, simulate, events of each kind, memory.
+
+:func:`timed_run` runs a :class:`~eventsim.network.Network` in three timed phases (``eventsim run``
+uses it); :func:`profile` adds sizes, counters and peak memory and returns a flat dict that
+:func:`format_profile` prints as a table (``eventsim profile``; perf/ scripts reuse both).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+__all__ = ["RunRecord", "timed_run", "profile", "format_profile", "peak_rss_bytes"]
+
+
+@dataclass
+class RunRecord:
+    """Outcome of :func:`timed_run`: the results and the wall time of each phase (s)."""
+
+    results: object
+    build_s: float
+    compile_s: float
+    simulate_s: float
+    interrupted: bool
+
+
+def timed_run(net, duration: float, progress=None) -> RunRecord:
+    """Prepare, compile and simulate ``net`` for ``duration`` ms, timing each phase.
+
+    Parameters
+    ----------
+    net : Network
+        A network that has not run yet.
+    duration : float
+        Simulated time, ms.
+    progress : callable, optional
+        ``progress(t_ms)``, called between chunks of the compiled loop; raising
+        ``KeyboardInterrupt`` in it stops the run cleanly at that point.
+
+    Returns
+    -------
+    RunRecord
+        ``build_s`` covers ``prepare`` and the engine's arrays, ``compile_s`` the first call of the
+        compiled loop (JIT compilation or loading Numba's cache, simulating nothing), ``simulate_s``
+        the run itself. A ``KeyboardInterrupt`` during the run is caught: ``interrupted`` is True and
+        the results hold what was simulated until then.
+    """
+    t0 = time.perf_counter()
+    net.prepare()
+    net.engine  # noqa: B018  (packs the arrays the engine uses)
+    t1 = time.perf_counter()
+    net.run(0.0)
+    t2 = time.perf_counter()
+    interrupted = False
+    try:
+        net.run(duration, progress=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    t3 = time.perf_counter()
+    return RunRecord(net.results, t1 - t0, t2 - t1, t3 - t2, interrupted)
+
+
+def peak_rss_bytes() -> int | None:
+    """Peak resident memory of this process in bytes (None where ``resource`` is missing)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def profile(net, duration: float, progress=None) -> dict:
+    """Run ``net`` for ``duration`` ms and return where the time went.
+
+    Returns
+    -------
+    dict
+        ``build_s, compile_s, simulate_s, simulated_ms, neurons, synapses, connectivity_bytes,
+        bytes_per_synapse, spikes, events (syn_events + ext_events), events_per_s, ns_per_event,
+        peak_rss_bytes, interrupted`` and every engine counter under ``counters``.
+    """
+    rec = timed_run(net, duration, progress)
+    p = net.prepare()
+    counters = dict(rec.results.counters)
+    events = int(counters.get("syn_events", 0) + counters.get("ext_events", 0))
+    sim = rec.simulate_s
+    return dict(
+        build_s=rec.build_s, compile_s=rec.compile_s, simulate_s=sim, simulated_ms=rec.results.t_stop,
+        neurons=p.n_neurons, synapses=p.n_synapses, connectivity_bytes=p.connectivity_bytes(),
+        bytes_per_synapse=p.connectivity_bytes() / p.n_synapses if p.n_synapses else 0.0,
+        spikes=int(rec.results.spike_ids.size), events=events,
+        events_per_s=events / sim if sim > 0 else 0.0,
+        ns_per_event=sim * 1e9 / events if events else 0.0,
+        peak_rss_bytes=peak_rss_bytes(), interrupted=rec.interrupted, counters=counters,
+    )
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
+def format_profile(d: dict) -> str:
+    """The dict of :func:`profile` as an aligned two-column table."""
+    rows = [("phase", ""), ("  build_s", d["build_s"]), ("  compile_s", d["compile_s"]),
+            ("  simulate_s", d["simulate_s"]), ("size", ""), ("  simulated_ms", d["simulated_ms"]),
+            ("  neurons", d["neurons"]), ("  synapses", d["synapses"]),
+            ("  connectivity_bytes", d["connectivity_bytes"]), ("  bytes_per_synapse", d["bytes_per_synapse"]),
+            ("events by kind", "")]
+    rows += [(f"  {k}", v) for k, v in d["counters"].items()]
+    rows += [("throughput", ""), ("  spikes", d["spikes"]), ("  events (syn + ext)", d["events"]),
+             ("  events_per_s", d["events_per_s"]), ("  ns_per_event", d["ns_per_event"]),
+             ("memory", ""), ("  peak_rss_MiB", None if d["peak_rss_bytes"] is None else d["peak_rss_bytes"] / 2**20)]
+    if d.get("interrupted"):
+        rows.append(("interrupted", True))
+    width = max(len(k) for k, _ in rows) + 2
+    return "\n".join(k if v == "" else f"{k:<{width}}{_fmt(v):>16}" for k, v in rows)

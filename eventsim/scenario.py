@@ -1,0 +1,794 @@
+"""Scenario files: a TOML description of a whole experiment, validated, then built into a Network.
+
+A scenario (``schema = 1``, see docs/scenarios.md) holds ``[run]``, ``[populations.NAME]``,
+``[[projections]]``, ``[[stimuli]]`` and ``[recorders]``. :func:`load` reads it, applies command-line
+overrides (:func:`apply_overrides`), checks every key, type and name, estimates the memory the
+network needs and returns a :class:`Scenario`; :meth:`Scenario.network` builds the
+:class:`~eventsim.network.Network`. Every problem is a :class:`~eventsim.errors.ScenarioError`
+naming the file, the key path (``projections[2].delay``) and what was expected. Table files (CSV
+with a header row, NPZ, NPY) are read relative to the scenario file.
+
+Example
+-------
+>>> sc = load("scenarios/brunel_delta.toml", ["run.duration=20", "populations.exc.size=200"])
+>>> net = sc.network()
+>>> results = net.run(sc.duration)
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import difflib
+import hashlib
+import json
+import math
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from eventsim.errors import ScenarioError, ValidationError
+from eventsim.models import MODELS
+from eventsim.network import ENGINES, Network
+from eventsim.timebase import MAX_MS
+
+__all__ = ["SCHEMA", "Scenario", "load", "read_document", "apply_overrides", "document_hash", "dumps_toml",
+           "available_memory"]
+
+SCHEMA = 1
+BYTES_PER_NEURON = 120
+_TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
+_RUN = ("duration", "seed", "engine")
+_RULES = {"all_to_all": (), "one_to_one": (), "fixed_indegree": ("indegree",), "fixed_outdegree": ("outdegree",),
+          "fixed_total_number": ("N",), "pairwise_bernoulli": ("p",), "fixed_probability": ("p",), "explicit": ()}
+_PROJ = ("source", "target", "rule", "weight", "delay", "allow_autapses", "allow_multapses")
+_EXPLICIT = ("file", "ids", "sources", "targets")
+_STIM = {  # type -> (required, optional)
+    "poisson": (("targets", "rate", "weight"), ("start", "stop")),
+    "spike_train": (("targets", "times", "weight"), ("delay",)),
+    "spike_table": (("file",), ("ids", "population", "weight", "delay")),
+    "current_steps": (("targets", "times", "amplitudes"), ()),
+}
+_DISTRIBUTIONS = {"uniform": (("min", "max"), ()), "normal": (("mean", "std"), ("min", "max"))}
+_VOLTAGE = ("name", "population", "ids", "times")
+_COLUMN_ALIASES = {"target": ("target", "ids"), "time": ("time", "times")}  # read eventsim's spikes.npz directly
+
+
+def _tname(v) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}
+    return names.get(type(v), type(v).__name__)
+
+
+def _show(v) -> str:
+    return f"{_tname(v)} {v!r}" if not isinstance(v, (list, dict)) else _tname(v)
+
+
+class _Checker:
+    """Type and key checks that raise :class:`ScenarioError` for one scenario file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, message: str):
+        raise ScenarioError(str(self.path), where, message)
+
+    def keys(self, table, allowed, where: str, required=()) -> None:
+        if not isinstance(table, dict):
+            self.fail(where, f"expected a table, got {_show(table)}")
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, list(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
+                self.fail(f"{where}.{key}" if where else key, f"unknown key{hint}")
+        for key in required:
+            if key not in table:
+                self.fail(f"{where}.{key}" if where else key, "missing required key")
+
+    def number(self, v, where: str, *, integer=False, minimum=None, strict=False, maximum=None):
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if not ok or isinstance(v, bool):
+            self.fail(where, f"expected {'an integer' if integer else 'a number'}, got {_show(v)}")
+        if not integer and not math.isfinite(v):
+            self.fail(where, f"expected a finite number, got {v!r}")
+        if minimum is not None and (v <= minimum if strict else v < minimum):
+            self.fail(where, f"expected a number {'>' if strict else '>='} {minimum:g}, got {v!r}")
+        if maximum is not None and v > maximum:
+            self.fail(where, f"expected a number <= {maximum:g}, got {v!r}")
+        return v
+
+    def string(self, v, where: str, choices=None) -> str:
+        if not isinstance(v, str):
+            self.fail(where, f"expected a string, got {_show(v)}")
+        if choices is not None and v not in choices:
+            close = difflib.get_close_matches(v, list(choices), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.fail(where, f"expected one of {', '.join(map(repr, choices))}, got {v!r}{hint}")
+        return v
+
+    def boolean(self, v, where: str) -> bool:
+        if not isinstance(v, bool):
+            self.fail(where, f"expected true or false, got {_show(v)}")
+        return v
+
+    def numbers(self, v, where: str, *, integer=False, minimum=None) -> np.ndarray:
+        if not isinstance(v, list):
+            self.fail(where, f"expected an array of numbers, got {_show(v)}")
+        for k, x in enumerate(v):
+            self.number(x, f"{where}[{k}]", integer=integer, minimum=minimum)
+        return np.asarray(v, dtype=np.int64 if integer else np.float64)
+
+    def file(self, rel, where: str, suffixes) -> Path:
+        self.string(rel, where)
+        p = Path(rel) if Path(rel).is_absolute() else self.path.parent / rel
+        if p.suffix.lower() not in suffixes:
+            self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
+        if not p.is_file():
+            self.fail(where, f"table file {str(p)!r} does not exist")
+        return p
+
+
+# ----------------------------------------------------------------------------------------- tables
+def _read_csv(ck: _Checker, path: Path, where: str) -> dict:
+    try:
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        ck.fail(where, f"cannot read {path.name}: {e}")
+    if not rows:
+        ck.fail(where, f"{path.name} is empty (expected a header row naming the columns)")
+    header = [h.strip() for h in rows[0]]
+    cols = {h: [] for h in header}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            ck.fail(where, f"{path.name} row {line}: expected {len(header)} fields, got {len(row)}")
+        for h, x in zip(header, row):
+            try:
+                cols[h].append(float(x))
+            except ValueError:
+                ck.fail(where, f"{path.name} row {line}, column {h!r}: expected a number, got {x.strip()!r}")
+    return {h: np.asarray(v, dtype=np.float64) for h, v in cols.items()}
+
+
+def _read_arrays(ck: _Checker, path: Path, where: str) -> dict:
+    """Columns of a CSV (header row) or NPZ table file, as 1-D arrays of equal length."""
+    if path.suffix.lower() == ".csv":
+        cols = _read_csv(ck, path, where)
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                cols = {k: np.asarray(z[k]) for k in z.files}
+        except Exception as e:  # numpy raises many types for corrupt files
+            ck.fail(where, f"cannot read {path.name}: {type(e).__name__}: {e}")
+    lengths = {k: a.size for k, a in cols.items()}
+    if any(a.ndim != 1 for a in cols.values()) or len(set(lengths.values())) > 1:
+        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got sizes {lengths}")
+    return cols
+
+
+def _column(ck, cols: dict, name: str, path: Path, where: str, *, integer=False, required=True):
+    for alias in _COLUMN_ALIASES.get(name, (name,)):
+        if alias in cols:
+            a = cols[alias]
+            break
+    else:
+        if required:
+            ck.fail(where, f"{path.name}: missing column {name!r} (has {', '.join(cols) or 'none'})")
+        return None
+    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
+        ck.fail(where, f"{path.name}: column {name!r} must be numeric, got {a.dtype}")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        ck.fail(where, f"{path.name}: column {name!r} holds non-finite values")
+    if integer:
+        if np.any(a != np.round(a)):
+            ck.fail(where, f"{path.name}: column {name!r} must hold integer ids")
+        return a.astype(np.int64)
+    return a
+
+
+def _check_ids(ck, ids: np.ndarray, lo: int, hi: int, where: str, what: str) -> None:
+    bad = (ids < lo) | (ids >= hi)
+    if bad.any():
+        ck.fail(where, f"{what} id {int(ids[bad][0])} out of range [{lo}, {hi})")
+
+
+# ----------------------------------------------------------------------------------------- values
+def _value(ck: _Checker, v, where: str, n: int | None = None):
+    """A parameter, weight or delay: number, array, distribution table or ``{file, column}``."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(ck.number(v, where))
+    if isinstance(v, list):
+        a = ck.numbers(v, where)
+        if n is not None and a.size != n:
+            ck.fail(where, f"expected {n} values (one per neuron), got {a.size}")
+        return a
+    if isinstance(v, dict) and "file" in v:
+        ck.keys(v, ("file", "column"), where)
+        return _file_values(ck, v, where, n)
+    if isinstance(v, dict):
+        kind = ck.string(v.get("distribution"), f"{where}.distribution", tuple(_DISTRIBUTIONS))
+        req, opt = _DISTRIBUTIONS[kind]
+        ck.keys(v, ("distribution",) + req + opt, where, required=req)
+        out = {"distribution": kind}
+        for key in req + opt:
+            if key in v:
+                out[key] = float(ck.number(v[key], f"{where}.{key}", minimum=0.0 if key == "std" else None))
+        if kind == "uniform" and out["min"] > out["max"]:
+            ck.fail(f"{where}.max", f"expected max >= min, got min={out['min']!r}, max={out['max']!r}")
+        return out
+    ck.fail(where, f"expected a number, an array, a distribution table or {{file, column}}, got {_show(v)}")
+
+
+def _file_values(ck: _Checker, v: dict, where: str, n: int | None) -> np.ndarray:
+    path = ck.file(v["file"], f"{where}.file", (".csv", ".npy", ".npz"))
+    column = v.get("column")
+    if path.suffix.lower() == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except Exception as e:
+            ck.fail(f"{where}.file", f"cannot read {path.name}: {type(e).__name__}: {e}")
+        if a.ndim == 2 and column is not None:
+            a = a[:, ck.number(column, f"{where}.column", integer=True, minimum=0, maximum=a.shape[1] - 1)]
+        if a.ndim != 1:
+            ck.fail(f"{where}.file", f"{path.name}: expected a 1-D array (or 2-D with an integer column), got shape {a.shape}")
+        cols, column = {"values": a}, "values"
+    else:
+        cols = _read_arrays(ck, path, f"{where}.file")
+        column = ck.string(column, f"{where}.column")
+    a = _column(ck, cols, column, path, f"{where}.column")
+    if n is not None and a.size != n:
+        ck.fail(f"{where}.file", f"{path.name}: expected {n} values (one per neuron), got {a.size}")
+    return a
+
+
+def _times(ck: _Checker, v, where: str) -> np.ndarray:
+    if isinstance(v, dict):
+        ck.keys(v, ("start", "stop", "step"), where, required=("start", "stop", "step"))
+        start = ck.number(v["start"], f"{where}.start", minimum=0.0)
+        stop = ck.number(v["stop"], f"{where}.stop", minimum=start)
+        step = ck.number(v["step"], f"{where}.step", minimum=0.0, strict=True)
+        count = int(math.floor((stop - start) / step * (1 + 1e-12)))
+        if count > 10**8:
+            ck.fail(where, f"expected at most 1e8 sample times, got {count}")
+        return start + step * np.arange(count, dtype=np.float64)  # [start, stop)
+    return ck.numbers(v, where, minimum=0.0)
+
+
+class Scenario:
+    """A validated scenario: the resolved document and everything read from its table files.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The scenario file.
+    doc : dict
+        The resolved document (after overrides, ``--seed`` and ``--engine``).
+    duration : float
+        ms.
+    seed : int
+    engine : str
+    sha256 : str
+        Hash of the resolved document with every table file replaced by the sha256 of its contents
+        (taken when loading), so a copy elsewhere hashes the same and an edited table does not.
+    """
+
+    def __init__(self, path, doc: dict):
+        self.path = Path(path)
+        self.doc = doc
+        self._ck = _Checker(self.path)
+        self._check()
+        self.sha256 = self._hash()
+
+    # ------------------------------------------------------------------------------- checking
+    def _check(self) -> None:
+        ck, doc = self._ck, self.doc
+        ck.keys(doc, _TOP, "", required=("schema", "run", "populations"))
+        if doc["schema"] != SCHEMA or isinstance(doc["schema"], bool):
+            ck.fail("schema", f"expected {SCHEMA} (the only version this eventsim reads), got {doc['schema']!r}")
+        if "description" in doc:
+            ck.string(doc["description"], "description")
+        run = doc["run"]
+        ck.keys(run, _RUN, "run", required=("duration",))
+        self.duration = float(ck.number(run["duration"], "run.duration", minimum=0.0, maximum=MAX_MS))
+        self.seed = int(ck.number(run.get("seed", 0), "run.seed", integer=True, minimum=0, maximum=2**63 - 1))
+        self.engine = ck.string(run.get("engine", "numba"), "run.engine", ENGINES)
+        self.sizes = self._check_populations(doc["populations"])
+        self.projections = [self._check_projection(p, f"projections[{j}]")
+                            for j, p in enumerate(self._array(doc, "projections"))]
+        self.stimuli = [self._check_stimulus(s, f"stimuli[{k}]") for k, s in enumerate(self._array(doc, "stimuli"))]
+        self._check_recorders(doc.get("recorders", {}))
+
+    def _array(self, doc, key) -> list:
+        v = doc.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            self._ck.fail(key, f"expected an array of tables ([[{key}]]), got {_show(v)}")
+        return v
+
+    def _check_populations(self, pops) -> dict:
+        ck = self._ck
+        ck.keys(pops, list(pops) if isinstance(pops, dict) else (), "populations")
+        if not pops:
+            ck.fail("populations", "expected at least one population")
+        sizes, self.params = {}, {}
+        for name, table in pops.items():
+            where = f"populations.{name}"
+            if not isinstance(table, dict):
+                ck.fail(where, f"expected a table ([populations.{name}]), got {_show(table)}")
+            model = ck.string(table.get("model", "lif"), f"{where}.model", tuple(MODELS))
+            spec = MODELS[model]
+            ck.keys(table, ("model", "size") + tuple(spec.units) + tuple(spec.aliases), where, required=("size",))
+            sizes[name] = ck.number(table["size"], f"{where}.size", integer=True, minimum=0)
+        for name, table in pops.items():  # values after all sizes are known (no allocation before the memory check)
+            self.params[name] = {k: v for k, v in table.items() if k not in ("model", "size")}
+        return sizes
+
+    def _population(self, v, where: str) -> str:
+        name = self._ck.string(v, where)
+        if name not in self.sizes:
+            close = difflib.get_close_matches(name, list(self.sizes), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; have {', '.join(self.sizes)}"
+            self._ck.fail(where, f"unknown population {name!r}{hint}")
+        return name
+
+    def _check_projection(self, p: dict, where: str) -> dict:
+        ck = self._ck
+        rule = ck.string(p.get("rule"), f"{where}.rule", tuple(_RULES)) if "rule" in p else ck.fail(f"{where}.rule", "missing required key")
+        allowed = _PROJ + _RULES[rule] + (_EXPLICIT if rule == "explicit" else ())
+        ck.keys(p, allowed, where, required=("source", "target") + _RULES[rule])
+        out = dict(source=self._population(p["source"], f"{where}.source"),
+                   target=self._population(p["target"], f"{where}.target"), rule=rule, params={})
+        for key in ("allow_autapses", "allow_multapses"):
+            out[key] = ck.boolean(p.get(key, True), f"{where}.{key}")
+        for key in _RULES[rule]:
+            integer = key != "p"
+            out["params"][key] = ck.number(p[key], f"{where}.{key}", integer=integer, minimum=0,
+                                           maximum=1.0 if key == "p" else None)
+        columns = self._explicit(p, out, where) if rule == "explicit" else {}
+        for key in ("weight", "delay"):
+            if key in p and key in columns:
+                ck.fail(f"{where}.{key}", "given both here and as a column of the connection file")
+            if key not in p and key not in columns:
+                ck.fail(f"{where}.{key}", "missing required key")
+            out[key] = columns[key] if key in columns else _value(ck, p[key], f"{where}.{key}")
+            if key == "delay":
+                d = out[key]
+                low = d if isinstance(d, (float, np.ndarray)) else d.get("min", d.get("mean"))
+                if np.any(np.asarray(low) <= 0):
+                    ck.fail(f"{where}.delay", f"expected delays > 0 ms, got {float(np.min(low))!r}")
+        return out
+
+    def _explicit(self, p: dict, out: dict, where: str) -> dict:
+        ck = self._ck
+        src_n, tgt_n = self.sizes[out["source"]], self.sizes[out["target"]]
+        columns = {}
+        if "file" in p:
+            if "sources" in p or "targets" in p:
+                ck.fail(f"{where}.file", "give either file or sources/targets, not both")
+            path = ck.file(p["file"], f"{where}.file", (".csv", ".npz"))
+            mode = ck.string(p.get("ids", "local"), f"{where}.ids", ("local", "global"))
+            cols = _read_arrays(ck, path, f"{where}.file")
+            src = _column(ck, cols, "source", path, f"{where}.file", integer=True)
+            tgt = _column(ck, cols, "target", path, f"{where}.file", integer=True)
+            if mode == "global":
+                src, tgt = src - self._start(out["source"]), tgt - self._start(out["target"])
+            for key in ("weight", "delay"):
+                c = _column(ck, cols, key, path, f"{where}.file", required=False)
+                if c is not None:
+                    columns[key] = c
+            if "delay" in columns and np.any(columns["delay"] <= 0):
+                ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(columns['delay'].min())!r}")
+            what = f"{path.name}: {mode} "
+        else:
+            for key in ("sources", "targets"):
+                if key not in p:
+                    ck.fail(f"{where}.{key}", "missing required key (or give file = a connection table)")
+            if "ids" in p:
+                ck.fail(f"{where}.ids", "only used with file; sources and targets are local ids")
+            src = ck.numbers(p["sources"], f"{where}.sources", integer=True)
+            tgt = ck.numbers(p["targets"], f"{where}.targets", integer=True)
+            if src.size != tgt.size:
+                ck.fail(f"{where}.targets", f"expected {src.size} ids (one per source), got {tgt.size}")
+            what = ""
+        _check_ids(ck, src, 0, src_n, f"{where}.source" if what else f"{where}.sources", f"{what}source")
+        _check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if what else f"{where}.targets", f"{what}target")
+        out["params"] = dict(sources=src, targets=tgt)
+        return columns
+
+    def _start(self, name: str) -> int:
+        start = 0
+        for other, size in self.sizes.items():
+            if other == name:
+                return start
+            start += size
+        raise KeyError(name)
+
+    def _targets(self, v, where: str):
+        """``"pop"`` or ``{population, ids}`` -> (population name, local ids or None)."""
+        ck = self._ck
+        if isinstance(v, str):
+            return self._population(v, where), None
+        ck.keys(v, ("population", "ids"), where, required=("population",))
+        name = self._population(v["population"], f"{where}.population")
+        if "ids" not in v:
+            return name, None
+        ids = ck.numbers(v["ids"], f"{where}.ids", integer=True)
+        _check_ids(ck, ids, 0, self.sizes[name], f"{where}.ids", f"population {name!r}")
+        return name, ids
+
+    def _check_stimulus(self, s: dict, where: str) -> dict:
+        ck = self._ck
+        kind = ck.string(s.get("type"), f"{where}.type", tuple(_STIM)) if "type" in s else ck.fail(f"{where}.type", "missing required key")
+        req, opt = _STIM[kind]
+        ck.keys(s, ("type",) + req + opt, where, required=req)
+        out = {"type": kind}
+        if "targets" in s:
+            out["targets"] = self._targets(s["targets"], f"{where}.targets")
+        num = lambda k, **kw: float(ck.number(s[k], f"{where}.{k}", **kw))  # noqa: E731
+        if kind == "poisson":
+            out.update(rate=num("rate", minimum=0.0), weight=num("weight"),
+                       start=float(ck.number(s.get("start", 0.0), f"{where}.start", minimum=0.0)),
+                       stop=num("stop", minimum=0.0) if "stop" in s else None)
+        elif kind == "spike_train":
+            out.update(times=ck.numbers(s["times"], f"{where}.times", minimum=0.0), weight=num("weight"),
+                       delay=num("delay", minimum=0.0, strict=True) if "delay" in s else 1.0)
+        elif kind == "current_steps":
+            out.update(times=ck.numbers(s["times"], f"{where}.times", minimum=0.0),
+                       amplitudes=ck.numbers(s["amplitudes"], f"{where}.amplitudes"))
+            if out["times"].size != out["amplitudes"].size:
+                ck.fail(f"{where}.amplitudes", f"expected {out['times'].size} values (one per time), got {out['amplitudes'].size}")
+        else:
+            out.update(self._spike_table(s, where))
+        return out
+
+    def _spike_table(self, s: dict, where: str) -> dict:
+        ck = self._ck
+        path = ck.file(s["file"], f"{where}.file", (".csv", ".npz"))
+        pop = self._population(s["population"], f"{where}.population") if "population" in s else None
+        mode = ck.string(s.get("ids", "local" if pop else "global"), f"{where}.ids", ("local", "global"))
+        if mode == "local" and pop is None:
+            ck.fail(f"{where}.population", 'missing required key (ids = "local" needs the population they are local to)')
+        cols = _read_arrays(ck, path, f"{where}.file")
+        target = _column(ck, cols, "target", path, f"{where}.file", integer=True)
+        time = _column(ck, cols, "time", path, f"{where}.file")
+        if np.any(time < 0):
+            ck.fail(f"{where}.file", f"{path.name}: column 'time' must be >= 0 ms, got {float(time.min())!r}")
+        out = {"target": target, "time": time, "population": pop, "ids": mode}
+        for key in ("weight", "delay"):
+            c = _column(ck, cols, key, path, f"{where}.file", required=False)
+            if c is not None and key in s:
+                ck.fail(f"{where}.{key}", f"given both here and as a column of {path.name}")
+            if c is None:
+                if key == "weight" and key not in s:
+                    ck.fail(f"{where}.weight", f"missing: {path.name} has no 'weight' column and no weight key is given")
+                c = float(ck.number(s.get(key, 1.0), f"{where}.{key}", minimum=0.0 if key == "delay" else None,
+                                    strict=key == "delay"))
+            elif key == "delay" and np.any(c <= 0):
+                ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(c.min())!r}")
+            out[key] = c
+        if pop is None:
+            _check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", f"{path.name}: global target")
+        else:
+            lo = self._start(pop) if mode == "global" else 0
+            _check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{path.name}: {mode} target")
+        return out
+
+    def _check_recorders(self, rec) -> None:
+        ck = self._ck
+        ck.keys(rec, ("spikes", "voltage"), "recorders")
+        spikes = rec.get("spikes", "all")
+        if spikes != "all":
+            if not isinstance(spikes, list):
+                ck.fail("recorders.spikes", f'expected "all" or an array of population names, got {_show(spikes)}')
+            spikes = [self._population(x, f"recorders.spikes[{k}]") for k, x in enumerate(spikes)]
+        self.record_spikes = spikes
+        self.voltage = []
+        for k, v in enumerate(self._array(rec, "voltage") if "voltage" in rec else []):
+            where = f"recorders.voltage[{k}]"
+            ck.keys(v, _VOLTAGE, where, required=("population", "times"))
+            name = ck.string(v.get("name", f"voltage{k}"), f"{where}.name")
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or any(name == r[0] for r in self.voltage):
+                ck.fail(f"{where}.name", f"expected a unique identifier (letters, digits, _), got {name!r}")
+            pop, ids = self._targets({x: v[x] for x in ("population", "ids") if x in v}, where)
+            self.voltage.append((name, pop, ids, _times(ck, v["times"], f"{where}.times")))
+
+    # ------------------------------------------------------------------------------- sizes
+    def expected_synapses(self) -> list[int]:
+        """Expected number of synapses of each projection (exact except for pairwise_bernoulli)."""
+        out = []
+        for p in self.projections:
+            n_pre, n_post = self.sizes[p["source"]], self.sizes[p["target"]]
+            self_loops = n_pre if p["source"] == p["target"] and not p["allow_autapses"] else 0
+            rule, prm = p["rule"], p["params"]
+            out.append(int({
+                "all_to_all": lambda: n_pre * n_post - self_loops,
+                "one_to_one": lambda: n_pre,
+                "fixed_indegree": lambda: prm.get("indegree", 0) * n_post,
+                "fixed_outdegree": lambda: prm.get("outdegree", 0) * n_pre,
+                "fixed_total_number": lambda: prm.get("N", 0),
+                "pairwise_bernoulli": lambda: round(prm.get("p", 0) * (n_pre * n_post - self_loops)),
+                "fixed_probability": lambda: round(prm.get("p", 0) * (n_pre * n_post - self_loops)),
+                "explicit": lambda: prm["sources"].size,
+            }[rule]()))
+        return out
+
+    def estimate(self) -> dict:
+        """Sizes and a memory estimate in bytes (connectivity, neuron state, stimuli, samples)."""
+        per_syn = self.expected_synapses()
+        conn = 0
+        for p, s in zip(self.projections, per_syn):
+            weight_each = not isinstance(p["weight"], float)
+            delay_each = not isinstance(p["delay"], float)
+            conn += s * (4 + 8 * weight_each + 4 * delay_each) + 8 * (self.sizes[p["source"]] + 1)
+        n = sum(self.sizes.values())
+        streams = rows = 0
+        for s in self.stimuli:
+            count = lambda t: self.sizes[t[0]] if t[1] is None else t[1].size  # noqa: E731
+            if s["type"] == "poisson":
+                streams += count(s["targets"])
+            elif s["type"] == "spike_table":
+                rows += s["target"].size
+            else:
+                rows += count(s["targets"]) * s["times"].size
+        samples = sum((self.sizes[p] if ids is None else ids.size) * t.size for _, p, ids, t in self.voltage)
+        total = conn + BYTES_PER_NEURON * n + 72 * streams + 32 * rows + 40 * samples
+        return dict(neurons=n, synapses=int(sum(per_syn)), bytes=int(total), connectivity_bytes=int(conn))
+
+    def check_memory(self, available: int | None = None) -> dict:
+        """Raise ScenarioError when the estimate exceeds the available memory; returns the estimate."""
+        est = self.estimate()
+        available = available_memory() if available is None else available
+        if available is not None and est["bytes"] > available:
+            self._ck.fail("populations", f"the network needs about {_mb(est['bytes'])} ({est['neurons']} neurons, "
+                          f"{est['synapses']} synapses) but only {_mb(available)} of memory is available")
+        return est
+
+    # ------------------------------------------------------------------------------- building
+    def network(self) -> Network:
+        """Build the :class:`Network` (not prepared); bad values raise :class:`ScenarioError`."""
+        try:
+            return self._build()
+        except ScenarioError:
+            raise
+        except ValidationError as e:
+            raise ScenarioError(str(self.path), e.where, e.detail) from None
+
+    def _build(self) -> Network:
+        net = Network(seed=self.seed, engine=self.engine)
+        pops = {}
+        for name, size in self.sizes.items():
+            where = f"populations.{name}"
+            params = {k: _value(self._ck, v, f"{where}.{k}", size) for k, v in self.params[name].items()}
+            pops[name] = net.add_population(name, size, self.doc["populations"][name].get("model", "lif"), params)
+        for p in self.projections:
+            net.connect(pops[p["source"]], pops[p["target"]], p["rule"], weight=p["weight"], delay=p["delay"],
+                        allow_autapses=p["allow_autapses"], allow_multapses=p["allow_multapses"], **p["params"])
+        sel = lambda t: pops[t[0]] if t[1] is None else pops[t[0]][t[1]]  # noqa: E731
+        for s in self.stimuli:
+            kind = s["type"]
+            if kind == "poisson":
+                net.add_poisson(sel(s["targets"]), s["rate"], s["weight"], s["start"], s["stop"])
+            elif kind == "spike_train":
+                net.add_spike_train(sel(s["targets"]), s["times"], s["weight"], s["delay"])
+            elif kind == "current_steps":
+                net.add_current_steps(sel(s["targets"]), s["times"], s["amplitudes"])
+            else:
+                shift = pops[s["population"]].start if s["ids"] == "local" else 0
+                net.add_spike_table(s["target"] + shift, s["time"], s["weight"], s["delay"])
+        if self.record_spikes != "all":
+            net.record_spikes([])
+            for name in self.record_spikes:
+                net.record_spikes(pops[name])
+        for name, pop, ids, times in self.voltage:
+            net.record_voltage(sel((pop, ids)), times, name=name)
+        return net
+
+    # ------------------------------------------------------------------------------- identity
+    def files(self) -> list[tuple[tuple, Path]]:
+        """(key path, absolute path) of every table file the scenario reads."""
+        found = []
+
+        def walk(node, key):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "file" and isinstance(v, str):
+                        found.append((key + (k,), (self.path.parent / v).resolve()))
+                    else:
+                        walk(v, key + (k,))
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    walk(v, key + (i,))
+
+        walk(self.doc, ())
+        return found
+
+    def resolved(self) -> dict:
+        """The resolved document with table file paths made absolute (a runnable copy)."""
+        doc = copy.deepcopy(self.doc)
+        for key, path in self.files():
+            _set_path(doc, key, str(path))
+        return doc
+
+    def _hash(self) -> str:
+        """Hash of the resolved document, table files replaced by the hashes of their contents."""
+        doc = copy.deepcopy(self.doc)
+        for key, path in self.files():
+            _set_path(doc, key, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest())
+        return document_hash(doc)
+
+
+def _set_path(doc, key: tuple, value) -> None:
+    node = doc
+    for k in key[:-1]:
+        node = node[k]
+    node[key[-1]] = value
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable, else free pages), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+# --------------------------------------------------------------------------------- documents
+def read_document(path) -> dict:
+    """Parse a scenario file with :mod:`tomllib`; unreadable or malformed files raise ScenarioError."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as e:
+        raise ScenarioError(str(path), "", f"cannot read the scenario file: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(str(path), "", f"not valid TOML: {e}") from None
+
+
+def _parse_value(text: str):
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", text.strip()):
+            return text.strip()  # a bare word: --set run.engine=reference
+        raise
+
+
+def apply_overrides(doc: dict, overrides, path="<scenario>") -> dict:
+    """Return a copy of ``doc`` with each ``"dotted.key=value"`` set (value parsed as TOML).
+
+    Keys are table keys and list indices: ``run.duration=200``, ``projections.0.weight=0.2`` or
+    ``projections[0].weight=0.2``. Missing table keys are created; unknown ones are then reported
+    by validation like any other key.
+    """
+    doc = copy.deepcopy(doc)
+    for item in overrides or ():
+        key, sep, text = item.partition("=")
+        key = re.sub(r"\[(\d+)\]", r".\1", key.strip())
+        parts = key.split(".")
+        if not sep or not all(parts):
+            raise ScenarioError(str(path), key or item, f"--set expects KEY=VALUE with a dotted key, got {item!r}")
+        try:
+            value = _parse_value(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ScenarioError(str(path), key, f"--set value {text!r} is not a TOML value ({e})") from None
+        node = doc
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(str(path), where, f"--set: expected an index below {len(node)}, got {part!r}")
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise ScenarioError(str(path), where, f"--set: {'.'.join(parts[:depth])} is {_tname(node)}, not a table")
+            if last:
+                node[part] = value
+            else:
+                if isinstance(node, dict) and part not in node:
+                    node[part] = {}
+                node = node[part]
+    return doc
+
+
+def document_hash(doc: dict) -> str:
+    """sha256 of the canonical JSON form of a document (sorted keys, no whitespace)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None,
+         check_memory: bool = True) -> Scenario:
+    """Read, override, validate a scenario and check that it fits in memory.
+
+    Parameters
+    ----------
+    path : str or Path
+        The scenario file (table files are relative to it).
+    overrides : list of str
+        ``"dotted.key=value"`` items, see :func:`apply_overrides`.
+    seed, engine : optional
+        Replace ``run.seed`` / ``run.engine``.
+    check_memory : bool
+        Raise when the memory estimate exceeds :func:`available_memory`.
+
+    Raises
+    ------
+    ScenarioError
+        Anything wrong, with file, key path and the expected value in its one-line message.
+    """
+    doc = apply_overrides(read_document(path), overrides, path)
+    if isinstance(doc.get("run"), dict):
+        if seed is not None:
+            doc["run"]["seed"] = seed
+        if engine is not None:
+            doc["run"]["engine"] = engine
+    sc = Scenario(path, doc)
+    if check_memory:
+        sc.check_memory()
+    return sc
+
+
+# --------------------------------------------------------------------------------- TOML writer
+_BARE = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _key(k) -> str:
+    return k if _BARE.match(str(k)) else json.dumps(str(k))
+
+
+def _scalar(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_scalar(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_scalar(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _is_table_array(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _emit(lines: list, table: dict, prefix: tuple, depth: int) -> None:
+    """Scalars first, then sub-tables as [sections] (two levels deep) and arrays of tables."""
+    nested = lambda v: depth < 2 and (isinstance(v, dict) or _is_table_array(v))  # noqa: E731
+    for k, v in table.items():
+        if not nested(v):
+            lines.append(f"{_key(k)} = {_scalar(v)}")
+    for k, v in table.items():
+        if nested(v) and isinstance(v, dict):
+            inner = depth + 1 < 2 and all(isinstance(x, dict) or _is_table_array(x) for x in v.values())
+            if not (inner and v):  # [a.b] sections define [a] implicitly
+                lines.extend(["", "[" + ".".join(map(_key, prefix + (k,))) + "]"])
+            _emit(lines, v, prefix + (k,), depth + 1)
+        elif nested(v):
+            for item in v:
+                lines.extend(["", "[[" + ".".join(map(_key, prefix + (k,))) + "]]"])
+                _emit(lines, item, prefix + (k,), 2)
+
+
+def dumps_toml(doc: dict) -> str:
+    """Write a document (tables, arrays of tables, strings, numbers, booleans, arrays) as TOML."""
+    lines: list = []
+    _emit(lines, doc, (), 0)
+    return "\n".join(lines).lstrip("\n") + "\n"
