@@ -4,6 +4,7 @@ The public API: describe a :class:`Network`, ``run`` it, read :class:`Results` a
 See README.md and docs/api.md.
 """
 
+from eventsim.distributions import Normal, Uniform
 from eventsim.errors import EventsimError, ScenarioError, ValidationError
 from eventsim.models import LIF, MODELS, lif_crossing_time, lif_free_potential, lif_period
 from eventsim.network import ENGINES, Network, NeuronView, Population
@@ -19,6 +20,8 @@ __all__ = [
     "NeuronView",
     "Results",
     "VoltageTrace",
+    "Uniform",
+    "Normal",
     "Prepared",
     "ENGINES",
     "MODELS",

@@ -205,7 +205,7 @@ def _summary(args, sc, net, rec) -> dict:
 
 def _write_outputs(out: Path, force: bool, sc, res, summary: dict) -> None:
     """Write everything into a temporary sibling folder, then move it into place in one rename."""
-    from eventsim.scenario import dumps_toml
+    from eventsim.documents import dumps_toml
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))

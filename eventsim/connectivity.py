@@ -2,7 +2,8 @@
 
 A projection connects a *pre* population to a *post* population by a :class:`Rule` (NEST's rule
 names and parameters) with a weight spec (mV) and a delay spec (ms), each a number, a distribution
-(:class:`Uniform`, :class:`Normal`) or, for the ``explicit`` rule, one value per synapse.
+(:mod:`eventsim.distributions`) or, for the ``explicit`` rule, one value per synapse (checked and
+drawn by :mod:`eventsim.synapses`).
 :func:`build_projection` turns one projection into :class:`ProjectionData` (CSR by source, local
 indices) and :func:`assemble` joins all projections into the connectivity fields of
 :class:`eventsim.prepared.Prepared` (global indices).
@@ -27,139 +28,29 @@ none for drawn per-synapse values (their 8-byte sort keys are freed before the w
 
 from __future__ import annotations
 
-import difflib
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from eventsim.distributions import describe, is_real
 from eventsim.engine import csr
-from eventsim.errors import ValidationError
-from eventsim.timebase import TICK_MS, ms_to_ticks
+from eventsim.errors import ValidationError, did_you_mean
+from eventsim.synapses import MAX_DELAY_TICKS, check_delay, check_weight, delays, weights
 
-__all__ = ["Uniform", "Normal", "value_spec", "RULES", "Rule", "make_rule", "ProjectionData",
-           "build_projection", "assemble"]
+__all__ = ["RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "ProjectionData", "build_projection", "assemble"]
 
 RULES = ("all_to_all", "one_to_one", "fixed_indegree", "fixed_outdegree", "fixed_total_number",
          "pairwise_bernoulli", "explicit")
 """Connection rule names (NEST's); ``fixed_probability`` is accepted for ``pairwise_bernoulli``."""
 
-_ALIASES = {"fixed_probability": "pairwise_bernoulli"}
-_RULE_PARAMS = {"all_to_all": (), "one_to_one": (), "fixed_indegree": ("indegree",),
-                "fixed_outdegree": ("outdegree",), "fixed_total_number": ("N",),
-                "pairwise_bernoulli": ("p",), "explicit": ("sources", "targets")}
-_MAX_SYN_DELAY_TICKS = 2**31 - 1  # per-synapse delays are int32 ticks (2147.483647 ms)
-_MAX_DELAY_TICKS = 2**62  # a single delay is int64 ticks; keep headroom for adding it to times
-_CHUNK = 1 << 16  # values drawn or sorted per block: bounds temporaries, keeps them in cache
-_REDRAWS = 1000  # rounds of redrawing truncated-normal values before giving up
-
-
-# ------------------------------------------------------------------------------------ value specs
-@dataclass(frozen=True)
-class Uniform:
-    """Values drawn uniformly on ``[min, max)`` (in the unit of the quantity: mV, ms, ...)."""
-
-    min: float
-    max: float
-
-
-@dataclass(frozen=True)
-class Normal:
-    """Normal values with ``mean`` and ``std``, truncated to ``[min, max]`` by redrawing."""
-
-    mean: float
-    std: float
-    min: float = -math.inf
-    max: float = math.inf
-
-
-def _real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
-
-
-def _describe(x) -> str:
-    text = repr(x)
-    return f"{type(x).__name__} {text[:60] + '...' if len(text) > 60 else text}"
-
-
-def _check_distribution(spec, where: str) -> None:
-    """Raise ValidationError unless the distribution's parameters are usable."""
-    fields = ("min", "max") if isinstance(spec, Uniform) else ("mean", "std", "min", "max")
-    for f in fields:
-        if not _real(getattr(spec, f)) or math.isnan(getattr(spec, f)):
-            raise ValidationError(where, f"{f} must be a number, got {_describe(getattr(spec, f))}")
-    if isinstance(spec, Uniform):
-        if not (math.isfinite(spec.min) and math.isfinite(spec.max) and spec.min < spec.max):
-            raise ValidationError(where, f"uniform needs finite min < max, got min={spec.min}, max={spec.max}")
-    elif not (math.isfinite(spec.mean) and math.isfinite(spec.std) and spec.std >= 0):
-        raise ValidationError(where, f"normal needs a finite mean and a finite std >= 0, got mean={spec.mean}, "
-                                     f"std={spec.std}")
-    elif not spec.min <= spec.max:
-        raise ValidationError(where, f"normal needs min <= max, got min={spec.min}, max={spec.max}")
-
-
-def _spec_from_dict(d: dict, where: str):
-    kind = d.get("distribution")
-    keys = {"uniform": (("min", "max"), ()), "normal": (("mean", "std"), ("min", "max"))}
-    if kind not in keys:
-        raise ValidationError(where, f"distribution must be 'uniform' or 'normal', got {kind!r}")
-    required, optional = keys[kind]
-    given = set(d) - {"distribution"}
-    for k in sorted(given - set(required) - set(optional)):
-        raise ValidationError(where, f"{kind} takes {', '.join(required + optional)}, got unknown key {k!r}")
-    for k in required:
-        if k not in d:
-            raise ValidationError(where, f"{kind} needs key {k!r} ({', '.join(required)})")
-    for k in given:
-        if not _real(d[k]):
-            raise ValidationError(where, f"{k} must be a number, got {_describe(d[k])}")
-    values = {k: float(d[k]) for k in given}
-    spec = Uniform(**values) if kind == "uniform" else Normal(**values)
-    _check_distribution(spec, where)
-    return spec
-
-
-def value_spec(x, where: str):
-    """Normalise a weight, delay or parameter spec.
-
-    Parameters
-    ----------
-    x : float, int, Uniform, Normal, dict or 1-D array_like of numbers
-        A dict is ``{"distribution": "uniform", "min": a, "max": b}`` or ``{"distribution":
-        "normal", "mean": m, "std": s}`` with optional ``"min"``/``"max"`` truncation bounds.
-    where : str
-        Name of the parameter, for error messages.
-
-    Returns
-    -------
-    float, Uniform, Normal or numpy.ndarray of float64 (a copy)
-
-    Raises
-    ------
-    ValidationError
-        For anything else, or a distribution with unusable parameters.
-    """
-    if isinstance(x, (Uniform, Normal)):
-        _check_distribution(x, where)
-        return x
-    if _real(x):
-        return float(x)
-    if isinstance(x, dict):
-        return _spec_from_dict(x, where)
-    allowed = ("expected a number, a 1-D array of numbers, Uniform/Normal or a dict with 'distribution' "
-               f"('uniform' or 'normal'), got {_describe(x)}")
-    if isinstance(x, (str, bytes)) or x is None:
-        raise ValidationError(where, allowed)
-    try:
-        a = np.asarray(x)
-    except (ValueError, TypeError):
-        raise ValidationError(where, allowed) from None
-    if a.size == 0 and a.ndim == 1:
-        return np.zeros(0)
-    if a.dtype.kind not in "iuf" or a.ndim > 1:
-        raise ValidationError(where, allowed)
-    return float(a) if a.ndim == 0 else a.astype(np.float64)
+ALIASES = {"fixed_probability": "pairwise_bernoulli"}
+"""Other names accepted for rules -> the canonical name."""
+RULE_PARAMS = {"all_to_all": (), "one_to_one": (), "fixed_indegree": ("indegree",),
+               "fixed_outdegree": ("outdegree",), "fixed_total_number": ("N",),
+               "pairwise_bernoulli": ("p",), "explicit": ("sources", "targets")}
+"""Rule name -> the parameters it requires (and the only ones it takes)."""
+_CHUNK = 1 << 16  # values sorted or packed per block: bounds temporaries, keeps them in cache
 
 
 # ------------------------------------------------------------------------------------ rules
@@ -176,15 +67,15 @@ class Rule:
 
 
 def _count(x, key: str, where: str) -> int:
-    if _real(x) and float(x).is_integer() and x >= 0:
+    if is_real(x) and float(x).is_integer() and x >= 0:
         return int(x)
-    raise ValidationError(where, f"{key} must be an integer >= 0, got {_describe(x)}")
+    raise ValidationError(where, f"{key} must be an integer >= 0, got {describe(x)}")
 
 
 def _probability(x, key: str, where: str) -> float:
-    if _real(x) and 0.0 <= float(x) <= 1.0:
+    if is_real(x) and 0.0 <= float(x) <= 1.0:
         return float(x)
-    raise ValidationError(where, f"{key} must be a probability in [0, 1], got {_describe(x)}")
+    raise ValidationError(where, f"{key} must be a probability in [0, 1], got {describe(x)}")
 
 
 def _local_ids(x, key: str, where: str) -> np.ndarray:
@@ -198,7 +89,7 @@ def _local_ids(x, key: str, where: str) -> np.ndarray:
         return a.astype(np.int64)
     if a.ndim == 1 and a.dtype.kind == "f" and np.all(np.isfinite(a) & (a == np.round(a))):
         return a.astype(np.int64)
-    raise ValidationError(where, f"{key} must be a 1-D array of integer neuron indices, got {_describe(x)}")
+    raise ValidationError(where, f"{key} must be a 1-D array of integer neuron indices, got {describe(x)}")
 
 
 _PARAM_CHECKS = {"indegree": _count, "outdegree": _count, "N": _count, "p": _probability,
@@ -228,13 +119,12 @@ def make_rule(name: str, where: str = "rule", **params) -> Rule:
         Unknown rule, missing or unknown parameter, or a bad value. Checks that need population
         sizes happen in :func:`build_projection`.
     """
-    canon = _ALIASES.get(name, name) if isinstance(name, str) else None
-    if canon not in _RULE_PARAMS:
-        close = difflib.get_close_matches(str(name), list(RULES) + list(_ALIASES), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+    canon = ALIASES.get(name, name) if isinstance(name, str) else None
+    if canon not in RULE_PARAMS:
+        hint = did_you_mean(name, list(RULES) + list(ALIASES))
         raise ValidationError(where, f"unknown connection rule {name!r}{hint}; allowed: {', '.join(RULES)} "
                                      "(and 'fixed_probability')")
-    expected = _RULE_PARAMS[canon]
+    expected = RULE_PARAMS[canon]
     for key in sorted(set(params) - set(expected)):
         raise ValidationError(where, f"rule {canon!r} has no parameter {key!r}; it takes "
                                      f"{', '.join(expected) if expected else 'no parameters'}")
@@ -294,7 +184,7 @@ class ProjectionData:
         if isinstance(self.delay, np.ndarray):
             assert self.delay.dtype == np.int32 and self.delay.shape == (S,) and np.all(self.delay >= 1)
         else:
-            assert isinstance(self.delay, int) and 1 <= self.delay <= _MAX_DELAY_TICKS
+            assert isinstance(self.delay, int) and 1 <= self.delay <= MAX_DELAY_TICKS
         same_row = np.repeat(np.arange(rp.size - 1), np.diff(rp))
         same_row = same_row[1:] == same_row[:-1]
         t0, t1 = tg[:-1].astype(np.int64), tg[1:].astype(np.int64)
@@ -389,13 +279,22 @@ def _one_to_one(params, n_pre, n_post, exclude_self, multapses, rng, where):
     return np.arange(n_pre + 1, dtype=np.int64), np.arange(n_post, dtype=np.int32), None
 
 
+def _degree(params, key: str, n_rows: int, n_cand: int, exclude_self, multapses, where):
+    """``(k, candidates per row)`` of a fixed in- or outdegree ``key`` over ``n_rows`` rows drawn from
+    ``n_cand`` neurons; ``k == 0`` when there is nothing to draw. Raises when ``k`` is impossible."""
+    k = params[key]
+    n_eff = max(n_cand - int(exclude_self), 0)
+    if k == 0 or n_rows == 0:
+        return 0, n_eff
+    if n_eff == 0 or (not multapses and k > n_eff):
+        raise _impossible(f"{where}.rule", f"{key} {k}", n_eff, n_cand, exclude_self, multapses)
+    return k, n_eff
+
+
 def _fixed_indegree(params, n_pre, n_post, exclude_self, multapses, rng, where):
-    k = params["indegree"]
-    n_src = max(n_pre - int(exclude_self), 0)
-    if k == 0 or n_post == 0:
+    k, n_src = _degree(params, "indegree", n_post, n_pre, exclude_self, multapses, where)
+    if k == 0:
         return _empty_rows(n_pre)
-    if n_src == 0 or (not multapses and k > n_src):
-        raise _impossible(f"{where}.rule", f"indegree {k}", n_src, n_pre, exclude_self, multapses)
     if multapses:
         src = rng.integers(0, n_src, size=n_post * k, dtype=np.int32)
     else:
@@ -405,12 +304,9 @@ def _fixed_indegree(params, n_pre, n_post, exclude_self, multapses, rng, where):
 
 
 def _fixed_outdegree(params, n_pre, n_post, exclude_self, multapses, rng, where):
-    k = params["outdegree"]
-    n_tgt = max(n_post - int(exclude_self), 0)
-    if k == 0 or n_pre == 0:
+    k, n_tgt = _degree(params, "outdegree", n_pre, n_post, exclude_self, multapses, where)
+    if k == 0:
         return _empty_rows(n_pre)
-    if n_tgt == 0 or (not multapses and k > n_tgt):
-        raise _impossible(f"{where}.rule", f"outdegree {k}", n_tgt, n_post, exclude_self, multapses)
     if not multapses:
         rowptr, targets = csr.sample_rows(rng, np.full(n_pre, k, np.int64), n_post, exclude_self)
     else:
@@ -513,143 +409,6 @@ _BUILDERS = {"all_to_all": _all_to_all, "one_to_one": _one_to_one, "fixed_indegr
              "pairwise_bernoulli": _pairwise_bernoulli, "explicit": _explicit}
 
 
-# ------------------------------------------------------------------------------------ weights, delays
-def _check_array(a: np.ndarray, n_explicit, where: str) -> None:
-    if n_explicit is None:
-        raise ValidationError(where, f"an array of {a.size} values needs the 'explicit' rule; use a number "
-                                     "or a distribution")
-    if a.ndim != 1 or a.size != n_explicit:
-        raise ValidationError(where, f"expected {n_explicit} values (one per synapse of 'explicit'), got {a.size}")
-    bad = np.flatnonzero(~np.isfinite(a))
-    if bad.size:
-        raise ValidationError(where, f"values must be finite, entry {int(bad[0])} is {a[bad[0]]}")
-
-
-def _check_weight(spec, n_explicit, where: str) -> None:
-    if isinstance(spec, float):
-        if not math.isfinite(spec):
-            raise ValidationError(where, f"weight must be finite, got {spec}")
-    elif isinstance(spec, (Uniform, Normal)):
-        _check_distribution(spec, where)
-    elif isinstance(spec, np.ndarray):
-        _check_array(spec, n_explicit, where)
-    else:
-        raise ValidationError(where, f"expected a float, Uniform, Normal or array (see value_spec), got {_describe(spec)}")
-
-
-def _ticks(ms):
-    """``ms_to_ticks`` of values clipped to a range that cannot overflow (for range checks)."""
-    return ms_to_ticks(np.clip(ms, -1.0, 1.5 * _MAX_DELAY_TICKS * TICK_MS))
-
-
-def _delay_bounds(spec, where: str) -> tuple[float, float]:
-    """Truncation bounds (ms) of a delay distribution; every value in them rounds to 1..2**31-1 ticks."""
-    top = _MAX_SYN_DELAY_TICKS * TICK_MS
-    if isinstance(spec, Uniform):
-        if _ticks(spec.min) < 1:
-            raise ValidationError(where, f"uniform min {spec.min} ms rounds to {int(_ticks(spec.min))} ticks; "
-                                         "delays must be >= 1e-06 ms")
-        if _ticks(spec.max) > _MAX_SYN_DELAY_TICKS:
-            raise ValidationError(where, f"uniform max {spec.max} ms exceeds {top} ms, the most a per-synapse "
-                                         "delay can be")
-        return spec.min, spec.max
-    lo, hi = max(spec.min, TICK_MS), min(spec.max, top)
-    if lo > hi:
-        raise ValidationError(where, f"normal delays truncated to [{spec.min}, {spec.max}] ms leave nothing in "
-                                     f"the allowed [{TICK_MS}, {top}] ms")
-    return lo, hi
-
-
-def _check_delay(spec, n_explicit, where: str) -> None:
-    if isinstance(spec, float):
-        limit = _MAX_DELAY_TICKS * TICK_MS
-        if not (math.isfinite(spec) and 1 <= _ticks(spec) <= _MAX_DELAY_TICKS):
-            raise ValidationError(where, f"delay must be finite, >= 1e-06 ms (1 tick) and <= {limit:.4g} ms, "
-                                         f"got {spec}")
-    elif isinstance(spec, (Uniform, Normal)):
-        _check_distribution(spec, where)
-        _delay_bounds(spec, where)
-    elif isinstance(spec, np.ndarray):
-        _check_array(spec, n_explicit, where)
-        _check_delay_array(spec, where)
-    else:
-        raise ValidationError(where, f"expected a float, Uniform, Normal or array (see value_spec), got {_describe(spec)}")
-
-
-def _check_delay_array(a: np.ndarray, where: str) -> None:
-    """Per-synapse delays round to 1 .. 2**31-1 ticks (an all-equal array may be up to 2**62)."""
-    ticks = _ticks(a)
-    bad = np.flatnonzero(ticks < 1)
-    if bad.size:
-        raise ValidationError(where, f"entry {int(bad[0])} is {a[bad[0]]} ms; delays must be >= 1e-06 ms (1 tick)")
-    uniform = a.size > 0 and np.all(ticks == ticks[0])
-    limit = _MAX_DELAY_TICKS if uniform else _MAX_SYN_DELAY_TICKS
-    bad = np.flatnonzero(ticks > limit)
-    if bad.size:
-        kind = "a delay" if uniform else "per-synapse delays"
-        raise ValidationError(where, f"entry {int(bad[0])} is {a[bad[0]]} ms; {kind} must be <= "
-                                     f"{limit * TICK_MS:.10g} ms")
-
-
-def _fill(rng, spec, x: np.ndarray, lo: float, hi: float, where: str) -> None:
-    """Fill ``x`` in place with draws from ``spec``, a Normal truncated to ``[lo, hi]``."""
-    if isinstance(spec, Uniform):
-        rng.random(out=x)
-        x *= spec.max - spec.min
-        x += spec.min
-        return
-    rng.standard_normal(out=x)
-    x *= spec.std
-    x += spec.mean
-    bad = np.flatnonzero((x < lo) | (x > hi))
-    for _ in range(_REDRAWS):
-        if bad.size == 0:
-            return
-        x[bad] = rng.normal(spec.mean, spec.std, bad.size)
-        bad = bad[(x[bad] < lo) | (x[bad] > hi)]
-    raise ValidationError(where, f"normal(mean={spec.mean}, std={spec.std}) almost never falls in [{lo}, {hi}]")
-
-
-def _draw(rng, spec, out: np.ndarray, lo: float, hi: float, where: str) -> None:
-    """Fill ``out`` (float64 values, or int32 ticks from values in ms) with draws from ``spec``.
-
-    Drawn in chunks of :data:`_CHUNK` values so float64 temporaries stay small and in cache.
-    """
-    buf = np.empty(0 if out.dtype == np.float64 else min(_CHUNK, out.size))
-    for a in range(0, out.size, _CHUNK):
-        b = min(a + _CHUNK, out.size)
-        if out.dtype == np.float64:
-            _fill(rng, spec, out[a:b], lo, hi, where)
-        else:
-            _fill(rng, spec, buf[:b - a], lo, hi, where)
-            out[a:b] = ms_to_ticks(buf[:b - a])
-
-
-def _weights(spec, order, n: int, rng, where: str):
-    """The projection's weights: a float, or float64[n] in row order."""
-    if isinstance(spec, float):
-        return spec
-    if isinstance(spec, np.ndarray):
-        w = spec[order]
-        return float(w[0]) if w.size and np.all(w == w[0]) else w
-    out = np.empty(n, np.float64)
-    _draw(rng, spec, out, spec.min, spec.max, where)
-    return out
-
-
-def _delays(spec, order, n: int, rng, where: str):
-    """The projection's delays in ticks: an int, or int32[n] in row order."""
-    if isinstance(spec, float):
-        return int(ms_to_ticks(spec))
-    if isinstance(spec, np.ndarray):
-        d = ms_to_ticks(spec)[order]
-        return int(d[0]) if d.size and np.all(d == d[0]) else d.astype(np.int32)
-    lo, hi = _delay_bounds(spec, where)
-    out = np.empty(n, np.int32)
-    _draw(rng, spec, out, lo, hi, where)
-    return out
-
-
 def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool, weight, delay, *,
                      allow_autapses: bool = True, allow_multapses: bool = True,
                      rng: np.random.Generator, where: str = "projection") -> ProjectionData:
@@ -664,7 +423,7 @@ def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool,
     same_population : bool
         Whether source and target are the same population (then ``allow_autapses`` applies).
     weight : float, Uniform, Normal or numpy.ndarray
-        Weight spec in mV from :func:`value_spec`; arrays only with ``explicit`` (one per synapse).
+        Weight spec in mV from :func:`~eventsim.distributions.value_spec`; arrays only with ``explicit`` (one per synapse).
     delay : float, Uniform, Normal or numpy.ndarray
         Delay spec in ms (>= 1e-6 ms after rounding to 1 ns ticks; per-synapse delays <= 2147.483647
         ms). Normal delays are truncated to that range by redrawing.
@@ -695,16 +454,16 @@ def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool,
         raise ValueError(f"{where}: same_population with sizes {n_pre} != {n_post}")
     exclude_self = bool(same_population and not allow_autapses)
     n_explicit = rule.params["sources"].size if rule.name == "explicit" else None
-    _check_weight(weight, n_explicit, f"{where}.weight")
-    _check_delay(delay, n_explicit, f"{where}.delay")
+    check_weight(weight, n_explicit, f"{where}.weight")
+    check_delay(delay, n_explicit, f"{where}.delay")
     rowptr, targets, order = _BUILDERS[rule.name](rule.params, n_pre, n_post, exclude_self,
                                                   bool(allow_multapses), rng, where)
-    d = _delays(delay, order, targets.size, rng, f"{where}.delay")
+    d = delays(delay, order, targets.size, rng, f"{where}.delay")
     if isinstance(d, np.ndarray) and order is None:  # drawn delays: sort keys, then draw weights
         _sort_by_delay(rowptr, targets, d)
-        w = _weights(weight, order, targets.size, rng, f"{where}.weight")
+        w = weights(weight, order, targets.size, rng, f"{where}.weight")
     else:
-        w = _weights(weight, order, targets.size, rng, f"{where}.weight")
+        w = weights(weight, order, targets.size, rng, f"{where}.weight")
         if isinstance(d, np.ndarray):
             csr.sort_rows_by_delay(rowptr, d, targets, w if isinstance(w, np.ndarray) else np.zeros(0))
     return ProjectionData(rowptr=rowptr, targets=targets, weight=w, delay=d)

@@ -7,7 +7,15 @@ and what was expected.
 
 from __future__ import annotations
 
-__all__ = ["EventsimError", "ValidationError", "ScenarioError"]
+import difflib
+
+__all__ = ["EventsimError", "ValidationError", "ScenarioError", "did_you_mean"]
+
+
+def did_you_mean(name, options, otherwise: str = "") -> str:
+    """``" (did you mean 'x'?)"`` for the option closest to ``name``, else ``otherwise``."""
+    close = difflib.get_close_matches(str(name), [str(o) for o in options], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else otherwise
 
 
 class EventsimError(Exception):

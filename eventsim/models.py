@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eventsim.connectivity import Normal, Uniform, value_spec
-from eventsim.errors import ValidationError
+from eventsim.distributions import draw
+from eventsim.errors import ValidationError, did_you_mean
 from eventsim.timebase import MAX_MS, ms_to_ticks
 
 __all__ = ["ModelSpec", "LIF", "MODELS", "resolve_parameters", "lif_period", "lif_free_potential",
@@ -50,35 +50,6 @@ MODELS = {"lif": LIF}
 _MAX_TREF_TAUS = 300.0  # the compiled engine's frame needs exp(t_ref / tau_m) to stay finite
 
 
-def _did_you_mean(name: str, options) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _values(spec, n: int, rng: np.random.Generator, where: str) -> np.ndarray:
-    """Per-neuron values from a scalar, an array of length n or a distribution."""
-    spec = value_spec(spec, where)
-    if isinstance(spec, float):
-        return np.full(n, spec)
-    if isinstance(spec, Uniform):
-        return rng.uniform(spec.min, spec.max, n)
-    if isinstance(spec, Normal):
-        out = rng.normal(spec.mean, spec.std, n)
-        for _ in range(1000):
-            bad = (out < spec.min) | (out > spec.max)
-            if not bad.any():
-                break
-            out[bad] = rng.normal(spec.mean, spec.std, int(bad.sum()))
-        else:
-            raise ValidationError(where, f"normal({spec.mean}, {spec.std}) rarely falls in [{spec.min}, {spec.max}]")
-        return out
-    if spec.shape != (n,):
-        raise ValidationError(where, f"expected a scalar, a distribution or {n} values, got {spec.size} values")
-    return spec.astype(np.float64)
-
-
 def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generator, where: str) -> dict:
     """Validate a population's parameters and return per-neuron arrays.
 
@@ -109,14 +80,14 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
     """
     if model not in MODELS:
         raise ValidationError(f"{where}.model", f"unknown model {model!r}; available: {sorted(MODELS)}"
-                              + _did_you_mean(str(model), MODELS))
+                              + did_you_mean(model, MODELS))
     spec = MODELS[model]
     given = {}
     for key, value in params.items():
         key = spec.aliases.get(key, key)
         if key not in spec.units:
             raise ValidationError(f"{where}.{key}", f"unknown parameter of model {model!r}; known: "
-                                  + ", ".join(spec.units) + _did_you_mean(key, spec.units))
+                                  + ", ".join(spec.units) + did_you_mean(key, spec.units))
         given[key] = value
     if "g_L" in given and "tau_m" in given:
         raise ValidationError(f"{where}.g_L", "give either tau_m (ms) or g_L (nS), not both")
@@ -124,12 +95,12 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
     names = [k for k in spec.defaults if k != "tau_m"] + ["tau_m"]
     for key in names:
         if key == "tau_m" and "g_L" in given:
-            g_L = _values(given["g_L"], n, rng, f"{where}.g_L")
+            g_L = draw(given["g_L"], n, rng, f"{where}.g_L")
             if np.any(~(g_L > 0)):
                 raise ValidationError(f"{where}.g_L", f"must be > 0 nS, got {g_L[~(g_L > 0)][0]}")
             values["tau_m"] = values["C_m"] / g_L
             continue
-        values[key] = _values(given.get(key, spec.defaults[key]), n, rng, f"{where}.{key}")
+        values[key] = draw(given.get(key, spec.defaults[key]), n, rng, f"{where}.{key}")
     for key, arr in values.items():
         bad = ~np.isfinite(arr)
         if bad.any():

@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from eventsim import connectivity
+from eventsim.distributions import value_spec
 from eventsim.errors import ValidationError
 from eventsim.models import resolve_parameters
 from eventsim.prepared import Prepared
@@ -194,8 +195,8 @@ class Network:
         pre_p = self._pop(pre, f"{where}.source")
         post_p = self._pop(post, f"{where}.target")
         r = connectivity.make_rule(rule, where=f"{where}.rule", **rule_params)
-        w = connectivity.value_spec(weight, f"{where}.weight")
-        d = connectivity.value_spec(delay, f"{where}.delay")
+        w = value_spec(weight, f"{where}.weight")
+        d = value_spec(delay, f"{where}.delay")
         self.projections.append(dict(pre=pre_p.index, post=post_p.index, rule=r, weight=w, delay=d,
                                      allow_autapses=bool(allow_autapses), allow_multapses=bool(allow_multapses),
                                      where=where))

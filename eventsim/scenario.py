@@ -2,7 +2,7 @@
 
 A scenario (``schema = 1``, see docs/scenarios.md) holds ``[run]``, ``[populations.NAME]``,
 ``[[projections]]``, ``[[stimuli]]`` and ``[recorders]``. :func:`load` reads it, applies command-line
-overrides (:func:`apply_overrides`), checks every key, type and name, estimates the memory the
+overrides (:func:`~eventsim.documents.apply_overrides`), checks every key, type and name, estimates the memory the
 network needs and returns a :class:`Scenario`; :meth:`Scenario.network` builds the
 :class:`~eventsim.network.Network`. Every problem is a :class:`~eventsim.errors.ScenarioError`
 naming the file, the key path (``projections[2].delay``) and what was expected. Table files (CSV
@@ -18,32 +18,32 @@ Example
 from __future__ import annotations
 
 import copy
-import csv
-import difflib
 import hashlib
-import json
 import math
 import os
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
-from eventsim.errors import ScenarioError, ValidationError
+from eventsim import tables
+from eventsim.connectivity import ALIASES, RULE_PARAMS, RULES
+from eventsim.distributions import DISTRIBUTIONS
+from eventsim.documents import apply_overrides, document_hash, read_document, toml_type_name
+from eventsim.errors import ScenarioError, ValidationError, did_you_mean
 from eventsim.models import MODELS
 from eventsim.network import ENGINES, Network
 from eventsim.timebase import MAX_MS
 
-__all__ = ["SCHEMA", "Scenario", "load", "read_document", "apply_overrides", "document_hash", "dumps_toml",
-           "available_memory"]
+__all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
 
 SCHEMA = 1
 BYTES_PER_NEURON = 120
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
 _RUN = ("duration", "seed", "engine")
-_RULES = {"all_to_all": (), "one_to_one": (), "fixed_indegree": ("indegree",), "fixed_outdegree": ("outdegree",),
-          "fixed_total_number": ("N",), "pairwise_bernoulli": ("p",), "fixed_probability": ("p",), "explicit": ()}
+# rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
+_RULES = {name: RULE_PARAMS[ALIASES.get(name, name)] for name in (*RULES, *ALIASES) if name != "explicit"}
+_RULES["explicit"] = ()
 _PROJ = ("source", "target", "rule", "weight", "delay", "allow_autapses", "allow_multapses")
 _EXPLICIT = ("file", "ids", "sources", "targets")
 _STIM = {  # type -> (required, optional)
@@ -52,21 +52,14 @@ _STIM = {  # type -> (required, optional)
     "spike_table": (("file",), ("ids", "population", "weight", "delay")),
     "current_steps": (("targets", "times", "amplitudes"), ()),
 }
-_DISTRIBUTIONS = {"uniform": (("min", "max"), ()), "normal": (("mean", "std"), ("min", "max"))}
 _VOLTAGE = ("name", "population", "ids", "times")
-_COLUMN_ALIASES = {"target": ("target", "ids"), "time": ("time", "times")}  # read eventsim's spikes.npz directly
-
-
-def _tname(v) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}
-    return names.get(type(v), type(v).__name__)
 
 
 def _show(v) -> str:
-    return f"{_tname(v)} {v!r}" if not isinstance(v, (list, dict)) else _tname(v)
+    return f"{toml_type_name(v)} {v!r}" if not isinstance(v, (list, dict)) else toml_type_name(v)
 
 
-class _Checker:
+class Checker:
     """Type and key checks that raise :class:`ScenarioError` for one scenario file."""
 
     def __init__(self, path: Path):
@@ -80,8 +73,7 @@ class _Checker:
             self.fail(where, f"expected a table, got {_show(table)}")
         for key in table:
             if key not in allowed:
-                close = difflib.get_close_matches(key, list(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f"; allowed: {', '.join(allowed)}"
+                hint = did_you_mean(key, allowed, otherwise=f"; allowed: {', '.join(allowed)}")
                 self.fail(f"{where}.{key}" if where else key, f"unknown key{hint}")
         for key in required:
             if key not in table:
@@ -103,9 +95,7 @@ class _Checker:
         if not isinstance(v, str):
             self.fail(where, f"expected a string, got {_show(v)}")
         if choices is not None and v not in choices:
-            close = difflib.get_close_matches(v, list(choices), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            self.fail(where, f"expected one of {', '.join(map(repr, choices))}, got {v!r}{hint}")
+            self.fail(where, f"expected one of {', '.join(map(repr, choices))}, got {v!r}{did_you_mean(v, choices)}")
         return v
 
     def boolean(self, v, where: str) -> bool:
@@ -130,73 +120,8 @@ class _Checker:
         return p
 
 
-# ----------------------------------------------------------------------------------------- tables
-def _read_csv(ck: _Checker, path: Path, where: str) -> dict:
-    try:
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        ck.fail(where, f"cannot read {path.name}: {e}")
-    if not rows:
-        ck.fail(where, f"{path.name} is empty (expected a header row naming the columns)")
-    header = [h.strip() for h in rows[0]]
-    cols = {h: [] for h in header}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            ck.fail(where, f"{path.name} row {line}: expected {len(header)} fields, got {len(row)}")
-        for h, x in zip(header, row):
-            try:
-                cols[h].append(float(x))
-            except ValueError:
-                ck.fail(where, f"{path.name} row {line}, column {h!r}: expected a number, got {x.strip()!r}")
-    return {h: np.asarray(v, dtype=np.float64) for h, v in cols.items()}
-
-
-def _read_arrays(ck: _Checker, path: Path, where: str) -> dict:
-    """Columns of a CSV (header row) or NPZ table file, as 1-D arrays of equal length."""
-    if path.suffix.lower() == ".csv":
-        cols = _read_csv(ck, path, where)
-    else:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                cols = {k: np.asarray(z[k]) for k in z.files}
-        except Exception as e:  # numpy raises many types for corrupt files
-            ck.fail(where, f"cannot read {path.name}: {type(e).__name__}: {e}")
-    lengths = {k: a.size for k, a in cols.items()}
-    if any(a.ndim != 1 for a in cols.values()) or len(set(lengths.values())) > 1:
-        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got sizes {lengths}")
-    return cols
-
-
-def _column(ck, cols: dict, name: str, path: Path, where: str, *, integer=False, required=True):
-    for alias in _COLUMN_ALIASES.get(name, (name,)):
-        if alias in cols:
-            a = cols[alias]
-            break
-    else:
-        if required:
-            ck.fail(where, f"{path.name}: missing column {name!r} (has {', '.join(cols) or 'none'})")
-        return None
-    if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-        ck.fail(where, f"{path.name}: column {name!r} must be numeric, got {a.dtype}")
-    a = a.astype(np.float64)
-    if not np.all(np.isfinite(a)):
-        ck.fail(where, f"{path.name}: column {name!r} holds non-finite values")
-    if integer:
-        if np.any(a != np.round(a)):
-            ck.fail(where, f"{path.name}: column {name!r} must hold integer ids")
-        return a.astype(np.int64)
-    return a
-
-
-def _check_ids(ck, ids: np.ndarray, lo: int, hi: int, where: str, what: str) -> None:
-    bad = (ids < lo) | (ids >= hi)
-    if bad.any():
-        ck.fail(where, f"{what} id {int(ids[bad][0])} out of range [{lo}, {hi})")
-
-
 # ----------------------------------------------------------------------------------------- values
-def _value(ck: _Checker, v, where: str, n: int | None = None):
+def _value(ck: Checker, v, where: str, n: int | None = None):
     """A parameter, weight or delay: number, array, distribution table or ``{file, column}``."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(ck.number(v, where))
@@ -207,10 +132,10 @@ def _value(ck: _Checker, v, where: str, n: int | None = None):
         return a
     if isinstance(v, dict) and "file" in v:
         ck.keys(v, ("file", "column"), where)
-        return _file_values(ck, v, where, n)
+        return tables.file_values(ck, v, where, n)
     if isinstance(v, dict):
-        kind = ck.string(v.get("distribution"), f"{where}.distribution", tuple(_DISTRIBUTIONS))
-        req, opt = _DISTRIBUTIONS[kind]
+        kind = ck.string(v.get("distribution"), f"{where}.distribution", tuple(DISTRIBUTIONS))
+        req, opt = DISTRIBUTIONS[kind]
         ck.keys(v, ("distribution",) + req + opt, where, required=req)
         out = {"distribution": kind}
         for key in req + opt:
@@ -222,29 +147,7 @@ def _value(ck: _Checker, v, where: str, n: int | None = None):
     ck.fail(where, f"expected a number, an array, a distribution table or {{file, column}}, got {_show(v)}")
 
 
-def _file_values(ck: _Checker, v: dict, where: str, n: int | None) -> np.ndarray:
-    path = ck.file(v["file"], f"{where}.file", (".csv", ".npy", ".npz"))
-    column = v.get("column")
-    if path.suffix.lower() == ".npy":
-        try:
-            a = np.load(path, allow_pickle=False)
-        except Exception as e:
-            ck.fail(f"{where}.file", f"cannot read {path.name}: {type(e).__name__}: {e}")
-        if a.ndim == 2 and column is not None:
-            a = a[:, ck.number(column, f"{where}.column", integer=True, minimum=0, maximum=a.shape[1] - 1)]
-        if a.ndim != 1:
-            ck.fail(f"{where}.file", f"{path.name}: expected a 1-D array (or 2-D with an integer column), got shape {a.shape}")
-        cols, column = {"values": a}, "values"
-    else:
-        cols = _read_arrays(ck, path, f"{where}.file")
-        column = ck.string(column, f"{where}.column")
-    a = _column(ck, cols, column, path, f"{where}.column")
-    if n is not None and a.size != n:
-        ck.fail(f"{where}.file", f"{path.name}: expected {n} values (one per neuron), got {a.size}")
-    return a
-
-
-def _times(ck: _Checker, v, where: str) -> np.ndarray:
+def _times(ck: Checker, v, where: str) -> np.ndarray:
     if isinstance(v, dict):
         ck.keys(v, ("start", "stop", "step"), where, required=("start", "stop", "step"))
         start = ck.number(v["start"], f"{where}.start", minimum=0.0)
@@ -278,7 +181,7 @@ class Scenario:
     def __init__(self, path, doc: dict):
         self.path = Path(path)
         self.doc = doc
-        self._ck = _Checker(self.path)
+        self._ck = Checker(self.path)
         self._check()
         self.sha256 = self._hash()
 
@@ -328,8 +231,7 @@ class Scenario:
     def _population(self, v, where: str) -> str:
         name = self._ck.string(v, where)
         if name not in self.sizes:
-            close = difflib.get_close_matches(name, list(self.sizes), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; have {', '.join(self.sizes)}"
+            hint = did_you_mean(name, self.sizes, otherwise=f"; have {', '.join(self.sizes)}")
             self._ck.fail(where, f"unknown population {name!r}{hint}")
         return name
 
@@ -369,13 +271,13 @@ class Scenario:
                 ck.fail(f"{where}.file", "give either file or sources/targets, not both")
             path = ck.file(p["file"], f"{where}.file", (".csv", ".npz"))
             mode = ck.string(p.get("ids", "local"), f"{where}.ids", ("local", "global"))
-            cols = _read_arrays(ck, path, f"{where}.file")
-            src = _column(ck, cols, "source", path, f"{where}.file", integer=True)
-            tgt = _column(ck, cols, "target", path, f"{where}.file", integer=True)
+            cols = tables.read_columns(ck, path, f"{where}.file")
+            src = tables.column(ck, cols, "source", path, f"{where}.file", integer=True)
+            tgt = tables.column(ck, cols, "target", path, f"{where}.file", integer=True)
             if mode == "global":
                 src, tgt = src - self._start(out["source"]), tgt - self._start(out["target"])
             for key in ("weight", "delay"):
-                c = _column(ck, cols, key, path, f"{where}.file", required=False)
+                c = tables.column(ck, cols, key, path, f"{where}.file", required=False)
                 if c is not None:
                     columns[key] = c
             if "delay" in columns and np.any(columns["delay"] <= 0):
@@ -392,8 +294,8 @@ class Scenario:
             if src.size != tgt.size:
                 ck.fail(f"{where}.targets", f"expected {src.size} ids (one per source), got {tgt.size}")
             what = ""
-        _check_ids(ck, src, 0, src_n, f"{where}.source" if what else f"{where}.sources", f"{what}source")
-        _check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if what else f"{where}.targets", f"{what}target")
+        tables.check_ids(ck, src, 0, src_n, f"{where}.source" if what else f"{where}.sources", f"{what}source")
+        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if what else f"{where}.targets", f"{what}target")
         out["params"] = dict(sources=src, targets=tgt)
         return columns
 
@@ -415,7 +317,7 @@ class Scenario:
         if "ids" not in v:
             return name, None
         ids = ck.numbers(v["ids"], f"{where}.ids", integer=True)
-        _check_ids(ck, ids, 0, self.sizes[name], f"{where}.ids", f"population {name!r}")
+        tables.check_ids(ck, ids, 0, self.sizes[name], f"{where}.ids", f"population {name!r}")
         return name, ids
 
     def _check_stimulus(self, s: dict, where: str) -> dict:
@@ -450,14 +352,14 @@ class Scenario:
         mode = ck.string(s.get("ids", "local" if pop else "global"), f"{where}.ids", ("local", "global"))
         if mode == "local" and pop is None:
             ck.fail(f"{where}.population", 'missing required key (ids = "local" needs the population they are local to)')
-        cols = _read_arrays(ck, path, f"{where}.file")
-        target = _column(ck, cols, "target", path, f"{where}.file", integer=True)
-        time = _column(ck, cols, "time", path, f"{where}.file")
+        cols = tables.read_columns(ck, path, f"{where}.file")
+        target = tables.column(ck, cols, "target", path, f"{where}.file", integer=True)
+        time = tables.column(ck, cols, "time", path, f"{where}.file")
         if np.any(time < 0):
             ck.fail(f"{where}.file", f"{path.name}: column 'time' must be >= 0 ms, got {float(time.min())!r}")
         out = {"target": target, "time": time, "population": pop, "ids": mode}
         for key in ("weight", "delay"):
-            c = _column(ck, cols, key, path, f"{where}.file", required=False)
+            c = tables.column(ck, cols, key, path, f"{where}.file", required=False)
             if c is not None and key in s:
                 ck.fail(f"{where}.{key}", f"given both here and as a column of {path.name}")
             if c is None:
@@ -469,10 +371,10 @@ class Scenario:
                 ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(c.min())!r}")
             out[key] = c
         if pop is None:
-            _check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", f"{path.name}: global target")
+            tables.check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", f"{path.name}: global target")
         else:
             lo = self._start(pop) if mode == "global" else 0
-            _check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{path.name}: {mode} target")
+            tables.check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{path.name}: {mode} target")
         return out
 
     def _check_recorders(self, rec) -> None:
@@ -606,17 +508,18 @@ class Scenario:
 
     def resolved(self) -> dict:
         """The resolved document with table file paths made absolute (a runnable copy)."""
-        doc = copy.deepcopy(self.doc)
-        for key, path in self.files():
-            _set_path(doc, key, str(path))
-        return doc
+        return self._with_files(str)
 
     def _hash(self) -> str:
         """Hash of the resolved document, table files replaced by the hashes of their contents."""
+        return document_hash(self._with_files(lambda path: "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()))
+
+    def _with_files(self, value) -> dict:
+        """A copy of the document with each table file name replaced by ``value(absolute path)``."""
         doc = copy.deepcopy(self.doc)
         for key, path in self.files():
-            _set_path(doc, key, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest())
-        return document_hash(doc)
+            _set_path(doc, key, value(path))
+        return doc
 
 
 def _set_path(doc, key: tuple, value) -> None:
@@ -643,70 +546,6 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
-
-
-# --------------------------------------------------------------------------------- documents
-def read_document(path) -> dict:
-    """Parse a scenario file with :mod:`tomllib`; unreadable or malformed files raise ScenarioError."""
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except OSError as e:
-        raise ScenarioError(str(path), "", f"cannot read the scenario file: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(str(path), "", f"not valid TOML: {e}") from None
-
-
-def _parse_value(text: str):
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", text.strip()):
-            return text.strip()  # a bare word: --set run.engine=reference
-        raise
-
-
-def apply_overrides(doc: dict, overrides, path="<scenario>") -> dict:
-    """Return a copy of ``doc`` with each ``"dotted.key=value"`` set (value parsed as TOML).
-
-    Keys are table keys and list indices: ``run.duration=200``, ``projections.0.weight=0.2`` or
-    ``projections[0].weight=0.2``. Missing table keys are created; unknown ones are then reported
-    by validation like any other key.
-    """
-    doc = copy.deepcopy(doc)
-    for item in overrides or ():
-        key, sep, text = item.partition("=")
-        key = re.sub(r"\[(\d+)\]", r".\1", key.strip())
-        parts = key.split(".")
-        if not sep or not all(parts):
-            raise ScenarioError(str(path), key or item, f"--set expects KEY=VALUE with a dotted key, got {item!r}")
-        try:
-            value = _parse_value(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ScenarioError(str(path), key, f"--set value {text!r} is not a TOML value ({e})") from None
-        node = doc
-        for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
-            where = ".".join(parts[: depth + 1])
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ScenarioError(str(path), where, f"--set: expected an index below {len(node)}, got {part!r}")
-                part = int(part)
-            elif not isinstance(node, dict):
-                raise ScenarioError(str(path), where, f"--set: {'.'.join(parts[:depth])} is {_tname(node)}, not a table")
-            if last:
-                node[part] = value
-            else:
-                if isinstance(node, dict) and part not in node:
-                    node[part] = {}
-                node = node[part]
-    return doc
-
-
-def document_hash(doc: dict) -> str:
-    """sha256 of the canonical JSON form of a document (sorted keys, no whitespace)."""
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None,
@@ -741,54 +580,3 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
     return sc
 
 
-# --------------------------------------------------------------------------------- TOML writer
-_BARE = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-def _key(k) -> str:
-    return k if _BARE.match(str(k)) else json.dumps(str(k))
-
-
-def _scalar(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, list):
-        return "[" + ", ".join(_scalar(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_scalar(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _is_table_array(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
-
-
-def _emit(lines: list, table: dict, prefix: tuple, depth: int) -> None:
-    """Scalars first, then sub-tables as [sections] (two levels deep) and arrays of tables."""
-    nested = lambda v: depth < 2 and (isinstance(v, dict) or _is_table_array(v))  # noqa: E731
-    for k, v in table.items():
-        if not nested(v):
-            lines.append(f"{_key(k)} = {_scalar(v)}")
-    for k, v in table.items():
-        if nested(v) and isinstance(v, dict):
-            inner = depth + 1 < 2 and all(isinstance(x, dict) or _is_table_array(x) for x in v.values())
-            if not (inner and v):  # [a.b] sections define [a] implicitly
-                lines.extend(["", "[" + ".".join(map(_key, prefix + (k,))) + "]"])
-            _emit(lines, v, prefix + (k,), depth + 1)
-        elif nested(v):
-            for item in v:
-                lines.extend(["", "[[" + ".".join(map(_key, prefix + (k,))) + "]]"])
-                _emit(lines, item, prefix + (k,), 2)
-
-
-def dumps_toml(doc: dict) -> str:
-    """Write a document (tables, arrays of tables, strings, numbers, booleans, arrays) as TOML."""
-    lines: list = []
-    _emit(lines, doc, (), 0)
-    return "\n".join(lines).lstrip("\n") + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eventsim import cli, scenario
+from eventsim import cli, documents, scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -273,7 +273,7 @@ def test_failed_write_leaves_nothing(run, tmp_path, monkeypatch):
     def broken(*a, **k):  # fails after spikes.npz and summary.json are in the temporary folder
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(scenario, "dumps_toml", broken)
+    monkeypatch.setattr(documents, "dumps_toml", broken)
     code, _, err = run("run", SCENARIOS / "single_lif_dc.toml", "-o", tmp_path / "out", "--quiet")
     assert code == 1 and "No space left on device" in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventsim import connectivity as C
+from eventsim import distributions as D
 from eventsim.engine import csr
 from eventsim.errors import ValidationError
 from eventsim.prepared import Prepared
@@ -28,7 +29,7 @@ def build(rule, n_pre, n_post, *, same=False, weight=1.0, delay=1.0, seed=0, aut
           **params):
     """Build one projection with a fresh seeded generator and check its invariants."""
     r = rule if isinstance(rule, C.Rule) else C.make_rule(rule, **params)
-    pd = C.build_projection(r, n_pre, n_post, same, C.value_spec(weight, "w"), C.value_spec(delay, "d"),
+    pd = C.build_projection(r, n_pre, n_post, same, D.value_spec(weight, "w"), D.value_spec(delay, "d"),
                             allow_autapses=autapses, allow_multapses=multapses,
                             rng=np.random.default_rng(seed), where="proj")
     pd._check(n_post)
@@ -213,14 +214,14 @@ def test_storage_and_row_order(rule, params):
     assert isinstance(homo.weight, float) and isinstance(homo.delay, int)
     assert homo.nbytes() == 4 * homo.n_synapses + 8 * 41
     per = build(rule, 40, 50, weight={"distribution": "uniform", "min": -1.0, "max": 1.0},
-                delay=C.Uniform(0.1, 0.1001), **params)  # 100 distinct tick values: many ties
+                delay=D.Uniform(0.1, 0.1001), **params)  # 100 distinct tick values: many ties
     assert per.weight.dtype == np.float64 and per.delay.dtype == np.int32
     assert per.nbytes() == 16 * per.n_synapses + 8 * 41
     assert np.all((per.weight >= -1.0) & (per.weight < 1.0))
     assert np.all((per.delay >= 100_000) & (per.delay <= 100_100))
     # connections are drawn before values, so the same seed gives the same pairs
     assert pair_counts(per) == pair_counts(homo)
-    only_w = build(rule, 40, 50, weight=C.Normal(0.0, 1.0, -0.5, 0.5), **params)
+    only_w = build(rule, 40, 50, weight=D.Normal(0.0, 1.0, -0.5, 0.5), **params)
     assert isinstance(only_w.delay, int) and np.all(np.abs(only_w.weight) <= 0.5)
 
 
@@ -230,14 +231,14 @@ def test_explicit_all_equal_arrays_are_homogeneous():
 
 
 def test_normal_delays_are_truncated_to_one_tick():
-    pd = build("fixed_indegree", 50, 50, delay=C.Normal(0.0, 1e-5), indegree=20)
+    pd = build("fixed_indegree", 50, 50, delay=D.Normal(0.0, 1e-5), indegree=20)
     assert pd.delay.min() >= 1 and pd.delay.max() < 100
 
 
 def test_determinism():
     for rule, params in [("fixed_indegree", {"indegree": 5}), ("pairwise_bernoulli", {"p": 0.2}),
                          ("fixed_total_number", {"N": 80}), ("fixed_outdegree", {"outdegree": 4})]:
-        kw = dict(weight=C.Normal(1.0, 0.5), delay=C.Uniform(1.0, 2.0), multapses=False, **params)
+        kw = dict(weight=D.Normal(1.0, 0.5), delay=D.Uniform(1.0, 2.0), multapses=False, **params)
         a, b, c = build(rule, 20, 20, seed=4, **kw), build(rule, 20, 20, seed=4, **kw), build(rule, 20, 20, seed=5, **kw)
         for f in ("rowptr", "targets", "weight", "delay"):
             assert np.array_equal(getattr(a, f), getattr(b, f)), (rule, f)
@@ -256,13 +257,13 @@ def test_delay_rounding():
 
 @pytest.mark.parametrize("delay, match", [
     (-1.0, "got -1.0"), (0.0, "got 0.0"), (float("nan"), "got nan"), (4e-7, ">= 1e-06"), (float("inf"), "got inf"),
-    (C.Uniform(0.0, 1.0), "uniform min 0.0 ms rounds to 0 ticks"),
-    (C.Uniform(1.0, 3000.0), "exceeds 2147.483647 ms"),
-    (C.Normal(1.0, 1.0, min=3000.0), "leave nothing"),
+    (D.Uniform(0.0, 1.0), "uniform min 0.0 ms rounds to 0 ticks"),
+    (D.Uniform(1.0, 3000.0), "exceeds 2147.483647 ms"),
+    (D.Normal(1.0, 1.0, min=3000.0), "leave nothing"),
     (np.array([1.0, 3000.0]), "entry 1 is 3000.0 ms.*<= 2147.483647 ms"),
     (np.array([1.0, -2.0]), "entry 1 is -2.0 ms; delays must be >= 1e-06 ms"),
     (np.array([1.0, np.nan]), "entry 1 is nan"),
-    (1e300, "got 1e\\+300"), (C.Uniform(1.0, 1e300), "exceeds 2147.483647 ms"),
+    (1e300, "got 1e\\+300"), (D.Uniform(1.0, 1e300), "exceeds 2147.483647 ms"),
     (np.array([1e13, 1e13]), "entry 0 is 10000000000000.0 ms; a delay must be <="),
 ])
 @pytest.mark.filterwarnings("error")  # no overflow in the range checks
@@ -279,19 +280,19 @@ def test_bad_weights():
     with pytest.raises(ValidationError, match=r"proj\.delay: an array"):
         build("all_to_all", 2, 2, delay=[1.0, 2.0, 3.0, 4.0])
     with pytest.raises(ValidationError, match=r"proj\.weight: normal.*almost never"):
-        build("all_to_all", 2, 2, weight=C.Normal(0.0, 1.0, min=40.0, max=41.0))
+        build("all_to_all", 2, 2, weight=D.Normal(0.0, 1.0, min=40.0, max=41.0))
 
 
 # ------------------------------------------------------------------------------------ specs and rules
 def test_value_spec_forms():
-    assert C.value_spec(3, "w") == 3.0 and isinstance(C.value_spec(np.int64(3), "w"), float)
-    assert C.value_spec({"distribution": "uniform", "min": 1, "max": 2}, "w") == C.Uniform(1.0, 2.0)
-    assert C.value_spec({"distribution": "normal", "mean": 1, "std": 2, "min": 0}, "w") == C.Normal(1.0, 2.0, 0.0)
-    n = C.Normal(0.0, 1.0)
-    assert C.value_spec(n, "w") is n
-    a = C.value_spec([1, 2, 3], "w")
+    assert D.value_spec(3, "w") == 3.0 and isinstance(D.value_spec(np.int64(3), "w"), float)
+    assert D.value_spec({"distribution": "uniform", "min": 1, "max": 2}, "w") == D.Uniform(1.0, 2.0)
+    assert D.value_spec({"distribution": "normal", "mean": 1, "std": 2, "min": 0}, "w") == D.Normal(1.0, 2.0, 0.0)
+    n = D.Normal(0.0, 1.0)
+    assert D.value_spec(n, "w") is n
+    a = D.value_spec([1, 2, 3], "w")
     assert a.dtype == np.float64 and a.tolist() == [1.0, 2.0, 3.0]
-    assert C.value_spec([], "w").shape == (0,)
+    assert D.value_spec([], "w").shape == (0,)
 
 
 @pytest.mark.parametrize("x, match", [
@@ -302,12 +303,12 @@ def test_value_spec_forms():
     ({"distribution": "uniform", "min": 2.0, "max": 1.0}, "min < max"),
     ({"distribution": "normal", "mean": 0.0, "std": -1.0}, "std >= 0"),
     ({"distribution": "normal", "mean": "a", "std": 1.0}, "mean must be a number"),
-    (C.Uniform(0.0, math.inf), "finite min < max"),
+    (D.Uniform(0.0, math.inf), "finite min < max"),
     (["a", "b"], "1-D array of numbers"),
 ])
 def test_value_spec_errors(x, match):
     with pytest.raises(ValidationError, match=r"weight: .*" + match):
-        C.value_spec(x, "weight")
+        D.value_spec(x, "weight")
 
 
 @pytest.mark.parametrize("name, params, match", [
@@ -453,10 +454,10 @@ def _spec_strategy(draw, kind, m):
         return draw(st.floats(lo, 5.0))
     if choice == "uniform":
         a = draw(st.floats(lo, 4.0))
-        return C.Uniform(a, a + draw(st.floats(0.001, 1.0)))
+        return D.Uniform(a, a + draw(st.floats(0.001, 1.0)))
     if choice == "normal":  # delays: below 1e-6 ms is redrawn, so keep the mean positive
         mean = draw(st.floats(-1.0 if kind == "weight" else 0.5, 3.0))
-        return C.Normal(mean, draw(st.floats(0.0, 1.0)), min=lo if kind == "weight" else -math.inf)
+        return D.Normal(mean, draw(st.floats(0.0, 1.0)), min=lo if kind == "weight" else -math.inf)
     if choice == "equal_array":
         return np.full(m, draw(st.floats(lo, 5.0)))
     return np.array(draw(st.lists(st.floats(lo, 5.0), min_size=m, max_size=m)))
@@ -498,9 +499,9 @@ def test_assemble_keeps_synapses_and_layout(net):
 
 def test_assemble_empty_and_shifts():
     pop_start = np.array([0, 3, 5], np.int64)
-    a = build("all_to_all", 3, 2, weight=C.Uniform(0.0, 1.0))
-    b = build("one_to_one", 2, 2, delay=C.Uniform(1.0, 2.0))
-    c = build("all_to_all", 3, 3, same=True, weight=C.Uniform(2.0, 3.0), delay=C.Uniform(1.0, 2.0))
+    a = build("all_to_all", 3, 2, weight=D.Uniform(0.0, 1.0))
+    b = build("one_to_one", 2, 2, delay=D.Uniform(1.0, 2.0))
+    c = build("all_to_all", 3, 3, same=True, weight=D.Uniform(2.0, 3.0), delay=D.Uniform(1.0, 2.0))
     built = [(0, 1, a), (1, 1, b), (0, 0, c)]
     conn = C.assemble(built, pop_start)
     check_assembled(conn, built, pop_start)

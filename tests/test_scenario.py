@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eventsim import scenario
+from eventsim import documents, scenario
 from eventsim.errors import ScenarioError
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -74,7 +74,7 @@ def test_bundled_scenarios_validate_and_write_back(path):
     est = sc.estimate()
     assert est["neurons"] > 0 and est["bytes"] > 0
     doc = sc.resolved()
-    assert tomllib.loads(scenario.dumps_toml(doc)) == doc
+    assert tomllib.loads(documents.dumps_toml(doc)) == doc
 
 
 def test_brunel_sizes_and_overrides():
@@ -89,7 +89,7 @@ def test_brunel_sizes_and_overrides():
 
 def test_apply_overrides_syntax():
     doc = {"run": {"duration": 1.0}, "projections": [{"weight": 1.0}, {"weight": 2.0}]}
-    out = scenario.apply_overrides(doc, ["run.duration=200", "projections.1.weight=-0.5",
+    out = documents.apply_overrides(doc, ["run.duration=200", "projections.1.weight=-0.5",
                                          "projections[0].weight=0.25", "run.engine=reference",
                                          'run.name="x y"', "populations.a.size=7", "run.list=[1, 2]"])
     assert out["run"] == {"duration": 200, "engine": "reference", "name": "x y", "list": [1, 2]}
@@ -103,7 +103,7 @@ def test_apply_overrides_syntax():
                                        ("=3", "")])
 def test_bad_overrides(item, key):
     with pytest.raises(ScenarioError) as info:
-        scenario.apply_overrides({"run": {"duration": 1.0}, "projections": []}, [item], "f.toml")
+        documents.apply_overrides({"run": {"duration": 1.0}, "projections": []}, [item], "f.toml")
     assert str(info.value).startswith("f.toml: ") and key in str(info.value)
 
 
@@ -295,7 +295,7 @@ def test_hash_ignores_location_but_not_contents(write, tmp_path):
     sc = scenario.load(path)
     copy_dir = tmp_path / "elsewhere"
     copy_dir.mkdir()
-    (copy_dir / "copy.toml").write_text(scenario.dumps_toml(sc.resolved()))
+    (copy_dir / "copy.toml").write_text(documents.dumps_toml(sc.resolved()))
     assert scenario.load(copy_dir / "copy.toml").sha256 == sc.sha256
     assert scenario.load(path, ["run.duration=21"]).sha256 != sc.sha256
     (tmp_path / "in.csv").write_text("target,time,weight\n0,1.5,25.0\n")
@@ -308,4 +308,4 @@ def test_toml_writer_round_trip():
                            "weird name": {"size": 0}},
            "projections": [{"source": "a", "weight": [1.0, -2.5], "ok": True}],
            "recorders": {"spikes": [], "voltage": [{"name": "v", "times": {"start": 0.0, "stop": 1.0, "step": 0.5}}]}}
-    assert tomllib.loads(scenario.dumps_toml(doc)) == doc
+    assert tomllib.loads(documents.dumps_toml(doc)) == doc
