@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""How fast does Brian2 simulate eventsim's two bundled networks on one thread?
+
+    .venv-peers/bin/python perf/peers/brian2_peer.py --model brunel --scale 0.1 --duration 200
+    .venv-peers/bin/python perf/peers/brian2_peer.py --model benchmark4 --scale 1 --duration 1000 \\
+        --target cpp_standalone
+
+Prints one JSON line (fields in common.py / README). Timing per target:
+
+* ``cython`` / ``numpy`` (runtime): ``build_s`` is the construction of the groups and the
+  connection step; ``sim_s`` is Brian2's own timing of the main loop of ``Network.run``
+  (``device._last_run_time``), ``compile_s`` the rest of ``run`` (code generation and, when the
+  on-disk Cython cache ~/.cython/brian_extensions is cold, Cython compilation; the connection
+  step's compilation, if any, falls into ``build_s``). Warm the cache with one run first.
+* ``cpp_standalone``: ``compile_s`` is code generation plus ``make -j1`` in a fresh temporary
+  project; the binary then runs once with ``openmp_threads = 0``: ``sim_s`` is its main loop as it
+  reports it (``last_run_info.txt``), ``build_s`` the Python-side construction plus the rest of the
+  binary's wall time (creating the synapses, loading and writing arrays). ``peak_rss_mb`` is the
+  larger of this process and the binary (``peak_rss_binary_mb``).
+
+The model is the fastest faithful Brian2 formulation we know: one NeuronGroup with the linear
+equation ``dv/dt = (E_L - v) / tau_m`` integrated exactly (``method="exact"``), held at V_reset while
+refractory, threshold ``v >= V_th`` (as NEST and eventsim), two Synapses objects (exc, inh) with a
+constant weight in ``on_pre`` (no per-synapse variable) and one homogeneous delay; inputs
+arriving while the target is refractory are discarded (``int(not_refractory_post)``), as in NEST
+and eventsim. Brunel's connections are drawn with numpy exactly like NEST's ``fixed_indegree``
+with autapses and multapses (each target draws CE resp. CI sources uniformly with replacement);
+Benchmark 4 uses Brian2's own ``connect(p=0.02)`` (autapses included).
+
+Brunel's external drive is ``PoissonInput(N=CE, rate=eta * nu_th, weight=J)``, how Brian2 users
+write it: each step adds J * Binomial(CE, rate * dt) to v (also discarded while refractory). That is
+the grid approximation of the independent 20000 Hz Poisson train per neuron that eventsim and NEST
+draw; ``ext_events`` is its expectation N * CE * rate * T (``ext_events_exact = false``).
+
+Grid: dt = 0.1 ms for Brunel (delay 1.5 ms = 15 steps), dt = 0.125 ms for Benchmark 4 (delay
+0.125 ms = 1 step), as NEST's examples; ``--dt`` overrides (the delay must stay a multiple).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+# Run the standalone binary under a tiny wrapper that records the binary's own peak RSS.
+_RSS_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[1:])\n"
+    "open('peak_rss_kb.txt', 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(rc)\n"
+)
+
+
+def extra_args(ap) -> None:
+    ap.add_argument("--target", choices=("cython", "cpp_standalone", "numpy"), default="cython")
+    ap.add_argument("--dt", type=float, default=None, help="ms; default 0.1 (brunel) or 0.125 (benchmark4)")
+    ap.add_argument("--keep-project", action="store_true", help="cpp_standalone: keep the project directory")
+
+
+def gcc_version() -> str | None:
+    try:
+        return subprocess.run(["g++", "-dumpfullversion"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main() -> None:
+    args = common.parse_args(__doc__.splitlines()[0], extra_args)
+    net = common.network(args)
+    dt_ms = args.dt if args.dt is not None else net.dt
+    steps = net.delay / dt_ms
+    if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
+        sys.exit(f"brian2_peer: delay {net.delay} ms is not a positive multiple of dt {dt_ms} ms")
+    common.single_thread_env()
+    peer = f"brian2-{args.target}"
+    standalone = args.target == "cpp_standalone"
+    project = None
+
+    with common.stdout_to_stderr():
+        try:
+            import importlib.metadata as md
+
+            import numpy as np
+            import brian2 as b2
+            from brian2 import Hz, ms, mV
+        except Exception as exc:  # ImportError, or e.g. a numpy version brian2 rejects
+            common.skip(peer, exc)
+
+        b2.prefs.logging.console_log_level = "WARNING"
+        if standalone:
+            project = tempfile.mkdtemp(prefix="brian2-peer-")
+            b2.set_device("cpp_standalone", directory=project, build_on_run=False)
+            b2.prefs.devices.cpp_standalone.openmp_threads = 0
+            b2.prefs.devices.cpp_standalone.extra_make_args_unix = ["-j1"]
+            b2.prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, "-c", _RSS_WRAPPER, "./main"]
+        else:
+            b2.prefs.codegen.target = args.target
+        b2.defaultclock.dt = dt_ms * ms
+        b2.seed(net.seed)
+        rng = np.random.default_rng(net.seed)
+
+        t0 = time.perf_counter()
+        ns = {"E_L": net.E_L * mV, "tau_m": net.tau_m * ms, "V_th": net.V_th * mV,
+              "V_reset": net.V_reset * mV}
+        G = b2.NeuronGroup(net.N, "dv/dt = (E_L - v) / tau_m : volt (unless refractory)",
+                           threshold="v >= V_th", reset="v = V_reset", refractory=net.t_ref * ms,
+                           method="exact", namespace=ns, name="neurons")
+        if net.name == "brunel":
+            G.v = net.V_init * mV
+            w_exc, w_inh = net.J, net.J_in
+        else:
+            G.v = "V_reset + rand() * (V_th - V_reset)"  # uniform in [V_reset, V_th)
+            w_exc, w_inh = net.w_exc, net.w_inh
+        syn = []
+        for name, src, w in (("exc", G[: net.NE], w_exc), ("inh", G[net.NE:], w_inh)):
+            S = b2.Synapses(src, G, on_pre="v_post += w_syn * int(not_refractory_post)",
+                            delay=net.delay * ms, namespace={"w_syn": w * mV}, name=f"syn_{name}")
+            if net.name == "brunel":
+                k = net.CE if name == "exc" else net.CI
+                n_src = len(src)
+                # fixed in-degree, with replacement (autapses and multapses), targets in order
+                S.connect(i=rng.integers(0, n_src, size=net.N * k, dtype=np.int32),
+                          j=np.repeat(np.arange(net.N, dtype=np.int32), k))
+            else:
+                S.connect(p=net.p)
+            syn.append(S)
+        objs = [G, *syn]
+        if net.name == "brunel":
+            # Binomial(CE, eta * nu_th * dt) external arrivals of J per step (see the docstring)
+            objs.append(b2.PoissonInput(G, "v", N=net.CE, rate=net.ext_rate_per_synapse_hz * Hz,
+                                        weight=f"{net.J!r} * mV * int(not_refractory)"))
+        mon = b2.SpikeMonitor(G, record=True, name="spikes")
+        network = b2.Network(*objs, mon)
+        py_build_s = time.perf_counter() - t0
+
+        device = b2.get_device()
+        t0 = time.perf_counter()
+        network.run(args.duration * ms)
+        run_wall_s = time.perf_counter() - t0
+        extra = {}
+        if standalone:
+            t0 = time.perf_counter()
+            device.build(directory=project, compile=True, run=False, with_output=False)
+            compile_s = time.perf_counter() - t0
+            device.run(directory=project, with_output=False)
+            binary_s = device.timers["run_binary"]
+            sim_s = device._last_run_time
+            build_s = py_build_s + run_wall_s + (binary_s - sim_s)
+            with open(os.path.join(project, "peak_rss_kb.txt")) as f:
+                binary_rss = int(f.read()) / 1024.0
+            extra = {"binary_s": round(binary_s, 4), "make_s": round(device.timers["compile"]["make"], 4),
+                     "peak_rss_binary_mb": round(binary_rss, 1)}
+        else:
+            sim_s = device._last_run_time
+            compile_s = run_wall_s - sim_s
+            build_s = py_build_s
+            binary_rss = 0.0
+
+        counts = np.asarray(mon.count[:])
+        out_degree = np.zeros(net.N, dtype=np.int64)
+        synapses = 0
+        for S, offset in zip(syn, (0, net.NE)):
+            pre = np.asarray(S.i[:], dtype=np.int64)
+            synapses += len(pre)
+            out_degree += np.bincount(pre + offset, minlength=net.N)
+        stats = common.spike_stats(net, counts, args.duration, out_degree=out_degree)
+        if net.name == "brunel":
+            ext_events = net.N * net.CE * net.ext_rate_per_synapse_hz * args.duration / 1000.0
+        else:
+            ext_events = 0.0
+        peak = max(common.peak_rss_mb(), binary_rss)
+        versions = {"brian2": b2.__version__, "numpy": np.__version__}
+        if args.target == "cython":
+            versions["cython"] = md.version("cython")
+        if args.target != "numpy":
+            versions["g++"] = gcc_version()
+
+    if project is not None and not args.keep_project:
+        shutil.rmtree(project, ignore_errors=True)
+    common.emit(peer=peer, net=net, duration_ms=args.duration, synapses=synapses, build_s=build_s,
+                compile_s=compile_s, sim_s=sim_s, stats=stats, ext_events=ext_events,
+                ext_events_exact=(net.name != "brunel"), versions=versions, peak_rss=peak,
+                dt_ms=dt_ms, **extra)
+
+
+if __name__ == "__main__":
+    main()
