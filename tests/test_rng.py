@@ -8,14 +8,14 @@ from eventsim.engine import kernels as K
 
 def test_compiled_and_python_streams_agree_bitwise():
     keys = rng.stream_keys(123, rng.PURPOSE_POISSON, 4, np.arange(5))
-    ps = np.zeros(keys.size, K.STREAM_STATE)
-    ps["state"] = keys
+    streams = np.zeros(keys.size, K.STREAM)
+    streams["state"] = keys
     for m, key in enumerate(keys):
         state = int(key)
         for _ in range(50):
             state, gap = rng.exponential_gap(state, 0.7)
-            assert K.exponential_gap(ps, m, 0.7) == gap  # bit identity is the claim
-            assert int(ps[m]["state"]) == state
+            assert K.exponential_gap(streams[m], 0.7) == gap  # bit identity is the claim
+            assert int(streams[m]["state"]) == state
 
 
 def test_stream_keys_depend_on_seed_generator_and_target_only():

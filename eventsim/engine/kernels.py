@@ -48,9 +48,9 @@ and the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived s
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
-STREAM = np.dtype([("rate", np.float64), ("weight", np.float64), ("start", np.int64), ("stop", np.int64),
-                   ("key", np.uint64)], align=True)
-STREAM_STATE = np.dtype([("state", np.uint64), ("next_tick", np.int64), ("next_frac", np.float64)], align=True)
+STREAM = np.dtype([("next_tick", np.int64), ("next_frac", np.float64), ("state", np.uint64), ("rate", np.float64),
+                   ("weight", np.float64), ("stop", np.int64), ("start", np.int64), ("key", np.uint64)], align=True)
+"""A Poisson stream: pending arrival, SplitMix64 state, rate (per ms), weight (mV), [start, stop) ticks."""
 TIMED = np.dtype([("tick", np.int64), ("frac", np.float64), ("target", np.int64), ("value", np.float64),
                   ("slot", np.int64)], align=True)
 """Scheduled things: arrivals (value = weight mV), current changes (value = pA), samples (slot)."""
@@ -136,10 +136,10 @@ def frame_exp(tick, frac, base, q_over_tau):
 # Per-stream random numbers (SplitMix64, identical to eventsim.rng in plain Python)
 # ---------------------------------------------------------------------------------------------
 @njit(**_OPTS)
-def exponential_gap(ps, m, rate_per_ms):
-    """Advance the SplitMix64 stream of Poisson stream m and return an exponential gap in ms."""
-    z = ps[m].state + _GOLDEN
-    ps[m].state = z
+def exponential_gap(sr, rate_per_ms):
+    """Advance the SplitMix64 state of stream record sr and return an exponential gap in ms."""
+    z = sr.state + _GOLDEN
+    sr.state = z
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     z = z ^ (z >> np.uint64(31))
@@ -148,22 +148,27 @@ def exponential_gap(ps, m, rate_per_ms):
 
 
 @njit(**_OPTS)
-def draw_next_arrival(ps, stream, m, tick, frac):
-    """Schedule the next arrival of Poisson stream m after time (tick, frac)."""
-    gap = exponential_gap(ps, m, stream[m].rate)
-    nt, nf = add_ms(tick, frac, gap)
-    if nt >= stream[m].stop:
+def draw_next_arrival(sr, tick, frac):
+    """Schedule the next arrival of stream record sr after time (tick, frac)."""
+    nt, nf = add_ms(tick, frac, exponential_gap(sr, sr.rate))
+    if nt >= sr.stop:
         nt, nf = NEVER, 0.0
-    ps[m].next_tick = nt
-    ps[m].next_frac = nf
+    sr.next_tick = nt
+    sr.next_frac = nf
 
 
 @njit(**_OPTS)
-def refresh_next_poisson(r, nr, ps):
+def refresh_next_poisson(r, nr, stream):
     """Cache in neuron record r the earliest pending arrival among its Poisson streams."""
+    if nr.ps_hi - nr.ps_lo == 1:  # the common case: one stream
+        m = nr.ps_lo
+        r.ps_m = m if stream[m].next_tick != NEVER else -1
+        r.ps_tick = stream[m].next_tick
+        r.ps_frac = stream[m].next_frac
+        return
     best, bt, bf = -1, NEVER, 0.0
     for m in range(nr.ps_lo, nr.ps_hi):
-        p = ps[m]
+        p = stream[m]
         if p.next_tick != NEVER and (best < 0 or time_lt(p.next_tick, p.next_frac, bt, bf)):
             best, bt, bf = m, p.next_tick, p.next_frac
     r.ps_m = best
@@ -315,7 +320,7 @@ def needs_catch_up(r, tick, frac, e_t):
 
 
 @njit(**_OPTS)
-def catch_up(r, nr, i, tick, frac, e_t, q, c, ps, stream, win):
+def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win):
     """Advance neuron i through its Poisson arrivals before t and its crossings up to t.
 
     ``e_t`` is ``E(t)``. Each Poisson arrival costs one ``exp``, one ``log`` and a threshold test.
@@ -332,12 +337,13 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, ps, stream, win):
                     fire_at_crossing(r, nr, i, pt, pf, q, c, win)
                     continue  # the arrival is examined again, now against the new state
                 r.U += stream[m].weight * e
-                r.ctick = DIRTY
+                if r.thr < 0.0:
+                    r.ctick = DIRTY
                 if r.U >= r.thr * e:
                     fire(r, nr, i, pt, pf, False, q, c, win)
             c.ext_events += 1
-            draw_next_arrival(ps, stream, m, pt, pf)
-            refresh_next_poisson(r, nr, ps)
+            draw_next_arrival(stream[m], pt, pf)
+            refresh_next_poisson(r, nr, stream)
             continue
         if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and crossing_due(r, tick, frac, e_t):
             fire_at_crossing(r, nr, i, tick, frac, q, c, win)
@@ -351,7 +357,10 @@ def admit(r, w, e, tick, frac, batch):
     if time_lt(tick, frac, r.ref_tick, r.ref_frac):
         return 0
     r.U += w * e
-    r.ctick = DIRTY
+    if r.thr < 0.0:
+        # NOTE: ctick only matters while V_inf > V_th; not writing it otherwise keeps a delivery
+        # within the record's first cache line.
+        r.ctick = DIRTY
     if r.U >= r.thr * e and r.candidate != batch:
         r.candidate = batch
         return 2
@@ -367,10 +376,10 @@ def potential(r, nr, tick, frac, q, base):
 
 
 @njit(**_OPTS)
-def change_current(r, nr, i, tick, frac, delta, q, c, ps, stream, win):
+def change_current(r, nr, i, tick, frac, delta, q, c, stream, win):
     """Add ``delta`` pA to neuron i's injected current from t on."""
     e_t = frame_exp(tick, frac, c.base, q)
-    catch_up(r, nr, i, tick, frac, e_t, q, c, ps, stream, win)
+    catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win)
     r.I += delta
     v_inf = nr.E_L + r.I * nr.R_m
     refractory = time_lt(tick, frac, r.ref_tick, r.ref_frac)
@@ -442,16 +451,17 @@ def start(net, st):
     """Set the initial state at t = 0: frame values, first Poisson arrivals, V_init >= V_th."""
     c = st.ctl[0]
     c.base = 0
-    ps, stream = st.ps, net.stream
+    stream = st.stream
     for m in range(stream.size):
-        ps[m].state = stream[m].key
-        if stream[m].start >= stream[m].stop:
-            ps[m].next_tick = NEVER
+        sr = stream[m]
+        sr.state = sr.key
+        if sr.start >= sr.stop:
+            sr.next_tick = NEVER
         else:
-            draw_next_arrival(ps, stream, m, stream[m].start, 0.0)
+            draw_next_arrival(sr, sr.start, 0.0)
     for i in range(net.neuron.size):
         r, nr = st.nrn[i], net.neuron[i]
-        refresh_next_poisson(r, nr, ps)
+        refresh_next_poisson(r, nr, stream)
         r.U = nr.V_init - r.V_inf
         predict_clean_crossing(r, nr, np.int64(0), 0.0, nr.V_init)
         if nr.V_init >= nr.V_th:
@@ -475,7 +485,7 @@ def end_of_window(net, st, t_end):
     """Bring every neuron that can fire on its own (Poisson drive, V_inf > V_th) up to t_end."""
     c = st.ctl[0]
     cls_q, class_E, nrn, neuron = net.cls_q, st.class_E, st.nrn, net.neuron
-    ps, stream, win = st.ps, net.stream, st.win
+    stream, win = st.stream, st.win
     for k in range(cls_q.size):
         class_E[k] = frame_exp(t_end, 0.0, c.base, cls_q[k])
         st.class_stamp[k] = -1
@@ -483,7 +493,7 @@ def end_of_window(net, st, t_end):
         r = nrn[i]
         e = class_E[r.cls]
         if needs_catch_up(r, t_end, 0.0, e):
-            catch_up(r, neuron[i], i, t_end, 0.0, e, cls_q[r.cls], c, ps, stream, win)
+            catch_up(r, neuron[i], i, t_end, 0.0, e, cls_q[r.cls], c, stream, win)
 
 
 @njit(**_OPTS)
@@ -510,7 +520,7 @@ def input_batch(net, st, h, tick, frac):
     """
     c = st.ctl[0]
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
-    ps, stream, win, cand = st.ps, net.stream, st.win, st.cand_list
+    stream, win, cand = st.stream, st.win, st.cand_list
     syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
     batch = c.batch + 1
     c.batch = batch
@@ -566,7 +576,7 @@ def input_batch(net, st, h, tick, frac):
                 # same-time inputs after it are summed before the single threshold test.
                 r.touched = batch
                 if needs_catch_up(r, tick, frac, e):
-                    catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, ps, stream, win)
+                    catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win)
             a = admit(r, w, e, tick, frac, batch)
             if a == 0:
                 discarded += 1
@@ -586,13 +596,13 @@ def input_batch(net, st, h, tick, frac):
 def timed_actions(net, st, kind, tick, frac):
     """Current changes (kind 0) or voltage samples (kind 2) at exactly (tick, frac)."""
     c = st.ctl[0]
-    nrn, neuron, cls_q, ps, stream, win = st.nrn, net.neuron, net.cls_q, st.ps, net.stream, st.win
+    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
     if kind == 0:
         cc = net.cc
         while c.cc_p < cc.size and cc[c.cc_p].tick == tick and cc[c.cc_p].frac == frac:
             i = cc[c.cc_p].target
             r = nrn[i]
-            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p].value, cls_q[r.cls], c, ps, stream, win)
+            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p].value, cls_q[r.cls], c, stream, win)
             c.cc_p += 1
     else:
         vs = net.vs
@@ -600,7 +610,7 @@ def timed_actions(net, st, kind, tick, frac):
             i = vs[c.vs_p].target
             r = nrn[i]
             q = cls_q[r.cls]
-            catch_up(r, neuron[i], i, tick, frac, frame_exp(tick, frac, c.base, q), q, c, ps, stream, win)
+            catch_up(r, neuron[i], i, tick, frac, frame_exp(tick, frac, c.base, q), q, c, stream, win)
             st.voltages[vs[c.vs_p].slot] = potential(r, neuron[i], tick, frac, q, c.base)
             c.vs_p += 1
 

@@ -22,10 +22,10 @@ __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 COUNTER_NAMES = K.COUNTER_NAMES
 
 Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
-                        "syn_weight syn_delay stream sa cc vs")
+                        "syn_weight syn_delay sa cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn cand_list class_E class_stamp ps win voltages")
+State = namedtuple("State", "ctl nrn cand_list class_E class_stamp stream win voltages")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all."""
 
@@ -62,15 +62,13 @@ def make_net(p: Prepared) -> Net:
     proj = _records(K.PROJ, p.proj_pre_pop.size, pre_pop=p.proj_pre_pop, rowptr_start=p.proj_rowptr_start,
                     weight=p.proj_weight, weight_shift=p.proj_weight_shift, delay=p.proj_delay,
                     delay_shift=p.proj_delay_shift)
-    stream = _records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
-                      stop=p.ps_stop, key=p.ps_key)
     return Net(
         cls_q=np.ascontiguousarray(TICK_MS / taus if taus.size else np.ones(1)),
         neuron=neuron, pop_start=p.pop_start.astype(np.int64), pop_proj_ptr=p.pop_proj_ptr.astype(np.int64),
         pop_proj=p.pop_proj.astype(np.int64), proj=proj, rowptr=p.rowptr.astype(np.int64),
         syn_target=np.ascontiguousarray(p.syn_target, dtype=np.int32),
         syn_weight=np.ascontiguousarray(p.syn_weight, dtype=np.float64),
-        syn_delay=np.ascontiguousarray(p.syn_delay, dtype=np.int32), stream=stream,
+        syn_delay=np.ascontiguousarray(p.syn_delay, dtype=np.int32),
         sa=_timed(p.sa_tick, p.sa_frac, p.sa_target, value=p.sa_weight),
         cc=_timed(p.cc_tick, p.cc_frac, p.cc_target, value=p.cc_delta),
         vs=_timed(p.vs_tick, p.vs_frac, p.vs_target, slot=p.vs_slot),
@@ -93,7 +91,9 @@ def make_state(p: Prepared, net: Net) -> State:
     return State(
         ctl=ctl, nrn=nrn,
         cand_list=np.zeros(max(n, 1), np.int64), class_E=np.ones(net.cls_q.size),
-        class_stamp=np.full(net.cls_q.size, -1, np.int64), ps=np.zeros(p.ps_rate.size, K.STREAM_STATE),
+        class_stamp=np.full(net.cls_q.size, -1, np.int64),
+        stream=_records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
+                        stop=p.ps_stop, key=p.ps_key),
         # NOTE: np.empty of a large buffer only reserves address space; pages are committed when
         # written, so the generous bound costs memory only in windows that really use it.
         win=np.empty(max(1024, n * min(per_neuron, _WINDOW_SPIKES_PER_NEURON)), K.SPIKE),
