@@ -53,7 +53,8 @@ STREAM = np.dtype([("next_tick", np.int64), ("next_frac", np.float64), ("state",
 """A Poisson stream: pending arrival, SplitMix64 state, rate (per ms), weight (mV), [start, stop) ticks."""
 TIMED = np.dtype([("tick", np.int64), ("frac", np.float64), ("target", np.int64), ("value", np.float64),
                   ("slot", np.int64)], align=True)
-"""Scheduled things: arrivals (value = weight mV), current changes (value = pA), samples (slot)."""
+"""Scheduled current changes (value = pA) and voltage samples (slot). Scheduled input arrivals are
+plain arrays (sa_tick, sa_frac, sa_target int32, sa_weight) so that they share the delivery loop."""
 SPIKE = np.dtype([("id", np.int64), ("tick", np.int64), ("frac", np.float64)], align=True)
 HEAP = np.dtype([("tick", np.int64), ("frac", np.float64), ("src", np.int64), ("proj", np.int64),
                  ("pos", np.int64)], align=True)
@@ -89,6 +90,7 @@ COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_sp
 TICKS_PER_MS = 1e6
 NEVER = np.iinfo(np.int64).max
 DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
+BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
 REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -273,6 +275,44 @@ def crossing_due(r, tick, frac, e_t):
     if r.ctick != DIRTY:
         return not time_lt(tick, frac, r.ctick, r.cfrac)
     return r.U >= r.thr * e_t
+
+
+@njit(**_OPTS)
+def crossing_bound(r, nr, tick, e_t):
+    """A lower bound, in ticks, on when neuron r (at time ``tick``, E(t) = e_t) can reach V_th by itself.
+
+    Exact when the neuron is clean (its crossing is cached); otherwise from
+    ``ln(1 + x) >= x / (1 + x)``: the crossing is at least ``tau_m (V_th - V) / (V_inf - V)`` away,
+    which in frame values is ``tau_m (U - thr E) / U``: one division instead of a log.
+    """
+    if r.thr >= 0.0:
+        return NEVER
+    if r.ctick != DIRTY:
+        return r.ctick
+    if time_lt(tick, 0.0, r.ref_tick, r.ref_frac):
+        return r.ref_tick
+    ahead = r.U - r.thr * e_t  # (V - V_th) E: negative while below threshold
+    if ahead >= 0.0 or r.U >= 0.0:
+        return tick
+    return tick + np.int64(nr.tau_m * TICKS_PER_MS * (ahead / r.U))
+
+
+@njit(**_OPTS)
+def set_wake(wake, block_min, i, t):
+    """Neuron i may next act on its own at tick t (its Poisson arrival or crossing); O(1)."""
+    wake[i] = t
+    b = i >> BLOCK_SHIFT
+    if t < block_min[b]:
+        block_min[b] = t
+
+
+@njit(**_OPTS)
+def update_wake(r, nr, i, tick, e_t, wake, block_min):
+    """Recompute neuron i's wake-up tick after its state changed at ``tick``."""
+    t = crossing_bound(r, nr, tick, e_t)
+    if r.ps_tick < t:
+        t = r.ps_tick
+    set_wake(wake, block_min, i, t)
 
 
 @njit(**_OPTS)
@@ -466,6 +506,7 @@ def start(net, st):
         predict_clean_crossing(r, nr, np.int64(0), 0.0, nr.V_init)
         if nr.V_init >= nr.V_th:
             fire(r, nr, i, np.int64(0), 0.0, False, net.cls_q[r.cls], c, st.win)
+        update_wake(r, nr, i, np.int64(0), 1.0, st.wake, st.block_min)
     c.started = 1
 
 
@@ -482,18 +523,35 @@ def rebase(net, st, new_base):
 
 @njit(**_OPTS)
 def end_of_window(net, st, t_end):
-    """Bring every neuron that can fire on its own (Poisson drive, V_inf > V_th) up to t_end."""
+    """Bring every neuron that may act on its own before t_end (Poisson arrival, crossing) up to it.
+
+    Only blocks of 64 neurons whose wake-up minimum is before t_end are looked at, so a window
+    in which few neurons can fire by themselves costs little more than its block scan.
+    """
     c = st.ctl[0]
     cls_q, class_E, nrn, neuron = net.cls_q, st.class_E, st.nrn, net.neuron
-    stream, win = st.stream, st.win
+    stream, win, wake, block_min = st.stream, st.win, st.wake, st.block_min
     for k in range(cls_q.size):
         class_E[k] = frame_exp(t_end, 0.0, c.base, cls_q[k])
         st.class_stamp[k] = -1
-    for i in range(nrn.size):
-        r = nrn[i]
-        e = class_E[r.cls]
-        if needs_catch_up(r, t_end, 0.0, e):
-            catch_up(r, neuron[i], i, t_end, 0.0, e, cls_q[r.cls], c, stream, win)
+    n = nrn.size
+    for b in range(block_min.size):
+        if block_min[b] >= t_end:
+            continue
+        lo = b << BLOCK_SHIFT
+        hi = min(n, lo + (1 << BLOCK_SHIFT))
+        m = NEVER
+        for i in range(lo, hi):
+            if wake[i] < t_end:
+                r = nrn[i]
+                e = class_E[r.cls]
+                if needs_catch_up(r, t_end, 0.0, e):
+                    catch_up(r, neuron[i], i, t_end, 0.0, e, cls_q[r.cls], c, stream, win)
+                t = crossing_bound(r, neuron[i], t_end, e)
+                wake[i] = r.ps_tick if r.ps_tick < t else t
+            if wake[i] < m:
+                m = wake[i]
+        block_min[b] = m
 
 
 @njit(**_OPTS)
@@ -504,92 +562,105 @@ def _next_kind(net, c, h):
         kind, tick, frac = 0, net.cc[c.cc_p].tick, net.cc[c.cc_p].frac
     if c.heap_n > 0 and (kind < 0 or time_lt(h[0].tick, h[0].frac, tick, frac)):
         kind, tick, frac = 1, h[0].tick, h[0].frac
-    if c.sa_p < net.sa.size and (kind < 0 or time_lt(net.sa[c.sa_p].tick, net.sa[c.sa_p].frac, tick, frac)):
-        kind, tick, frac = 1, net.sa[c.sa_p].tick, net.sa[c.sa_p].frac
+    sp = c.sa_p
+    if sp < net.sa_tick.size and (kind < 0 or time_lt(net.sa_tick[sp], net.sa_frac[sp], tick, frac)):
+        kind, tick, frac = 1, net.sa_tick[sp], net.sa_frac[sp]
     if c.vs_p < net.vs.size and (kind < 0 or time_lt(net.vs[c.vs_p].tick, net.vs[c.vs_p].frac, tick, frac)):
         kind, tick, frac = 2, net.vs[c.vs_p].tick, net.vs[c.vs_p].frac
     return kind, tick, frac
 
 
 @njit(**_OPTS)
-def input_batch(net, st, h, tick, frac):
-    """All inputs arriving at exactly (tick, frac): sum per neuron, then one threshold test.
+def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
+                class_stamp, c, stream, win, cand, n_cand, wake, block_min):
+    """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
 
-    This is the hot loop (one iteration per synaptic delivery), written out in one function so
-    that no call with array arguments happens per delivery.
+    This is the hot loop, one iteration per delivery. It takes plain arrays and records only (no
+    Net/State tuples), and calls out only for a neuron's catch-up. Returns the candidate count.
     """
+    homogeneous = not np.isnan(w_h)
+    w = w_h
+    discarded = 0
+    for s in range(lo, hi):
+        i = np.int64(targets[s])
+        if not homogeneous:
+            w = weights[s + wsh]
+        r = nrn[i]
+        cl = r.cls
+        if class_stamp[cl] != batch:
+            class_stamp[cl] = batch
+            class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
+        e = class_E[cl]
+        caught_up = False
+        if r.touched != batch:
+            # NOTE: first input of this batch for i: bring i up to t once, so that the
+            # same-time inputs after it are summed before the single threshold test.
+            r.touched = batch
+            if needs_catch_up(r, tick, frac, e):
+                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win)
+                caught_up = True
+        a = admit(r, w, e, tick, frac, batch)
+        if a == 0:
+            discarded += 1
+        elif a == 2:
+            cand[n_cand] = i
+            n_cand += 1
+        # NOTE: inhibition only delays a crossing, so the old wake-up stays a valid (early) bound;
+        # only catch-ups and excitation can bring it forward.
+        if caught_up or (a != 0 and w > 0.0 and r.thr < 0.0):
+            update_wake(r, neuron[i], i, tick, e, wake, block_min)
+    c.discarded += discarded
+    return n_cand
+
+
+@njit(**_OPTS)
+def input_batch(net, st, h, tick, frac):
+    """All inputs arriving at exactly (tick, frac): sum per neuron, then one threshold test."""
     c = st.ctl[0]
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
-    stream, win, cand = st.stream, st.win, st.cand_list
+    stream, win, cand, wake, block_min = st.stream, st.win, st.cand_list, st.wake, st.block_min
     syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
     batch = c.batch + 1
     c.batch = batch
     c.batches += 1
     n_cand = 0
-    discarded = 0
     n = c.heap_n
-    n_sa = net.sa.size
-    while True:
-        # next group: from the heap, else a scheduled arrival at this time
-        if n > 0 and h[0].tick == tick and h[0].frac == frac:
-            heap_pop(h, n)
-            g = h[n - 1]
-            pj = net.proj[g.proj]
-            lo = g.pos
-            hi = rowptr[pj.rowptr_start + g.src - net.pop_start[pj.pre_pop] + 1]
-            if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
-                d0 = syn_delay[lo + pj.delay_shift]
-                end = lo + 1
-                while end < hi and syn_delay[end + pj.delay_shift] == d0:
-                    end += 1
-                if end < hi:  # re-queue the rest of the row at its next delay
-                    t_next = tick - d0 + syn_delay[end + pj.delay_shift]
-                    heap_push(h, n - 1, t_next, frac, g.src, g.proj, end)
-                    c.heap_pushes += 1
-                    n += 1
-                hi = end
-            n -= 1
-            homogeneous = not np.isnan(pj.weight)
-            w, wsh = pj.weight, pj.weight_shift
-        elif c.sa_p < n_sa and net.sa[c.sa_p].tick == tick and net.sa[c.sa_p].frac == frac:
-            lo, hi, homogeneous, w, wsh = -1, 0, True, net.sa[c.sa_p].value, 0
-            c.ext_events += 1
-        else:
-            break
-        c.syn_events += hi - lo if lo >= 0 else 0
-        for s in range(lo, hi):
-            if lo < 0:
-                i = net.sa[c.sa_p].target
-                c.sa_p += 1
-            else:
-                i = np.int64(syn_target[s])
-                if not homogeneous:
-                    w = syn_weight[s + wsh]
-            r = nrn[i]
-            cl = r.cls
-            if class_stamp[cl] != batch:
-                class_stamp[cl] = batch
-                class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
-            e = class_E[cl]
-            if r.touched != batch:
-                # NOTE: first input of this batch for i: bring i up to t once, so that the
-                # same-time inputs after it are summed before the single threshold test.
-                r.touched = batch
-                if needs_catch_up(r, tick, frac, e):
-                    catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win)
-            a = admit(r, w, e, tick, frac, batch)
-            if a == 0:
-                discarded += 1
-            elif a == 2:
-                cand[n_cand] = i
-                n_cand += 1
+    while n > 0 and h[0].tick == tick and h[0].frac == frac:
+        heap_pop(h, n)
+        g = h[n - 1]
+        src, j, lo = g.src, g.proj, g.pos
+        pj = net.proj[j]
+        hi = rowptr[pj.rowptr_start + src - net.pop_start[pj.pre_pop] + 1]
+        n -= 1
+        if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
+            d0 = syn_delay[lo + pj.delay_shift]
+            end = lo + 1
+            while end < hi and syn_delay[end + pj.delay_shift] == d0:
+                end += 1
+            if end < hi:  # re-queue the rest of the row at its next delay
+                heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
+                c.heap_pushes += 1
+                n += 1
+            hi = end
+        c.syn_events += hi - lo
+        n_cand = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
+                             batch, cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
     c.heap_n = n
-    c.discarded += discarded
+    lo = c.sa_p
+    hi = lo
+    while hi < net.sa_tick.size and net.sa_tick[hi] == tick and net.sa_frac[hi] == frac:
+        hi += 1
+    if hi > lo:
+        c.ext_events += hi - lo
+        c.sa_p = hi
+        n_cand = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
+                             cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
     for k in range(n_cand):
         i = cand[k]
         r = nrn[i]
         if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * class_E[r.cls]:
             fire(r, neuron[i], i, tick, frac, False, cls_q[r.cls], c, win)
+            update_wake(r, neuron[i], i, tick, class_E[r.cls], wake, block_min)
 
 
 @njit(**_OPTS)
@@ -603,6 +674,7 @@ def timed_actions(net, st, kind, tick, frac):
             i = cc[c.cc_p].target
             r = nrn[i]
             change_current(r, neuron[i], i, tick, frac, cc[c.cc_p].value, cls_q[r.cls], c, stream, win)
+            update_wake(r, neuron[i], i, tick, frame_exp(tick, frac, c.base, cls_q[r.cls]), st.wake, st.block_min)
             c.cc_p += 1
     else:
         vs = net.vs
@@ -610,7 +682,9 @@ def timed_actions(net, st, kind, tick, frac):
             i = vs[c.vs_p].target
             r = nrn[i]
             q = cls_q[r.cls]
-            catch_up(r, neuron[i], i, tick, frac, frame_exp(tick, frac, c.base, q), q, c, stream, win)
+            e = frame_exp(tick, frac, c.base, q)
+            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win)
+            update_wake(r, neuron[i], i, tick, e, st.wake, st.block_min)
             st.voltages[vs[c.vs_p].slot] = potential(r, neuron[i], tick, frac, q, c.base)
             c.vs_p += 1
 

@@ -22,10 +22,10 @@ __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 COUNTER_NAMES = K.COUNTER_NAMES
 
 Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
-                        "syn_weight syn_delay sa cc vs")
+                        "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn cand_list class_E class_stamp stream win voltages")
+State = namedtuple("State", "ctl nrn cand_list class_E class_stamp stream win voltages wake block_min")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all."""
 
@@ -69,7 +69,9 @@ def make_net(p: Prepared) -> Net:
         syn_target=np.ascontiguousarray(p.syn_target, dtype=np.int32),
         syn_weight=np.ascontiguousarray(p.syn_weight, dtype=np.float64),
         syn_delay=np.ascontiguousarray(p.syn_delay, dtype=np.int32),
-        sa=_timed(p.sa_tick, p.sa_frac, p.sa_target, value=p.sa_weight),
+        sa_tick=np.ascontiguousarray(p.sa_tick, dtype=np.int64), sa_frac=np.ascontiguousarray(p.sa_frac, dtype=np.float64),
+        sa_target=np.ascontiguousarray(p.sa_target, dtype=np.int32),
+        sa_weight=np.ascontiguousarray(p.sa_weight, dtype=np.float64),
         cc=_timed(p.cc_tick, p.cc_frac, p.cc_target, value=p.cc_delta),
         vs=_timed(p.vs_tick, p.vs_frac, p.vs_target, slot=p.vs_slot),
     )
@@ -98,6 +100,7 @@ def make_state(p: Prepared, net: Net) -> State:
         # written, so the generous bound costs memory only in windows that really use it.
         win=np.empty(max(1024, n * min(per_neuron, _WINDOW_SPIKES_PER_NEURON)), K.SPIKE),
         voltages=np.full(p.vs_tick.size, np.nan),
+        wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
     )
 
 
