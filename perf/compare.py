@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Is eventsim faster than NEST and Brian2 on the same network, measured in the same session?
+
+    python perf/compare.py --model brunel --scale 1 --duration 1000
+    python perf/compare.py --model benchmark4 --scale 1 --duration 10000 --peers brian2-cpp,nest-ps
+    python perf/compare.py --model brunel --scale 0.1 --duration 200 --peers none    # eventsim alone
+
+Runs eventsim (perf/bench.py, this interpreter) and each peer (perf/peers/*.py with the peers'
+interpreter, default .venv-peers/bin/python, made by ``perf/peers/setup.sh``) on the same network
+(same sizes, in-degrees / probability, parameters, duration; each simulator draws its own random
+network), one thread each, every run in a fresh process. Runs alternate, round after round
+(eventsim, peer 1, peer 2, ..., eventsim, peer 1, ...) so that drifts of the machine hit all
+simulators alike. A peer that is not installed (exit code 3, or no peers' interpreter) is
+"skipped"; a peer that fails or exceeds ``--timeout`` is reported as such and not run again.
+
+Prints a Markdown table of medians over the rounds: sim_s, events/s, build_s, compile_s, peak
+RSS, rate, and ratios against eventsim: ``speedup`` = peer sim_s / eventsim sim_s (> 1: eventsim
+faster), and eventsim / peer for events/s, build_s and peak RSS. Peers count events as
+perf/peers/common.py says (NEST's ``ext_events`` is an expected count). Every JSON line (and one
+line of metadata: machine, date, command, commit) goes to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+PEERS = {  # name -> (script under perf/peers, extra arguments)
+    "nest-ps": ("nest_peer.py", ["--neuron", "ps"]),
+    "nest-grid": ("nest_peer.py", ["--neuron", "grid"]),
+    "brian2-cython": ("brian2_peer.py", ["--target", "cython"]),
+    "brian2-cpp": ("brian2_peer.py", ["--target", "cpp_standalone"]),
+}
+LEGEND = ("speedup > 1: eventsim simulates faster; es/peer events/s > 1: eventsim processes more events per "
+          "second; es/peer build_s and RSS < 1: eventsim builds faster / uses less memory. Medians over rounds; "
+          "compile_s is not part of sim_s or build_s (Brian2 cpp_standalone: its C++ compilation).")
+DEFAULT_PEER_PYTHON = _common.ROOT / ".venv-peers" / "bin" / "python"
+
+
+def commands(args, peer_python: Path) -> dict:
+    """name -> argv of one run; eventsim first."""
+    common = ["--model", args.model, "--scale", repr(args.scale), "--duration", repr(args.duration)]
+    if args.seed is not None:
+        common += ["--seed", str(args.seed)]
+    cmds = {"eventsim": [sys.executable, str(_common.PERF / "bench.py"), *common, "--json"]}
+    for name in args.peers:
+        script, extra = PEERS[name]
+        cmds[name] = [str(peer_python), str(_common.PERF / "peers" / script), *common, *extra]
+    return cmds
+
+
+def run_rounds(args, cmds: dict, log) -> dict:
+    """Alternate the runs; name -> list of records (and a status when it did not run)."""
+    records = {name: [] for name in cmds}
+    status = {name: "ok" for name in cmds}
+    env = _common.single_thread_env()
+    for rnd in range(1, args.repeat + 1):
+        for name, argv in cmds.items():
+            if status[name] != "ok":
+                continue
+            print(f"[round {rnd}/{args.repeat}] {name} ...", end=" ", file=sys.stderr, flush=True)
+            out = _common.run_json(argv, timeout=args.timeout, env=env)
+            line = {"sim": name, "round": rnd, "status": out.status, "wall_s": round(out.wall_s, 2)}
+            if out.status == "ok":
+                records[name].append(out.record)
+                line["record"] = out.record
+                print(f"sim {out.record.get('sim_s')} s (wall {out.wall_s:.1f} s)", file=sys.stderr)
+            else:
+                status[name] = f"{out.status}: {out.reason}"
+                line["reason"] = out.reason
+                print(status[name], file=sys.stderr)
+            log(line)
+    return {name: (records[name], status[name]) for name in cmds}
+
+
+def median(recs: list, key: str):
+    vals = [r[key] for r in recs if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def table(results: dict) -> str:
+    """The Markdown table of medians and ratios (eventsim's row first)."""
+    es = results["eventsim"][0]
+    ref = {k: median(es, k) for k in ("sim_s", "events_per_s", "build_s", "peak_rss_mb")}
+    header = ["simulator", "runs", "sim_s", "M events/s", "build_s", "compile_s", "peak RSS MiB", "rate Hz",
+              "speedup (peer/es sim_s)", "es/peer events/s", "es/peer build_s", "es/peer RSS", "note"]
+    rows = []
+    for name, (recs, status) in results.items():
+        if not recs:
+            rows.append([name, 0, *(["-"] * 10), status])
+            continue
+        m = {k: median(recs, k) for k in ("sim_s", "events_per_s", "build_s", "compile_s", "peak_rss_mb", "rate_hz")}
+        peer = name != "eventsim"
+        mev = None if m["events_per_s"] is None else m["events_per_s"] / 1e6
+        rows.append([name, len(recs), m["sim_s"], mev, m["build_s"], m["compile_s"], m["peak_rss_mb"],
+                     m["rate_hz"],
+                     ratio(m["sim_s"], ref["sim_s"]) if peer else "1",
+                     ratio(ref["events_per_s"], m["events_per_s"]) if peer else "1",
+                     ratio(ref["build_s"], m["build_s"]) if peer else "1",
+                     ratio(ref["peak_rss_mb"], m["peak_rss_mb"]) if peer else "1",
+                     "" if status == "ok" else f"{status} (after {len(recs)} run(s))"])
+    return _common.markdown_table(header, rows, left=(0, len(header) - 1)) + "\n\n" + LEGEND
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=("brunel", "benchmark4"), required=True)
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
+    ap.add_argument("--repeat", type=int, default=2, help="rounds (default 2)")
+    ap.add_argument("--peers", default=",".join(PEERS),
+                    help=f"comma-separated subset of {', '.join(PEERS)}, or 'none' (default: all)")
+    ap.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON,
+                    help="interpreter of the peers' virtual env (default: .venv-peers/bin/python)")
+    ap.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run (default 1800)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON lines file (default perf/results/compare-<model>-<scale>.jsonl; overwritten)")
+    args = ap.parse_args(argv)
+    args.peers = [] if args.peers.strip() in ("", "none") else [p.strip() for p in args.peers.split(",")]
+    unknown = [p for p in args.peers if p not in PEERS]
+    if unknown:
+        ap.error(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)} or 'none'")
+    if args.scale <= 0 or args.duration <= 0 or args.repeat < 1 or args.timeout <= 0:
+        ap.error("--scale, --duration, --timeout must be positive and --repeat at least 1")
+    if args.out is None:
+        args.out = _common.RESULTS_DIR / f"compare-{args.model}-{args.scale:g}.jsonl"
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    peer_python = args.peer_python
+    cmds = commands(args, peer_python)
+    meta = {"sim": "meta", "command": _common.command_line(), "date": _common.now(),
+            "machine": _common.machine(), "commit": _common.git_commit(_common.ROOT / "eventsim"),
+            "commands": {k: " ".join(v) for k, v in cmds.items()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("")  # a fresh file per invocation
+    _common.append_jsonl(args.out, meta)
+    log = lambda line: _common.append_jsonl(args.out, line)  # noqa: E731
+    skipped = {}
+    if args.peers and not peer_python.exists():
+        reason = f"skipped: no peers' interpreter {peer_python} (run perf/peers/setup.sh)"
+        skipped = {name: ([], reason) for name in args.peers}
+        for name in args.peers:
+            cmds.pop(name)
+            log({"sim": name, "status": "skipped", "reason": reason})
+    results = run_rounds(args, cmds, log)
+    results.update(skipped)
+    if not results["eventsim"][0]:
+        print(f"compare.py: eventsim did not run: {results['eventsim'][1]}", file=sys.stderr)
+        return 1
+    es = results["eventsim"][0][0]
+    print(f"{args.model} x {args.scale:g}: {es['neurons']:,} neurons, {es['synapses']:,} synapses, "
+          f"{args.duration:g} ms simulated, medians of {args.repeat} alternating round(s); "
+          f"commit {es.get('commit')}, {meta['date']}, {meta['machine']['cpu']} x {meta['machine']['nproc']}")
+    print(f"command: {meta['command']}\n")
+    print(table(results))
+    print(f"\nraw JSON lines: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Smoke test of the perf/ scripts: they run, and their JSON is complete and self-consistent.
+
+No timing assertions: this only keeps perf/bench.py and perf/compare.py from going stale.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PERF = Path(__file__).resolve().parent.parent / "perf"
+FIELDS = ("model", "scale", "neurons", "synapses", "simulated_ms", "build_s", "compile_s", "sim_s", "spikes",
+          "rate_hz", "syn_events", "ext_events", "events_per_s", "ns_per_event", "bytes_per_synapse",
+          "peak_rss_mb", "engine", "seed", "machine", "date", "command", "versions")
+
+
+def _run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(PERF / script), *args], capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def _bench(*args: str) -> dict:
+    out = _run("bench.py", *args, "--json").stdout.strip().splitlines()
+    assert len(out) == 1, out  # --json: exactly one line on stdout
+    return json.loads(out[0])
+
+
+@pytest.mark.parametrize("model, scale, duration, neurons, has_ext", [
+    ("brunel", 0.02, 20.0, 250, True),
+    ("benchmark4", 0.05, 50.0, 200, False),
+])
+def test_bench_json(model, scale, duration, neurons, has_ext):
+    rec = _bench("--model", model, "--scale", str(scale), "--duration", str(duration))
+    missing = [k for k in FIELDS if k not in rec]
+    assert not missing, missing
+    assert rec["model"] == model and rec["scale"] == scale and rec["engine"] == "numba"
+    assert rec["neurons"] == neurons and rec["simulated_ms"] == duration
+    assert rec["synapses"] > 0 and rec["spikes"] > 0 and rec["syn_events"] > 0
+    assert (rec["ext_events"] > 0) == has_ext
+    events = rec["syn_events"] + rec["ext_events"]
+    assert rec["events_per_s"] > 0
+    assert rec["events_per_s"] == pytest.approx(events / rec["sim_s"], rel=0.01)
+    assert rec["ns_per_event"] == pytest.approx(rec["sim_s"] * 1e9 / events, rel=0.01)
+    assert rec["rate_hz"] == pytest.approx(rec["spikes"] / (neurons * duration / 1000.0), rel=1e-3)
+    assert rec["counters"]["spikes"] == rec["spikes"]
+    assert rec["syn_events"] <= rec["spikes"] * rec["synapses"]
+    if has_ext:  # Brunel: one 20 kHz Poisson train per neuron
+        assert rec["ext_events"] == pytest.approx(neurons * 20000.0 * duration / 1000.0, rel=0.05)
+    assert 4.0 <= rec["bytes_per_synapse"] <= 16.0 + 8.0 * neurons / rec["synapses"]
+    assert min(rec["build_s"], rec["compile_s"], rec["sim_s"]) >= 0 and rec["peak_rss_mb"] > 0
+    assert rec["machine"]["nproc"] >= 1 and "numba" in rec["versions"]
+
+
+def test_bench_table_and_repeat():
+    out = _run("bench.py", "--model", "brunel", "--scale", "0.01", "--duration", "10", "--repeat", "2").stdout
+    lines = out.strip().splitlines()
+    rec = json.loads(lines[-1])
+    assert rec["repeat"] == 2 and rec["sim_s_min"] <= rec["sim_s"] <= rec["sim_s_max"]
+    assert any(line.startswith("events/s") for line in lines[:-1])
+
+
+def test_compare_eventsim_alone(tmp_path):
+    out_file = tmp_path / "cmp.jsonl"
+    out = _run("compare.py", "--model", "benchmark4", "--scale", "0.05", "--duration", "20", "--repeat", "1",
+               "--peers", "none", "--out", str(out_file)).stdout
+    assert "| eventsim" in out
+    lines = [json.loads(x) for x in out_file.read_text().splitlines()]
+    assert lines[0]["sim"] == "meta"
+    runs = [x for x in lines if x["sim"] == "eventsim"]
+    assert len(runs) == 1 and runs[0]["status"] == "ok" and runs[0]["record"]["model"] == "benchmark4"
+
+
+def test_compare_missing_peer_env_is_skipped(tmp_path):
+    out = _run("compare.py", "--model", "brunel", "--scale", "0.01", "--duration", "10", "--repeat", "1",
+               "--peers", "nest-ps", "--peer-python", str(tmp_path / "no-such-python"),
+               "--out", str(tmp_path / "cmp.jsonl")).stdout
+    assert "skipped" in out and "| nest-ps" in out
