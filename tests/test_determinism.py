@@ -41,4 +41,6 @@ def test_split_runs_are_bit_identical(engine):
     assert np.array_equal(whole.spike_ids, split.spike_ids)
     assert np.array_equal(whole.spike_times, split.spike_times)
     assert np.array_equal(whole.voltages["v"].values, split.voltages["v"].values)
-    assert whole.counters == split.counters or engine == "numba"
+    # bookkeeping counters (windows, batches) differ when a window is split; event counts may not
+    for key in ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes"):
+        assert whole.counters[key] == split.counters[key], key
