@@ -27,6 +27,8 @@ The algorithm (docs/architecture.md has the long version):
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -38,13 +40,12 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("ps_tick", np.int64), ("ps_frac", np.float64), ("touched", np.int64), ("cls", np.int64),
-                   ("candidate", np.int64), ("ctick", np.int64), ("cfrac", np.float64), ("ps_m", np.int64),
-                   ("V_inf", np.float64), ("I", np.float64)], align=True)
-"""Per-neuron state: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
-earliest pending Poisson arrival (ps_tick, ps_frac; stream ps_m, -1 if none), batch stamp, a copy
-of the time-constant class (the first cache line: what a delivery reads), then the candidate stamp
-and the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last reset)."""
+                   ("ps_tick", np.int64), ("ps_frac", np.float64), ("ps_m", np.int64), ("cls", np.int64),
+                   ("ctick", np.int64), ("cfrac", np.float64), ("V_inf", np.float64), ("I", np.float64)], align=True)
+"""Per-neuron state (96 bytes): U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory
+end, earliest pending Poisson arrival (ps_tick, ps_frac; stream ps_m, -1 if none), a copy of the
+time-constant class, the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived
+since the last reset), V_inf (mV) and the injected current I (pA)."""
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
@@ -59,11 +60,23 @@ SPIKE = np.dtype([("id", np.int64), ("tick", np.int64), ("frac", np.float64)], a
 HEAP = np.dtype([("tick", np.int64), ("frac", np.float64), ("src", np.int64), ("proj", np.int64),
                  ("pos", np.int64)], align=True)
 """Pending spike group: arrival time, source neuron, projection, first synapse of the group."""
+GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo", np.int64), ("hi", np.int64),
+                  ("wsh", np.int64), ("src", np.int64), ("aux", np.int64)], align=True)
+"""One item of the current window, in time order: time index ti; kind INPUTS (targets ``[lo, hi)``
+of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
+synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
+WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
+"""A distinct event time of the current window."""
+CURRENT, INPUTS, SAMPLE = 0, 1, 2
+
+Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w")
+"""Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
+and the window's items, distinct times, ``E`` per (time, class) and per-target entries (item
+index, and weight when per synapse)."""
 
 CTL = np.dtype([
     ("now", np.int64),  # simulated up to here (ticks, exclusive)
     ("base", np.int64),  # tick at which the frame exponent is zero
-    ("batch", np.int64),  # id of the current same-time input batch
     ("heap_n", np.int64),  # entries in the heap
     ("win_n", np.int64),  # spikes emitted in the current window
     ("out_n", np.int64),  # recorded spikes in the output buffer
@@ -392,22 +405,6 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win):
 
 
 @njit(**_OPTS)
-def admit(r, w, e, tick, frac, batch):
-    """Add an input of w mV (E(t) = e) unless refractory: 0 discarded, 1 added, 2 new candidate."""
-    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-        return 0
-    r.U += w * e
-    if r.thr < 0.0:
-        # NOTE: ctick only matters while V_inf > V_th; not writing it otherwise keeps a delivery
-        # within the record's first cache line.
-        r.ctick = DIRTY
-    if r.U >= r.thr * e and r.candidate != batch:
-        r.candidate = batch
-        return 2
-    return 1
-
-
-@njit(**_OPTS)
 def potential(r, nr, tick, frac, q, base):
     """Membrane potential at t (after catch-up), in mV."""
     if time_lt(tick, frac, r.ref_tick, r.ref_frac):
@@ -521,193 +518,265 @@ def rebase(net, st, new_base):
     c.base = new_base
 
 
-@njit(**_OPTS)
-def end_of_window(net, st, t_end):
-    """Bring every neuron that may act on its own before t_end (Poisson arrival, crossing) up to it.
-
-    Only blocks of 64 neurons whose wake-up minimum is before t_end are looked at, so a window
-    in which few neurons can fire by themselves costs little more than its block scan.
-    """
-    c = st.ctl[0]
-    cls_q, class_E, nrn, neuron = net.cls_q, st.class_E, st.nrn, net.neuron
-    stream, win, wake, block_min = st.stream, st.win, st.wake, st.block_min
-    for k in range(cls_q.size):
-        class_E[k] = frame_exp(t_end, 0.0, c.base, cls_q[k])
-        st.class_stamp[k] = -1
-    n = nrn.size
-    for b in range(block_min.size):
-        if block_min[b] >= t_end:
-            continue
-        lo = b << BLOCK_SHIFT
-        hi = min(n, lo + (1 << BLOCK_SHIFT))
-        m = NEVER
-        for i in range(lo, hi):
-            if wake[i] < t_end:
-                r = nrn[i]
-                e = class_E[r.cls]
-                if needs_catch_up(r, t_end, 0.0, e):
-                    catch_up(r, neuron[i], i, t_end, 0.0, e, cls_q[r.cls], c, stream, win)
-                t = crossing_bound(r, neuron[i], t_end, e)
-                wake[i] = r.ps_tick if r.ps_tick < t else t
-            if wake[i] < m:
-                m = wake[i]
-        block_min[b] = m
-
 
 @njit(**_OPTS)
 def _next_kind(net, c, h):
-    """Kind and time of the earliest pending timed event: 0 current change, 1 inputs, 2 sample."""
+    """Kind and time of the earliest pending timed event (CURRENT, INPUTS or SAMPLE; -1 if none).
+
+    At equal times current changes come first, then inputs, then voltage samples.
+    """
     kind, tick, frac = -1, NEVER, 0.0
     if c.cc_p < net.cc.size:
-        kind, tick, frac = 0, net.cc[c.cc_p].tick, net.cc[c.cc_p].frac
+        kind, tick, frac = CURRENT, net.cc[c.cc_p].tick, net.cc[c.cc_p].frac
     if c.heap_n > 0 and (kind < 0 or time_lt(h[0].tick, h[0].frac, tick, frac)):
-        kind, tick, frac = 1, h[0].tick, h[0].frac
+        kind, tick, frac = INPUTS, h[0].tick, h[0].frac
     sp = c.sa_p
     if sp < net.sa_tick.size and (kind < 0 or time_lt(net.sa_tick[sp], net.sa_frac[sp], tick, frac)):
-        kind, tick, frac = 1, net.sa_tick[sp], net.sa_frac[sp]
+        kind, tick, frac = INPUTS, net.sa_tick[sp], net.sa_frac[sp]
     if c.vs_p < net.vs.size and (kind < 0 or time_lt(net.vs[c.vs_p].tick, net.vs[c.vs_p].frac, tick, frac)):
-        kind, tick, frac = 2, net.vs[c.vs_p].tick, net.vs[c.vs_p].frac
+        kind, tick, frac = SAMPLE, net.vs[c.vs_p].tick, net.vs[c.vs_p].frac
     return kind, tick, frac
 
 
 @njit(**_OPTS)
-def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
-                class_stamp, c, stream, win, cand, n_cand, wake, block_min):
-    """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
-
-    This is the hot loop, one iteration per delivery. It takes plain arrays and records only (no
-    Net/State tuples), and calls out only for a neuron's catch-up. Returns the candidate count.
-    """
-    homogeneous = not np.isnan(w_h)
-    w = w_h
-    discarded = 0
+def _count_targets(cnt, blk_act, targets, lo, hi):
+    """One more entry for each of ``targets[lo:hi]``; mark their blocks active."""
     for s in range(lo, hi):
-        i = np.int64(targets[s])
-        if not homogeneous:
-            w = weights[s + wsh]
-        r = nrn[i]
-        cl = r.cls
-        if class_stamp[cl] != batch:
-            class_stamp[cl] = batch
-            class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
-        e = class_E[cl]
-        caught_up = False
-        if r.touched != batch:
-            # NOTE: first input of this batch for i: bring i up to t once, so that the
-            # same-time inputs after it are summed before the single threshold test.
-            r.touched = batch
-            if needs_catch_up(r, tick, frac, e):
-                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win)
-                caught_up = True
-        a = admit(r, w, e, tick, frac, batch)
-        if a == 0:
-            discarded += 1
-        elif a == 2:
-            cand[n_cand] = i
-            n_cand += 1
-        # NOTE: inhibition only delays a crossing, so the old wake-up stays a valid (early) bound;
-        # only catch-ups and excitation can bring it forward.
-        if caught_up or (a != 0 and w > 0.0 and r.thr < 0.0):
-            update_wake(r, neuron[i], i, tick, e, wake, block_min)
-    c.discarded += discarded
-    return n_cand
+        t = targets[s]
+        cnt[t] += 1
+        blk_act[t >> BLOCK_SHIFT] = 1
 
 
 @njit(**_OPTS)
-def input_batch(net, st, h, tick, frac):
-    """All inputs arriving at exactly (tick, frac): sum per neuron, then one threshold test."""
-    c = st.ctl[0]
-    nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
-    stream, win, cand, wake, block_min = st.stream, st.win, st.cand_list, st.wake, st.block_min
-    syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
-    batch = c.batch + 1
-    c.batch = batch
-    c.batches += 1
-    n_cand = 0
-    n = c.heap_n
-    while n > 0 and h[0].tick == tick and h[0].frac == frac:
-        heap_pop(h, n)
-        g = h[n - 1]
-        src, j, lo = g.src, g.proj, g.pos
-        pj = net.proj[j]
-        hi = rowptr[pj.rowptr_start + src - net.pop_start[pj.pre_pop] + 1]
-        n -= 1
-        if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
-            d0 = syn_delay[lo + pj.delay_shift]
-            end = lo + 1
-            while end < hi and syn_delay[end + pj.delay_shift] == d0:
-                end += 1
-            if end < hi:  # re-queue the rest of the row at its next delay
-                heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
-                c.heap_pushes += 1
-                n += 1
-            hi = end
-        c.syn_events += hi - lo
-        n_cand = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
-                             batch, cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
-    c.heap_n = n
-    lo = c.sa_p
-    hi = lo
-    while hi < net.sa_tick.size and net.sa_tick[hi] == tick and net.sa_frac[hi] == frac:
-        hi += 1
-    if hi > lo:
-        c.ext_events += hi - lo
-        c.sa_p = hi
-        n_cand = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
-                             cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
-    for k in range(n_cand):
-        i = cand[k]
-        r = nrn[i]
-        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * class_E[r.cls]:
-            fire(r, neuron[i], i, tick, frac, False, cls_q[r.cls], c, win)
-            update_wake(r, neuron[i], i, tick, class_E[r.cls], wake, block_min)
+def _add_item(grp, n_g, ti, kind, w, lo, hi, wsh, src, aux):
+    grp = _grown(grp, n_g, n_g + 1)
+    g = grp[n_g]
+    g.ti, g.kind, g.w, g.lo, g.hi, g.wsh, g.src, g.aux = ti, kind, w, lo, hi, wsh, src, aux
+    return grp
 
 
 @njit(**_OPTS)
-def timed_actions(net, st, kind, tick, frac):
-    """Current changes (kind 0) or voltage samples (kind 2) at exactly (tick, frac)."""
-    c = st.ctl[0]
-    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
-    if kind == 0:
-        cc = net.cc
-        while c.cc_p < cc.size and cc[c.cc_p].tick == tick and cc[c.cc_p].frac == frac:
-            i = cc[c.cc_p].target
-            r = nrn[i]
-            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p].value, cls_q[r.cls], c, stream, win)
-            update_wake(r, neuron[i], i, tick, frame_exp(tick, frac, c.base, cls_q[r.cls]), st.wake, st.block_min)
-            c.cc_p += 1
-    else:
-        vs = net.vs
-        while c.vs_p < vs.size and vs[c.vs_p].tick == tick and vs[c.vs_p].frac == frac:
-            i = vs[c.vs_p].target
-            r = nrn[i]
-            q = cls_q[r.cls]
-            e = frame_exp(tick, frac, c.base, q)
-            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win)
-            update_wake(r, neuron[i], i, tick, e, st.wake, st.block_min)
-            st.voltages[vs[c.vs_p].slot] = potential(r, neuron[i], tick, frac, q, c.base)
-            c.vs_p += 1
+def gather_window(net, st, buf, t_end):
+    """Take every event before t_end off the queues, in time order, as the window's items.
 
-
-@njit(**_OPTS)
-def run_window(net, st, h, t_end):
-    """Process every timed event before t_end (all within one window), then the window's end."""
+    Each distinct time gets an index and its ``E`` per time-constant class; each item counts one
+    entry per target in ``st.cnt``. Per-synapse delays: a group is the run of equal delays, the rest
+    of the row goes back to the heap. Returns (buf, items, times).
+    """
     c = st.ctl[0]
+    h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
+    cls_q, cnt, blk_act = net.cls_q, st.cnt, st.blk_act
+    n_cls = cls_q.size
+    syn_delay, rowptr, proj, pop_start = net.syn_delay, net.rowptr, net.proj, net.pop_start
+    n_g = 0
+    n_t = 0
     while True:
         kind, tick, frac = _next_kind(net, c, h)
         if kind < 0 or tick >= t_end:
             break
-        if kind == 1:
-            input_batch(net, st, h, tick, frac)
+        if n_t == 0 or times[n_t - 1].tick != tick or times[n_t - 1].frac != frac:
+            times = _grown(times, n_t, n_t + 1)
+            time_E = _grown(time_E, n_t * n_cls, (n_t + 1) * n_cls)
+            times[n_t].tick, times[n_t].frac = tick, frac
+            for k in range(n_cls):
+                time_E[n_t * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
+            n_t += 1
+        ti = n_t - 1
+        if kind == INPUTS:
+            c.batches += 1
+            n = c.heap_n
+            while n > 0 and h[0].tick == tick and h[0].frac == frac:
+                heap_pop(h, n)
+                g = h[n - 1]
+                src, j, lo = g.src, g.proj, g.pos
+                pj = proj[j]
+                hi = rowptr[pj.rowptr_start + src - pop_start[pj.pre_pop] + 1]
+                n -= 1
+                if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
+                    d0 = syn_delay[lo + pj.delay_shift]
+                    end = lo + 1
+                    while end < hi and syn_delay[end + pj.delay_shift] == d0:
+                        end += 1
+                    if end < hi:  # re-queue the rest of the row at its next delay
+                        heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
+                        c.heap_pushes += 1
+                        n += 1
+                    hi = end
+                c.syn_events += hi - lo
+                grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
+                n_g += 1
+                _count_targets(cnt, blk_act, net.syn_target, lo, hi)
+            c.heap_n = n
+            lo = c.sa_p
+            hi = lo
+            while hi < net.sa_tick.size and net.sa_tick[hi] == tick and net.sa_frac[hi] == frac:
+                hi += 1
+            if hi > lo:
+                c.ext_events += hi - lo
+                c.sa_p = hi
+                grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
+                n_g += 1
+                _count_targets(cnt, blk_act, net.sa_target, lo, hi)
         else:
-            timed_actions(net, st, kind, tick, frac)
-    end_of_window(net, st, t_end)
-    c.windows += 1
+            tl = net.cc if kind == CURRENT else net.vs
+            p = c.cc_p if kind == CURRENT else c.vs_p
+            while p < tl.size and tl[p].tick == tick and tl[p].frac == frac:
+                i = tl[p].target
+                grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
+                n_g += 1
+                cnt[i] += 1
+                blk_act[i >> BLOCK_SHIFT] = 1
+                p += 1
+            if kind == CURRENT:
+                c.cc_p = p
+            else:
+                c.vs_p = p
+    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w), n_g, n_t
 
 
 @njit(**_OPTS)
-def advance(net, st, h, out, stop_tick):
-    """Simulate every event before ``stop_tick``; returns the (possibly regrown) heap and output.
+def place_entries(cnt, pos, blk_act, n):
+    """Give each active neuron its slice of the entry table (in neuron order); returns the total."""
+    total = 0
+    for b in range(blk_act.size):
+        if blk_act[b]:
+            for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
+                pos[i] = total
+                total += cnt[i]
+    return total
+
+
+@njit(**_OPTS)
+def fill_entries(net, grp, n_g, pos, ent, ent_w):
+    """Write every item's index (and per-synapse weight) into its targets' slices, in item order.
+
+    Items are in time order, so each neuron's slice comes out sorted by time, with same-time
+    inputs in queue order. ``pos[i]`` ends at the end of neuron i's slice.
+    """
+    for g in range(n_g):
+        it = grp[g]
+        if it.kind != INPUTS:
+            i = it.lo
+            ent[pos[i]] = g
+            pos[i] += 1
+            continue
+        targets = net.syn_target if it.src == 0 else net.sa_target
+        if np.isnan(it.w):
+            weights = net.syn_weight if it.src == 0 else net.sa_weight
+            for s in range(it.lo, it.hi):
+                i = targets[s]
+                k = pos[i]
+                ent[k] = g
+                ent_w[k] = weights[s + it.wsh]
+                pos[i] = k + 1
+        else:
+            for s in range(it.lo, it.hi):
+                i = targets[s]
+                k = pos[i]
+                ent[k] = g
+                pos[i] = k + 1
+
+
+@njit(**_OPTS)
+def process_neuron(r, nr, i, ent, ent_w, j0, j1, grp, times, time_E, n_cls, q, c, stream, win, cc, vs,
+                   voltages):
+    """Advance neuron i through its entries ``j0:j1`` of the window, in time order.
+
+    Same-time inputs are summed (in queue order) and tested against the threshold once; the
+    neuron's Poisson arrivals and crossings before each time are taken first (:func:`catch_up`).
+    """
+    cl = r.cls
+    cur = -1  # time index of the open input batch
+    admitted = False
+    refractory = False
+    tick, frac, e = np.int64(0), 0.0, 1.0
+    discarded = 0
+    for j in range(j0, j1):
+        it = grp[ent[j]]
+        if it.kind == INPUTS and it.ti == cur:  # another input of the open batch
+            if refractory:
+                discarded += 1
+            else:
+                r.U += (ent_w[j] if np.isnan(it.w) else it.w) * e
+            continue
+        if admitted and r.U >= r.thr * e:
+            fire(r, nr, i, tick, frac, False, q, c, win)
+        cur = -1
+        admitted = False
+        ti = it.ti
+        tick, frac = times[ti].tick, times[ti].frac
+        e = time_E[ti * n_cls + cl]
+        if it.kind == INPUTS:
+            cur = ti
+            if needs_catch_up(r, tick, frac, e):
+                catch_up(r, nr, i, tick, frac, e, q, c, stream, win)
+            refractory = time_lt(tick, frac, r.ref_tick, r.ref_frac)
+            if refractory:
+                discarded += 1
+            else:
+                admitted = True
+                if r.thr < 0.0:
+                    r.ctick = DIRTY
+                r.U += (ent_w[j] if np.isnan(it.w) else it.w) * e
+        elif it.kind == CURRENT:
+            change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
+        else:
+            catch_up(r, nr, i, tick, frac, e, q, c, stream, win)
+            voltages[vs[it.aux].slot] = potential(r, nr, tick, frac, q, c.base)
+    if admitted and r.U >= r.thr * e:
+        fire(r, nr, i, tick, frac, False, q, c, win)
+    c.discarded += discarded
+
+
+@njit(**_OPTS)
+def process_window(net, st, buf, n_g, t_end):
+    """Advance every neuron that has entries or may act on its own through the window to t_end.
+
+    Within a window neurons are independent, so each is taken once, in neuron order, through its
+    own entries, then through its Poisson arrivals and crossings up to t_end. Blocks of 64 neurons
+    with no entries and a wake-up minimum at or after t_end are skipped.
+    """
+    c = st.ctl[0]
+    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
+    cnt, pos, blk_act, wake, block_min, class_E = st.cnt, st.pos, st.blk_act, st.wake, st.block_min, st.class_E
+    grp, times, time_E = buf.grp, buf.times, buf.time_E
+    n_cls = cls_q.size
+    n = nrn.size
+    total = place_entries(cnt, pos, blk_act, n)
+    ent = _grown(buf.ent, 0, total)
+    ent_w = _grown(buf.ent_w, 0, total)
+    fill_entries(net, grp, n_g, pos, ent, ent_w)
+    for k in range(n_cls):
+        class_E[k] = frame_exp(t_end, 0.0, c.base, cls_q[k])
+    for b in range(block_min.size):
+        active = blk_act[b]
+        if not active and block_min[b] >= t_end:
+            continue
+        blk_act[b] = 0
+        m = NEVER
+        for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
+            k = cnt[i]
+            if k > 0 or wake[i] < t_end:
+                r, nr = nrn[i], neuron[i]
+                q = cls_q[r.cls]
+                if k > 0:
+                    cnt[i] = 0
+                    process_neuron(r, nr, i, ent, ent_w, pos[i] - k, pos[i], grp, times, time_E, n_cls, q, c,
+                                   stream, win, net.cc, net.vs, st.voltages)
+                e = class_E[r.cls]
+                if needs_catch_up(r, t_end, 0.0, e):
+                    catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win)
+                t = crossing_bound(r, nr, t_end, e)
+                wake[i] = r.ps_tick if r.ps_tick < t else t
+            if wake[i] < m:
+                m = wake[i]
+        block_min[b] = m
+    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w)
+
+
+@njit(**_OPTS)
+def advance(net, st, buf, stop_tick):
+    """Simulate every event before ``stop_tick``; returns the (possibly regrown) buffers.
 
     Windows are aligned on multiples of the window length whatever the stop times, so splitting a
     run gives bit-identical results. Returns early, with ``ctl.overflow`` set, if a window emitted
@@ -724,10 +793,13 @@ def advance(net, st, h, out, stop_tick):
         if now == k * W and np.float64(now - c.base) * max_q > REBASE_EXPONENT:
             rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
-        run_window(net, st, h, t_end)
+        buf, n_g, n_t = gather_window(net, st, buf, t_end)
+        buf = process_window(net, st, buf, n_g, t_end)
+        c.windows += 1
         if c.overflow:
             break
-        h, out = flush_window(net, st, h, out)
+        h, out = flush_window(net, st, buf.heap, buf.out)
+        buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w)
         now = t_end
         c.now = now
-    return h, out
+    return buf

@@ -25,9 +25,10 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn cand_list class_E class_stamp stream win voltages wake block_min")
+State = namedtuple("State", "ctl nrn class_E stream win voltages wake block_min cnt pos blk_act")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
-``nrn`` (per-neuron state records) above all."""
+``nrn`` (per-neuron state records) above all; ``cnt``, ``pos`` and ``blk_act`` are the window's
+per-neuron entry counts, slice ends and active-block marks (zero between windows)."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _WINDOW_SPIKES_PER_NEURON = 64  # buffer bound when t_ref = 0 (pages are only committed when used)
@@ -92,8 +93,7 @@ def make_state(p: Prepared, net: Net) -> State:
     ctl["max_out_proj"] = out_per_pop.max() if out_per_pop.size else 0
     return State(
         ctl=ctl, nrn=nrn,
-        cand_list=np.zeros(max(n, 1), np.int64), class_E=np.ones(net.cls_q.size),
-        class_stamp=np.full(net.cls_q.size, -1, np.int64),
+        class_E=np.ones(net.cls_q.size),
         stream=_records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
                         stop=p.ps_stop, key=p.ps_key),
         # NOTE: np.empty of a large buffer only reserves address space; pages are committed when
@@ -101,6 +101,8 @@ def make_state(p: Prepared, net: Net) -> State:
         win=np.empty(max(1024, n * min(per_neuron, _WINDOW_SPIKES_PER_NEURON)), K.SPIKE),
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
+        cnt=np.zeros(n, np.int64), pos=np.zeros(n, np.int64),
+        blk_act=np.zeros((n >> K.BLOCK_SHIFT) + 1, np.int64),
     )
 
 
@@ -119,8 +121,9 @@ class NumbaEngine:
         self.prepared = prepared
         self.net = make_net(prepared)
         self.state = make_state(prepared, self.net)
-        self._heap = np.empty(1024, K.HEAP)
-        self._out = np.empty(1024, K.SPIKE)
+        self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
+                              times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int32),
+                              ent_w=np.empty(1024))
 
     @property
     def now_tick(self) -> int:
@@ -154,7 +157,7 @@ class NumbaEngine:
             chunk = max(window, int(chunk * scale))
 
     def _call(self, stop_tick: int) -> None:
-        self._heap, self._out = K.advance(self.net, self.state, self._heap, self._out, np.int64(stop_tick))
+        self._buf = K.advance(self.net, self.state, self._buf, np.int64(stop_tick))
         if self.state.ctl[0]["overflow"]:
             raise RuntimeError(
                 f"more than {self.state.win.size} spikes in one window of {self.state.ctl[0]['window'] * TICK_MS:g} ms "
@@ -163,7 +166,7 @@ class NumbaEngine:
     def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Recorded spikes so far: (ids int64, ticks int64, fracs float64), sorted by time then id."""
         n = int(self.state.ctl[0]["out_n"])
-        rec = self._out[:n]
+        rec = self._buf.out[:n]
         ids, ticks, fracs = rec["id"], rec["tick"], rec["frac"]
         order = np.lexsort((ids, fracs, ticks))
         return ids[order].copy(), ticks[order].copy(), fracs[order].copy()
@@ -180,5 +183,6 @@ class NumbaEngine:
         return {k: int(ctl[k]) for k in COUNTER_NAMES}
 
     def queue_bytes(self) -> int:
-        """Bytes held by the spike-group heap."""
-        return int(self._heap.nbytes)
+        """Bytes held by the spike-group heap and the window's item and entry tables."""
+        b = self._buf
+        return int(b.heap.nbytes + b.grp.nbytes + b.times.nbytes + b.time_E.nbytes + b.ent.nbytes + b.ent_w.nbytes)
