@@ -9,20 +9,24 @@ The algorithm (docs/architecture.md has the long version):
 
 * **Windows of the minimum delay.** Time advances in windows ``[k W, (k+1) W)`` with ``W`` at most
   the smallest synaptic delay, so a spike emitted in a window arrives in a later one. Within a
-  window, neurons are independent: each one is advanced through its own inputs in time order.
-  Spikes of a window are collected and scheduled at its end (the point where an MPI version would
-  exchange them).
+  window, neurons are independent. Spikes of a window are collected and queued at its end (the
+  point where an MPI version would exchange them).
 * **Queue of spike groups.** A binary heap holds one entry per (spike, projection) — or per (spike,
   projection, run of equal delays) for per-synapse delays — keyed by ``(arrival tick, frac,
   source, projection)``: O(log n) per entry, not per synapse, and a canonical order for ties.
+* **Gather, bucket, advance.** At a window's start everything due in it is taken off the queues in
+  time order (:func:`gather_window`); each item's targets get an entry in the bucket of their
+  neuron range, in item order (:func:`fill_entries`), so each bucket is sorted by time. Buckets are
+  then worked one at a time with their neurons' states in cache (:func:`process_entries`):
+  same-time inputs of a neuron are summed and tested against threshold once.
 * **Time-invariant frame.** A neuron stores ``U = (V - V_inf) exp((t - base) / tau_m)``, which is
-  constant between events, so a delivery is ``U += w * E(t)`` with ``E(t) = exp((t - base)/tau_m)``
-  computed once per arrival time and time-constant class, and the threshold test is
+  constant between events, so an input is ``U += w * E(t)`` with ``E(t) = exp((t - base)/tau_m)``
+  computed once per distinct time and time-constant class, and the threshold test is
   ``U >= (V_th - V_inf) * E(t)``. ``base`` is moved forward (and all ``U`` rescaled) before the
   exponent can overflow.
 * **Lazy autonomous dynamics.** Poisson arrivals and constant-current threshold crossings never
-  enter the global queue: a neuron is advanced through them (exactly, in time order) when an input
-  reaches it, when a current change or a voltage sample concerns it, and at each window's end.
+  enter the global queue: a neuron is advanced through them (exactly, in time order) when an entry
+  reaches it and at each window's end if its wake-up bound says it may act.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-# Record layouts. Per-neuron state is one record (72 bytes) so a delivery touches one cache line.
+# Record layouts. Per-neuron state (NSTATE) keeps what an input reads in its first cache line.
 NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int64), ("ps_hi", np.int64),
                    ("t_ref", np.int64), ("record", np.int64), ("E_L", np.float64), ("R_m", np.float64),
                    ("tau_m", np.float64),
@@ -40,12 +44,16 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("ps_tick", np.int64), ("ps_frac", np.float64), ("ps_m", np.int64), ("cls", np.int64),
-                   ("ctick", np.int64), ("cfrac", np.float64), ("V_inf", np.float64), ("I", np.float64)], align=True)
-"""Per-neuron state (96 bytes): U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory
-end, earliest pending Poisson arrival (ps_tick, ps_frac; stream ps_m, -1 if none), a copy of the
-time-constant class, the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived
-since the last reset), V_inf (mV) and the injected current I (pA)."""
+                   ("bt", np.int64), ("bflag", np.int64), ("cls", np.int64), ("ps_m", np.int64),
+                   ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
+                   ("V_inf", np.float64), ("I", np.float64), ("_pad", np.float64, 2)], align=True)
+"""Per-neuron state, 128 bytes on two cache lines (arrays of it start on a line): the first holds
+what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
+the open input batch of the window (time index bt, -1 if none since the window began; bflag
+BATCH_NONE / BATCH_OPEN / BATCH_REFRACTORY), the time-constant class and the Poisson stream of
+the earliest pending arrival (ps_m, -1 if none). The second: that arrival's time, the clean
+crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV)
+and the injected current I (pA)."""
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
@@ -68,6 +76,7 @@ synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (targ
 WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
 """A distinct event time of the current window."""
 CURRENT, INPUTS, SAMPLE = 0, 1, 2
+BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY = 0, 1, 2
 
 Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w")
 """Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
@@ -85,6 +94,7 @@ CTL = np.dtype([
     ("overflow", np.int64),  # a window emitted more spikes than the window buffer holds
     ("window", np.int64),  # window length, ticks
     ("max_out_proj", np.int64),  # most projections leaving one population
+    ("bucket_shift", np.int64),  # neurons i >> bucket_shift share an entry bucket
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
     ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
@@ -539,12 +549,10 @@ def _next_kind(net, c, h):
 
 
 @njit(**_OPTS)
-def _count_targets(cnt, blk_act, targets, lo, hi):
-    """One more entry for each of ``targets[lo:hi]``; mark their blocks active."""
+def _count_targets(bcnt, shift, targets, lo, hi):
+    """One more entry in the bucket of each of ``targets[lo:hi]``."""
     for s in range(lo, hi):
-        t = targets[s]
-        cnt[t] += 1
-        blk_act[t >> BLOCK_SHIFT] = 1
+        bcnt[targets[s] >> shift] += 1
 
 
 @njit(**_OPTS)
@@ -559,13 +567,13 @@ def _add_item(grp, n_g, ti, kind, w, lo, hi, wsh, src, aux):
 def gather_window(net, st, buf, t_end):
     """Take every event before t_end off the queues, in time order, as the window's items.
 
-    Each distinct time gets an index and its ``E`` per time-constant class; each item counts one
-    entry per target in ``st.cnt``. Per-synapse delays: a group is the run of equal delays, the rest
-    of the row goes back to the heap. Returns (buf, items, times).
+    Each distinct time gets an index and its ``E`` per time-constant class; each item adds one
+    entry per target to its target's bucket count ``st.bcnt``. Per-synapse delays: a group is the
+    run of equal delays, the rest of the row goes back to the heap. Returns (buf, items, times).
     """
     c = st.ctl[0]
     h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
-    cls_q, cnt, blk_act = net.cls_q, st.cnt, st.blk_act
+    cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
     n_cls = cls_q.size
     syn_delay, rowptr, proj, pop_start = net.syn_delay, net.rowptr, net.proj, net.pop_start
     n_g = 0
@@ -605,7 +613,7 @@ def gather_window(net, st, buf, t_end):
                 c.syn_events += hi - lo
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
-                _count_targets(cnt, blk_act, net.syn_target, lo, hi)
+                _count_targets(bcnt, shift, net.syn_target, lo, hi)
             c.heap_n = n
             lo = c.sa_p
             hi = lo
@@ -616,7 +624,7 @@ def gather_window(net, st, buf, t_end):
                 c.sa_p = hi
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
                 n_g += 1
-                _count_targets(cnt, blk_act, net.sa_target, lo, hi)
+                _count_targets(bcnt, shift, net.sa_target, lo, hi)
         else:
             tl = net.cc if kind == CURRENT else net.vs
             p = c.cc_p if kind == CURRENT else c.vs_p
@@ -624,8 +632,7 @@ def gather_window(net, st, buf, t_end):
                 i = tl[p].target
                 grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
                 n_g += 1
-                cnt[i] += 1
-                blk_act[i >> BLOCK_SHIFT] = 1
+                bcnt[i >> shift] += 1
                 p += 1
             if kind == CURRENT:
                 c.cc_p = p
@@ -635,86 +642,80 @@ def gather_window(net, st, buf, t_end):
 
 
 @njit(**_OPTS)
-def place_entries(cnt, pos, blk_act, n):
-    """Give each active neuron its slice of the entry table (in neuron order); returns the total."""
-    total = 0
-    for b in range(blk_act.size):
-        if blk_act[b]:
-            for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
-                pos[i] = total
-                total += cnt[i]
-    return total
+def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
+    """Append every item's entries ``target << 32 | item`` (and per-synapse weights) to its targets'
+    buckets, in item order, so that each bucket comes out sorted by time with same-time inputs
+    in queue order. ``bpos[b]`` is bucket b's write cursor (it ends at the bucket's end).
 
-
-@njit(**_OPTS)
-def fill_entries(net, grp, n_g, pos, ent, ent_w):
-    """Write every item's index (and per-synapse weight) into its targets' slices, in item order.
-
-    Items are in time order, so each neuron's slice comes out sorted by time, with same-time
-    inputs in queue order. ``pos[i]`` ends at the end of neuron i's slice.
+    A few hundred buckets keep the writes in a few hundred streams (cache-friendly) where one
+    slice per neuron would scatter them over the whole table.
     """
     for g in range(n_g):
         it = grp[g]
         if it.kind != INPUTS:
-            i = it.lo
-            ent[pos[i]] = g
-            pos[i] += 1
+            b = it.lo >> shift
+            ent[bpos[b]] = (it.lo << 32) | g
+            bpos[b] += 1
             continue
         targets = net.syn_target if it.src == 0 else net.sa_target
-        if np.isnan(it.w):
-            weights = net.syn_weight if it.src == 0 else net.sa_weight
-            for s in range(it.lo, it.hi):
-                i = targets[s]
-                k = pos[i]
-                ent[k] = g
+        heterogeneous = np.isnan(it.w)
+        weights = net.syn_weight if it.src == 0 else net.sa_weight
+        for s in range(it.lo, it.hi):
+            i = np.int64(targets[s])
+            b = i >> shift
+            k = bpos[b]
+            ent[k] = (i << 32) | g
+            if heterogeneous:
                 ent_w[k] = weights[s + it.wsh]
-                pos[i] = k + 1
-        else:
-            for s in range(it.lo, it.hi):
-                i = targets[s]
-                k = pos[i]
-                ent[k] = g
-                pos[i] = k + 1
+            bpos[b] = k + 1
 
 
-@njit(**_OPTS)
-def process_neuron(r, nr, i, ent, ent_w, j0, j1, grp, times, time_E, n_cls, q, c, stream, win, cc, vs,
-                   voltages):
-    """Advance neuron i through its entries ``j0:j1`` of the window, in time order.
+@njit(inline="always", **_OPTS)
+def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, c, stream, win, cc, vs,
+                    voltages, touched, n_touched):
+    """Advance the neurons of one bucket through its entries ``j0:j1``, in time order.
 
-    Same-time inputs are summed (in queue order) and tested against the threshold once; the
-    neuron's Poisson arrivals and crossings before each time are taken first (:func:`catch_up`).
+    An input at the time of its target's open batch is only summed (one multiply-add); any other
+    entry first closes that batch (threshold test), then brings the neuron to the entry's time
+    (its Poisson arrivals and crossings before it, :func:`catch_up`) and opens a new batch, changes
+    the current or samples the potential. Neurons met for the first time in the window are
+    appended to ``touched``; returns the new count.
     """
-    cl = r.cls
-    cur = -1  # time index of the open input batch
-    admitted = False
-    refractory = False
-    tick, frac, e = np.int64(0), 0.0, 1.0
+    n_cls = cls_q.size
     discarded = 0
     for j in range(j0, j1):
-        it = grp[ent[j]]
-        if it.kind == INPUTS and it.ti == cur:  # another input of the open batch
-            if refractory:
+        x = ent[j]
+        i = x >> 32
+        it = grp[x & 0xFFFFFFFF]
+        r = nrn[i]
+        ti = it.ti
+        if it.kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch: sum
+            if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
             else:
-                r.U += (ent_w[j] if np.isnan(it.w) else it.w) * e
+                r.U += (ent_w[j] if np.isnan(it.w) else it.w) * time_E[ti * n_cls + r.cls]
             continue
-        if admitted and r.U >= r.thr * e:
-            fire(r, nr, i, tick, frac, False, q, c, win)
-        cur = -1
-        admitted = False
-        ti = it.ti
+        nr = neuron[i]
+        q = cls_q[r.cls]
+        if r.bt < 0:
+            touched[n_touched] = i
+            n_touched += 1
+        elif r.bflag == BATCH_OPEN:  # close the open batch (as close_batch, without a call)
+            bt = r.bt
+            if r.U >= r.thr * time_E[bt * n_cls + r.cls]:
+                fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
+        r.bflag = BATCH_NONE
         tick, frac = times[ti].tick, times[ti].frac
-        e = time_E[ti * n_cls + cl]
+        e = time_E[ti * n_cls + r.cls]
+        r.bt = ti
         if it.kind == INPUTS:
-            cur = ti
             if needs_catch_up(r, tick, frac, e):
                 catch_up(r, nr, i, tick, frac, e, q, c, stream, win)
-            refractory = time_lt(tick, frac, r.ref_tick, r.ref_frac)
-            if refractory:
+            if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+                r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
-                admitted = True
+                r.bflag = BATCH_OPEN
                 if r.thr < 0.0:
                     r.ctick = DIRTY
                 r.U += (ent_w[j] if np.isnan(it.w) else it.w) * e
@@ -723,54 +724,88 @@ def process_neuron(r, nr, i, ent, ent_w, j0, j1, grp, times, time_E, n_cls, q, c
         else:
             catch_up(r, nr, i, tick, frac, e, q, c, stream, win)
             voltages[vs[it.aux].slot] = potential(r, nr, tick, frac, q, c.base)
-    if admitted and r.U >= r.thr * e:
-        fire(r, nr, i, tick, frac, False, q, c, win)
     c.discarded += discarded
+    return n_touched
+
+
+@njit(inline="always", **_OPTS)
+def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_E, c, stream, win, wake,
+                   block_min):
+    """Close the open batch of neurons ``ids[lo:hi]``, bring them to t_end, renew their wake-ups."""
+    n_cls = cls_q.size
+    for k in range(lo, hi):
+        i = ids[k]
+        r, nr = nrn[i], neuron[i]
+        q = cls_q[r.cls]
+        if r.bflag == BATCH_OPEN:
+            bt = r.bt
+            if r.U >= r.thr * time_E[bt * n_cls + r.cls]:
+                fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
+        r.bflag = BATCH_NONE
+        r.bt = -1
+        e = class_E[r.cls]
+        if needs_catch_up(r, t_end, 0.0, e):
+            catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win)
+        t = crossing_bound(r, nr, t_end, e)
+        set_wake(wake, block_min, i, r.ps_tick if r.ps_tick < t else t)
+
+
+@njit(**_OPTS)
+def end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, block_min):
+    """Bring every neuron that may act on its own before t_end (Poisson arrival, crossing) up to it.
+
+    Only blocks of 64 neurons whose wake-up minimum is before t_end are looked at, so a window
+    in which few neurons can fire by themselves costs little more than its block scan.
+    """
+    n = nrn.size
+    for b in range(block_min.size):
+        if block_min[b] >= t_end:
+            continue
+        m = NEVER
+        for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
+            if wake[i] < t_end:
+                r, nr = nrn[i], neuron[i]
+                e = class_E[r.cls]
+                if needs_catch_up(r, t_end, 0.0, e):
+                    catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win)
+                t = crossing_bound(r, nr, t_end, e)
+                wake[i] = r.ps_tick if r.ps_tick < t else t
+            if wake[i] < m:
+                m = wake[i]
+        block_min[b] = m
 
 
 @njit(**_OPTS)
 def process_window(net, st, buf, n_g, t_end):
     """Advance every neuron that has entries or may act on its own through the window to t_end.
 
-    Within a window neurons are independent, so each is taken once, in neuron order, through its
-    own entries, then through its Poisson arrivals and crossings up to t_end. Blocks of 64 neurons
-    with no entries and a wake-up minimum at or after t_end are skipped.
+    Within a window neurons are independent, so the window is taken bucket by bucket: a bucket's
+    entries in time order, then the neurons they touched (open batch closed, Poisson arrivals and
+    crossings up to t_end), all while the bucket's neuron states are in cache. Then
+    :func:`end_of_window` for the neurons that no entry touched.
     """
     c = st.ctl[0]
     nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
-    cnt, pos, blk_act, wake, block_min, class_E = st.cnt, st.pos, st.blk_act, st.wake, st.block_min, st.class_E
-    grp, times, time_E = buf.grp, buf.times, buf.time_E
-    n_cls = cls_q.size
-    n = nrn.size
-    total = place_entries(cnt, pos, blk_act, n)
+    bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
+    grp, times, time_E, touched = buf.grp, buf.times, buf.time_E, st.touched
+    total = 0
+    for b in range(bcnt.size):
+        bpos[b] = total
+        total += bcnt[b]
     ent = _grown(buf.ent, 0, total)
     ent_w = _grown(buf.ent_w, 0, total)
-    fill_entries(net, grp, n_g, pos, ent, ent_w)
-    for k in range(n_cls):
+    fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
+    for k in range(cls_q.size):
         class_E[k] = frame_exp(t_end, 0.0, c.base, cls_q[k])
-    for b in range(block_min.size):
-        active = blk_act[b]
-        if not active and block_min[b] >= t_end:
-            continue
-        blk_act[b] = 0
-        m = NEVER
-        for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
-            k = cnt[i]
-            if k > 0 or wake[i] < t_end:
-                r, nr = nrn[i], neuron[i]
-                q = cls_q[r.cls]
-                if k > 0:
-                    cnt[i] = 0
-                    process_neuron(r, nr, i, ent, ent_w, pos[i] - k, pos[i], grp, times, time_E, n_cls, q, c,
-                                   stream, win, net.cc, net.vs, st.voltages)
-                e = class_E[r.cls]
-                if needs_catch_up(r, t_end, 0.0, e):
-                    catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win)
-                t = crossing_bound(r, nr, t_end, e)
-                wake[i] = r.ps_tick if r.ps_tick < t else t
-            if wake[i] < m:
-                m = wake[i]
-        block_min[b] = m
+    for b in range(bcnt.size):
+        k = bcnt[b]
+        if k > 0:
+            bcnt[b] = 0
+            n_touched = process_entries(nrn, neuron, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
+                                        c, stream, win, net.cc, net.vs, st.voltages, touched, 0)
+            finish_neurons(nrn, neuron, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
+                           win, wake, block_min)
+    end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w)
 
 

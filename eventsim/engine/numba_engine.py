@@ -25,12 +25,14 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn class_E stream win voltages wake block_min cnt pos blk_act")
+State = namedtuple("State", "ctl nrn class_E stream win voltages wake block_min bcnt bpos touched")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
-``nrn`` (per-neuron state records) above all; ``cnt``, ``pos`` and ``blk_act`` are the window's
-per-neuron entry counts, slice ends and active-block marks (zero between windows)."""
+``nrn`` (per-neuron state records) above all; ``bcnt`` and ``bpos`` are the window's entry
+counts and write cursors per bucket of neurons (counts are zero between windows), ``touched``
+the neurons a bucket's entries reached."""
 
 _EXPONENT_PER_WINDOW = 20.0
+_MAX_BUCKETS = 512
 _WINDOW_SPIKES_PER_NEURON = 64  # buffer bound when t_ref = 0 (pages are only committed when used)
 
 
@@ -41,8 +43,27 @@ def window_ticks(prepared: Prepared, tau_min: float) -> int:
     return max(1, min(d_min, cap)) if d_min > 0 else cap
 
 
+def bucket_shift(n: int) -> int:
+    """log2 of the neurons per entry bucket: at least a 64-neuron block, at most ~512 buckets.
+
+    A window's inputs are appended to one bucket per range of neurons; few buckets keep those
+    writes cache-friendly, small buckets keep a bucket's neuron states in cache while it is worked.
+    """
+    shift = K.BLOCK_SHIFT
+    while (n >> shift) > _MAX_BUCKETS:
+        shift += 1
+    return shift
+
+
+def aligned_records(dtype, n):
+    """Zeroed record array whose first record starts on a 64-byte cache line."""
+    buf = np.zeros(n * dtype.itemsize + 64, np.uint8)
+    off = -buf.ctypes.data % 64
+    return buf[off:off + n * dtype.itemsize].view(dtype)
+
+
 def _records(dtype, n, **columns):
-    a = np.zeros(n, dtype)
+    a = aligned_records(dtype, n) if dtype.itemsize % 64 == 0 else np.zeros(n, dtype)
     for k, v in columns.items():
         a[k] = v
     return a
@@ -83,7 +104,7 @@ def make_state(p: Prepared, net: Net) -> State:
     n = p.n_neurons
     v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
     nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"],
-                   ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY)
+                   ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY, bt=-1)
     t_ref_min = int(p.t_ref.min()) if n else 0
     window = window_ticks(p, float(p.tau_m.min()) if n else 1.0)
     per_neuron = 2 + window // t_ref_min if t_ref_min > 0 else _WINDOW_SPIKES_PER_NEURON
@@ -91,6 +112,8 @@ def make_state(p: Prepared, net: Net) -> State:
     ctl = np.zeros(1, K.CTL)
     ctl["window"] = window
     ctl["max_out_proj"] = out_per_pop.max() if out_per_pop.size else 0
+    shift = bucket_shift(n)
+    ctl["bucket_shift"] = shift
     return State(
         ctl=ctl, nrn=nrn,
         class_E=np.ones(net.cls_q.size),
@@ -101,8 +124,8 @@ def make_state(p: Prepared, net: Net) -> State:
         win=np.empty(max(1024, n * min(per_neuron, _WINDOW_SPIKES_PER_NEURON)), K.SPIKE),
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
-        cnt=np.zeros(n, np.int64), pos=np.zeros(n, np.int64),
-        blk_act=np.zeros((n >> K.BLOCK_SHIFT) + 1, np.int64),
+        bcnt=np.zeros((n >> shift) + 1, np.int64), bpos=np.zeros((n >> shift) + 1, np.int64),
+        touched=np.zeros(max(n, 1), np.int64),
     )
 
 
@@ -122,7 +145,7 @@ class NumbaEngine:
         self.net = make_net(prepared)
         self.state = make_state(prepared, self.net)
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
-                              times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int32),
+                              times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
                               ent_w=np.empty(1024))
 
     @property
