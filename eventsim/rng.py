@@ -11,9 +11,12 @@ Two kinds of randomness:
   generator index and the target id, never on the order in which neurons are processed, so a
   neuron's input is the same whatever engine, chunking or (later) process count runs it.
 
-The SplitMix64 step is written twice, here in plain Python for the reference engine and in
-``eventsim.engine.kernels`` for the compiled loop; ``tests/test_rng.py`` checks they agree bit for
-bit.
+Exponential gaps are drawn with a 256-layer ziggurat (Marsaglia and Tsang's method): one SplitMix64
+output, a table lookup, a multiply and a compare for ~99 % of the draws, no logarithm; the rest take
+the wedge test (one more output and an ``exp``) or the tail (memoryless: ``R`` plus a new draw).
+The SplitMix64 step and the ziggurat are written twice, here in plain Python for the reference
+engine and in ``eventsim.engine.kernels`` for the compiled loop, from the same tables
+(:data:`ZIG_X`, :data:`ZIG_F`); ``tests/test_rng.py`` checks they agree bit for bit.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ __all__ = [
     "stream_keys",
     "splitmix64_next",
     "exponential_gap",
+    "standard_exponential",
     "PURPOSE_POISSON",
+    "ZIG_X",
+    "ZIG_F",
 ]
 
 GOLDEN = 0x9E3779B97F4A7C15
@@ -35,6 +41,30 @@ _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 _MASK = (1 << 64) - 1
 PURPOSE_POISSON = 1
+_U53 = 1.0 / 9007199254740992.0  # 2**-53
+
+ZIG_R = 7.69711747013104972
+"""Start of the ziggurat's tail: the base strip is cut at x = R."""
+ZIG_V = 0.0039496598225815571993
+"""Area of each of the 256 layers (base strip with tail included) under exp(-x)."""
+
+
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Layer edges x[0..256] (x[0] = V / exp(-R) is the base strip's virtual width, x[1] = R,
+    x[256] = 0) and f[i] = exp(-x[i]); layer i spans x in [0, x[i]] and heights [f[i], f[i+1]]."""
+    x = np.empty(257)
+    x[0] = ZIG_V / math.exp(-ZIG_R)
+    x[1] = ZIG_R
+    for i in range(1, 255):
+        x[i + 1] = -math.log(math.exp(-x[i]) + ZIG_V / x[i])
+    x[256] = 0.0
+    f = np.array([math.exp(-v) for v in x])
+    return x, f
+
+
+ZIG_X, ZIG_F = _ziggurat_tables()
+_ZX = ZIG_X.tolist()
+_ZF = ZIG_F.tolist()
 
 
 def _mix64_array(z: np.ndarray) -> np.ndarray:
@@ -88,14 +118,32 @@ def splitmix64_next(state: int) -> tuple[int, int]:
     return state, z ^ (z >> 31)
 
 
-def exponential_gap(state: int, rate_per_ms: float) -> tuple[int, float]:
-    """Draw an exponential inter-arrival gap in ms from a SplitMix64 stream.
+def standard_exponential(state: int) -> tuple[int, float]:
+    """Draw an Exp(1) variate from a SplitMix64 stream (ziggurat; see the module docstring).
 
-    ``u = ((z >> 11) + 0.5) / 2**53`` lies in ``(0, 1)``; the gap is ``-log(u) / rate``.
+    Returns
+    -------
+    (new_state, x) : the stream state after the draw and x >= 0
     """
-    state, z = splitmix64_next(state)
-    u = ((z >> 11) + 0.5) * (1.0 / 9007199254740992.0)
-    return state, -math.log(u) / rate_per_ms
+    offset = 0.0
+    while True:
+        state, z = splitmix64_next(state)
+        i = z & 0xFF
+        x = (z >> 11) * _U53 * _ZX[i]
+        if x < _ZX[i + 1]:  # inside the layer's rectangle, under the curve
+            return state, offset + x
+        if i == 0:  # the tail beyond R: memoryless, so R plus a fresh draw
+            offset += ZIG_R
+            continue
+        state, z = splitmix64_next(state)
+        if _ZF[i] + (z >> 11) * _U53 * (_ZF[i + 1] - _ZF[i]) < math.exp(-x):  # the wedge
+            return state, offset + x
+
+
+def exponential_gap(state: int, rate_per_ms: float) -> tuple[int, float]:
+    """Draw an exponential inter-arrival gap in ms: :func:`standard_exponential` / rate."""
+    state, x = standard_exponential(state)
+    return state, x / rate_per_ms
 
 
 def build_generator(seed: int, *purpose: int) -> np.random.Generator:

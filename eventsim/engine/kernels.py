@@ -36,6 +36,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from eventsim import rng as _rng
+
 # Record layouts. Per-neuron state (NSTATE) keeps what an input reads in its first cache line.
 NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int64), ("ps_hi", np.int64),
                    ("t_ref", np.int64), ("record", np.int64), ("E_L", np.float64), ("R_m", np.float64),
@@ -115,6 +117,10 @@ NEVER = np.iinfo(np.int64).max
 DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
 BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
 REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
+# NOTE: the ziggurat tables are frozen into the compiled code; Numba's cache does not see changes in
+# eventsim/rng.py, but tests/test_rng.py compares both implementations bit for bit.
+_ZIG_X, _ZIG_F, _ZIG_R = _rng.ZIG_X.copy(), _rng.ZIG_F.copy(), _rng.ZIG_R
+_U53 = 1.0 / 9007199254740992.0
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -161,15 +167,31 @@ def frame_exp(tick, frac, base, q_over_tau):
 # Per-stream random numbers (SplitMix64, identical to eventsim.rng in plain Python)
 # ---------------------------------------------------------------------------------------------
 @njit(**_OPTS)
-def exponential_gap(sr, rate_per_ms):
-    """Advance the SplitMix64 state of stream record sr and return an exponential gap in ms."""
+def _splitmix_next(sr):
+    """Advance the SplitMix64 state of stream record sr; return its output."""
     z = sr.state + _GOLDEN
     sr.state = z
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
-    z = z ^ (z >> np.uint64(31))
-    u = (np.float64(z >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
-    return -np.log(u) / rate_per_ms
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**_OPTS)
+def exponential_gap(sr, rate_per_ms):
+    """Exponential gap in ms from stream record sr: ziggurat Exp(1) / rate, as eventsim.rng."""
+    offset = 0.0
+    while True:
+        z = _splitmix_next(sr)
+        i = np.int64(z & np.uint64(0xFF))
+        x = np.float64(z >> np.uint64(11)) * _U53 * _ZIG_X[i]
+        if x < _ZIG_X[i + 1]:
+            return (offset + x) / rate_per_ms
+        if i == 0:
+            offset += _ZIG_R
+            continue
+        z = _splitmix_next(sr)
+        if _ZIG_F[i] + np.float64(z >> np.uint64(11)) * _U53 * (_ZIG_F[i + 1] - _ZIG_F[i]) < np.exp(-x):
+            return (offset + x) / rate_per_ms
 
 
 @njit(**_OPTS)
