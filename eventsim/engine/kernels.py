@@ -48,14 +48,15 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
                    ("bt", np.int64), ("bflag", np.int64), ("cls", np.int64), ("ps_m", np.int64),
                    ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
-                   ("V_inf", np.float64), ("I", np.float64), ("_pad", np.float64, 2)], align=True)
+                   ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("candidate", np.int64)],
+                  align=True)
 """Per-neuron state, 128 bytes on two cache lines (arrays of it start on a line): the first holds
 what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
 the open input batch of the window (time index bt, -1 if none since the window began; bflag
 BATCH_NONE / BATCH_OPEN / BATCH_REFRACTORY), the time-constant class and the Poisson stream of
 the earliest pending arrival (ps_m, -1 if none). The second: that arrival's time, the clean
-crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV)
-and the injected current I (pA)."""
+crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV),
+the injected current I (pA), and the batch stamps of direct delivery (touched, candidate)."""
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
@@ -97,6 +98,10 @@ CTL = np.dtype([
     ("window", np.int64),  # window length, ticks
     ("max_out_proj", np.int64),  # most projections leaving one population
     ("bucket_shift", np.int64),  # neurons i >> bucket_shift share an entry bucket
+    ("batch", np.int64),  # id of the current same-time input batch (direct delivery)
+    ("direct", np.int64),  # deliver the current window directly (1) or through buckets (0)
+    ("direct_max_neurons", np.int64),  # networks up to this size always deliver directly
+    ("direct_max_entries", np.int64),  # a window after one with at most this many inputs too
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
     ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
@@ -107,10 +112,11 @@ CTL = np.dtype([
     ("heap_peak", np.int64),
     ("windows", np.int64),
     ("batches", np.int64),  # same-time input batches
+    ("direct_windows", np.int64),  # windows delivered directly
 ], align=True)
 """Control scalars and counters of a run, one record (passed by pointer: no reference counting)."""
 COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "heap_pushes",
-                 "heap_peak", "windows", "batches")
+                 "heap_peak", "windows", "batches", "direct_windows")
 
 TICKS_PER_MS = 1e6
 NEVER = np.iinfo(np.int64).max
@@ -832,8 +838,170 @@ def process_window(net, st, buf, n_g, t_end):
 
 
 @njit(**_OPTS)
+def admit(r, w, e, tick, frac, batch):
+    """Add an input of w mV (E(t) = e) unless refractory: 0 discarded, 1 added, 2 new candidate."""
+    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+        return 0
+    r.U += w * e
+    if r.thr < 0.0:
+        # NOTE: ctick only matters while V_inf > V_th; not writing it otherwise keeps a delivery
+        # within the record's first cache line.
+        r.ctick = DIRTY
+    if r.U >= r.thr * e and r.candidate != batch:
+        r.candidate = batch
+        return 2
+    return 1
+
+
+@njit(**_OPTS)
+def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
+                class_stamp, c, stream, win, cand, n_cand, wake, block_min):
+    """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
+
+    One iteration per delivery (direct delivery, see :func:`advance`). It takes plain arrays and records only (no
+    Net/State tuples), and calls out only for a neuron's catch-up. Returns the candidate count.
+    """
+    homogeneous = not np.isnan(w_h)
+    w = w_h
+    discarded = 0
+    for s in range(lo, hi):
+        i = np.int64(targets[s])
+        if not homogeneous:
+            w = weights[s + wsh]
+        r = nrn[i]
+        cl = r.cls
+        if class_stamp[cl] != batch:
+            class_stamp[cl] = batch
+            class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
+        e = class_E[cl]
+        caught_up = False
+        if r.touched != batch:
+            # NOTE: first input of this batch for i: bring i up to t once, so that the
+            # same-time inputs after it are summed before the single threshold test.
+            r.touched = batch
+            if needs_catch_up(r, tick, frac, e):
+                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win)
+                caught_up = True
+        a = admit(r, w, e, tick, frac, batch)
+        if a == 0:
+            discarded += 1
+        elif a == 2:
+            cand[n_cand] = i
+            n_cand += 1
+        # NOTE: inhibition only delays a crossing, so the old wake-up stays a valid (early) bound;
+        # only catch-ups and excitation can bring it forward.
+        if caught_up or (a != 0 and w > 0.0 and r.thr < 0.0):
+            update_wake(r, neuron[i], i, tick, e, wake, block_min)
+    c.discarded += discarded
+    return n_cand
+
+
+@njit(**_OPTS)
+def deliver_batch(net, st, h, tick, frac):
+    """Direct delivery: all inputs arriving at exactly (tick, frac), summed per neuron, then one
+    threshold test per neuron (as the buckets do, in the same order: results are bit-identical)."""
+    c = st.ctl[0]
+    nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
+    stream, win, cand, wake, block_min = st.stream, st.win, st.touched, st.wake, st.block_min
+    syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
+    batch = c.batch + 1
+    c.batch = batch
+    c.batches += 1
+    n_cand = 0
+    n = c.heap_n
+    while n > 0 and h[0].tick == tick and h[0].frac == frac:
+        heap_pop(h, n)
+        g = h[n - 1]
+        src, j, lo = g.src, g.proj, g.pos
+        pj = net.proj[j]
+        hi = rowptr[pj.rowptr_start + src - net.pop_start[pj.pre_pop] + 1]
+        n -= 1
+        if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
+            d0 = syn_delay[lo + pj.delay_shift]
+            end = lo + 1
+            while end < hi and syn_delay[end + pj.delay_shift] == d0:
+                end += 1
+            if end < hi:  # re-queue the rest of the row at its next delay
+                heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
+                c.heap_pushes += 1
+                n += 1
+            hi = end
+        c.syn_events += hi - lo
+        n_cand = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
+                             batch, cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
+    c.heap_n = n
+    lo = c.sa_p
+    hi = lo
+    while hi < net.sa_tick.size and net.sa_tick[hi] == tick and net.sa_frac[hi] == frac:
+        hi += 1
+    if hi > lo:
+        c.ext_events += hi - lo
+        c.sa_p = hi
+        n_cand = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
+                             cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
+    for k in range(n_cand):
+        i = cand[k]
+        r = nrn[i]
+        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * class_E[r.cls]:
+            fire(r, neuron[i], i, tick, frac, False, cls_q[r.cls], c, win)
+            update_wake(r, neuron[i], i, tick, class_E[r.cls], wake, block_min)
+
+
+@njit(**_OPTS)
+def timed_actions(net, st, kind, tick, frac):
+    """Direct delivery: current changes or voltage samples at exactly (tick, frac)."""
+    c = st.ctl[0]
+    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
+    if kind == CURRENT:
+        cc = net.cc
+        while c.cc_p < cc.size and cc[c.cc_p].tick == tick and cc[c.cc_p].frac == frac:
+            i = cc[c.cc_p].target
+            r = nrn[i]
+            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p].value, cls_q[r.cls], c, stream, win)
+            update_wake(r, neuron[i], i, tick, frame_exp(tick, frac, c.base, cls_q[r.cls]), st.wake, st.block_min)
+            c.cc_p += 1
+    else:
+        vs = net.vs
+        while c.vs_p < vs.size and vs[c.vs_p].tick == tick and vs[c.vs_p].frac == frac:
+            i = vs[c.vs_p].target
+            r = nrn[i]
+            q = cls_q[r.cls]
+            e = frame_exp(tick, frac, c.base, q)
+            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win)
+            update_wake(r, neuron[i], i, tick, e, st.wake, st.block_min)
+            st.voltages[vs[c.vs_p].slot] = potential(r, neuron[i], tick, frac, q, c.base)
+            c.vs_p += 1
+
+
+@njit(**_OPTS)
+def run_window_direct(net, st, h, t_end):
+    """The window without gathering: events delivered straight from the queues in time order.
+
+    Cheaper than the buckets when a window holds few inputs (their targets' states are in cache
+    anyway); gives bit-identical results.
+    """
+    c = st.ctl[0]
+    while True:
+        kind, tick, frac = _next_kind(net, c, h)
+        if kind < 0 or tick >= t_end:
+            break
+        if kind == INPUTS:
+            deliver_batch(net, st, h, tick, frac)
+        else:
+            timed_actions(net, st, kind, tick, frac)
+    for k in range(net.cls_q.size):
+        st.class_E[k] = frame_exp(t_end, 0.0, c.base, net.cls_q[k])
+        st.class_stamp[k] = -1
+    end_of_window(st.nrn, net.neuron, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake, st.block_min)
+
+
+@njit(**_OPTS)
 def advance(net, st, buf, stop_tick):
     """Simulate every event before ``stop_tick``; returns the (possibly regrown) buffers.
+
+    A window is worked through buckets (:func:`gather_window`, :func:`process_window`), or, when
+    the network is small (``ctl.direct_max_neurons``) or the previous window held few synaptic
+    inputs (``ctl.direct_max_entries``), delivered directly (:func:`run_window_direct`).
 
     Windows are aligned on multiples of the window length whatever the stop times, so splitting a
     run gives bit-identical results. Returns early, with ``ctl.overflow`` set, if a window emitted
@@ -844,15 +1012,24 @@ def advance(net, st, buf, stop_tick):
         start(net, st)
     W = c.window
     max_q = net.cls_q.max()
+    nrn_n = st.nrn.size
     now = c.now
     while now < stop_tick:
         k = now // W
         if now == k * W and np.float64(now - c.base) * max_q > REBASE_EXPONENT:
             rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
-        buf, n_g, n_t = gather_window(net, st, buf, t_end)
-        buf = process_window(net, st, buf, n_g, t_end)
+        syn_before = c.syn_events
+        if c.direct:
+            run_window_direct(net, st, buf.heap, t_end)
+            c.direct_windows += 1
+        else:
+            buf, n_g, n_t = gather_window(net, st, buf, t_end)
+            buf = process_window(net, st, buf, n_g, t_end)
         c.windows += 1
+        # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
+        # same results, so the prediction only matters for speed)
+        c.direct = 1 if nrn_n <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
         if c.overflow:
             break
         h, out = flush_window(net, st, buf.heap, buf.out)

@@ -25,7 +25,7 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn class_E stream win voltages wake block_min bcnt bpos touched")
+State = namedtuple("State", "ctl nrn class_E class_stamp stream win voltages wake block_min bcnt bpos touched")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``touched``
@@ -33,6 +33,10 @@ the neurons a bucket's entries reached."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _MAX_BUCKETS = 512
+DIRECT_MAX_NEURONS = 2048
+"""Networks up to this size deliver every window directly (all neuron states fit in L2)."""
+DIRECT_MAX_ENTRIES = 8192
+"""A window after one with at most this many synaptic inputs is delivered directly."""
 _WINDOW_SPIKES_PER_NEURON = 64  # buffer bound when t_ref = 0 (pages are only committed when used)
 
 
@@ -114,9 +118,12 @@ def make_state(p: Prepared, net: Net) -> State:
     ctl["max_out_proj"] = out_per_pop.max() if out_per_pop.size else 0
     shift = bucket_shift(n)
     ctl["bucket_shift"] = shift
+    ctl["direct"] = int(n <= DIRECT_MAX_NEURONS or DIRECT_MAX_ENTRIES >= 0)  # no window seen yet
+    ctl["direct_max_neurons"] = DIRECT_MAX_NEURONS
+    ctl["direct_max_entries"] = DIRECT_MAX_ENTRIES
     return State(
         ctl=ctl, nrn=nrn,
-        class_E=np.ones(net.cls_q.size),
+        class_E=np.ones(net.cls_q.size), class_stamp=np.full(net.cls_q.size, -1, np.int64),
         stream=_records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
                         stop=p.ps_stop, key=p.ps_key),
         # NOTE: np.empty of a large buffer only reserves address space; pages are committed when
