@@ -576,6 +576,34 @@ def _next_kind(net, c, h):
     return kind, tick, frac
 
 
+@njit(inline="always", **_OPTS)
+def pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c):
+    """Take the earliest of the n heap entries, due at (tick, frac), off the heap.
+
+    Returns ``(n, src, proj, lo, hi)``: the new entry count and the group's synapses ``[lo, hi)``.
+    With per-synapse delays the group is the run of equal delays and the rest of the row goes
+    back to the heap at its next delay.
+    """
+    heap_pop(h, n)
+    g = h[n - 1]
+    src, j, lo = g.src, g.proj, g.pos
+    pj = proj[j]
+    hi = rowptr[pj.rowptr_start + src - pop_start[pj.pre_pop] + 1]
+    n -= 1
+    if pj.delay < 0:
+        d0 = syn_delay[lo + pj.delay_shift]
+        end = lo + 1
+        while end < hi and syn_delay[end + pj.delay_shift] == d0:
+            end += 1
+        if end < hi:
+            heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
+            c.heap_pushes += 1
+            n += 1
+        hi = end
+    c.syn_events += hi - lo
+    return n, src, j, lo, hi
+
+
 @njit(**_OPTS)
 def _count_targets(bcnt, shift, targets, lo, hi):
     """One more entry in the bucket of each of ``targets[lo:hi]``."""
@@ -622,23 +650,8 @@ def gather_window(net, st, buf, t_end):
             c.batches += 1
             n = c.heap_n
             while n > 0 and h[0].tick == tick and h[0].frac == frac:
-                heap_pop(h, n)
-                g = h[n - 1]
-                src, j, lo = g.src, g.proj, g.pos
+                n, src, j, lo, hi = pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c)
                 pj = proj[j]
-                hi = rowptr[pj.rowptr_start + src - pop_start[pj.pre_pop] + 1]
-                n -= 1
-                if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
-                    d0 = syn_delay[lo + pj.delay_shift]
-                    end = lo + 1
-                    while end < hi and syn_delay[end + pj.delay_shift] == d0:
-                        end += 1
-                    if end < hi:  # re-queue the rest of the row at its next delay
-                        heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
-                        c.heap_pushes += 1
-                        n += 1
-                    hi = end
-                c.syn_events += hi - lo
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
                 _count_targets(bcnt, shift, net.syn_target, lo, hi)
@@ -910,23 +923,8 @@ def deliver_batch(net, st, h, tick, frac):
     n_cand = 0
     n = c.heap_n
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
-        heap_pop(h, n)
-        g = h[n - 1]
-        src, j, lo = g.src, g.proj, g.pos
+        n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
         pj = net.proj[j]
-        hi = rowptr[pj.rowptr_start + src - net.pop_start[pj.pre_pop] + 1]
-        n -= 1
-        if pj.delay < 0:  # per-synapse delays: this group is the run of equal delays
-            d0 = syn_delay[lo + pj.delay_shift]
-            end = lo + 1
-            while end < hi and syn_delay[end + pj.delay_shift] == d0:
-                end += 1
-            if end < hi:  # re-queue the rest of the row at its next delay
-                heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
-                c.heap_pushes += 1
-                n += 1
-            hi = end
-        c.syn_events += hi - lo
         n_cand = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
                              batch, cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
     c.heap_n = n
