@@ -604,6 +604,18 @@ def pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c):
     return n, src, j, lo, hi
 
 
+@njit(inline="always", **_OPTS)
+def take_scheduled(sa_tick, sa_frac, c, tick, frac):
+    """The scheduled input arrivals due at exactly (tick, frac): ``[lo, hi)``, taken (counted)."""
+    lo = c.sa_p
+    hi = lo
+    while hi < sa_tick.size and sa_tick[hi] == tick and sa_frac[hi] == frac:
+        hi += 1
+    c.ext_events += hi - lo
+    c.sa_p = hi
+    return lo, hi
+
+
 @njit(**_OPTS)
 def _count_targets(bcnt, shift, targets, lo, hi):
     """One more entry in the bucket of each of ``targets[lo:hi]``."""
@@ -656,13 +668,8 @@ def gather_window(net, st, buf, t_end):
                 n_g += 1
                 _count_targets(bcnt, shift, net.syn_target, lo, hi)
             c.heap_n = n
-            lo = c.sa_p
-            hi = lo
-            while hi < net.sa_tick.size and net.sa_tick[hi] == tick and net.sa_frac[hi] == frac:
-                hi += 1
+            lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
-                c.ext_events += hi - lo
-                c.sa_p = hi
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
                 n_g += 1
                 _count_targets(bcnt, shift, net.sa_target, lo, hi)
@@ -928,13 +935,8 @@ def deliver_batch(net, st, h, tick, frac):
         n_cand = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
                              batch, cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
     c.heap_n = n
-    lo = c.sa_p
-    hi = lo
-    while hi < net.sa_tick.size and net.sa_tick[hi] == tick and net.sa_frac[hi] == frac:
-        hi += 1
+    lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
-        c.ext_events += hi - lo
-        c.sa_p = hi
         n_cand = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
                              cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
     for k in range(n_cand):
