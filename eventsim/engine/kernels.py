@@ -18,7 +18,9 @@ The algorithm (docs/architecture.md has the long version):
   time order (:func:`gather_window`); each item's targets get an entry in the bucket of their
   neuron range, in item order (:func:`fill_entries`), so each bucket is sorted by time. Buckets are
   then worked one at a time with their neurons' states in cache (:func:`process_entries`):
-  same-time inputs of a neuron are summed and tested against threshold once.
+  same-time inputs of a neuron are summed and tested against threshold once. Small windows are
+  delivered straight from the queues instead (:func:`run_window_direct`), with bit-identical
+  results.
 * **Time-invariant frame.** A neuron stores ``U = (V - V_inf) exp((t - base) / tau_m)``, which is
   constant between events, so an input is ``U += w * E(t)`` with ``E(t) = exp((t - base)/tau_m)``
   computed once per distinct time and time-constant class, and the threshold test is
