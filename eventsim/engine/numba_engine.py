@@ -25,11 +25,12 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn class_E class_stamp stream win voltages wake block_min bcnt bpos touched")
+State = namedtuple("State", "ctl nrn class_E class_stamp stream win voltages wake block_min bcnt bpos ids")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``bcnt`` and ``bpos`` are the window's entry
-counts and write cursors per bucket of neurons (counts are zero between windows), ``touched``
-the neurons a bucket's entries reached."""
+counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
+scratch list of neuron ids (the neurons a bucket's entries reached; direct delivery's threshold
+candidates)."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _MAX_BUCKETS = 512
@@ -118,7 +119,8 @@ def make_state(p: Prepared, net: Net) -> State:
     ctl["max_out_proj"] = out_per_pop.max() if out_per_pop.size else 0
     shift = bucket_shift(n)
     ctl["bucket_shift"] = shift
-    ctl["direct"] = int(n <= DIRECT_MAX_NEURONS or DIRECT_MAX_ENTRIES >= 0)  # no window seen yet
+    # before the first window: as after a window without inputs
+    ctl["direct"] = int(n <= DIRECT_MAX_NEURONS or DIRECT_MAX_ENTRIES >= 0)
     ctl["direct_max_neurons"] = DIRECT_MAX_NEURONS
     ctl["direct_max_entries"] = DIRECT_MAX_ENTRIES
     return State(
@@ -132,7 +134,7 @@ def make_state(p: Prepared, net: Net) -> State:
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
         bcnt=np.zeros((n >> shift) + 1, np.int64), bpos=np.zeros((n >> shift) + 1, np.int64),
-        touched=np.zeros(max(n, 1), np.int64),
+        ids=np.zeros(max(n, 1), np.int64),
     )
 
 
