@@ -81,3 +81,16 @@ def test_compare_missing_peer_env_is_skipped(tmp_path):
                "--peers", "nest-ps", "--peer-python", str(tmp_path / "no-such-python"),
                "--out", str(tmp_path / "cmp.jsonl")).stdout
     assert "skipped" in out and "| nest-ps" in out
+
+
+def test_ab_same_tree_twice():
+    root = str(PERF.parent)
+    out = _run("ab.py", "--a", root, "--b", root, "--model", "benchmark4", "--scale", "0.05", "--duration", "20",
+               "--rounds", "2").stdout.strip().splitlines()
+    rec = json.loads(out[-1])
+    assert rec["same_spikes"] and rec["spikes"]["a"] == rec["spikes"]["b"] and rec["spikes"]["a"][0] > 0
+    assert rec["rounds"] == 2 and rec["ratio_sim_b_over_a"] > 0
+    for side in ("a", "b"):
+        s = rec["stats"][side]["sim_s"]
+        assert s["min"] <= s["median"] <= s["max"]
+    assert any(line.startswith("B/A median sim_s") for line in out)

@@ -1,0 +1,97 @@
+"""Numba's on-disk cache, keyed by the whole engine's source, so that stale machine code is never loaded.
+
+Numba stamps each cached kernel with a hash of the one file that defines it. A kernel that calls
+(and inlines) a kernel of another module, or freezes another module's global (the ziggurat tables
+of :mod:`eventsim.rng`), would be loaded stale after that other module changed. Here every kernel
+of the engine is stamped instead with one hash over all the sources compiled code depends on
+(:data:`HASHED`): change any of them and every kernel recompiles at the next start, so the engine
+can be split into modules by responsibility.
+
+It works through Numba's cache-locator chain: :class:`EngineSourceLocator` goes first, claims the
+functions defined in ``eventsim/engine/``, keeps the cache folder the usual locator would choose
+(``__pycache__`` beside the source, ``NUMBA_CACHE_DIR`` when set, or the user-wide cache) and
+replaces only the stamp. ``NUMBA_CACHE_LOCATOR_CLASSES``, when a user sets it, replaces the whole
+chain, this locator included.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+from numba.core import caching as _caching
+from numba.core.caching import _CacheLocator
+
+# NOTE: Numba renamed _CacheImpl to CacheImpl (0.61); both hold the locator chain as a class list.
+_CacheImpl = getattr(_caching, "CacheImpl", None) or _caching._CacheImpl
+
+__all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "install"]
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+_ENGINE = _PACKAGE / "engine"
+HASHED = ("engine", "models", "rng.py")
+"""Paths, relative to the ``eventsim`` package, whose ``.py`` files compiled kernels depend on."""
+
+
+def _sources() -> list[Path]:
+    files = []
+    for rel in HASHED:
+        p = _PACKAGE / rel
+        files += sorted(p.rglob("*.py")) if p.is_dir() else ([p] if p.is_file() else [])
+    return files
+
+
+@functools.lru_cache(maxsize=None)
+def engine_source_hash() -> str:
+    """SHA-256 (hex) over the names and contents of every file in :data:`HASHED`, computed once per process."""
+    h = hashlib.sha256()
+    for f in _sources():
+        h.update(f.relative_to(_PACKAGE).as_posix().encode() + b"\0")
+        h.update(f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+class EngineSourceLocator(_CacheLocator):
+    """The usual Numba locator of an engine kernel, with :func:`engine_source_hash` as its source stamp."""
+
+    def __init__(self, inner: _CacheLocator):
+        self._inner = inner
+
+    def ensure_cache_path(self):
+        self._inner.ensure_cache_path()
+
+    def get_cache_path(self):
+        return self._inner.get_cache_path()
+
+    def get_source_stamp(self):
+        return ("eventsim-engine", engine_source_hash())
+
+    def get_disambiguator(self):
+        return self._inner.get_disambiguator()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        try:
+            if not Path(py_file).resolve().is_relative_to(_ENGINE):
+                return None
+        except OSError:
+            return None
+        for other in _CacheImpl._locator_classes:
+            if other is cls:
+                continue
+            inner = other.from_function(py_func, py_file)
+            if inner is not None:
+                return cls(inner)
+        return None
+
+
+def install() -> None:
+    """Put :class:`EngineSourceLocator` first in Numba's locator chain (idempotent).
+
+    Must run before the first ``@njit(cache=True)`` kernel of the engine is defined:
+    ``eventsim/engine/__init__.py`` calls it.
+    """
+    chain = _CacheImpl._locator_classes
+    if EngineSourceLocator not in chain:
+        chain.insert(0, EngineSourceLocator)
