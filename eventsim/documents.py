@@ -16,7 +16,8 @@ import tomllib
 
 from eventsim.errors import ScenarioError
 
-__all__ = ["read_document", "apply_overrides", "document_hash", "dumps_toml", "toml_type_name"]
+__all__ = ["read_document", "apply_overrides", "document_hash", "dumps_toml", "toml_type_name", "utf8_error",
+           "not_utf8", "depth", "MAX_BYTES", "MAX_DEPTH"]
 
 
 def toml_type_name(v) -> str:
@@ -25,20 +26,93 @@ def toml_type_name(v) -> str:
     return names.get(type(v), type(v).__name__)
 
 
+MAX_BYTES = 256 * 2**20
+"""Largest scenario file read (bytes); big arrays belong in table files."""
+MAX_DEPTH = 32
+"""Deepest nesting of tables and arrays accepted (a scenario needs 5)."""
+
+
+def utf8_error(data: bytes, base: int = 0) -> str | None:
+    """Where ``data`` stops being UTF-8: ``"byte 0xff at offset 12"`` (``base`` added), or None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"byte 0x{data[e.start]:02x} at offset {base + e.start}"
+    return None
+
+
+def not_utf8(path) -> str | None:
+    """:func:`utf8_error` of a whole file, read in 1 MiB blocks (for files too big to hold)."""
+    base, carry = 0, b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(2**20)
+            data = carry + block
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if block and e.reason == "unexpected end of data":  # a character cut by the block boundary
+                    base, carry = base + e.start, data[e.start:]
+                    continue
+                return utf8_error(data, base)
+            if not block:
+                return None
+            base, carry = base + len(data), b""
+
+
+def depth(node) -> int:
+    """Nesting depth of tables and arrays (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(node, 0)]
+    while stack:
+        v, d = stack.pop()
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        if children is not None:
+            deepest = max(deepest, d + 1)
+            stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _check_depth(doc: dict, path) -> dict:
+    if depth(doc) > MAX_DEPTH:
+        raise ScenarioError(str(path), "", f"tables and arrays nested more than {MAX_DEPTH} deep")
+    return doc
+
+
 def read_document(path) -> dict:
-    """Parse a scenario file with :mod:`tomllib`; unreadable or malformed files raise ScenarioError."""
+    """Parse a scenario file (UTF-8, a leading byte-order mark allowed) with :mod:`tomllib`.
+
+    Raises
+    ------
+    ScenarioError
+        Unreadable, larger than :data:`MAX_BYTES`, not UTF-8 (naming the byte offset), not TOML,
+        or nested deeper than :data:`MAX_DEPTH`.
+    """
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(MAX_BYTES + 1)
     except OSError as e:
         raise ScenarioError(str(path), "", f"cannot read the scenario file: {e.strerror or e}") from None
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(str(path), "", f"larger than {MAX_BYTES // 2**20} MiB: is it a scenario? "
+                                           "(put big arrays in table files)")
+    bad = utf8_error(data)
+    if bad:
+        raise ScenarioError(str(path), "", f"not UTF-8 text ({bad}); save the scenario as UTF-8")
+    try:
+        # spreadsheet programs and some editors start UTF-8 files with a byte-order mark
+        doc = tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(str(path), "", f"not valid TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError(str(path), "", f"tables and arrays nested more than {MAX_DEPTH} deep") from None
+    return _check_depth(doc, path)
 
 
 def _parse_value(text: str):
     try:
         return tomllib.loads(f"v = {text}")["v"]
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(f"nested more than {MAX_DEPTH} deep") from None
     except tomllib.TOMLDecodeError:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", text.strip()):
             return text.strip()  # a bare word: --set run.engine=reference
@@ -79,7 +153,7 @@ def apply_overrides(doc: dict, overrides, path="<scenario>") -> dict:
                 if isinstance(node, dict) and part not in node:
                     node[part] = {}
                 node = node[part]
-    return doc
+    return _check_depth(doc, path)
 
 
 def document_hash(doc: dict) -> str:

@@ -31,6 +31,8 @@ from eventsim.connectivity import ALIASES, RULE_PARAMS, RULES
 from eventsim.distributions import DISTRIBUTIONS
 from eventsim.documents import apply_overrides, document_hash, read_document, toml_type_name
 from eventsim.errors import ScenarioError, ValidationError, did_you_mean
+from eventsim.memory import available_memory, peak_bytes
+from eventsim.memory import megabytes as _mb
 from eventsim.models import MODELS
 from eventsim.network import ENGINES, Network
 from eventsim.timebase import MAX_MS
@@ -38,18 +40,19 @@ from eventsim.timebase import MAX_MS
 __all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
 
 SCHEMA = 1
-BYTES_PER_NEURON = 120
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
 _RUN = ("duration", "seed", "engine")
 # rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
 _RULES = {name: RULE_PARAMS[ALIASES.get(name, name)] for name in (*RULES, *ALIASES) if name != "explicit"}
 _RULES["explicit"] = ()
 _PROJ = ("source", "target", "rule", "weight", "delay", "allow_autapses", "allow_multapses")
-_EXPLICIT = ("file", "ids", "sources", "targets")
+_EXPLICIT = ("file", "ids", "ignore_columns", "sources", "targets")
+_CONN_COLUMNS = ("source", "target", "weight", "delay")
+_SPIKE_COLUMNS = ("target", "time", "weight", "delay")
 _STIM = {  # type -> (required, optional)
     "poisson": (("targets", "rate", "weight"), ("start", "stop")),
     "spike_train": (("targets", "times", "weight"), ("delay",)),
-    "spike_table": (("file",), ("ids", "population", "weight", "delay")),
+    "spike_table": (("file",), ("ids", "population", "weight", "delay", "ignore_columns")),
     "current_steps": (("targets", "times", "amplitudes"), ()),
 }
 _VOLTAGE = ("name", "population", "ids", "times")
@@ -62,8 +65,9 @@ def _show(v) -> str:
 class Checker:
     """Type and key checks that raise :class:`ScenarioError` for one scenario file."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, available: int | None = None):
         self.path = path
+        self.available = available  # bytes a table file may take to read, None: unchecked
 
     def fail(self, where: str, message: str):
         raise ScenarioError(str(self.path), where, message)
@@ -117,7 +121,20 @@ class Checker:
             self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
         if not p.is_file():
             self.fail(where, f"table file {str(p)!r} does not exist")
+        if p.suffix.lower() == ".csv" and self.available is not None:
+            need = tables.BYTES_PER_CELL * tables.csv_cells(p)
+            if need > self.available:
+                self.fail(where, f"reading {p.name} needs up to {_mb(need)} but only {_mb(self.available)} "
+                                 "of memory is available")
         return p
+
+    def table(self, spec: dict, where: str, allowed) -> tables.Table:
+        """The table file ``spec["file"]`` with its ``ignore_columns``, only ``allowed`` columns."""
+        path = self.file(spec["file"], f"{where}.file", (".csv", ".npz"))
+        ignore = spec.get("ignore_columns", [])
+        if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
+            self.fail(f"{where}.ignore_columns", f"expected an array of column names, got {_show(ignore)}")
+        return tables.read_table(self, path, f"{where}.file", allowed, ignore)
 
 
 # ----------------------------------------------------------------------------------------- values
@@ -134,7 +151,10 @@ def _value(ck: Checker, v, where: str, n: int | None = None):
         ck.keys(v, ("file", "column"), where)
         return tables.file_values(ck, v, where, n)
     if isinstance(v, dict):
-        kind = ck.string(v.get("distribution"), f"{where}.distribution", tuple(DISTRIBUTIONS))
+        if "distribution" not in v:
+            ck.fail(f"{where}.distribution", f"missing required key: a table value is a distribution "
+                                             f"({' or '.join(map(repr, DISTRIBUTIONS))}) or {{file, column}}")
+        kind = ck.string(v["distribution"], f"{where}.distribution", tuple(DISTRIBUTIONS))
         req, opt = DISTRIBUTIONS[kind]
         ck.keys(v, ("distribution",) + req + opt, where, required=req)
         out = {"distribution": kind}
@@ -163,6 +183,16 @@ def _times(ck: Checker, v, where: str) -> np.ndarray:
 class Scenario:
     """A validated scenario: the resolved document and everything read from its table files.
 
+    Parameters
+    ----------
+    path : str or Path
+        The scenario file (table files are relative to it).
+    doc : dict
+        The parsed, overridden document.
+    available : int, optional
+        Bytes of memory available: a CSV table that could need more to read is refused before it
+        is read. None: not checked.
+
     Attributes
     ----------
     path : pathlib.Path
@@ -178,10 +208,10 @@ class Scenario:
         (taken when loading), so a copy elsewhere hashes the same and an edited table does not.
     """
 
-    def __init__(self, path, doc: dict):
+    def __init__(self, path, doc: dict, available: int | None = None):
         self.path = Path(path)
         self.doc = doc
-        self._ck = Checker(self.path)
+        self._ck = Checker(self.path, available)
         self._check()
         self.sha256 = self._hash()
 
@@ -269,21 +299,24 @@ class Scenario:
         if "file" in p:
             if "sources" in p or "targets" in p:
                 ck.fail(f"{where}.file", "give either file or sources/targets, not both")
-            path = ck.file(p["file"], f"{where}.file", (".csv", ".npz"))
             mode = ck.string(p.get("ids", "local"), f"{where}.ids", ("local", "global"))
-            cols = tables.read_columns(ck, path, f"{where}.file")
-            src = tables.column(ck, cols, "source", path, f"{where}.file", integer=True)
-            tgt = tables.column(ck, cols, "target", path, f"{where}.file", integer=True)
+            table = ck.table(p, where, _CONN_COLUMNS)
+            src = tables.column(ck, table, "source", f"{where}.file", integer=True)
+            tgt = tables.column(ck, table, "target", f"{where}.file", integer=True)
             if mode == "global":
                 src, tgt = src - self._start(out["source"]), tgt - self._start(out["target"])
             for key in ("weight", "delay"):
-                c = tables.column(ck, cols, key, path, f"{where}.file", required=False)
+                c = tables.column(ck, table, key, f"{where}.file", required=False)
                 if c is not None:
                     columns[key] = c
-            if "delay" in columns and np.any(columns["delay"] <= 0):
-                ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(columns['delay'].min())!r}")
-            what = f"{path.name}: {mode} "
+            if "delay" in columns:
+                tables.check_rows(ck, table, f"{where}.file", "delay", columns["delay"] <= 0, columns["delay"],
+                                  "expected a delay > 0 ms")
+            what = f"{mode} "
         else:
+            table = None
+            if "ignore_columns" in p:
+                ck.fail(f"{where}.ignore_columns", "only used with file")
             for key in ("sources", "targets"):
                 if key not in p:
                     ck.fail(f"{where}.{key}", "missing required key (or give file = a connection table)")
@@ -294,8 +327,8 @@ class Scenario:
             if src.size != tgt.size:
                 ck.fail(f"{where}.targets", f"expected {src.size} ids (one per source), got {tgt.size}")
             what = ""
-        tables.check_ids(ck, src, 0, src_n, f"{where}.source" if what else f"{where}.sources", f"{what}source")
-        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if what else f"{where}.targets", f"{what}target")
+        tables.check_ids(ck, src, 0, src_n, f"{where}.source" if table else f"{where}.sources", f"{what}source", table)
+        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if table else f"{where}.targets", f"{what}target", table)
         out["params"] = dict(sources=src, targets=tgt)
         return columns
 
@@ -347,34 +380,33 @@ class Scenario:
 
     def _spike_table(self, s: dict, where: str) -> dict:
         ck = self._ck
-        path = ck.file(s["file"], f"{where}.file", (".csv", ".npz"))
         pop = self._population(s["population"], f"{where}.population") if "population" in s else None
         mode = ck.string(s.get("ids", "local" if pop else "global"), f"{where}.ids", ("local", "global"))
         if mode == "local" and pop is None:
             ck.fail(f"{where}.population", 'missing required key (ids = "local" needs the population they are local to)')
-        cols = tables.read_columns(ck, path, f"{where}.file")
-        target = tables.column(ck, cols, "target", path, f"{where}.file", integer=True)
-        time = tables.column(ck, cols, "time", path, f"{where}.file")
-        if np.any(time < 0):
-            ck.fail(f"{where}.file", f"{path.name}: column 'time' must be >= 0 ms, got {float(time.min())!r}")
+        table = ck.table(s, where, _SPIKE_COLUMNS)
+        name = table.name
+        target = tables.column(ck, table, "target", f"{where}.file", integer=True)
+        time = tables.column(ck, table, "time", f"{where}.file")
+        tables.check_rows(ck, table, f"{where}.file", "time", time < 0, time, "expected a time >= 0 ms")
         out = {"target": target, "time": time, "population": pop, "ids": mode}
         for key in ("weight", "delay"):
-            c = tables.column(ck, cols, key, path, f"{where}.file", required=False)
+            c = tables.column(ck, table, key, f"{where}.file", required=False)
             if c is not None and key in s:
-                ck.fail(f"{where}.{key}", f"given both here and as a column of {path.name}")
+                ck.fail(f"{where}.{key}", f"given both here and as a column of {name}")
             if c is None:
                 if key == "weight" and key not in s:
-                    ck.fail(f"{where}.weight", f"missing: {path.name} has no 'weight' column and no weight key is given")
+                    ck.fail(f"{where}.weight", f"missing: {name} has no 'weight' column and no weight key is given")
                 c = float(ck.number(s.get(key, 1.0), f"{where}.{key}", minimum=0.0 if key == "delay" else None,
                                     strict=key == "delay"))
-            elif key == "delay" and np.any(c <= 0):
-                ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(c.min())!r}")
+            elif key == "delay":
+                tables.check_rows(ck, table, f"{where}.file", "delay", c <= 0, c, "expected a delay > 0 ms")
             out[key] = c
         if pop is None:
-            tables.check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", f"{path.name}: global target")
+            tables.check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", "global target", table)
         else:
             lo = self._start(pop) if mode == "global" else 0
-            tables.check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{path.name}: {mode} target")
+            tables.check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{mode} target", table)
         return out
 
     def _check_recorders(self, rec) -> None:
@@ -417,26 +449,31 @@ class Scenario:
         return out
 
     def estimate(self) -> dict:
-        """Sizes and a memory estimate in bytes (connectivity, neuron state, stimuli, samples)."""
+        """Sizes and the peak memory of building the network and starting the engine, in bytes.
+
+        See :func:`eventsim.memory.peak_bytes`; recorded spikes come on top, as the run goes.
+        """
         per_syn = self.expected_synapses()
-        conn = 0
-        for p, s in zip(self.projections, per_syn):
-            weight_each = not isinstance(p["weight"], float)
-            delay_each = not isinstance(p["delay"], float)
-            conn += s * (4 + 8 * weight_each + 4 * delay_each) + 8 * (self.sizes[p["source"]] + 1)
-        n = sum(self.sizes.values())
-        streams = rows = 0
+        conn = dict(synapses=0, weighted=0, delayed=0, explicit=0, rows=0)
+        for p, count in zip(self.projections, per_syn):
+            conn["synapses"] += count
+            conn["weighted"] += count * (not isinstance(p["weight"], float))
+            conn["delayed"] += count * (not isinstance(p["delay"], float))
+            conn["explicit"] += count * (p["rule"] == "explicit")
+            conn["rows"] += self.sizes[p["source"]] + 1
+        count = lambda t: self.sizes[t[0]] if t[1] is None else t[1].size  # noqa: E731
+        stim = dict(streams=0, arrivals=0, currents=0)
         for s in self.stimuli:
-            count = lambda t: self.sizes[t[0]] if t[1] is None else t[1].size  # noqa: E731
             if s["type"] == "poisson":
-                streams += count(s["targets"])
+                stim["streams"] += count(s["targets"])
             elif s["type"] == "spike_table":
-                rows += s["target"].size
+                stim["arrivals"] += s["target"].size
             else:
-                rows += count(s["targets"]) * s["times"].size
+                stim["arrivals" if s["type"] == "spike_train" else "currents"] += count(s["targets"]) * s["times"].size
         samples = sum((self.sizes[p] if ids is None else ids.size) * t.size for _, p, ids, t in self.voltage)
-        total = conn + BYTES_PER_NEURON * n + 72 * streams + 32 * rows + 40 * samples
-        return dict(neurons=n, synapses=int(sum(per_syn)), bytes=int(total), connectivity_bytes=int(conn))
+        n = sum(self.sizes.values())
+        total = peak_bytes(neurons=n, **conn, **stim, samples=samples)
+        return dict(neurons=n, synapses=int(sum(per_syn)), bytes=total)
 
     def check_memory(self, available: int | None = None) -> dict:
         """Raise ScenarioError when the estimate exceeds the available memory; returns the estimate."""
@@ -529,25 +566,6 @@ def _set_path(doc, key: tuple, value) -> None:
     node[key[-1]] = value
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable, else free pages), or None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None,
          check_memory: bool = True) -> Scenario:
     """Read, override, validate a scenario and check that it fits in memory.
@@ -574,9 +592,10 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
             doc["run"]["seed"] = seed
         if engine is not None:
             doc["run"]["engine"] = engine
-    sc = Scenario(path, doc)
+    available = available_memory() if check_memory else None
+    sc = Scenario(path, doc, available)
     if check_memory:
-        sc.check_memory()
+        sc.check_memory(available)
     return sc
 
 
