@@ -8,6 +8,7 @@ subset of TOML that scenario documents use (the resolved copy that ``eventsim ru
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import math
@@ -16,13 +17,14 @@ import tomllib
 
 from eventsim.errors import ScenarioError
 
-__all__ = ["read_document", "apply_overrides", "document_hash", "dumps_toml", "toml_type_name", "utf8_error",
-           "not_utf8", "depth", "MAX_BYTES", "MAX_DEPTH"]
+__all__ = ["read_document", "apply_overrides", "document_hash", "dumps_toml", "toml_type_name", "NotUTF8",
+           "utf8_blocks", "not_utf8", "depth", "MAX_BYTES", "MAX_DEPTH"]
 
 
 def toml_type_name(v) -> str:
     """What a parsed TOML value is, in words ("an integer", "a table", ...), for error messages."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table",
+             datetime.datetime: "a date-time", datetime.date: "a date", datetime.time: "a time"}
     return names.get(type(v), type(v).__name__)
 
 
@@ -32,32 +34,45 @@ MAX_DEPTH = 32
 """Deepest nesting of tables and arrays accepted (a scenario needs 5)."""
 
 
-def utf8_error(data: bytes, base: int = 0) -> str | None:
-    """Where ``data`` stops being UTF-8: ``"byte 0xff at offset 12"`` (``base`` added), or None."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return f"byte 0x{data[e.start]:02x} at offset {base + e.start}"
-    return None
+class NotUTF8(ValueError):
+    """A file is not UTF-8 text; the message is ``"byte 0xff at offset 12"``."""
+
+
+def utf8_blocks(fh, size: int = 2**20):
+    """Yield the text of binary file ``fh`` block by block, checking that it is UTF-8.
+
+    Raises
+    ------
+    NotUTF8
+        At the first byte that is not UTF-8 (its value and offset in the file).
+    """
+    base, carry = 0, b""
+    while True:
+        block = fh.read(size)
+        data = carry + block
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if block and e.reason == "unexpected end of data":  # a character cut by the block boundary
+                yield data[:e.start].decode("utf-8")
+                base, carry = base + e.start, data[e.start:]
+                continue
+            raise NotUTF8(f"byte 0x{data[e.start]:02x} at offset {base + e.start}") from None
+        yield text
+        if not block:
+            return
+        base, carry = base + len(data), b""
 
 
 def not_utf8(path) -> str | None:
-    """:func:`utf8_error` of a whole file, read in 1 MiB blocks (for files too big to hold)."""
-    base, carry = 0, b""
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(2**20)
-            data = carry + block
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                if block and e.reason == "unexpected end of data":  # a character cut by the block boundary
-                    base, carry = base + e.start, data[e.start:]
-                    continue
-                return utf8_error(data, base)
-            if not block:
-                return None
-            base, carry = base + len(data), b""
+    """Where file ``path`` stops being UTF-8 (``"byte 0xff at offset 12"``), or None if it is UTF-8 text."""
+    try:
+        with open(path, "rb") as fh:
+            for _ in utf8_blocks(fh):
+                pass
+    except NotUTF8 as e:
+        return str(e)
+    return None
 
 
 def depth(node) -> int:
@@ -87,20 +102,24 @@ def read_document(path) -> dict:
         Unreadable, larger than :data:`MAX_BYTES`, not UTF-8 (naming the byte offset), not TOML,
         or nested deeper than :data:`MAX_DEPTH`.
     """
+    pieces = []
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+            for piece in utf8_blocks(fh):
+                pieces.append(piece)
+                if fh.tell() > MAX_BYTES:
+                    raise ScenarioError(str(path), "", f"larger than {MAX_BYTES // 2**20} MiB: is it a scenario? "
+                                                       "(put big arrays in table files)")
     except OSError as e:
         raise ScenarioError(str(path), "", f"cannot read the scenario file: {e.strerror or e}") from None
-    if len(data) > MAX_BYTES:
-        raise ScenarioError(str(path), "", f"larger than {MAX_BYTES // 2**20} MiB: is it a scenario? "
-                                           "(put big arrays in table files)")
-    bad = utf8_error(data)
-    if bad:
-        raise ScenarioError(str(path), "", f"not UTF-8 text ({bad}); save the scenario as UTF-8")
+    except NotUTF8 as e:  # checked block by block: a binary file is refused at its first bytes
+        raise ScenarioError(str(path), "", f"not UTF-8 text ({e}); save the scenario as UTF-8") from None
+    # spreadsheet programs and some editors start UTF-8 files with a byte-order mark
+    text = "".join(pieces).removeprefix("\ufeff")
+    if not text.strip():
+        raise ScenarioError(str(path), "", "the file is empty (a scenario has schema = 1, [run] and [populations.NAME])")
     try:
-        # spreadsheet programs and some editors start UTF-8 files with a byte-order mark
-        doc = tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(str(path), "", f"not valid TOML: {e}") from None
     except RecursionError:

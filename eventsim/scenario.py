@@ -40,6 +40,7 @@ from eventsim.timebase import MAX_MS
 __all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
 
 SCHEMA = 1
+MAX_NEURONS = 2**31 - 1  # global ids and CSR targets are int32
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
 _RUN = ("duration", "seed", "engine")
 # rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
@@ -59,7 +60,13 @@ _VOLTAGE = ("name", "population", "ids", "times")
 
 
 def _show(v) -> str:
-    return f"{toml_type_name(v)} {v!r}" if not isinstance(v, (list, dict)) else toml_type_name(v)
+    if isinstance(v, (list, dict)):
+        return toml_type_name(v)
+    return f"{toml_type_name(v)} {v!r}" if isinstance(v, (str, int, float)) else f"{toml_type_name(v)} {v}"
+
+
+def _num(x) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 class Checker:
@@ -84,15 +91,19 @@ class Checker:
                 self.fail(f"{where}.{key}" if where else key, "missing required key")
 
     def number(self, v, where: str, *, integer=False, minimum=None, strict=False, maximum=None):
+        what = "an integer" if integer else "a number"
         ok = isinstance(v, int) if integer else isinstance(v, (int, float))
         if not ok or isinstance(v, bool):
-            self.fail(where, f"expected {'an integer' if integer else 'a number'}, got {_show(v)}")
+            self.fail(where, f"expected {what}, got {_show(v)}")
         if not integer and not math.isfinite(v):
             self.fail(where, f"expected a finite number, got {v!r}")
+        if integer:  # TOML integers are unbounded; arrays of them become int64
+            minimum = -(2**63) if minimum is None else minimum
+            maximum = 2**63 - 1 if maximum is None else maximum
         if minimum is not None and (v <= minimum if strict else v < minimum):
-            self.fail(where, f"expected a number {'>' if strict else '>='} {minimum:g}, got {v!r}")
+            self.fail(where, f"expected {what} {'>' if strict else '>='} {_num(minimum)}, got {v!r}")
         if maximum is not None and v > maximum:
-            self.fail(where, f"expected a number <= {maximum:g}, got {v!r}")
+            self.fail(where, f"expected {what} <= {_num(maximum)}, got {v!r}")
         return v
 
     def string(self, v, where: str, choices=None) -> str:
@@ -107,11 +118,11 @@ class Checker:
             self.fail(where, f"expected true or false, got {_show(v)}")
         return v
 
-    def numbers(self, v, where: str, *, integer=False, minimum=None) -> np.ndarray:
+    def numbers(self, v, where: str, *, integer=False, minimum=None, maximum=None) -> np.ndarray:
         if not isinstance(v, list):
             self.fail(where, f"expected an array of numbers, got {_show(v)}")
         for k, x in enumerate(v):
-            self.number(x, f"{where}[{k}]", integer=integer, minimum=minimum)
+            self.number(x, f"{where}[{k}]", integer=integer, minimum=minimum, maximum=maximum)
         return np.asarray(v, dtype=np.int64 if integer else np.float64)
 
     def file(self, rel, where: str, suffixes) -> Path:
@@ -120,7 +131,7 @@ class Checker:
         if p.suffix.lower() not in suffixes:
             self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
         if not p.is_file():
-            self.fail(where, f"table file {str(p)!r} does not exist")
+            self.fail(where, _missing(p))
         if p.suffix.lower() == ".csv" and self.available is not None:
             need = tables.BYTES_PER_CELL * tables.csv_cells(p)
             if need > self.available:
@@ -171,13 +182,13 @@ def _times(ck: Checker, v, where: str) -> np.ndarray:
     if isinstance(v, dict):
         ck.keys(v, ("start", "stop", "step"), where, required=("start", "stop", "step"))
         start = ck.number(v["start"], f"{where}.start", minimum=0.0)
-        stop = ck.number(v["stop"], f"{where}.stop", minimum=start)
+        stop = ck.number(v["stop"], f"{where}.stop", minimum=start, maximum=MAX_MS)
         step = ck.number(v["step"], f"{where}.step", minimum=0.0, strict=True)
         count = int(math.floor((stop - start) / step * (1 + 1e-12)))
         if count > 10**8:
             ck.fail(where, f"expected at most 1e8 sample times, got {count}")
         return start + step * np.arange(count, dtype=np.float64)  # [start, stop)
-    return ck.numbers(v, where, minimum=0.0)
+    return ck.numbers(v, where, minimum=0.0, maximum=MAX_MS)
 
 
 class Scenario:
@@ -219,7 +230,7 @@ class Scenario:
     def _check(self) -> None:
         ck, doc = self._ck, self.doc
         ck.keys(doc, _TOP, "", required=("schema", "run", "populations"))
-        if doc["schema"] != SCHEMA or isinstance(doc["schema"], bool):
+        if doc["schema"] != SCHEMA or type(doc["schema"]) is not int:
             ck.fail("schema", f"expected {SCHEMA} (the only version this eventsim reads), got {doc['schema']!r}")
         if "description" in doc:
             ck.string(doc["description"], "description")
@@ -234,10 +245,11 @@ class Scenario:
         self.stimuli = [self._check_stimulus(s, f"stimuli[{k}]") for k, s in enumerate(self._array(doc, "stimuli"))]
         self._check_recorders(doc.get("recorders", {}))
 
-    def _array(self, doc, key) -> list:
+    def _array(self, doc, key, where: str | None = None) -> list:
+        where = where or key
         v = doc.get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            self._ck.fail(key, f"expected an array of tables ([[{key}]]), got {_show(v)}")
+            self._ck.fail(where, f"expected an array of tables ([[{where}]]), got {_show(v)}")
         return v
 
     def _check_populations(self, pops) -> dict:
@@ -253,7 +265,9 @@ class Scenario:
             model = ck.string(table.get("model", "lif"), f"{where}.model", tuple(MODELS))
             spec = MODELS[model]
             ck.keys(table, ("model", "size") + tuple(spec.units) + tuple(spec.aliases), where, required=("size",))
-            sizes[name] = ck.number(table["size"], f"{where}.size", integer=True, minimum=0)
+            sizes[name] = ck.number(table["size"], f"{where}.size", integer=True, minimum=0, maximum=MAX_NEURONS)
+        if sum(sizes.values()) > MAX_NEURONS:
+            ck.fail("populations", f"expected at most {MAX_NEURONS} neurons in all, got {sum(sizes.values())}")
         for name, table in pops.items():  # values after all sizes are known (no allocation before the memory check)
             self.params[name] = {k: v for k, v in table.items() if k not in ("model", "size")}
         return sizes
@@ -419,7 +433,7 @@ class Scenario:
             spikes = [self._population(x, f"recorders.spikes[{k}]") for k, x in enumerate(spikes)]
         self.record_spikes = spikes
         self.voltage = []
-        for k, v in enumerate(self._array(rec, "voltage") if "voltage" in rec else []):
+        for k, v in enumerate(self._array(rec, "voltage", "recorders.voltage") if "voltage" in rec else []):
             where = f"recorders.voltage[{k}]"
             ck.keys(v, _VOLTAGE, where, required=("population", "times"))
             name = ck.string(v.get("name", f"voltage{k}"), f"{where}.name")
@@ -549,7 +563,15 @@ class Scenario:
 
     def _hash(self) -> str:
         """Hash of the resolved document, table files replaced by the hashes of their contents."""
-        return document_hash(self._with_files(lambda path: "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()))
+        for key, path in self.files():  # per-neuron value files are read only when building
+            if not path.is_file():
+                self._ck.fail(_key_path(key), _missing(path))
+
+        def digest(path: Path) -> str:
+            with open(path, "rb") as fh:
+                return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+
+        return document_hash(self._with_files(digest))
 
     def _with_files(self, value) -> dict:
         """A copy of the document with each table file name replaced by ``value(absolute path)``."""
@@ -557,6 +579,15 @@ class Scenario:
         for key, path in self.files():
             _set_path(doc, key, value(path))
         return doc
+
+
+def _missing(path: Path) -> str:
+    return f"table file {str(path)!r} {'is not a file' if path.exists() else 'does not exist'}"
+
+
+def _key_path(key: tuple) -> str:
+    """``("projections", 0, "file")`` -> ``"projections[0].file"``."""
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in key).lstrip(".")
 
 
 def _set_path(doc, key: tuple, value) -> None:

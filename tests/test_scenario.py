@@ -164,8 +164,11 @@ def test_scenario_byte_order_mark_is_accepted(write, tmp_path):
 
 
 @pytest.mark.parametrize("content, words", [
-    (b"", "schema: missing required key"),
+    (b"", "the file is empty"),
+    (b"\xef\xbb\xbf \n\n", "the file is empty"),
+    (b"# nothing but a comment\n", "schema: missing required key"),
     (b"\x00\x01\x02\xff" * 64, "not UTF-8 text (byte 0xff at offset 3)"),
+    (b"# " + "é".encode() * 2**20 + b"\xc3", "not UTF-8 text (byte 0xc3 at offset 2097154)"),  # cut at the end
     (b"\x00\x01\x02" * 64, "not valid TOML"),
     (b"schema = 1\nschema = 1\n", "not valid TOML"),
     (b"x = " + b"[" * 5000 + b"]" * 5000, "nested more than 32 deep"),
@@ -177,6 +180,12 @@ def test_hostile_scenario_files(tmp_path, content, words):
     assert words in str(error_of(path))
 
 
+def test_utf8_character_cut_by_a_read_block_is_fine(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"#" + "é".encode() * 600_000 + b"\n" + BASE.encode())  # a block ends inside an é
+    assert scenario.load(path).sizes == {"a": 10, "b": 5}
+
+
 def test_huge_scenario_file_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setattr(documents, "MAX_BYTES", 1000)
     path = tmp_path / "s.toml"
@@ -185,11 +194,26 @@ def test_huge_scenario_file_is_refused_unread(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("override, where, words", [
-    ("populations.a.size=-1", "populations.a.size", "expected a number >= 0"),
+    ("populations.a.size=-1", "populations.a.size", "expected an integer >= 0, got -1"),
+    ("populations.a.size=3000000000", "populations.a.size", "expected an integer <= 2147483647"),
+    ("populations.b.size=2147483640", "populations", "expected at most 2147483647 neurons in all"),
     ("populations.a.size=1e400", "populations.a.size", "expected an integer, got a float inf"),
     ("run.duration=nan", "run.duration", "expected a finite number, got nan"),
     ("run.duration=inf", "run.duration", "expected a finite number, got inf"),
-    ("run.seed=99999999999999999999999", "run.seed", "expected a number <= "),
+    ("run.seed=99999999999999999999999", "run.seed", "expected an integer <= 9223372036854775807"),
+    ("run.duration=2026-01-01", "run.duration", "expected a number, got a date 2026-01-01"),
+    ("schema=1.0", "schema", "expected 1"),
+    ("stimuli.0.targets={population='a', ids=[100000000000000000000]}", "stimuli[0].targets.ids[0]",
+     "expected an integer <= 9223372036854775807"),
+    ("recorders.voltage=1", "recorders.voltage", "expected an array of tables ([[recorders.voltage]])"),
+    ("recorders.voltage=[{population='a', times=[1e300]}]", "recorders.voltage[0].times[0]", "expected a number <= 1e+11"),
+    ("recorders.voltage=[{population='a', times={start=0.0, stop=1e300, step=1.0}}]", "recorders.voltage[0].times.stop",
+     "expected a number <= 1e+11"),
+    ("populations.a.V_init={file='nope.csv', column='x'}", "populations.a.V_init.file", "nope.csv' does not exist"),
+    ("populations.a.V_init={file='.', column='x'}", "populations.a.V_init.file", "is not a file"),
+    ("projections.0.weight={distribution='normal', mean=0.0, std=1e308}", "projections[0].weight", "std finite"),
+    ("projections.0.weight={distribution='uniform', min=-1e308, max=1e308}", "projections[0].weight",
+     "finite max - min"),
     ("populations.a.tau_m=-inf", "populations.a.tau_m", "expected a finite number"),
     ("projections.0.indegree=1e30", "projections[0].indegree", "expected an integer"),
     ("projections.0.weight={min=0.0}", "projections[0].weight.distribution", "missing required key"),
