@@ -49,7 +49,7 @@ _RULES["explicit"] = ()
 _PROJ = ("source", "target", "rule", "weight", "delay", "allow_autapses", "allow_multapses")
 _EXPLICIT = ("file", "ids", "ignore_columns", "sources", "targets")
 _CONN_COLUMNS = ("source", "target", "weight", "delay")
-_SPIKE_COLUMNS = ("target", "time", "weight", "delay")
+_SPIKE_COLUMNS = ("target", "ids", "time", "times", "weight", "delay")  # ids, times: replay a spikes.npz
 _STIM = {  # type -> (required, optional)
     "poisson": (("targets", "rate", "weight"), ("start", "stop")),
     "spike_train": (("targets", "times", "weight"), ("delay",)),
@@ -400,9 +400,10 @@ class Scenario:
             ck.fail(f"{where}.population", 'missing required key (ids = "local" needs the population they are local to)')
         table = ck.table(s, where, _SPIKE_COLUMNS)
         name = table.name
-        target = tables.column(ck, table, "target", f"{where}.file", integer=True)
-        time = tables.column(ck, table, "time", f"{where}.file")
-        tables.check_rows(ck, table, f"{where}.file", "time", time < 0, time, "expected a time >= 0 ms")
+        target = tables.column(ck, table, "target", f"{where}.file", also="ids", integer=True)
+        time = tables.column(ck, table, "time", f"{where}.file", also="times")
+        tables.check_rows(ck, table, f"{where}.file", "time", (time < 0) | (time > MAX_MS), time,
+                          f"expected a time in [0, {MAX_MS:g}] ms")
         out = {"target": target, "time": time, "population": pop, "ids": mode}
         for key in ("weight", "delay"):
             c = tables.column(ck, table, key, f"{where}.file", required=False)

@@ -3,8 +3,6 @@
 Per-neuron values (``{file, column}``), connection tables (``source``, ``target`` and optional
 ``weight``, ``delay`` columns) and spike tables (``target``/``ids``, ``time``/``times``, ...) are
 read here as a :class:`Table` of 1-D float64 columns (ids checked and turned into int64).
-``ids`` and ``times`` are accepted for ``target`` and ``time`` so that eventsim's own
-``spikes.npz`` can be replayed.
 
 CSV: UTF-8 (a leading byte-order mark allowed), comma-separated, the first line that is not
 blank or a comment is the header; blank lines and ``#`` comments (to the end of a line) are
@@ -30,7 +28,6 @@ from eventsim.errors import did_you_mean
 
 __all__ = ["Table", "read_table", "column", "check_ids", "check_rows", "file_values", "csv_cells", "MAX_ID"]
 
-ALIASES = {"target": ("target", "ids"), "time": ("time", "times")}  # read eventsim's spikes.npz directly
 MAX_ID = 2**53  # float64 holds every integer below this exactly; any id this large is out of range anyway
 BYTES_PER_CELL = 16
 """Peak bytes per CSV cell while reading: the parsed float64 block and its per-column copies."""
@@ -48,6 +45,7 @@ class Table:
 
     def __init__(self, path: Path, columns: dict):
         self.path, self.columns = path, columns
+        self.named = {}  # a column's name in the file, by the name it was asked for (time -> times)
 
     @property
     def name(self) -> str:
@@ -107,13 +105,15 @@ def _parse_careful(ck, fh, lines, header: list, name: str, where: str) -> list:
             ck.fail(where, f"{name} line {line}: expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
         for h, x, out in zip(header, row, cols):
             try:
-                out.append(float(x))
+                out.append(float(x if "_" not in x else "not a number"))  # float() takes 1_000, CSV does not
             except ValueError:
                 ck.fail(where, f"{name} line {line}, column {h!r}: expected a number, got {x.strip()!r}")
     return [np.frombuffer(c, dtype=np.float64) if len(c) else np.zeros(0) for c in cols]
 
 
 def _check_header(ck, header: list, at: str, where: str) -> None:
+    if len(header) == 1 and any(c in header[0] for c in ";\t|"):
+        ck.fail(where, f"{at}: expected comma-separated column names, got {header[0]!r}")
     for h in header:
         if not h or header.count(h) > 1:
             ck.fail(where, f"{at}: expected a header of distinct column names, got {', '.join(map(repr, header))}")
@@ -163,36 +163,35 @@ def read_table(ck, path: Path, where: str, allowed=None, ignore=()) -> Table:
     where : str
         Key path of the file, for messages.
     allowed : tuple of str, optional
-        The columns this table may have (their :data:`ALIASES` included); any other fails, with a
-        did-you-mean, unless listed in ``ignore``. None: any columns (per-neuron value files).
+        The columns this table may have; any other fails, with a did-you-mean, unless listed in
+        ``ignore``. None: any columns (per-neuron value files).
     ignore : sequence of str
         Columns to skip (the scenario's ``ignore_columns``); each must be a column of the file.
     """
     cols = _read_csv(ck, path, where) if path.suffix.lower() == ".csv" else _read_npz(ck, path, where)
-    lengths = {k: a.size for k, a in cols.items()}
-    if any(a.ndim != 1 for a in cols.values()) or len(set(lengths.values())) > 1:
-        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got sizes {lengths}")
+    shapes = {k: a.shape for k, a in cols.items()}
+    if any(a.ndim != 1 for a in cols.values()) or len(set(shapes.values())) > 1:
+        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got shapes {shapes}")
     for name in ignore:
         if name not in cols:
             ck.fail(where, f"{path.name}: ignore_columns names {name!r}, which is not a column "
                            f"(has {', '.join(cols) or 'none'})")
     if allowed is not None:
-        names = [a for key in allowed for a in ALIASES.get(key, (key,))]
         for name in cols:
-            if name not in names and name not in ignore:
-                hint = did_you_mean(name, names)
-                ck.fail(where, f"{path.name}: unknown column {name!r}{hint}; allowed: {', '.join(names)} "
+            if name not in allowed and name not in ignore:
+                hint = did_you_mean(name, allowed)
+                ck.fail(where, f"{path.name}: unknown column {name!r}{hint}; allowed: {', '.join(allowed)} "
                                "(or list it in ignore_columns)")
     return Table(path, {k: a for k, a in cols.items() if k not in ignore})
 
 
 # ---------------------------------------------------------------------------------------- columns
-def column(ck, table: Table, name: str, where: str, *, integer=False, required=True):
-    """Column ``name`` (or an alias) of a table as finite float64 (int64 ids if ``integer``).
+def column(ck, table: Table, name: str, where: str, *, also: str | None = None, integer=False, required=True):
+    """Column ``name`` (or ``also``, another name for it) of a table as finite float64 (int64 ids if ``integer``).
 
     A missing column fails if ``required``, else gives None.
     """
-    found = [a for a in ALIASES.get(name, (name,)) if a in table.columns]
+    found = [a for a in (name, also) if a is not None and a in table.columns]
     if len(found) > 1:
         ck.fail(where, f"{table.name}: columns {found[0]!r} and {found[1]!r} are the same; keep one")
     if not found:
@@ -200,6 +199,7 @@ def column(ck, table: Table, name: str, where: str, *, integer=False, required=T
             ck.fail(where, f"{table.name}: missing column {name!r} (has {', '.join(table.columns) or 'none'})")
         return None
     a = table.columns[found[0]]
+    table.named[name] = found[0]
     if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
         ck.fail(where, f"{table.name}: column {found[0]!r} must be numeric, got {a.dtype}")
     a = a.astype(np.float64, copy=False)
@@ -214,6 +214,7 @@ def check_rows(ck, table: Table, where: str, name: str, bad: np.ndarray, values:
     """Fail at the first row where ``bad`` holds: ``"in.csv line 7, column 'time': <expected>, got -1.0"``."""
     if bad.any():
         i = int(np.argmax(bad))
+        name = table.named.get(name, name)
         ck.fail(where, f"{table.name} {table.row(i)}, column {name!r}: {expected}, got {float(values[i])!r}")
 
 

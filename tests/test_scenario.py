@@ -329,7 +329,7 @@ def test_spike_table_stimulus(write, tmp_path):
     ("target,time,weight\n15,1.0,1.0\n", "", "stimuli[1].file", "global target id 15 out of range [0, 15)"),
     ("target,time,weight\n0,1.0,1.0\n", 'population = "b"\nids = "global"', "stimuli[1].file", "global target id 0 out of range [10, 15)"),
     ("target,time\n0,1.0\n", "", "stimuli[1].weight", "no 'weight' column"),
-    ("target,time,weight\n0,-1.0,1.0\n", "", "stimuli[1].file", "in.csv line 2, column 'time': expected a time >= 0 ms, got -1.0"),
+    ("target,time,weight\n0,-1.0,1.0\n", "", "stimuli[1].file", "in.csv line 2, column 'time': expected a time in [0, 1e+11] ms, got -1.0"),
     ("target,weight\n0,1.0\n", "", "stimuli[1].file", "missing column 'time'"),
     ("target,time,weight\n0,1.0\n", "", "stimuli[1].file", "in.csv line 2: expected 3 fields (target, time, weight), got 2"),
     ("target,time,weight,delay\n0,1.0,1,0\n", "", "stimuli[1].file", "in.csv line 2, column 'delay': expected a delay > 0 ms"),

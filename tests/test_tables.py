@@ -100,6 +100,10 @@ def test_csv_header_only_is_an_empty_table(load):
     ("target,,weight\n0,1.0,2.0\n", "in.csv line 1: expected a header of distinct column names"),
     ("0,1.0,0.5\n1,2.0,0.5\n", "in.csv line 1: expected a header naming the columns, got numbers"),
     ("\n# only comments\n\n", "in.csv is empty"),
+    ("target;time;weight\n0;1.0;0.5\n", "in.csv line 1: expected comma-separated column names, got 'target;time;weight'"),
+    ("target,time,weight\n1_0,1.0,0.5\n", "in.csv line 2, column 'target': expected a number, got '1_0'"),
+    ("target,time,weight\n0x1,1.0,0.5\n", "in.csv line 2, column 'target': expected a number, got '0x1'"),
+    ("target,time,weight\n0,1.0,0.5\n\"2,3\n", "in.csv line 3: expected 3 fields"),
     ("", "in.csv is empty"),
 ])
 def test_malformed_csv_lines(load, content, words):
@@ -128,6 +132,17 @@ def test_npz_rows_are_named_by_index(load, tmp_path):
     np.savez(tmp_path / "in.npz", ids=np.array([0, 99]), times=np.array([1.0, 2.0]))
     msg = error(load, SPIKES.replace("in.csv", "in.npz") + "weight = 0.5\n", "other.csv", "x\n")
     assert "in.npz row 1: global target id 99 out of range [0, 15)" in msg
+
+
+def test_spikes_npz_columns_are_named_as_in_the_file(load, tmp_path):
+    np.savez(tmp_path / "in.npz", ids=np.array([0, 1]), times=np.array([1.0, 1e300]))
+    msg = error(load, SPIKES.replace("in.csv", "in.npz") + "weight = 0.5\n", "other.csv", "x\n")
+    assert "in.npz row 1, column 'times': expected a time in [0, 1e+11] ms, got 1e+300" in msg
+
+
+def test_connection_tables_have_no_ids_alias(load):
+    msg = error(load, CONN, "conn.csv", "source,ids\n0,1\n", extra="weight = 1.0\ndelay = 1.0")
+    assert "conn.csv: unknown column 'ids'; allowed: source, target, weight, delay" in msg
 
 
 def test_target_and_ids_columns_together_are_refused(load, tmp_path):
