@@ -117,7 +117,8 @@ def read_document(path) -> dict:
     # spreadsheet programs and some editors start UTF-8 files with a byte-order mark
     text = "".join(pieces).removeprefix("\ufeff")
     if not text.strip():
-        raise ScenarioError(str(path), "", "the file is empty (a scenario has schema = 1, [run] and [populations.NAME])")
+        raise ScenarioError(str(path), "", "the file is empty (a scenario has schema = 1, [run] and "
+                                           "[populations.NAME])")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from eventsim import tables
+from eventsim.checker import Checker, missing_file, show
 from eventsim.connectivity import ALIASES, RULE_PARAMS, RULES
 from eventsim.distributions import DISTRIBUTIONS
-from eventsim.documents import apply_overrides, document_hash, read_document, toml_type_name
+from eventsim.documents import apply_overrides, document_hash, read_document
 from eventsim.errors import ScenarioError, ValidationError, did_you_mean
 from eventsim.memory import available_memory, peak_bytes
 from eventsim.memory import megabytes as _mb
@@ -59,95 +59,6 @@ _STIM = {  # type -> (required, optional)
 _VOLTAGE = ("name", "population", "ids", "times")
 
 
-def _show(v) -> str:
-    if isinstance(v, (list, dict)):
-        return toml_type_name(v)
-    return f"{toml_type_name(v)} {v!r}" if isinstance(v, (str, int, float)) else f"{toml_type_name(v)} {v}"
-
-
-def _num(x) -> str:
-    return str(x) if isinstance(x, int) else f"{x:g}"
-
-
-class Checker:
-    """Type and key checks that raise :class:`ScenarioError` for one scenario file."""
-
-    def __init__(self, path: Path, available: int | None = None):
-        self.path = path
-        self.available = available  # bytes a table file may take to read, None: unchecked
-
-    def fail(self, where: str, message: str):
-        raise ScenarioError(str(self.path), where, message)
-
-    def keys(self, table, allowed, where: str, required=()) -> None:
-        if not isinstance(table, dict):
-            self.fail(where, f"expected a table, got {_show(table)}")
-        for key in table:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed, otherwise=f"; allowed: {', '.join(allowed)}")
-                self.fail(f"{where}.{key}" if where else key, f"unknown key{hint}")
-        for key in required:
-            if key not in table:
-                self.fail(f"{where}.{key}" if where else key, "missing required key")
-
-    def number(self, v, where: str, *, integer=False, minimum=None, strict=False, maximum=None):
-        what = "an integer" if integer else "a number"
-        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-        if not ok or isinstance(v, bool):
-            self.fail(where, f"expected {what}, got {_show(v)}")
-        if not integer and not math.isfinite(v):
-            self.fail(where, f"expected a finite number, got {v!r}")
-        if integer:  # TOML integers are unbounded; arrays of them become int64
-            minimum = -(2**63) if minimum is None else minimum
-            maximum = 2**63 - 1 if maximum is None else maximum
-        if minimum is not None and (v <= minimum if strict else v < minimum):
-            self.fail(where, f"expected {what} {'>' if strict else '>='} {_num(minimum)}, got {v!r}")
-        if maximum is not None and v > maximum:
-            self.fail(where, f"expected {what} <= {_num(maximum)}, got {v!r}")
-        return v
-
-    def string(self, v, where: str, choices=None) -> str:
-        if not isinstance(v, str):
-            self.fail(where, f"expected a string, got {_show(v)}")
-        if choices is not None and v not in choices:
-            self.fail(where, f"expected one of {', '.join(map(repr, choices))}, got {v!r}{did_you_mean(v, choices)}")
-        return v
-
-    def boolean(self, v, where: str) -> bool:
-        if not isinstance(v, bool):
-            self.fail(where, f"expected true or false, got {_show(v)}")
-        return v
-
-    def numbers(self, v, where: str, *, integer=False, minimum=None, maximum=None) -> np.ndarray:
-        if not isinstance(v, list):
-            self.fail(where, f"expected an array of numbers, got {_show(v)}")
-        for k, x in enumerate(v):
-            self.number(x, f"{where}[{k}]", integer=integer, minimum=minimum, maximum=maximum)
-        return np.asarray(v, dtype=np.int64 if integer else np.float64)
-
-    def file(self, rel, where: str, suffixes) -> Path:
-        self.string(rel, where)
-        p = Path(rel) if Path(rel).is_absolute() else self.path.parent / rel
-        if p.suffix.lower() not in suffixes:
-            self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
-        if not p.is_file():
-            self.fail(where, _missing(p))
-        if p.suffix.lower() == ".csv" and self.available is not None:
-            need = tables.BYTES_PER_CELL * tables.csv_cells(p)
-            if need > self.available:
-                self.fail(where, f"reading {p.name} needs up to {_mb(need)} but only {_mb(self.available)} "
-                                 "of memory is available")
-        return p
-
-    def table(self, spec: dict, where: str, allowed) -> tables.Table:
-        """The table file ``spec["file"]`` with its ``ignore_columns``, only ``allowed`` columns."""
-        path = self.file(spec["file"], f"{where}.file", (".csv", ".npz"))
-        ignore = spec.get("ignore_columns", [])
-        if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
-            self.fail(f"{where}.ignore_columns", f"expected an array of column names, got {_show(ignore)}")
-        return tables.read_table(self, path, f"{where}.file", allowed, ignore)
-
-
 # ----------------------------------------------------------------------------------------- values
 def _value(ck: Checker, v, where: str, n: int | None = None):
     """A parameter, weight or delay: number, array, distribution table or ``{file, column}``."""
@@ -175,7 +86,7 @@ def _value(ck: Checker, v, where: str, n: int | None = None):
         if kind == "uniform" and out["min"] > out["max"]:
             ck.fail(f"{where}.max", f"expected max >= min, got min={out['min']!r}, max={out['max']!r}")
         return out
-    ck.fail(where, f"expected a number, an array, a distribution table or {{file, column}}, got {_show(v)}")
+    ck.fail(where, f"expected a number, an array, a distribution table or {{file, column}}, got {show(v)}")
 
 
 def _times(ck: Checker, v, where: str) -> np.ndarray:
@@ -249,7 +160,7 @@ class Scenario:
         where = where or key
         v = doc.get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            self._ck.fail(where, f"expected an array of tables ([[{where}]]), got {_show(v)}")
+            self._ck.fail(where, f"expected an array of tables ([[{where}]]), got {show(v)}")
         return v
 
     def _check_populations(self, pops) -> dict:
@@ -261,7 +172,7 @@ class Scenario:
         for name, table in pops.items():
             where = f"populations.{name}"
             if not isinstance(table, dict):
-                ck.fail(where, f"expected a table ([populations.{name}]), got {_show(table)}")
+                ck.fail(where, f"expected a table ([populations.{name}]), got {show(table)}")
             model = ck.string(table.get("model", "lif"), f"{where}.model", tuple(MODELS))
             spec = MODELS[model]
             ck.keys(table, ("model", "size") + tuple(spec.units) + tuple(spec.aliases), where, required=("size",))
@@ -430,7 +341,7 @@ class Scenario:
         spikes = rec.get("spikes", "all")
         if spikes != "all":
             if not isinstance(spikes, list):
-                ck.fail("recorders.spikes", f'expected "all" or an array of population names, got {_show(spikes)}')
+                ck.fail("recorders.spikes", f'expected "all" or an array of population names, got {show(spikes)}')
             spikes = [self._population(x, f"recorders.spikes[{k}]") for k, x in enumerate(spikes)]
         self.record_spikes = spikes
         self.voltage = []
@@ -566,7 +477,7 @@ class Scenario:
         """Hash of the resolved document, table files replaced by the hashes of their contents."""
         for key, path in self.files():  # per-neuron value files are read only when building
             if not path.is_file():
-                self._ck.fail(_key_path(key), _missing(path))
+                self._ck.fail(_key_path(key), missing_file(path))
 
         def digest(path: Path) -> str:
             with open(path, "rb") as fh:
@@ -580,10 +491,6 @@ class Scenario:
         for key, path in self.files():
             _set_path(doc, key, value(path))
         return doc
-
-
-def _missing(path: Path) -> str:
-    return f"table file {str(path)!r} {'is not a file' if path.exists() else 'does not exist'}"
 
 
 def _key_path(key: tuple) -> str:

@@ -8,7 +8,7 @@ CSV: UTF-8 (a leading byte-order mark allowed), comma-separated, the first line 
 blank or a comment is the header; blank lines and ``#`` comments (to the end of a line) are
 skipped; every other line holds one number per column. Errors name the line.
 
-Every function takes ``ck``, the scenario's checker (:class:`eventsim.scenario.Checker`): problems
+Every function takes ``ck``, the scenario's checker (:class:`eventsim.checker.Checker`): problems
 are reported through ``ck.fail`` as a :class:`~eventsim.errors.ScenarioError` naming the scenario
 file, the key path and the table file.
 """
