@@ -94,8 +94,8 @@ class Checker:
             self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
         if not p.is_file():
             self.fail(where, missing_file(p))
-        if p.suffix.lower() == ".csv" and self.available is not None:
-            need = tables.BYTES_PER_CELL * tables.csv_cells(p)
+        if self.available is not None and p.suffix.lower() in (".csv", ".npz"):
+            need = tables.read_bytes_bound(p)
             if need > self.available:
                 self.fail(where, f"reading {p.name} needs up to {megabytes(need)} but only "
                                  f"{megabytes(self.available)} of memory is available")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import re
 import warnings
+import zipfile
 from array import array
 from pathlib import Path
 
@@ -26,7 +27,8 @@ import numpy as np
 from eventsim.documents import not_utf8
 from eventsim.errors import did_you_mean
 
-__all__ = ["Table", "read_table", "column", "check_ids", "check_rows", "file_values", "csv_cells", "MAX_ID"]
+__all__ = ["Table", "read_table", "column", "check_ids", "check_rows", "file_values", "csv_cells", "read_bytes_bound",
+           "MAX_ID"]
 
 MAX_ID = 2**53  # float64 holds every integer below this exactly; any id this large is out of range anyway
 BYTES_PER_CELL = 16
@@ -81,6 +83,18 @@ def csv_cells(path: Path) -> int:
                 header = block
     first = next((t for t in re.split(rb"[\r\n]", header or b"") if t.split(b"#")[0].strip()), b"")
     return lines * (first.count(b",") + 1)
+
+
+def read_bytes_bound(path: Path) -> int:
+    """An upper bound on the bytes of reading a table file: 16 per CSV cell (the parsed block and
+    its column copies), twice the arrays of an NPZ (ids become float64, then int64)."""
+    if path.suffix.lower() == ".csv":
+        return BYTES_PER_CELL * csv_cells(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            return 2 * sum(info.file_size for info in z.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return 0  # reading it reports the problem
 
 
 def _parse_fast(path: Path, header_line: int, width: int):

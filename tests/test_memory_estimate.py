@@ -240,3 +240,13 @@ def test_csv_too_big_for_memory_is_refused_before_reading(tmp_path):
     path.write_text(CASES["spike_table"])
     with pytest.raises(ScenarioError, match=r"stimuli\[0\]\.file: reading spikes.csv needs up to .* but only"):
         scenario.Scenario(path, documents.read_document(path), available=1000)
+
+
+def test_npz_too_big_for_memory_is_refused_before_reading(tmp_path):
+    np.savez_compressed(tmp_path / "spikes.npz", target=np.zeros(10**5, np.int64), time=np.ones(10**5))
+    path = tmp_path / "s.toml"
+    path.write_text(CASES["spike_table"].replace("spikes.csv", "spikes.npz") + "weight = 0.5\n")
+    assert (tmp_path / "spikes.npz").stat().st_size < 10**5  # compressed: the file size says little
+    with pytest.raises(ScenarioError, match=r"reading spikes.npz needs up to 3.1 MiB but only 1.0 MiB"):
+        scenario.Scenario(path, documents.read_document(path), available=2**20)
+    assert scenario.Scenario(path, documents.read_document(path), available=2**22).stimuli[0]["time"].size == 10**5
