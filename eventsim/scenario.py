@@ -112,8 +112,8 @@ class Scenario:
     doc : dict
         The parsed, overridden document.
     available : int, optional
-        Bytes of memory available: a CSV table that could need more to read is refused before it
-        is read. None: not checked.
+        Bytes of memory available: a table file that could need more to read is refused before
+        it is read. None: not checked.
 
     Attributes
     ----------
@@ -252,8 +252,9 @@ class Scenario:
             if src.size != tgt.size:
                 ck.fail(f"{where}.targets", f"expected {src.size} ids (one per source), got {tgt.size}")
             what = ""
-        tables.check_ids(ck, src, 0, src_n, f"{where}.source" if table else f"{where}.sources", f"{what}source", table)
-        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if table else f"{where}.targets", f"{what}target", table)
+        key = "{}" if table is not None else "{}s"  # a table's source column, or the sources array
+        tables.check_ids(ck, src, 0, src_n, f"{where}.{key.format('source')}", f"{what}source", table)
+        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.{key.format('target')}", f"{what}target", table)
         out["params"] = dict(sources=src, targets=tgt)
         return columns
 
