@@ -80,6 +80,9 @@ def check_distribution(spec, where: str) -> None:
 
 
 def _spec_from_dict(d: dict, where: str):
+    if "distribution" not in d:
+        raise ValidationError(where, f"a dict value needs the key 'distribution' ('uniform' or 'normal'), got keys "
+                                     f"{', '.join(map(repr, d)) or 'none'}")
     kind = d.get("distribution")
     if kind not in DISTRIBUTIONS:
         raise ValidationError(where, f"distribution must be 'uniform' or 'normal', got {kind!r}")
