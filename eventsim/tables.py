@@ -64,6 +64,12 @@ class Table:
         return f"row {i}"
 
 
+def _names(names, show=str, most: int = 20) -> str:
+    """Column names for a message, the first ``most`` of them."""
+    names = list(names)
+    return ", ".join(map(show, names[:most])) + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
 # ------------------------------------------------------------------------------------------- CSV
 def _data_lines(fh):
     """(line number, fields) of every line that is not blank or a comment; the header is the first."""
@@ -116,7 +122,7 @@ def _parse_careful(ck, fh, lines, header: list, name: str, where: str) -> list:
     cols = [array("d") for _ in header]
     for line, row in lines:
         if len(row) != len(header):
-            ck.fail(where, f"{name} line {line}: expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
+            ck.fail(where, f"{name} line {line}: expected {len(header)} fields ({_names(header)}), got {len(row)}")
         for h, x, out in zip(header, row, cols):
             try:
                 out.append(float(x if "_" not in x else "not a number"))  # float() takes 1_000, CSV does not
@@ -128,14 +134,13 @@ def _parse_careful(ck, fh, lines, header: list, name: str, where: str) -> list:
 def _check_header(ck, header: list, at: str, where: str) -> None:
     if len(header) == 1 and any(c in header[0] for c in ";\t|"):
         ck.fail(where, f"{at}: expected comma-separated column names, got {header[0]!r}")
-    for h in header:
-        if not h or header.count(h) > 1:
-            ck.fail(where, f"{at}: expected a header of distinct column names, got {', '.join(map(repr, header))}")
+    if "" in header or len(set(header)) < len(header):
+        ck.fail(where, f"{at}: expected a header of distinct column names, got {_names(header, repr)}")
     try:
         [float(h) for h in header]
     except ValueError:
         return
-    ck.fail(where, f"{at}: expected a header naming the columns, got numbers ({', '.join(header)})")
+    ck.fail(where, f"{at}: expected a header naming the columns, got numbers ({_names(header)})")
 
 
 def _read_csv(ck, path: Path, where: str) -> dict:
@@ -189,7 +194,7 @@ def read_table(ck, path: Path, where: str, allowed=None, ignore=()) -> Table:
     for name in ignore:
         if name not in cols:
             ck.fail(where, f"{path.name}: ignore_columns names {name!r}, which is not a column "
-                           f"(has {', '.join(cols) or 'none'})")
+                           f"(has {_names(cols) or 'none'})")
     if allowed is not None:
         for name in cols:
             if name not in allowed and name not in ignore:
@@ -210,7 +215,7 @@ def column(ck, table: Table, name: str, where: str, *, also: str | None = None, 
         ck.fail(where, f"{table.name}: columns {found[0]!r} and {found[1]!r} are the same; keep one")
     if not found:
         if required:
-            ck.fail(where, f"{table.name}: missing column {name!r} (has {', '.join(table.columns) or 'none'})")
+            ck.fail(where, f"{table.name}: missing column {name!r} (has {_names(table.columns) or 'none'})")
         return None
     a = table.columns[found[0]]
     table.named[name] = found[0]
@@ -265,7 +270,7 @@ def file_values(ck, v: dict, where: str, n: int | None) -> np.ndarray:
         table = read_table(ck, path, f"{where}.file")
         if name is None:
             ck.fail(f"{where}.column", f"missing required key: which column of {path.name} to read "
-                                       f"({', '.join(table.columns) or 'it has none'})")
+                                       f"({_names(table.columns) or 'it has none'})")
         name = ck.string(name, f"{where}.column")
     a = column(ck, table, name, f"{where}.column")
     if n is not None and a.size != n:

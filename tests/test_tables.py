@@ -110,6 +110,13 @@ def test_malformed_csv_lines(load, content, words):
     assert words in error(load, SPIKES, "in.csv", content)
 
 
+def test_very_wide_header_is_checked_quickly_and_shown_short(load):
+    header = ",".join(f"c{k}" for k in range(200_000)) + ",c0"
+    msg = error(load, SPIKES, "in.csv", header + "\n")
+    assert "expected a header of distinct column names, got 'c0', 'c1'" in msg and "(200001 in all)" in msg
+    assert len(msg) < 600
+
+
 def test_binary_file_as_csv(load):
     msg = error(load, SPIKES, "in.csv", bytes(range(256)) * 4)
     assert "stimuli[0].file: in.csv is not UTF-8 text" in msg
