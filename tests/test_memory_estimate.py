@@ -250,3 +250,15 @@ def test_npz_too_big_for_memory_is_refused_before_reading(tmp_path):
     with pytest.raises(ScenarioError, match=r"reading spikes.npz needs up to 3.1 MiB but only 1.0 MiB"):
         scenario.Scenario(path, documents.read_document(path), available=2**20)
     assert scenario.Scenario(path, documents.read_document(path), available=2**22).stimuli[0]["time"].size == 10**5
+
+
+def test_docs_quote_the_costs():
+    """docs/scenarios.md states the per-item costs; they must be those of eventsim.memory."""
+    text = " ".join((ROOT / "docs" / "scenarios.md").read_text().split())
+    c = memory.COST
+    for phrase in (f"{c['synapse']} bytes per synapse", f"+{c['synapse_weight']} with per-synapse weights",
+                   f"+{c['synapse_delay']} with per-synapse delays", f"+{c['explicit_synapse']} for explicit synapses",
+                   f"about {c['neuron']} bytes per neuron", f"{c['stream']} per Poisson stream",
+                   f"{c['arrival']} per Poisson stream and per spike-table row",
+                   f"{c['current']} per current change", f"{c['sample']} per current change and voltage sample"):
+        assert phrase in text, phrase
