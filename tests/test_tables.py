@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,3 +238,18 @@ def test_fast_and_careful_csv_parsers_agree(load):
     assert fast["target"].size == n and fast["time"][-1] == pytest.approx((n - 1) * 0.001)
     for key in ("target", "time", "weight"):
         assert np.array_equal(fast[key], careful[key]) and fast[key].dtype == careful[key].dtype
+
+
+# ------------------------------------------------------------------------------------ command line
+@pytest.mark.parametrize("bad", ["scenario", "table"])
+def test_command_line_not_utf8_is_one_line_exit_2(tmp_path, bad):
+    """Through `eventsim validate`: exit 2, one line naming the file and the byte (issue 8, item 8)."""
+    (tmp_path / "in.csv").write_bytes(b"target,time,weight\n0,1.0,0.5\n" + (b"# \xe9\n" if bad == "table" else b""))
+    text = SPIKES.format(extra="") + ("# caf\xe9\n" if bad == "scenario" else "")
+    (tmp_path / "s.toml").write_bytes(text.encode("latin-1"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-m", "eventsim", "validate", str(tmp_path / "s.toml")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    where = {"scenario": "not UTF-8 text (byte 0xe9 at offset", "table": "in.csv is not UTF-8 text (byte 0xe9 at offset 31)"}[bad]
+    assert proc.stderr.startswith(f"eventsim: error: {tmp_path / 's.toml'}: ") and where in proc.stderr
