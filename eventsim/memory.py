@@ -10,8 +10,12 @@ address-space limit (``ulimit -v``) and the cgroup limit (v2 ``memory.max``, v1
 from __future__ import annotations
 
 import os
-import resource
 from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # not on Windows: no RLIMIT_AS there
+    resource = None
 
 __all__ = ["available_memory", "peak_bytes", "megabytes", "COST"]
 
@@ -138,6 +142,8 @@ def _system(proc: Path) -> int | None:
 
 def _address_space(proc: Path) -> int | None:
     """Room left under ``ulimit -v`` (RLIMIT_AS counts reserved address space, not resident pages)."""
+    if resource is None:
+        return None
     soft = resource.getrlimit(resource.RLIMIT_AS)[0]
     if soft == resource.RLIM_INFINITY:
         return None
