@@ -42,11 +42,14 @@ class Table:
     ----------
     path : pathlib.Path
     columns : dict of str -> numpy.ndarray
-        1-D arrays of equal length, in file order.
+        The columns read: 1-D arrays of equal length, in file order.
+    header : list of str
+        The names of all the file's columns.
     """
 
-    def __init__(self, path: Path, columns: dict):
+    def __init__(self, path: Path, columns: dict, header=None):
         self.path, self.columns = path, columns
+        self.header = list(columns) if header is None else header
         self.named = {}  # a column's name in the file, by the name it was asked for (time -> times)
 
     @property
@@ -117,17 +120,18 @@ def _parse_fast(path: Path, header_line: int, width: int):
     return a if a.shape[1] == width else None
 
 
-def _parse_careful(ck, fh, lines, header: list, name: str, where: str) -> list:
-    """The columns as compact arrays, line by line; fails at the first malformed line."""
-    cols = [array("d") for _ in header]
+def _parse_careful(ck, lines, header: list, keep: list, name: str, where: str) -> list:
+    """The ``keep`` columns (indices) as compact arrays, line by line; fails at the first bad line."""
+    cols = [array("d") for _ in keep]
     for line, row in lines:
         if len(row) != len(header):
             ck.fail(where, f"{name} line {line}: expected {len(header)} fields ({_names(header)}), got {len(row)}")
-        for h, x, out in zip(header, row, cols):
+        for j, out in zip(keep, cols):
+            x = row[j]
             try:
                 out.append(float(x if "_" not in x else "not a number"))  # float() takes 1_000, CSV does not
             except ValueError:
-                ck.fail(where, f"{name} line {line}, column {h!r}: expected a number, got {x.strip()!r}")
+                ck.fail(where, f"{name} line {line}, column {header[j]!r}: expected a number, got {x.strip()!r}")
     return [np.frombuffer(c, dtype=np.float64) if len(c) else np.zeros(0) for c in cols]
 
 
@@ -143,7 +147,8 @@ def _check_header(ck, header: list, at: str, where: str) -> None:
     ck.fail(where, f"{at}: expected a header naming the columns, got numbers ({_names(header)})")
 
 
-def _read_csv(ck, path: Path, where: str) -> dict:
+def _read_csv(ck, path: Path, where: str, choose) -> tuple:
+    """(header, the columns ``choose(header)`` picks as float64 arrays); every cell of those is checked."""
     bad = not_utf8(path)
     if bad:
         ck.fail(where, f"{path.name} is not UTF-8 text ({bad}); save it as UTF-8 CSV")
@@ -155,24 +160,25 @@ def _read_csv(ck, path: Path, where: str) -> dict:
                 ck.fail(where, f"{path.name} is empty (expected a header row naming the columns)")
             header_line, header = first[0], [h.strip() for h in first[1]]
             _check_header(ck, header, f"{path.name} line {header_line}", where)
+            keep = [j for j, h in enumerate(header) if h in choose(header)]
             block = _parse_fast(path, header_line, len(header))
-            if block is None:
-                return dict(zip(header, _parse_careful(ck, fh, lines, header, path.name, where)))
+            if block is None:  # e.g. text in a column not read: only the careful parser can skip it
+                cols = _parse_careful(ck, lines, header, keep, path.name, where)
+                return header, dict(zip([header[j] for j in keep], cols))
     except (OSError, csv.Error) as e:
         ck.fail(where, f"cannot read {path.name}: {e}")
-    cols = {h: np.ascontiguousarray(block[:, j]) for j, h in enumerate(header)}
-    return cols
+    return header, {header[j]: np.ascontiguousarray(block[:, j]) for j in keep}
 
 
-def _read_npz(ck, path: Path, where: str) -> dict:
+def _read_npz(ck, path: Path, where: str, choose) -> tuple:
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: np.asarray(z[k]) for k in z.files}
+            return z.files, {k: np.asarray(z[k]) for k in choose(z.files)}
     except Exception as e:  # numpy raises many types for corrupt files
         ck.fail(where, f"cannot read {path.name}: {type(e).__name__}: {e}")
 
 
-def read_table(ck, path: Path, where: str, allowed=None, ignore=()) -> Table:
+def read_table(ck, path: Path, where: str, allowed=None, ignore=(), only=None) -> Table:
     """Read a CSV (header row) or NPZ table file into equally long 1-D columns.
 
     Parameters
@@ -185,23 +191,30 @@ def read_table(ck, path: Path, where: str, allowed=None, ignore=()) -> Table:
         The columns this table may have; any other fails, with a did-you-mean, unless listed in
         ``ignore``. None: any columns (per-neuron value files).
     ignore : sequence of str
-        Columns to skip (the scenario's ``ignore_columns``); each must be a column of the file.
+        Columns not to read (the scenario's ``ignore_columns``); each must be a column of the file.
+    only : sequence of str, optional
+        Read only these columns (those the file has); None: all that are not ignored.
     """
-    cols = _read_csv(ck, path, where) if path.suffix.lower() == ".csv" else _read_npz(ck, path, where)
-    shapes = {k: a.shape for k, a in cols.items()}
-    if any(a.ndim != 1 for a in cols.values()) or len(set(shapes.values())) > 1:
-        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got shapes {shapes}")
-    for name in ignore:
-        if name not in cols:
-            ck.fail(where, f"{path.name}: ignore_columns names {name!r}, which is not a column "
-                           f"(has {_names(cols) or 'none'})")
-    if allowed is not None:
-        for name in cols:
+
+    def choose(names: list) -> list:
+        """Check the file's column names; return those to read."""
+        for name in ignore:
+            if name not in names:
+                ck.fail(where, f"{path.name}: ignore_columns names {name!r}, which is not a column "
+                               f"(has {_names(names) or 'none'})")
+        for name in names if allowed is not None else ():
             if name not in allowed and name not in ignore:
                 hint = did_you_mean(name, allowed)
                 ck.fail(where, f"{path.name}: unknown column {name!r}{hint}; allowed: {', '.join(allowed)} "
                                "(or list it in ignore_columns)")
-    return Table(path, {k: a for k, a in cols.items() if k not in ignore})
+        return [n for n in names if n not in ignore and (only is None or n in only)]
+
+    read = _read_csv if path.suffix.lower() == ".csv" else _read_npz
+    header, cols = read(ck, path, where, choose)
+    shapes = {k: a.shape for k, a in cols.items()}
+    if any(a.ndim != 1 for a in cols.values()) or len(set(shapes.values())) > 1:
+        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got shapes {shapes}")
+    return Table(path, cols, list(header))
 
 
 # ---------------------------------------------------------------------------------------- columns
@@ -215,7 +228,7 @@ def column(ck, table: Table, name: str, where: str, *, also: str | None = None, 
         ck.fail(where, f"{table.name}: columns {found[0]!r} and {found[1]!r} are the same; keep one")
     if not found:
         if required:
-            ck.fail(where, f"{table.name}: missing column {name!r} (has {_names(table.columns) or 'none'})")
+            ck.fail(where, f"{table.name}: missing column {name!r} (has {_names(table.header) or 'none'})")
         return None
     a = table.columns[found[0]]
     table.named[name] = found[0]
@@ -267,10 +280,10 @@ def file_values(ck, v: dict, where: str, n: int | None) -> np.ndarray:
             ck.fail(f"{where}.file", f"{path.name}: expected a 1-D array (or 2-D with an integer column), got shape {a.shape}")
         table, name = Table(path, {"values": a}), "values"
     else:
-        table = read_table(ck, path, f"{where}.file")
+        table = read_table(ck, path, f"{where}.file", only=[name] if isinstance(name, str) else [])
         if name is None:
             ck.fail(f"{where}.column", f"missing required key: which column of {path.name} to read "
-                                       f"({_names(table.columns) or 'it has none'})")
+                                       f"({_names(table.header) or 'it has none'})")
         name = ck.string(name, f"{where}.column")
     a = column(ck, table, name, f"{where}.column")
     if n is not None and a.size != n:

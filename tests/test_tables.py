@@ -188,6 +188,18 @@ def test_ignore_columns_opts_in(load):
     assert "projections[0].ignore_columns: expected an array of column names" in msg
 
 
+def test_ignored_and_unread_columns_may_hold_text(load, build):
+    """A comment column is the usual reason for ignore_columns: its cells are not parsed."""
+    text = "source,target,weight,delay,comment\n0,1,0.5,1.0,first\n2,3,0.5,1.0,\"with, comma\"\n"
+    sc = load(CONN, "conn.csv", text, extra='ignore_columns = ["comment"]')
+    assert sc.projections[0]["params"]["sources"].tolist() == [0, 2]
+    msg = error(load, CONN, "conn.csv", text.replace(",1.0,first", ",x,first"), extra='ignore_columns = ["comment"]')
+    assert "conn.csv line 2, column 'delay': expected a number, got 'x'" in msg
+    net = build(VALUES, "v.csv", "V_init,note\n" + "".join(f"{k},neuron {k}\n" for k in range(10)),
+                value='{ file = "v.csv", column = "V_init" }')
+    assert net.prepare().V_init[:10].tolist() == list(map(float, range(10)))
+
+
 def test_ignore_columns_only_with_a_file(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(CONN.format(extra="").replace('file = "conn.csv"', 'sources = [0]\ntargets = [1]\nweight = 1.0\n'
