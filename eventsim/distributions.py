@@ -29,6 +29,7 @@ DISTRIBUTIONS = {"uniform": (("min", "max"), ()), "normal": (("mean", "std"), ("
 """Distribution name -> (required keys, optional keys) of its dict form."""
 
 _REDRAWS = 1000  # rounds of redrawing truncated-normal values before giving up
+_Z_MAX = 40.0  # no float64 standard normal draw comes near this (P(|Z| > 40) ~ 1e-350)
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,22 @@ def check_distribution(spec, where: str) -> None:
     for f in fields:
         if not is_real(getattr(spec, f)) or math.isnan(getattr(spec, f)):
             raise ValidationError(where, f"{f} must be a number, got {describe(getattr(spec, f))}")
+    # draws compute min + (max - min) U and mean + std Z (|Z| < 40 in float64): neither may overflow
     if isinstance(spec, Uniform):
-        if not (math.isfinite(spec.min) and math.isfinite(spec.max) and spec.min < spec.max):
-            raise ValidationError(where, f"uniform needs finite min < max, got min={spec.min}, max={spec.max}")
-    elif not (math.isfinite(spec.mean) and math.isfinite(spec.std) and spec.std >= 0):
-        raise ValidationError(where, f"normal needs a finite mean and a finite std >= 0, got mean={spec.mean}, "
-                                     f"std={spec.std}")
+        if not (math.isfinite(spec.max - spec.min) and spec.min < spec.max):
+            raise ValidationError(where, f"uniform needs finite min < max with a finite max - min, got min={spec.min}, "
+                                         f"max={spec.max}")
+    elif not (math.isfinite(abs(spec.mean) + _Z_MAX * spec.std) and spec.std >= 0):
+        raise ValidationError(where, f"normal needs a finite mean and a std >= 0 with |mean| + {_Z_MAX:g} std finite, "
+                                     f"got mean={spec.mean}, std={spec.std}")
     elif not spec.min <= spec.max:
         raise ValidationError(where, f"normal needs min <= max, got min={spec.min}, max={spec.max}")
 
 
 def _spec_from_dict(d: dict, where: str):
+    if "distribution" not in d:
+        raise ValidationError(where, f"a dict value needs the key 'distribution' ('uniform' or 'normal'), got keys "
+                                     f"{', '.join(map(repr, d)) or 'none'}")
     kind = d.get("distribution")
     if kind not in DISTRIBUTIONS:
         raise ValidationError(where, f"distribution must be 'uniform' or 'normal', got {kind!r}")

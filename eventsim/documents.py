@@ -8,6 +8,7 @@ subset of TOML that scenario documents use (the resolved copy that ``eventsim ru
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import math
@@ -16,29 +17,122 @@ import tomllib
 
 from eventsim.errors import ScenarioError
 
-__all__ = ["read_document", "apply_overrides", "document_hash", "dumps_toml", "toml_type_name"]
+__all__ = ["read_document", "apply_overrides", "document_hash", "dumps_toml", "toml_type_name", "NotUTF8",
+           "utf8_blocks", "not_utf8", "depth", "MAX_BYTES", "MAX_DEPTH"]
 
 
 def toml_type_name(v) -> str:
     """What a parsed TOML value is, in words ("an integer", "a table", ...), for error messages."""
-    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table"}
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array", dict: "a table",
+             datetime.datetime: "a date-time", datetime.date: "a date", datetime.time: "a time"}
     return names.get(type(v), type(v).__name__)
 
 
-def read_document(path) -> dict:
-    """Parse a scenario file with :mod:`tomllib`; unreadable or malformed files raise ScenarioError."""
+MAX_BYTES = 256 * 2**20
+"""Largest scenario file read (bytes); big arrays belong in table files."""
+MAX_DEPTH = 32
+"""Deepest nesting of tables and arrays accepted (a scenario needs 5)."""
+
+
+class NotUTF8(ValueError):
+    """A file is not UTF-8 text; the message is ``"byte 0xff at offset 12"``."""
+
+
+def utf8_blocks(fh, size: int = 2**20):
+    """Yield the text of binary file ``fh`` block by block, checking that it is UTF-8.
+
+    Raises
+    ------
+    NotUTF8
+        At the first byte that is not UTF-8 (its value and offset in the file).
+    """
+    base, carry = 0, b""
+    while True:
+        block = fh.read(size)
+        data = carry + block
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if block and e.reason == "unexpected end of data":  # a character cut by the block boundary
+                yield data[:e.start].decode("utf-8")
+                base, carry = base + e.start, data[e.start:]
+                continue
+            raise NotUTF8(f"byte 0x{data[e.start]:02x} at offset {base + e.start}") from None
+        yield text
+        if not block:
+            return
+        base, carry = base + len(data), b""
+
+
+def not_utf8(path) -> str | None:
+    """Where file ``path`` stops being UTF-8 (``"byte 0xff at offset 12"``), or None if it is UTF-8 text."""
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            for _ in utf8_blocks(fh):
+                pass
+    except NotUTF8 as e:
+        return str(e)
+    return None
+
+
+def depth(node) -> int:
+    """Nesting depth of tables and arrays (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(node, 0)]
+    while stack:
+        v, d = stack.pop()
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        if children is not None:
+            deepest = max(deepest, d + 1)
+            stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _check_depth(doc: dict, path) -> dict:
+    if depth(doc) > MAX_DEPTH:
+        raise ScenarioError(str(path), "", f"tables and arrays nested more than {MAX_DEPTH} deep")
+    return doc
+
+
+def read_document(path) -> dict:
+    """Parse a scenario file (UTF-8, a leading byte-order mark allowed) with :mod:`tomllib`.
+
+    Raises
+    ------
+    ScenarioError
+        Unreadable, larger than :data:`MAX_BYTES`, not UTF-8 (naming the byte offset), not TOML,
+        or nested deeper than :data:`MAX_DEPTH`.
+    """
+    pieces = []
+    try:
+        with open(path, "rb") as fh:
+            for piece in utf8_blocks(fh):
+                pieces.append(piece)
+                if fh.tell() > MAX_BYTES:
+                    raise ScenarioError(str(path), "", f"larger than {MAX_BYTES // 2**20} MiB: is it a scenario? "
+                                                       "(put big arrays in table files)")
     except OSError as e:
         raise ScenarioError(str(path), "", f"cannot read the scenario file: {e.strerror or e}") from None
+    except NotUTF8 as e:  # checked block by block: a binary file is refused at its first bytes
+        raise ScenarioError(str(path), "", f"not UTF-8 text ({e}); save the scenario as UTF-8") from None
+    # spreadsheet programs and some editors start UTF-8 files with a byte-order mark
+    text = "".join(pieces).removeprefix("\ufeff")
+    if not text.strip():
+        raise ScenarioError(str(path), "", "the file is empty (a scenario has schema = 1, [run] and "
+                                           "[populations.NAME])")
+    try:
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(str(path), "", f"not valid TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError(str(path), "", f"tables and arrays nested more than {MAX_DEPTH} deep") from None
+    return _check_depth(doc, path)
 
 
 def _parse_value(text: str):
     try:
         return tomllib.loads(f"v = {text}")["v"]
+    except RecursionError:
+        raise tomllib.TOMLDecodeError(f"nested more than {MAX_DEPTH} deep") from None
     except tomllib.TOMLDecodeError:
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", text.strip()):
             return text.strip()  # a bare word: --set run.engine=reference
@@ -79,7 +173,7 @@ def apply_overrides(doc: dict, overrides, path="<scenario>") -> dict:
                 if isinstance(node, dict) and part not in node:
                     node[part] = {}
                 node = node[part]
-    return doc
+    return _check_depth(doc, path)
 
 
 def document_hash(doc: dict) -> str:

@@ -20,17 +20,19 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from eventsim import tables
+from eventsim.checker import Checker, missing_file, show
 from eventsim.connectivity import ALIASES, RULE_PARAMS, RULES
 from eventsim.distributions import DISTRIBUTIONS
-from eventsim.documents import apply_overrides, document_hash, read_document, toml_type_name
+from eventsim.documents import apply_overrides, document_hash, read_document
 from eventsim.errors import ScenarioError, ValidationError, did_you_mean
+from eventsim.memory import available_memory, peak_bytes
+from eventsim.memory import megabytes as _mb
 from eventsim.models import MODELS
 from eventsim.network import ENGINES, Network
 from eventsim.timebase import MAX_MS
@@ -38,86 +40,23 @@ from eventsim.timebase import MAX_MS
 __all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
 
 SCHEMA = 1
-BYTES_PER_NEURON = 120
+MAX_NEURONS = 2**31 - 1  # global ids and CSR targets are int32
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
 _RUN = ("duration", "seed", "engine")
 # rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
 _RULES = {name: RULE_PARAMS[ALIASES.get(name, name)] for name in (*RULES, *ALIASES) if name != "explicit"}
 _RULES["explicit"] = ()
 _PROJ = ("source", "target", "rule", "weight", "delay", "allow_autapses", "allow_multapses")
-_EXPLICIT = ("file", "ids", "sources", "targets")
+_EXPLICIT = ("file", "ids", "ignore_columns", "sources", "targets")
+_CONN_COLUMNS = ("source", "target", "weight", "delay")
+_SPIKE_COLUMNS = ("target", "ids", "time", "times", "weight", "delay")  # ids, times: replay a spikes.npz
 _STIM = {  # type -> (required, optional)
     "poisson": (("targets", "rate", "weight"), ("start", "stop")),
     "spike_train": (("targets", "times", "weight"), ("delay",)),
-    "spike_table": (("file",), ("ids", "population", "weight", "delay")),
+    "spike_table": (("file",), ("ids", "population", "weight", "delay", "ignore_columns")),
     "current_steps": (("targets", "times", "amplitudes"), ()),
 }
 _VOLTAGE = ("name", "population", "ids", "times")
-
-
-def _show(v) -> str:
-    return f"{toml_type_name(v)} {v!r}" if not isinstance(v, (list, dict)) else toml_type_name(v)
-
-
-class Checker:
-    """Type and key checks that raise :class:`ScenarioError` for one scenario file."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, where: str, message: str):
-        raise ScenarioError(str(self.path), where, message)
-
-    def keys(self, table, allowed, where: str, required=()) -> None:
-        if not isinstance(table, dict):
-            self.fail(where, f"expected a table, got {_show(table)}")
-        for key in table:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed, otherwise=f"; allowed: {', '.join(allowed)}")
-                self.fail(f"{where}.{key}" if where else key, f"unknown key{hint}")
-        for key in required:
-            if key not in table:
-                self.fail(f"{where}.{key}" if where else key, "missing required key")
-
-    def number(self, v, where: str, *, integer=False, minimum=None, strict=False, maximum=None):
-        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-        if not ok or isinstance(v, bool):
-            self.fail(where, f"expected {'an integer' if integer else 'a number'}, got {_show(v)}")
-        if not integer and not math.isfinite(v):
-            self.fail(where, f"expected a finite number, got {v!r}")
-        if minimum is not None and (v <= minimum if strict else v < minimum):
-            self.fail(where, f"expected a number {'>' if strict else '>='} {minimum:g}, got {v!r}")
-        if maximum is not None and v > maximum:
-            self.fail(where, f"expected a number <= {maximum:g}, got {v!r}")
-        return v
-
-    def string(self, v, where: str, choices=None) -> str:
-        if not isinstance(v, str):
-            self.fail(where, f"expected a string, got {_show(v)}")
-        if choices is not None and v not in choices:
-            self.fail(where, f"expected one of {', '.join(map(repr, choices))}, got {v!r}{did_you_mean(v, choices)}")
-        return v
-
-    def boolean(self, v, where: str) -> bool:
-        if not isinstance(v, bool):
-            self.fail(where, f"expected true or false, got {_show(v)}")
-        return v
-
-    def numbers(self, v, where: str, *, integer=False, minimum=None) -> np.ndarray:
-        if not isinstance(v, list):
-            self.fail(where, f"expected an array of numbers, got {_show(v)}")
-        for k, x in enumerate(v):
-            self.number(x, f"{where}[{k}]", integer=integer, minimum=minimum)
-        return np.asarray(v, dtype=np.int64 if integer else np.float64)
-
-    def file(self, rel, where: str, suffixes) -> Path:
-        self.string(rel, where)
-        p = Path(rel) if Path(rel).is_absolute() else self.path.parent / rel
-        if p.suffix.lower() not in suffixes:
-            self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
-        if not p.is_file():
-            self.fail(where, f"table file {str(p)!r} does not exist")
-        return p
 
 
 # ----------------------------------------------------------------------------------------- values
@@ -134,7 +73,10 @@ def _value(ck: Checker, v, where: str, n: int | None = None):
         ck.keys(v, ("file", "column"), where)
         return tables.file_values(ck, v, where, n)
     if isinstance(v, dict):
-        kind = ck.string(v.get("distribution"), f"{where}.distribution", tuple(DISTRIBUTIONS))
+        if "distribution" not in v:
+            ck.fail(f"{where}.distribution", f"missing required key: a table value is a distribution "
+                                             f"({' or '.join(map(repr, DISTRIBUTIONS))}) or {{file, column}}")
+        kind = ck.string(v["distribution"], f"{where}.distribution", tuple(DISTRIBUTIONS))
         req, opt = DISTRIBUTIONS[kind]
         ck.keys(v, ("distribution",) + req + opt, where, required=req)
         out = {"distribution": kind}
@@ -144,24 +86,34 @@ def _value(ck: Checker, v, where: str, n: int | None = None):
         if kind == "uniform" and out["min"] > out["max"]:
             ck.fail(f"{where}.max", f"expected max >= min, got min={out['min']!r}, max={out['max']!r}")
         return out
-    ck.fail(where, f"expected a number, an array, a distribution table or {{file, column}}, got {_show(v)}")
+    ck.fail(where, f"expected a number, an array, a distribution table or {{file, column}}, got {show(v)}")
 
 
 def _times(ck: Checker, v, where: str) -> np.ndarray:
     if isinstance(v, dict):
         ck.keys(v, ("start", "stop", "step"), where, required=("start", "stop", "step"))
         start = ck.number(v["start"], f"{where}.start", minimum=0.0)
-        stop = ck.number(v["stop"], f"{where}.stop", minimum=start)
+        stop = ck.number(v["stop"], f"{where}.stop", minimum=start, maximum=MAX_MS)
         step = ck.number(v["step"], f"{where}.step", minimum=0.0, strict=True)
         count = int(math.floor((stop - start) / step * (1 + 1e-12)))
         if count > 10**8:
             ck.fail(where, f"expected at most 1e8 sample times, got {count}")
         return start + step * np.arange(count, dtype=np.float64)  # [start, stop)
-    return ck.numbers(v, where, minimum=0.0)
+    return ck.numbers(v, where, minimum=0.0, maximum=MAX_MS)
 
 
 class Scenario:
     """A validated scenario: the resolved document and everything read from its table files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The scenario file (table files are relative to it).
+    doc : dict
+        The parsed, overridden document.
+    available : int, optional
+        Bytes of memory available: a table file that could need more to read is refused before
+        it is read. None: not checked.
 
     Attributes
     ----------
@@ -178,10 +130,10 @@ class Scenario:
         (taken when loading), so a copy elsewhere hashes the same and an edited table does not.
     """
 
-    def __init__(self, path, doc: dict):
+    def __init__(self, path, doc: dict, available: int | None = None):
         self.path = Path(path)
         self.doc = doc
-        self._ck = Checker(self.path)
+        self._ck = Checker(self.path, available)
         self._check()
         self.sha256 = self._hash()
 
@@ -189,7 +141,7 @@ class Scenario:
     def _check(self) -> None:
         ck, doc = self._ck, self.doc
         ck.keys(doc, _TOP, "", required=("schema", "run", "populations"))
-        if doc["schema"] != SCHEMA or isinstance(doc["schema"], bool):
+        if doc["schema"] != SCHEMA or type(doc["schema"]) is not int:
             ck.fail("schema", f"expected {SCHEMA} (the only version this eventsim reads), got {doc['schema']!r}")
         if "description" in doc:
             ck.string(doc["description"], "description")
@@ -204,10 +156,11 @@ class Scenario:
         self.stimuli = [self._check_stimulus(s, f"stimuli[{k}]") for k, s in enumerate(self._array(doc, "stimuli"))]
         self._check_recorders(doc.get("recorders", {}))
 
-    def _array(self, doc, key) -> list:
+    def _array(self, doc, key, where: str | None = None) -> list:
+        where = where or key
         v = doc.get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-            self._ck.fail(key, f"expected an array of tables ([[{key}]]), got {_show(v)}")
+            self._ck.fail(where, f"expected an array of tables ([[{where}]]), got {show(v)}")
         return v
 
     def _check_populations(self, pops) -> dict:
@@ -219,11 +172,13 @@ class Scenario:
         for name, table in pops.items():
             where = f"populations.{name}"
             if not isinstance(table, dict):
-                ck.fail(where, f"expected a table ([populations.{name}]), got {_show(table)}")
+                ck.fail(where, f"expected a table ([populations.{name}]), got {show(table)}")
             model = ck.string(table.get("model", "lif"), f"{where}.model", tuple(MODELS))
             spec = MODELS[model]
             ck.keys(table, ("model", "size") + tuple(spec.units) + tuple(spec.aliases), where, required=("size",))
-            sizes[name] = ck.number(table["size"], f"{where}.size", integer=True, minimum=0)
+            sizes[name] = ck.number(table["size"], f"{where}.size", integer=True, minimum=0, maximum=MAX_NEURONS)
+        if sum(sizes.values()) > MAX_NEURONS:
+            ck.fail("populations", f"expected at most {MAX_NEURONS} neurons in all, got {sum(sizes.values())}")
         for name, table in pops.items():  # values after all sizes are known (no allocation before the memory check)
             self.params[name] = {k: v for k, v in table.items() if k not in ("model", "size")}
         return sizes
@@ -269,21 +224,24 @@ class Scenario:
         if "file" in p:
             if "sources" in p or "targets" in p:
                 ck.fail(f"{where}.file", "give either file or sources/targets, not both")
-            path = ck.file(p["file"], f"{where}.file", (".csv", ".npz"))
             mode = ck.string(p.get("ids", "local"), f"{where}.ids", ("local", "global"))
-            cols = tables.read_columns(ck, path, f"{where}.file")
-            src = tables.column(ck, cols, "source", path, f"{where}.file", integer=True)
-            tgt = tables.column(ck, cols, "target", path, f"{where}.file", integer=True)
+            table = ck.table(p, where, _CONN_COLUMNS)
+            src = tables.column(ck, table, "source", f"{where}.file", integer=True)
+            tgt = tables.column(ck, table, "target", f"{where}.file", integer=True)
             if mode == "global":
                 src, tgt = src - self._start(out["source"]), tgt - self._start(out["target"])
             for key in ("weight", "delay"):
-                c = tables.column(ck, cols, key, path, f"{where}.file", required=False)
+                c = tables.column(ck, table, key, f"{where}.file", required=False)
                 if c is not None:
                     columns[key] = c
-            if "delay" in columns and np.any(columns["delay"] <= 0):
-                ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(columns['delay'].min())!r}")
-            what = f"{path.name}: {mode} "
+            if "delay" in columns:
+                tables.check_rows(ck, table, f"{where}.file", "delay", columns["delay"] <= 0, columns["delay"],
+                                  "expected a delay > 0 ms")
+            what = f"{mode} "
         else:
+            table = None
+            if "ignore_columns" in p:
+                ck.fail(f"{where}.ignore_columns", "only used with file")
             for key in ("sources", "targets"):
                 if key not in p:
                     ck.fail(f"{where}.{key}", "missing required key (or give file = a connection table)")
@@ -294,8 +252,9 @@ class Scenario:
             if src.size != tgt.size:
                 ck.fail(f"{where}.targets", f"expected {src.size} ids (one per source), got {tgt.size}")
             what = ""
-        tables.check_ids(ck, src, 0, src_n, f"{where}.source" if what else f"{where}.sources", f"{what}source")
-        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.target" if what else f"{where}.targets", f"{what}target")
+        key = "{}" if table is not None else "{}s"  # a table's source column, or the sources array
+        tables.check_ids(ck, src, 0, src_n, f"{where}.{key.format('source')}", f"{what}source", table)
+        tables.check_ids(ck, tgt, 0, tgt_n, f"{where}.{key.format('target')}", f"{what}target", table)
         out["params"] = dict(sources=src, targets=tgt)
         return columns
 
@@ -347,34 +306,34 @@ class Scenario:
 
     def _spike_table(self, s: dict, where: str) -> dict:
         ck = self._ck
-        path = ck.file(s["file"], f"{where}.file", (".csv", ".npz"))
         pop = self._population(s["population"], f"{where}.population") if "population" in s else None
         mode = ck.string(s.get("ids", "local" if pop else "global"), f"{where}.ids", ("local", "global"))
         if mode == "local" and pop is None:
             ck.fail(f"{where}.population", 'missing required key (ids = "local" needs the population they are local to)')
-        cols = tables.read_columns(ck, path, f"{where}.file")
-        target = tables.column(ck, cols, "target", path, f"{where}.file", integer=True)
-        time = tables.column(ck, cols, "time", path, f"{where}.file")
-        if np.any(time < 0):
-            ck.fail(f"{where}.file", f"{path.name}: column 'time' must be >= 0 ms, got {float(time.min())!r}")
+        table = ck.table(s, where, _SPIKE_COLUMNS)
+        name = table.name
+        target = tables.column(ck, table, "target", f"{where}.file", also="ids", integer=True)
+        time = tables.column(ck, table, "time", f"{where}.file", also="times")
+        tables.check_rows(ck, table, f"{where}.file", "time", (time < 0) | (time > MAX_MS), time,
+                          f"expected a time in [0, {MAX_MS:g}] ms")
         out = {"target": target, "time": time, "population": pop, "ids": mode}
         for key in ("weight", "delay"):
-            c = tables.column(ck, cols, key, path, f"{where}.file", required=False)
+            c = tables.column(ck, table, key, f"{where}.file", required=False)
             if c is not None and key in s:
-                ck.fail(f"{where}.{key}", f"given both here and as a column of {path.name}")
+                ck.fail(f"{where}.{key}", f"given both here and as a column of {name}")
             if c is None:
                 if key == "weight" and key not in s:
-                    ck.fail(f"{where}.weight", f"missing: {path.name} has no 'weight' column and no weight key is given")
+                    ck.fail(f"{where}.weight", f"missing: {name} has no 'weight' column and no weight key is given")
                 c = float(ck.number(s.get(key, 1.0), f"{where}.{key}", minimum=0.0 if key == "delay" else None,
                                     strict=key == "delay"))
-            elif key == "delay" and np.any(c <= 0):
-                ck.fail(f"{where}.file", f"{path.name}: column 'delay' must be > 0 ms, got {float(c.min())!r}")
+            elif key == "delay":
+                tables.check_rows(ck, table, f"{where}.file", "delay", c <= 0, c, "expected a delay > 0 ms")
             out[key] = c
         if pop is None:
-            tables.check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", f"{path.name}: global target")
+            tables.check_ids(ck, target, 0, sum(self.sizes.values()), f"{where}.file", "global target", table)
         else:
             lo = self._start(pop) if mode == "global" else 0
-            tables.check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{path.name}: {mode} target")
+            tables.check_ids(ck, target, lo, lo + self.sizes[pop], f"{where}.file", f"{mode} target", table)
         return out
 
     def _check_recorders(self, rec) -> None:
@@ -383,11 +342,11 @@ class Scenario:
         spikes = rec.get("spikes", "all")
         if spikes != "all":
             if not isinstance(spikes, list):
-                ck.fail("recorders.spikes", f'expected "all" or an array of population names, got {_show(spikes)}')
+                ck.fail("recorders.spikes", f'expected "all" or an array of population names, got {show(spikes)}')
             spikes = [self._population(x, f"recorders.spikes[{k}]") for k, x in enumerate(spikes)]
         self.record_spikes = spikes
         self.voltage = []
-        for k, v in enumerate(self._array(rec, "voltage") if "voltage" in rec else []):
+        for k, v in enumerate(self._array(rec, "voltage", "recorders.voltage") if "voltage" in rec else []):
             where = f"recorders.voltage[{k}]"
             ck.keys(v, _VOLTAGE, where, required=("population", "times"))
             name = ck.string(v.get("name", f"voltage{k}"), f"{where}.name")
@@ -417,26 +376,31 @@ class Scenario:
         return out
 
     def estimate(self) -> dict:
-        """Sizes and a memory estimate in bytes (connectivity, neuron state, stimuli, samples)."""
+        """Sizes and the peak memory of building the network and starting the engine, in bytes.
+
+        See :func:`eventsim.memory.peak_bytes`; recorded spikes come on top, as the run goes.
+        """
         per_syn = self.expected_synapses()
-        conn = 0
-        for p, s in zip(self.projections, per_syn):
-            weight_each = not isinstance(p["weight"], float)
-            delay_each = not isinstance(p["delay"], float)
-            conn += s * (4 + 8 * weight_each + 4 * delay_each) + 8 * (self.sizes[p["source"]] + 1)
-        n = sum(self.sizes.values())
-        streams = rows = 0
+        conn = dict(synapses=0, weighted=0, delayed=0, explicit=0, rows=0)
+        for p, count in zip(self.projections, per_syn):
+            conn["synapses"] += count
+            conn["weighted"] += count * (not isinstance(p["weight"], float))
+            conn["delayed"] += count * (not isinstance(p["delay"], float))
+            conn["explicit"] += count * (p["rule"] == "explicit")
+            conn["rows"] += self.sizes[p["source"]] + 1
+        count = lambda t: self.sizes[t[0]] if t[1] is None else t[1].size  # noqa: E731
+        stim = dict(streams=0, arrivals=0, currents=0)
         for s in self.stimuli:
-            count = lambda t: self.sizes[t[0]] if t[1] is None else t[1].size  # noqa: E731
             if s["type"] == "poisson":
-                streams += count(s["targets"])
+                stim["streams"] += count(s["targets"])
             elif s["type"] == "spike_table":
-                rows += s["target"].size
+                stim["arrivals"] += s["target"].size
             else:
-                rows += count(s["targets"]) * s["times"].size
+                stim["arrivals" if s["type"] == "spike_train" else "currents"] += count(s["targets"]) * s["times"].size
         samples = sum((self.sizes[p] if ids is None else ids.size) * t.size for _, p, ids, t in self.voltage)
-        total = conn + BYTES_PER_NEURON * n + 72 * streams + 32 * rows + 40 * samples
-        return dict(neurons=n, synapses=int(sum(per_syn)), bytes=int(total), connectivity_bytes=int(conn))
+        n = sum(self.sizes.values())
+        total = peak_bytes(neurons=n, **conn, **stim, samples=samples)
+        return dict(neurons=n, synapses=int(sum(per_syn)), bytes=total)
 
     def check_memory(self, available: int | None = None) -> dict:
         """Raise ScenarioError when the estimate exceeds the available memory; returns the estimate."""
@@ -512,7 +476,15 @@ class Scenario:
 
     def _hash(self) -> str:
         """Hash of the resolved document, table files replaced by the hashes of their contents."""
-        return document_hash(self._with_files(lambda path: "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()))
+        for key, path in self.files():  # per-neuron value files are read only when building
+            if not path.is_file():
+                self._ck.fail(_key_path(key), missing_file(path))
+
+        def digest(path: Path) -> str:
+            with open(path, "rb") as fh:
+                return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+
+        return document_hash(self._with_files(digest))
 
     def _with_files(self, value) -> dict:
         """A copy of the document with each table file name replaced by ``value(absolute path)``."""
@@ -522,30 +494,16 @@ class Scenario:
         return doc
 
 
+def _key_path(key: tuple) -> str:
+    """``("projections", 0, "file")`` -> ``"projections[0].file"``."""
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in key).lstrip(".")
+
+
 def _set_path(doc, key: tuple, value) -> None:
     node = doc
     for k in key[:-1]:
         node = node[k]
     node[key[-1]] = value
-
-
-def _mb(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable, else free pages), or None."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None,
@@ -574,9 +532,10 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
             doc["run"]["seed"] = seed
         if engine is not None:
             doc["run"]["engine"] = engine
-    sc = Scenario(path, doc)
+    available = available_memory() if check_memory else None
+    sc = Scenario(path, doc, available)
     if check_memory:
-        sc.check_memory()
+        sc.check_memory(available)
     return sc
 
 

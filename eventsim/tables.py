@@ -2,10 +2,13 @@
 
 Per-neuron values (``{file, column}``), connection tables (``source``, ``target`` and optional
 ``weight``, ``delay`` columns) and spike tables (``target``/``ids``, ``time``/``times``, ...) are
-read here, column by column, as 1-D float64 arrays (int64 for ids). ``ids`` and ``times`` are
-accepted for ``target`` and ``time`` so that eventsim's own ``spikes.npz`` can be replayed.
+read here as a :class:`Table` of 1-D float64 columns (ids checked and turned into int64).
 
-Every function takes ``ck``, the scenario's checker (:class:`eventsim.scenario.Checker`): problems
+CSV: UTF-8 (a leading byte-order mark allowed), comma-separated, the first line that is not
+blank or a comment is the header; blank lines and ``#`` comments (to the end of a line) are
+skipped; every other line holds one number per column. Errors name the line.
+
+Every function takes ``ck``, the scenario's checker (:class:`eventsim.checker.Checker`): problems
 are reported through ``ck.fail`` as a :class:`~eventsim.errors.ScenarioError` naming the scenario
 file, the key path and the table file.
 """
@@ -13,82 +16,247 @@ file, the key path and the table file.
 from __future__ import annotations
 
 import csv
+import re
+import warnings
+import zipfile
+from array import array
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_columns", "column", "check_ids", "file_values"]
+from eventsim.documents import not_utf8
+from eventsim.errors import did_you_mean
 
-_COLUMN_ALIASES = {"target": ("target", "ids"), "time": ("time", "times")}  # read eventsim's spikes.npz directly
+__all__ = ["Table", "read_table", "column", "check_ids", "check_rows", "file_values", "csv_cells", "read_bytes_bound",
+           "MAX_ID"]
 
-
-def _read_csv(ck, path: Path, where: str) -> dict:
-    try:
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and not r[0].lstrip().startswith("#")]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        ck.fail(where, f"cannot read {path.name}: {e}")
-    if not rows:
-        ck.fail(where, f"{path.name} is empty (expected a header row naming the columns)")
-    header = [h.strip() for h in rows[0]]
-    cols = {h: [] for h in header}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            ck.fail(where, f"{path.name} row {line}: expected {len(header)} fields, got {len(row)}")
-        for h, x in zip(header, row):
-            try:
-                cols[h].append(float(x))
-            except ValueError:
-                ck.fail(where, f"{path.name} row {line}, column {h!r}: expected a number, got {x.strip()!r}")
-    return {h: np.asarray(v, dtype=np.float64) for h, v in cols.items()}
+MAX_ID = 2**53  # float64 holds every integer below this exactly; any id this large is out of range anyway
+BYTES_PER_CELL = 16
+"""Peak bytes per CSV cell while reading: the parsed float64 block and its per-column copies."""
 
 
-def read_columns(ck, path: Path, where: str) -> dict:
-    """Columns of a CSV (header row) or NPZ table file, as 1-D arrays of equal length."""
+class Table:
+    """The columns of one table file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    columns : dict of str -> numpy.ndarray
+        The columns read: 1-D arrays of equal length, in file order.
+    header : list of str
+        The names of all the file's columns.
+    """
+
+    def __init__(self, path: Path, columns: dict, header=None):
+        self.path, self.columns = path, columns
+        self.header = list(columns) if header is None else header
+        self.named = {}  # a column's name in the file, by the name it was asked for (time -> times)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def row(self, i: int) -> str:
+        """Where row ``i`` (0-based) is, for messages: ``"line 7"`` (CSV) or ``"row 6"``."""
+        if self.path.suffix.lower() != ".csv":
+            return f"row {i}"
+        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+            for k, (line, _) in enumerate(_data_lines(fh)):
+                if k == i + 1:  # the header is data line 0
+                    return f"line {line}"
+        return f"row {i}"
+
+
+def _names(names, show=str, most: int = 20) -> str:
+    """Column names for a message, the first ``most`` of them."""
+    names = list(names)
+    return ", ".join(map(show, names[:most])) + (f", ... ({len(names)} in all)" if len(names) > most else "")
+
+
+# ------------------------------------------------------------------------------------------- CSV
+def _data_lines(fh):
+    """(line number, fields) of every line that is not blank or a comment; the header is the first."""
+    for line, text in enumerate(fh, start=1):
+        text = text.split("#", 1)[0]
+        if text.strip():
+            yield line, next(csv.reader([text]))
+
+
+def csv_cells(path: Path) -> int:
+    """An upper bound on the cells of a CSV file (lines x header fields), read in 1 MiB blocks."""
+    lines, header = 0, None
+    with open(path, "rb") as fh:
+        while block := fh.read(2**20):
+            lines += max(block.count(b"\n"), block.count(b"\r")) + 1
+            if header is None:
+                header = block
+    first = next((t for t in re.split(rb"[\r\n]", header or b"") if t.split(b"#")[0].strip()), b"")
+    return lines * (first.count(b",") + 1)
+
+
+def read_bytes_bound(path: Path) -> int:
+    """An upper bound on the bytes of reading a table file: 16 per CSV cell (the parsed block and
+    its column copies), twice the arrays of an NPZ (ids become float64, then int64)."""
     if path.suffix.lower() == ".csv":
-        cols = _read_csv(ck, path, where)
-    else:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                cols = {k: np.asarray(z[k]) for k in z.files}
-        except Exception as e:  # numpy raises many types for corrupt files
-            ck.fail(where, f"cannot read {path.name}: {type(e).__name__}: {e}")
-    lengths = {k: a.size for k, a in cols.items()}
-    if any(a.ndim != 1 for a in cols.values()) or len(set(lengths.values())) > 1:
-        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got sizes {lengths}")
-    return cols
+        return BYTES_PER_CELL * csv_cells(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            return 2 * sum(info.file_size for info in z.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return 0  # reading it reports the problem
 
 
-def column(ck, cols: dict, name: str, path: Path, where: str, *, integer=False, required=True):
-    """Column ``name`` (or an alias) of a table as finite float64 (int64 ids if ``integer``).
+def _parse_fast(path: Path, header_line: int, width: int):
+    """The data rows as a float64 (rows, width) array via numpy's C reader, or None when it objects."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": a header alone is a valid empty table
+            a = np.loadtxt(path, delimiter=",", comments="#", skiprows=header_line, dtype=np.float64, ndmin=2,
+                           encoding="utf-8-sig", quotechar='"')
+    except ValueError:  # a malformed line (or one only the careful parser accepts): parse again carefully
+        return None
+    if a.size == 0:
+        return np.zeros((0, width))
+    return a if a.shape[1] == width else None
+
+
+def _parse_careful(ck, lines, header: list, keep: list, name: str, where: str) -> list:
+    """The ``keep`` columns (indices) as compact arrays, line by line; fails at the first bad line."""
+    cols = [array("d") for _ in keep]
+    for line, row in lines:
+        if len(row) != len(header):
+            ck.fail(where, f"{name} line {line}: expected {len(header)} fields ({_names(header)}), got {len(row)}")
+        for j, out in zip(keep, cols):
+            x = row[j]
+            try:
+                out.append(float(x if "_" not in x else "not a number"))  # float() takes 1_000, CSV does not
+            except ValueError:
+                ck.fail(where, f"{name} line {line}, column {header[j]!r}: expected a number, got {x.strip()!r}")
+    return [np.frombuffer(c, dtype=np.float64) if len(c) else np.zeros(0) for c in cols]
+
+
+def _check_header(ck, header: list, at: str, where: str) -> None:
+    if len(header) == 1 and any(c in header[0] for c in ";\t|"):
+        ck.fail(where, f"{at}: expected comma-separated column names, got {header[0]!r}")
+    if "" in header or len(set(header)) < len(header):
+        ck.fail(where, f"{at}: expected a header of distinct column names, got {_names(header, repr)}")
+    try:
+        [float(h) for h in header]
+    except ValueError:
+        return
+    ck.fail(where, f"{at}: expected a header naming the columns, got numbers ({_names(header)})")
+
+
+def _read_csv(ck, path: Path, where: str, choose) -> tuple:
+    """(header, the columns ``choose(header)`` picks as float64 arrays); every cell of those is checked."""
+    bad = not_utf8(path)
+    if bad:
+        ck.fail(where, f"{path.name} is not UTF-8 text ({bad}); save it as UTF-8 CSV")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            lines = _data_lines(fh)
+            first = next(lines, None)
+            if first is None:
+                ck.fail(where, f"{path.name} is empty (expected a header row naming the columns)")
+            header_line, header = first[0], [h.strip() for h in first[1]]
+            _check_header(ck, header, f"{path.name} line {header_line}", where)
+            keep = [j for j, h in enumerate(header) if h in choose(header)]
+            block = _parse_fast(path, header_line, len(header))
+            if block is None:  # e.g. text in a column not read: only the careful parser can skip it
+                cols = _parse_careful(ck, lines, header, keep, path.name, where)
+                return header, dict(zip([header[j] for j in keep], cols))
+    except (OSError, csv.Error) as e:
+        ck.fail(where, f"cannot read {path.name}: {e}")
+    return header, {header[j]: np.ascontiguousarray(block[:, j]) for j in keep}
+
+
+def _read_npz(ck, path: Path, where: str, choose) -> tuple:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z.files, {k: np.asarray(z[k]) for k in choose(z.files)}
+    except Exception as e:  # numpy raises many types for corrupt files
+        ck.fail(where, f"cannot read {path.name}: {type(e).__name__}: {e}")
+
+
+def read_table(ck, path: Path, where: str, allowed=None, ignore=(), only=None) -> Table:
+    """Read a CSV (header row) or NPZ table file into equally long 1-D columns.
+
+    Parameters
+    ----------
+    ck : Checker
+    path : pathlib.Path
+    where : str
+        Key path of the file, for messages.
+    allowed : tuple of str, optional
+        The columns this table may have; any other fails, with a did-you-mean, unless listed in
+        ``ignore``. None: any columns (per-neuron value files).
+    ignore : sequence of str
+        Columns not to read (the scenario's ``ignore_columns``); each must be a column of the file.
+    only : sequence of str, optional
+        Read only these columns (those the file has); None: all that are not ignored.
+    """
+
+    def choose(names: list) -> list:
+        """Check the file's column names; return those to read."""
+        for name in ignore:
+            if name not in names:
+                ck.fail(where, f"{path.name}: ignore_columns names {name!r}, which is not a column "
+                               f"(has {_names(names) or 'none'})")
+        for name in names if allowed is not None else ():
+            if name not in allowed and name not in ignore:
+                hint = did_you_mean(name, allowed)
+                ck.fail(where, f"{path.name}: unknown column {name!r}{hint}; allowed: {', '.join(allowed)} "
+                               "(or list it in ignore_columns)")
+        return [n for n in names if n not in ignore and (only is None or n in only)]
+
+    read = _read_csv if path.suffix.lower() == ".csv" else _read_npz
+    header, cols = read(ck, path, where, choose)
+    shapes = {k: a.shape for k, a in cols.items()}
+    if any(a.ndim != 1 for a in cols.values()) or len(set(shapes.values())) > 1:
+        ck.fail(where, f"{path.name}: expected 1-D columns of equal length, got shapes {shapes}")
+    return Table(path, cols, list(header))
+
+
+# ---------------------------------------------------------------------------------------- columns
+def column(ck, table: Table, name: str, where: str, *, also: str | None = None, integer=False, required=True):
+    """Column ``name`` (or ``also``, another name for it) of a table as finite float64 (int64 ids if ``integer``).
 
     A missing column fails if ``required``, else gives None.
     """
-    for alias in _COLUMN_ALIASES.get(name, (name,)):
-        if alias in cols:
-            a = cols[alias]
-            break
-    else:
+    found = [a for a in (name, also) if a is not None and a in table.columns]
+    if len(found) > 1:
+        ck.fail(where, f"{table.name}: columns {found[0]!r} and {found[1]!r} are the same; keep one")
+    if not found:
         if required:
-            ck.fail(where, f"{path.name}: missing column {name!r} (has {', '.join(cols) or 'none'})")
+            ck.fail(where, f"{table.name}: missing column {name!r} (has {_names(table.header) or 'none'})")
         return None
+    a = table.columns[found[0]]
+    table.named[name] = found[0]
     if not np.issubdtype(a.dtype, np.number) or np.issubdtype(a.dtype, np.complexfloating):
-        ck.fail(where, f"{path.name}: column {name!r} must be numeric, got {a.dtype}")
-    a = a.astype(np.float64)
-    if not np.all(np.isfinite(a)):
-        ck.fail(where, f"{path.name}: column {name!r} holds non-finite values")
+        ck.fail(where, f"{table.name}: column {found[0]!r} must be numeric, got {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    check_rows(ck, table, where, found[0], ~np.isfinite(a), a, "expected a finite number")
     if integer:
-        if np.any(a != np.round(a)):
-            ck.fail(where, f"{path.name}: column {name!r} must hold integer ids")
+        check_rows(ck, table, where, found[0], (np.abs(a) >= MAX_ID) | (a != np.round(a)), a, "expected an integer id")
         return a.astype(np.int64)
     return a
 
 
-def check_ids(ck, ids: np.ndarray, lo: int, hi: int, where: str, what: str) -> None:
-    """Fail unless every id is in ``[lo, hi)``; ``what`` names them in the message."""
+def check_rows(ck, table: Table, where: str, name: str, bad: np.ndarray, values: np.ndarray, expected: str) -> None:
+    """Fail at the first row where ``bad`` holds: ``"in.csv line 7, column 'time': <expected>, got -1.0"``."""
+    if bad.any():
+        i = int(np.argmax(bad))
+        name = table.named.get(name, name)
+        ck.fail(where, f"{table.name} {table.row(i)}, column {name!r}: {expected}, got {float(values[i])!r}")
+
+
+def check_ids(ck, ids: np.ndarray, lo: int, hi: int, where: str, what: str, table: Table | None = None) -> None:
+    """Fail unless every id is in ``[lo, hi)``; ``what`` names them, ``table`` (if any) says where."""
     bad = (ids < lo) | (ids >= hi)
     if bad.any():
-        ck.fail(where, f"{what} id {int(ids[bad][0])} out of range [{lo}, {hi})")
+        i = int(np.argmax(bad))
+        at = f"{table.name} {table.row(i)}: " if table is not None else ""
+        ck.fail(where, f"{at}{what} id {int(ids[i])} out of range [{lo}, {hi})")
 
 
 def file_values(ck, v: dict, where: str, n: int | None) -> np.ndarray:
@@ -103,15 +271,21 @@ def file_values(ck, v: dict, where: str, n: int | None) -> np.ndarray:
             a = np.load(path, allow_pickle=False)
         except Exception as e:
             ck.fail(f"{where}.file", f"cannot read {path.name}: {type(e).__name__}: {e}")
-        if a.ndim == 2 and name is not None:
+        if a.ndim == 2:
+            if name is None:
+                ck.fail(f"{where}.column", f"missing required key: {path.name} is 2-D, give the column index "
+                                           f"(0 to {a.shape[1] - 1})")
             a = a[:, ck.number(name, f"{where}.column", integer=True, minimum=0, maximum=a.shape[1] - 1)]
         if a.ndim != 1:
             ck.fail(f"{where}.file", f"{path.name}: expected a 1-D array (or 2-D with an integer column), got shape {a.shape}")
-        cols, name = {"values": a}, "values"
+        table, name = Table(path, {"values": a}), "values"
     else:
-        cols = read_columns(ck, path, f"{where}.file")
+        table = read_table(ck, path, f"{where}.file", only=[name] if isinstance(name, str) else [])
+        if name is None:
+            ck.fail(f"{where}.column", f"missing required key: which column of {path.name} to read "
+                                       f"({_names(table.header) or 'it has none'})")
         name = ck.string(name, f"{where}.column")
-    a = column(ck, cols, name, path, f"{where}.column")
+    a = column(ck, table, name, f"{where}.column")
     if n is not None and a.size != n:
         ck.fail(f"{where}.file", f"{path.name}: expected {n} values (one per neuron), got {a.size}")
     return a

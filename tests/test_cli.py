@@ -225,12 +225,12 @@ def test_bad_missing_table_file(run):
 def test_bad_malformed_table_file(run, tmp_path):
     (tmp_path / "in.csv").write_text("target,time,weight\n0,1.0,x\n")
     err = bad(run, "run", SCENARIOS / "replay.toml", "--set", f"stimuli.0.file='{tmp_path / 'in.csv'}'")
-    assert "replay.toml: stimuli[0].file: in.csv row 2, column 'weight': expected a number, got 'x'" in err
+    assert "replay.toml: stimuli[0].file: in.csv line 2, column 'weight': expected a number, got 'x'" in err
 
 
 def test_bad_ids_out_of_range(run):
     err = bad(run, "validate", SCENARIOS / "replay.toml", "--set", "populations.layer.size=40")
-    assert "replay.toml: stimuli[0].file: replay_input.csv: local target id" in err and "out of range [0, 40)" in err
+    assert "replay.toml: stimuli[0].file: replay_input.csv line " in err and "out of range [0, 40)" in err
 
 
 def test_bad_missing_scenario_file(run, tmp_path):

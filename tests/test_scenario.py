@@ -148,6 +148,88 @@ def test_not_toml_and_missing_file(write, tmp_path):
     assert "cannot read the scenario file" in str(err)
 
 
+def test_scenario_not_utf8_names_the_byte(tmp_path):
+    """A Latin-1 scenario raised UnicodeDecodeError (issue 8, item 8)."""
+    path = tmp_path / "s.toml"
+    path.write_bytes(BASE.replace("[run]", "# caf\xe9\n[run]").encode("latin-1"))
+    msg = str(error_of(path))
+    assert msg == f"{path}: not UTF-8 text (byte 0xe9 at offset 17); save the scenario as UTF-8"
+
+
+def test_scenario_byte_order_mark_is_accepted(write, tmp_path):
+    """Editors on Windows start UTF-8 files with a BOM; it was refused (issue 8, item 13)."""
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    assert scenario.load(path).sizes == {"a": 10, "b": 5}
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "the file is empty"),
+    (b"\xef\xbb\xbf \n\n", "the file is empty"),
+    (b"# nothing but a comment\n", "schema: missing required key"),
+    (b"\x00\x01\x02\xff" * 64, "not UTF-8 text (byte 0xff at offset 3)"),
+    (b"# " + "é".encode() * 2**20 + b"\xc3", "not UTF-8 text (byte 0xc3 at offset 2097154)"),  # cut at the end
+    (b"\x00\x01\x02" * 64, "not valid TOML"),
+    (b"schema = 1\nschema = 1\n", "not valid TOML"),
+    (b"x = " + b"[" * 5000 + b"]" * 5000, "nested more than 32 deep"),
+    (b"[" + b".".join([b"a"] * 100) + b"]\n", "nested more than 32 deep"),
+])
+def test_hostile_scenario_files(tmp_path, content, words):
+    path = tmp_path / "s.toml"
+    path.write_bytes(content)
+    assert words in str(error_of(path))
+
+
+def test_utf8_character_cut_by_a_read_block_is_fine(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"#" + "é".encode() * 600_000 + b"\n" + BASE.encode())  # a block ends inside an é
+    assert scenario.load(path).sizes == {"a": 10, "b": 5}
+
+
+def test_huge_scenario_file_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(documents, "MAX_BYTES", 1000)
+    path = tmp_path / "s.toml"
+    path.write_text(BASE + "#" * 1000)
+    assert "larger than 0 MiB: is it a scenario?" in str(error_of(path))
+
+
+@pytest.mark.parametrize("override, where, words", [
+    ("populations.a.size=-1", "populations.a.size", "expected an integer >= 0, got -1"),
+    ("populations.a.size=3000000000", "populations.a.size", "expected an integer <= 2147483647"),
+    ("populations.b.size=2147483640", "populations", "expected at most 2147483647 neurons in all"),
+    ("populations.a.size=1e400", "populations.a.size", "expected an integer, got a float inf"),
+    ("run.duration=nan", "run.duration", "expected a finite number, got nan"),
+    ("run.duration=inf", "run.duration", "expected a finite number, got inf"),
+    ("run.seed=99999999999999999999999", "run.seed", "expected an integer <= 9223372036854775807"),
+    ("run.duration=2026-01-01", "run.duration", "expected a number, got a date 2026-01-01"),
+    ("schema=1.0", "schema", "expected 1"),
+    ("stimuli.0.targets={population='a', ids=[100000000000000000000]}", "stimuli[0].targets.ids[0]",
+     "expected an integer <= 9223372036854775807"),
+    ("recorders.voltage=1", "recorders.voltage", "expected an array of tables ([[recorders.voltage]])"),
+    ("recorders.voltage=[{population='a', times=[1e300]}]", "recorders.voltage[0].times[0]", "expected a number <= 1e+11"),
+    ("recorders.voltage=[{population='a', times={start=0.0, stop=1e300, step=1.0}}]", "recorders.voltage[0].times.stop",
+     "expected a number <= 1e+11"),
+    ("populations.a.V_init={file='nope.csv', column='x'}", "populations.a.V_init.file", "nope.csv' does not exist"),
+    ("populations.a.V_init={file='.', column='x'}", "populations.a.V_init.file", "is not a file"),
+    ("projections.0.weight={distribution='normal', mean=0.0, std=1e308}", "projections[0].weight", "std finite"),
+    ("projections.0.weight={distribution='uniform', min=-1e308, max=1e308}", "projections[0].weight",
+     "finite max - min"),
+    ("populations.a.tau_m=-inf", "populations.a.tau_m", "expected a finite number"),
+    ("projections.0.indegree=1e30", "projections[0].indegree", "expected an integer"),
+    ("projections.0.weight={min=0.0}", "projections[0].weight.distribution", "missing required key"),
+    ("populations=1", "populations", "expected a table"),
+    ("run=[1, 2]", "run", "expected a table"),
+    ("stimuli=5", "stimuli", "expected an array of tables"),
+    ("run.duration=" + "[" * 40 + "]" * 40, "", "nested more than 32 deep"),
+    ("a" + ".a" * 40 + "=1", "", "nested more than 32 deep"),
+    ("run.duration=", "run.duration", "is not a TOML value"),
+    ("run.duration=1 2", "run.duration", "is not a TOML value"),
+])
+def test_hostile_overrides(write, override, where, words):
+    err = str(error_of(write(BASE), [override]))
+    assert (f": {where}: " in err if where else True) and words in err, err
+
+
 def test_memory_limit(write):
     path = write(BASE)
     huge = ["populations.b.size=1000000000", "projections.0.indegree=1000"]
@@ -173,8 +255,8 @@ def test_per_neuron_table_files(write, tmp_path):
 
 @pytest.mark.parametrize("content, words", [
     ("V_init\n1\n2\n", "expected 10 values"),
-    ("V_init\n1\nabc\n" + "1\n" * 8, "row 3, column 'V_init': expected a number, got 'abc'"),
-    ("V_init,x\n1\n", "row 2: expected 2 fields, got 1"),
+    ("V_init\n1\nabc\n" + "1\n" * 8, "line 3, column 'V_init': expected a number, got 'abc'"),
+    ("V_init,x\n1\n", "line 2: expected 2 fields (V_init, x), got 1"),
     ("", "is empty"),
     ("W\n" + "1\n" * 10, "missing column 'V_init'"),
 ])
@@ -203,12 +285,12 @@ def test_explicit_connection_file_local_and_global(write, tmp_path):
 
 
 @pytest.mark.parametrize("content, extra, where, words", [
-    ("source,target,weight,delay\n0,5,1,1\n", "", "projections[0].target", "conn.csv: local target id 5 out of range [0, 5)"),
+    ("source,target,weight,delay\n0,5,1,1\n", "", "projections[0].target", "conn.csv line 2: local target id 5 out of range [0, 5)"),
     ("source,target,weight,delay\n0,0,1,1\n", 'ids = "global"', "projections[0].target", "global target id -10 out of range"),
-    ("source,target,weight,delay\n0,0,1,0\n", "", "projections[0].file", "column 'delay' must be > 0"),
+    ("source,target,weight,delay\n0,0,1,0\n", "", "projections[0].file", "conn.csv line 2, column 'delay': expected a delay > 0 ms, got 0.0"),
     ("source,target\n0,0\n", "", "projections[0].weight", "missing required key"),
     ("source,target,weight\n0,0,1\n", "weight = 1.0\ndelay = 1.0", "projections[0].weight", "given both"),
-    ("source,target,weight,delay\n0.5,0,1,1\n", "", "projections[0].file", "must hold integer ids"),
+    ("source,target,weight,delay\n0.5,0,1,1\n", "", "projections[0].file", "conn.csv line 2, column 'source': expected an integer id, got 0.5"),
 ])
 def test_bad_connection_tables(write, tmp_path, content, extra, where, words):
     (tmp_path / "conn.csv").write_text(content)
@@ -247,10 +329,10 @@ def test_spike_table_stimulus(write, tmp_path):
     ("target,time,weight\n15,1.0,1.0\n", "", "stimuli[1].file", "global target id 15 out of range [0, 15)"),
     ("target,time,weight\n0,1.0,1.0\n", 'population = "b"\nids = "global"', "stimuli[1].file", "global target id 0 out of range [10, 15)"),
     ("target,time\n0,1.0\n", "", "stimuli[1].weight", "no 'weight' column"),
-    ("target,time,weight\n0,-1.0,1.0\n", "", "stimuli[1].file", "column 'time' must be >= 0"),
+    ("target,time,weight\n0,-1.0,1.0\n", "", "stimuli[1].file", "in.csv line 2, column 'time': expected a time in [0, 1e+11] ms, got -1.0"),
     ("target,weight\n0,1.0\n", "", "stimuli[1].file", "missing column 'time'"),
-    ("target,time,weight\n0,1.0\n", "", "stimuli[1].file", "expected 3 fields, got 2"),
-    ("target,time,weight,delay\n0,1.0,1,0\n", "", "stimuli[1].file", "column 'delay' must be > 0"),
+    ("target,time,weight\n0,1.0\n", "", "stimuli[1].file", "in.csv line 2: expected 3 fields (target, time, weight), got 2"),
+    ("target,time,weight,delay\n0,1.0,1,0\n", "", "stimuli[1].file", "in.csv line 2, column 'delay': expected a delay > 0 ms"),
     ("target,time,weight\n0,1.0,1.0\n", 'ids = "local"', "stimuli[1].population", "missing required key"),
 ])
 def test_bad_spike_tables(write, tmp_path, content, extra, where, words):
