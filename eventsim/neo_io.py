@@ -10,8 +10,8 @@ those of PyNN's other backends:
 
 * a ``SpikeTrain`` carries ``source_population`` (population name), ``channel_id`` (global
   neuron id) and ``source_index`` (index within its population);
-* a signal carries the array annotations ``channel_ids``, ``source_index`` and
-  ``source_population`` (one value per channel, i.e. per neuron).
+* a signal carries the array annotations ``channel_ids``, ``channel_index`` (index within its
+  population) and ``source_population``, one value per channel (i.e. per neuron).
 
 Units: times in ms, membrane potential in mV. Spike times are eventsim's float64 ms values,
 unchanged (no grid, no unit conversion). ``neo`` and ``quantities`` are optional dependencies
@@ -95,7 +95,7 @@ def voltage_signal(name: str, times, values, channel_ids, population, source_ind
     values = np.asarray(values, dtype=np.float64).reshape(times.size, -1)
     channel_ids = np.asarray(channel_ids, dtype=np.int64)
     pops = np.array([population] * channel_ids.size if isinstance(population, str) else list(population), dtype=str)
-    arrays = dict(channel_ids=channel_ids, source_index=np.asarray(source_index, dtype=np.int64),
+    arrays = dict(channel_ids=channel_ids, channel_index=np.asarray(source_index, dtype=np.int64),
                   source_population=pops)
     extra = {"source_population": str(pops[0])} if pops.size and np.all(pops == pops[0]) else {}
     dt = _regular_step(times)

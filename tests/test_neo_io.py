@@ -82,7 +82,7 @@ def test_irregular_voltage_trace_keeps_exact_times_and_drops_unreached(results, 
     assert np.array_equal(sig.magnitude, trace.values[:, :5].T) and sig.units == pq.mV
     assert not np.isnan(sig.magnitude).any()
     assert list(sig.array_annotations["channel_ids"]) == [41, 44]
-    assert list(sig.array_annotations["source_index"]) == [1, 4]
+    assert list(sig.array_annotations["channel_index"]) == [1, 4]
 
 
 def test_spike_trains_sorts_each_train_and_keeps_empty_ones():
