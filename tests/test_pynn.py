@@ -380,3 +380,27 @@ def test_pynn_examples_run_unchanged(script, monkeypatch, capsys):
     actual = eval(out.split("Actual spike counts:")[1].splitlines()[0].replace("np.int64", ""))
     expected = eval(out.split("Expected mean spike counts:")[1].splitlines()[0])
     assert all(abs(a - e) <= 5 * np.sqrt(e) for a, e in zip(actual, expected))
+
+
+def test_views_and_assemblies_span_eventsim_populations(setup):
+    a = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]), label="a")
+    b = sim.Population(2, sim.SpikeSourceArray(spike_times=[[3.0], [4.0]]), label="b")
+    cells = sim.Population(4, sim.IF_curr_delta(**dict(LIF, tau_refrac=0.0)),
+                           initial_values={"v": sim.RandomDistribution("uniform", (-66.0, -64.0),
+                                                                       rng=sim.NumpyRNG(seed=3))})
+    prj = sim.Projection(a + b, cells[1:3], sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0))
+    prj.set(weight=30.0)  # before the run: every input fires its target
+    view = cells[[0, 2]]
+    view.record("spikes")
+    sim.run(10.0)
+    assert len(_network().projections) == 2  # one eventsim projection per (source, target) population pair
+    trains = view.get_data().segments[0].spiketrains
+    assert [st.annotations["source_index"] for st in trains] == [0, 2]
+    assert trains[0].size == 0 and np.allclose(trains[1].magnitude, [2.0, 3.0, 4.0, 5.0], atol=1e-12)
+    v0 = _network().populations[2].params["V_init"]
+    assert np.all((v0 >= -66.0) & (v0 < -64.0)) and np.unique(v0).size == 4
+
+
+def test_an_empty_model_runs(setup):
+    sim.run(10.0)
+    assert sim.get_current_time() == 10.0
