@@ -140,7 +140,8 @@ def to_neo(results, name: str | None = None) -> "neo.Block":
         ``block.segments[0].spiketrains``: one train per recorded neuron, in global id order, over
         ``[0, t_stop]`` ms. ``block.segments[0].analogsignals`` (regular sample times) and
         ``.irregularlysampledsignals`` (others): one signal per voltage recorder, named as the
-        recorder, with the samples taken before ``t_stop`` (later ones are not simulated yet).
+        recorder, with the samples taken before ``t_stop`` (later ones are not simulated yet), in
+        time order.
     """
     block = neo.Block(name=name, t_stop_ms=float(results.t_stop), pop_names=list(results.pop_names))
     segment = neo.Segment(name="segment000")
@@ -150,11 +151,12 @@ def to_neo(results, name: str | None = None) -> "neo.Block":
     segment.spiketrains.extend(spike_trains(results.spike_ids, results.spike_times, recorded, 0.0,
                                             float(results.t_stop), pops, index))
     for trace in results.voltages.values():
-        reached = trace.times < results.t_stop
-        if not reached.any():
+        keep = np.flatnonzero(trace.times < results.t_stop)
+        if not keep.size:
             continue
+        keep = keep[np.argsort(trace.times[keep], kind="stable")]  # recorders accept times in any order
         pops, index = _population_of(results, np.asarray(trace.ids, dtype=np.int64))
-        signal = voltage_signal(trace.name, trace.times[reached], trace.values[:, reached].T, trace.ids, pops, index)
+        signal = voltage_signal(trace.name, trace.times[keep], trace.values[:, keep].T, trace.ids, pops, index)
         if isinstance(signal, neo.AnalogSignal):
             segment.analogsignals.append(signal)
         else:

@@ -101,3 +101,13 @@ def test_elephant_rate_and_cv_match_eventsim(results, block):
     assert isi.size >= 3
     cv = statistics.cv(statistics.isi(trains[0]))
     assert float(cv) == pytest.approx(isi.std() / isi.mean(), rel=1e-12)
+
+
+def test_unsorted_sample_times_come_out_in_time_order():
+    net = eventsim.Network(seed=1)
+    pop = net.add_population("p", 1, I_e=100.0)
+    net.record_voltage(pop, times=[3.0, 1.0, 2.0], name="v")
+    res = net.run(5.0)
+    (sig,) = neo_io.to_neo(res).segments[0].analogsignals
+    assert np.array_equal(sig.times.magnitude, [1.0, 2.0, 3.0])
+    assert np.array_equal(sig.magnitude[:, 0], res.voltages["v"].values[0, [1, 2, 0]])

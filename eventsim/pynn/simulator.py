@@ -127,9 +127,6 @@ class State(common.control.BaseState):
         values = [self.base[id(obj)]] + [v for _, o, v in self.changes if o is obj]
         return [(a, b, v) for a, b, v in zip(times, times[1:] + [math.inf], values)]
 
-    def run(self, simtime):
-        self.run_until(self.t + simtime)
-
     def run_until(self, tstop):
         """Simulate until PyNN time ``tstop`` (ms): every event at or before it."""
         from eventsim.pynn.build import build_network, needs_horizon
