@@ -154,6 +154,9 @@ def test_poisson_sources_relay_every_spike_through_projections(setup):
     assert all(t.min() >= 100.0 and t.max() < 1600.0 for t in s.values() if t.size)
     for i in range(40):
         assert np.allclose(d[i], s[i] + 1.25, rtol=0, atol=1e-9)
+    counts_by_id = src.get_spike_counts()
+    assert [counts_by_id[int(cell)] for cell in src.all_cells] == counts.tolist()
+    assert src.mean_spike_count() == pytest.approx(counts.mean())
 
 
 # ------------------------------------------------------------------------------------------- connectors
@@ -385,7 +388,7 @@ def test_pynn_examples_run_unchanged(script, monkeypatch, capsys):
 def test_views_and_assemblies_span_eventsim_populations(setup):
     a = sim.Population(2, sim.SpikeSourceArray(spike_times=[[1.0], [2.0]]), label="a")
     b = sim.Population(2, sim.SpikeSourceArray(spike_times=[[3.0], [4.0]]), label="b")
-    cells = sim.Population(4, sim.IF_curr_delta(**dict(LIF, tau_refrac=0.0)),
+    cells = sim.Population(4, sim.IF_curr_delta(**dict(LIF, tau_refrac=0.0)), label="cellules d'été",
                            initial_values={"v": sim.RandomDistribution("uniform", (-66.0, -64.0),
                                                                        rng=sim.NumpyRNG(seed=3))})
     prj = sim.Projection(a + b, cells[1:3], sim.AllToAllConnector(), sim.StaticSynapse(weight=1.0, delay=1.0))

@@ -75,7 +75,7 @@ def build_network(state: State, horizon: float) -> eventsim.Network:
 
 def _name(k: int, pop) -> str:
     """An eventsim population name: PyNN labels are free text, eventsim names identifiers."""
-    clean = "".join(c if c.isalnum() or c in "_-" else "_" for c in str(pop.label))
+    clean = "".join(c if (c.isascii() and c.isalnum()) or c in "_-" else "_" for c in str(pop.label))
     return f"p{k}_{clean}"
 
 

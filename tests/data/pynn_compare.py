@@ -1,9 +1,10 @@
 """One PyNN script for every backend: ``python pynn_compare.py MODULE OUT.npz``.
 
 MODULE is a PyNN backend module (``eventsim.pynn`` or ``pyNN.nest``). The script builds a small
-network of ``IF_curr_delta`` cells driven by ``SpikeSourceArray``s and constant currents, with
-recurrent excitation and inhibition, seeded connectors and random weights (drawn by PyNN, so the same
-on every backend), runs 200 ms and writes the spikes (``ids``: index in the population, ``times``:
+network of ``IF_curr_delta`` cells driven by ``SpikeSourceArray``s, constant currents
+(``i_offset``), a ``DCSource`` and a ``StepCurrentSource``, with recurrent excitation and
+inhibition, seeded connectors and random weights (drawn by PyNN, so the same on every backend), runs
+200 ms and writes the spikes (``ids``: index in the population, ``times``:
 ms) of the cells and the membrane potential of three of them to OUT.npz. tests/test_pynn.py runs it
 on eventsim and, where the peers environment has NEST, on NEST's precise ``iaf_psc_delta_ps``.
 Grid times and delays (multiples of 0.1 ms) keep NEST's spike generators and delays exact.
@@ -36,6 +37,8 @@ def main(module: str, out: str) -> None:
                    sim.StaticSynapse(weight=0.8, delay=1.5))
     sim.Projection(cells[30:], cells, sim.FixedProbabilityConnector(0.4, rng=rng),
                    sim.StaticSynapse(weight=-2.5, delay=0.7), receptor_type="inhibitory")
+    sim.DCSource(amplitude=0.2, start=50.0, stop=120.3).inject_into(cells[0:20])
+    cells[10:30].inject(sim.StepCurrentSource(times=[30.0, 80.5, 150.0], amplitudes=[0.15, -0.1, 0.05]))
     cells.record("spikes")
     cells[:3].record("v")
     sim.run(200.0)
