@@ -452,3 +452,19 @@ def test_same_script_on_nest_gives_the_same_spikes(tmp_path):
     assert np.array_equal(es["v_times"], nest["v_times"])
     same = np.abs(es["v"][1:] - nest["v"][1:]) < 1e-9
     assert same.mean() > 0.99
+
+
+def test_procedural_api_and_record_to_file_on_end(tmp_path):
+    import neo
+
+    sim.setup()
+    src = sim.create(sim.SpikeSourceArray, {"spike_times": [2.0, 4.0]}, n=2)
+    cells = sim.create(sim.IF_curr_delta, {"tau_refrac": 0.0}, n=3)
+    sim.connect(src, cells, weight=20.0, delay=0.5, p=1.0)
+    path = tmp_path / "cells.pkl"
+    sim.record("spikes", cells, str(path))
+    sim.run(10.0)
+    sim.end()
+    block = neo.io.PickleIO(filename=str(path)).read_block()
+    for st in block.segments[0].spiketrains:  # two sources fire together: one summed input each time
+        assert np.allclose(st.magnitude, [2.5, 4.5], atol=1e-12)
