@@ -159,6 +159,24 @@ def test_poisson_sources_relay_every_spike_through_projections(setup):
     assert src.mean_spike_count() == pytest.approx(counts.mean())
 
 
+def test_unrecorded_poisson_sources_with_one_synapse_each_drive_their_targets_directly(setup):
+    src = sim.Population(40, sim.SpikeSourcePoisson(rate=50.0, start=100.0, duration=1500.0))
+    dst = sim.Population(40, sim.IF_curr_delta(**dict(LIF, tau_refrac=0.0)))
+    sim.Projection(src, dst, sim.OneToOneConnector(), sim.StaticSynapse(weight=100.0, delay=1.25))
+    dst.record("spikes")
+    sim.run(1000.0)
+    src.set(rate=200.0)  # a change during the run applies from t = 1000 ms on, shifted by the delay too
+    sim.run(1000.0)
+    assert list(build.direct_poisson(state)) == [id(src)]
+    net = _network()
+    assert net.projections == [] and net.results.counters["spikes"] == net.results.counters["ext_events"]
+    times = np.concatenate(list(_spikes(dst).values()))
+    assert times.min() >= 101.25 and times.max() < 1601.25  # the train's window, shifted by the delay
+    early, late = np.count_nonzero(times < 1001.25), np.count_nonzero(times >= 1001.25)
+    for count, expected in ((early, 40 * 50.0 * 0.9), (late, 40 * 200.0 * 0.6)):
+        assert abs(count - expected) < 5 * np.sqrt(expected)
+
+
 # ------------------------------------------------------------------------------------------- connectors
 def _eventsim_indegrees(rule, n_pre, n_post, same, **kw):
     net = eventsim.Network(seed=3)

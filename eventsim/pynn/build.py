@@ -3,7 +3,7 @@
 * Each PyNN ``Population`` becomes an eventsim population of the same size, in creation order, so
   PyNN's cell ids are eventsim's global neuron ids. ``IF_curr_delta`` cells are ``lif`` neurons
   with their native (NEST-named) parameters, one value per neuron.
-* Spike sources are *relay* neurons: ``lif`` neurons at rest (``E_L = V_reset = 0``, ``V_th = 1`` mV,
+* Spike sources are *relay* neurons (but see :func:`direct_poisson`): ``lif`` neurons at rest (``E_L = V_reset = 0``, ``V_th = 1`` mV,
   ``t_ref = 0``) that fire at the exact time an input of :data:`RELAY_WEIGHT` mV reaches them, so
   their spikes travel through ordinary eventsim projections with the projections' weights and
   delays, and are recorded like any neuron's. A ``SpikeSourcePoisson`` relay is driven by an eventsim
@@ -57,10 +57,12 @@ def build_network(state: State, horizon: float) -> eventsim.Network:
         state.base.setdefault(id(obj), snapshot(obj))
     net = eventsim.Network(seed=state.segment_seed, engine=state.engine)
     pops = [_add_population(net, k, pop, state.base[id(pop)]) for k, pop in enumerate(state.populations)]
+    direct = direct_poisson(state)
+    relayed = np.array([id(pop) not in direct for pop in state.populations])
     for prj in state.projections:
-        _add_projection(net, pops, prj)
+        _add_projection(net, pops, prj, relayed)
     for pop, epop in zip(state.populations, pops):
-        _drive(net, epop, pop, state.versions(pop)[0])
+        _drive(net, epop, pop, state.versions(pop)[0], direct.get(id(pop)))
     for source in state.current_sources:
         _inject(net, source, state.versions(source)[0])
     for t, obj, _ in state.changes:
@@ -68,7 +70,7 @@ def build_network(state: State, horizon: float) -> eventsim.Network:
         if obj in state.current_sources:
             _inject(net, obj, version)
         else:
-            _drive(net, pops[state.populations.index(obj)], obj, version)
+            _drive(net, pops[state.populations.index(obj)], obj, version, direct.get(id(obj)))
     _add_recorders(net, state, horizon)
     return net
 
@@ -91,11 +93,49 @@ def _add_population(net: eventsim.Network, k: int, pop, values: dict):
     raise NotImplementedError(f"eventsim cannot simulate {type(celltype).__name__}")
 
 
-def _drive(net, epop, pop, version) -> None:
-    """The stimuli that make population ``pop`` what ``version`` = (t_from, t_to, values) says on its window."""
+def direct_poisson(state: State) -> dict:
+    """The Poisson sources whose trains can go straight to their targets, without relay spikes.
+
+    A ``SpikeSourcePoisson`` population qualifies when its spikes are not recorded and each of its
+    cells has at most one synapse (the usual "independent noise per neuron" pattern): the target
+    then gets an eventsim Poisson generator of the same rate, shifted by the synapse's delay, which
+    gives arrivals with the same distribution and saves a spike per input.
+
+    Returns
+    -------
+    dict
+        ``id(population)`` -> ``(target, weight, delay)`` arrays, one entry per cell (target -1: none).
+    """
+    out = {}
+    for pop in state.populations:
+        if not isinstance(pop.celltype, SpikeSourcePoisson) or pop.recorder.recorded_ids("spikes").size:
+            continue
+        target, weight, delay = np.full(pop.size, -1, np.int64), np.zeros(pop.size), np.zeros(pop.size)
+        single = True
+        for prj in state.projections:
+            src, tgt = prj.global_ids()
+            mine = (src >= pop.first_id) & (src <= pop.last_id)
+            local = src[mine] - int(pop.first_id)
+            if np.unique(local).size != local.size or np.any(target[local] >= 0):
+                single = False
+                break
+            target[local], weight[local], delay[local] = tgt[mine], prj._weight[mine], prj._delay[mine]
+        if single:
+            out[id(pop)] = (target, weight, delay)
+    return out
+
+
+def _drive(net, epop, pop, version, direct=None) -> None:
+    """The stimuli that make population ``pop`` what ``version`` = (t_from, t_to, values) says on its window.
+
+    ``direct``: the population's ``(target, weight, delay)`` if its Poisson trains go straight to
+    their targets (:func:`direct_poisson`).
+    """
     t0, t1, values = version
     celltype = pop.celltype
-    if isinstance(celltype, SpikeSourcePoisson):
+    if direct is not None:
+        _drive_poisson_direct(net, *direct, values, t0, t1)
+    elif isinstance(celltype, SpikeSourcePoisson):
         _drive_poisson(net, epop, values, t0, t1)
     elif isinstance(celltype, SpikeSourceArray):
         _drive_array(net, epop, values["spike_times"], pop.label, t0, t1)
@@ -122,6 +162,19 @@ def _drive_poisson(net, epop, values, t0: float, t1: float) -> None:
         if stop > begin and rate > 0:
             net.add_poisson(epop.ids[inverse.ravel() == g], rate=rate, weight=RELAY_WEIGHT, start=begin,
                             stop=None if stop >= MAX_MS else stop)
+
+
+def _drive_poisson_direct(net, target, weight, delay, values, t0: float, t1: float) -> None:
+    """Poisson generators straight into the targets: a train on ``[begin, stop)`` arrives on ``[begin + d, stop + d)``."""
+    has = target >= 0
+    keys = np.stack([np.broadcast_to(np.asarray(values[n], float), target.shape)[has]
+                     for n in ("rate", "start", "duration")] + [weight[has], delay[has]], axis=1)
+    groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+    for g, (rate, start, duration, w, d) in enumerate(groups):
+        begin, stop = max(start, t0), min(start + duration, t1)
+        if stop > begin and rate > 0:
+            net.add_poisson(target[has][inverse.ravel() == g], rate=rate, weight=w, start=begin + d,
+                            stop=None if stop >= MAX_MS else stop + d)
 
 
 def _drive_array(net, epop, spike_times, label, t0: float, t1: float) -> None:
@@ -173,18 +226,19 @@ def window_steps(times, amplitudes, t0: float, t1: float) -> tuple[list, list]:
     return out_t, out_a
 
 
-def _add_projection(net, pops, prj) -> None:
+def _add_projection(net, pops, prj, relayed: np.ndarray) -> None:
+    """eventsim projections for ``prj``'s connections whose source population is ``relayed``."""
     src, tgt = prj.global_ids()
-    if src.size == 0:
-        return
     starts = np.array([p.start for p in pops], dtype=np.int64)
     src_pop = np.searchsorted(starts, src, side="right") - 1
+    keep = relayed[src_pop]
+    src, tgt, src_pop, weight, delay = src[keep], tgt[keep], src_pop[keep], prj._weight[keep], prj._delay[keep]
     tgt_pop = np.searchsorted(starts, tgt, side="right") - 1
     pair = src_pop * len(pops) + tgt_pop
     for key in np.unique(pair):
         m = pair == key
         pre, post = pops[key // len(pops)], pops[key % len(pops)]
-        w, d = prj._weight[m], prj._delay[m]
+        w, d = weight[m], delay[m]
         net.connect(pre, post, "explicit", sources=src[m] - pre.start, targets=tgt[m] - post.start,
                     weight=w, delay=d[0] if np.all(d == d[0]) else d)
 
