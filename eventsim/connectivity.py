@@ -38,7 +38,7 @@ from eventsim.engine import csr
 from eventsim.errors import ValidationError, did_you_mean
 from eventsim.synapses import MAX_DELAY_TICKS, check_delay, check_weight, delays, weights
 
-__all__ = ["RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "ProjectionData", "build_projection", "assemble"]
+__all__ = ["MAX_NEURONS", "RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "ProjectionData", "build_projection", "assemble"]
 
 RULES = ("all_to_all", "one_to_one", "fixed_indegree", "fixed_outdegree", "fixed_total_number",
          "pairwise_bernoulli", "explicit")
@@ -51,6 +51,8 @@ RULE_PARAMS = {"all_to_all": (), "one_to_one": (), "fixed_indegree": ("indegree"
                "pairwise_bernoulli": ("p",), "explicit": ("sources", "targets")}
 """Rule name -> the parameters it requires (and the only ones it takes)."""
 _CHUNK = 1 << 16  # values sorted or packed per block: bounds temporaries, keeps them in cache
+MAX_NEURONS = 2**31 - 1
+"""Most neurons a network may have: synapse targets are int32 global ids."""
 
 
 # ------------------------------------------------------------------------------------ rules
@@ -497,8 +499,8 @@ def assemble(projections: list, pop_start: np.ndarray) -> dict:
     Complexity: O(S + sum of n_pre) time; the result is a copy (the inputs are not changed).
     """
     pop_start = np.asarray(pop_start, np.int64)
-    if pop_start[-1] > np.iinfo(np.int32).max:
-        raise ValidationError("populations", f"{int(pop_start[-1])} neurons; at most 2147483647 are supported")
+    if pop_start[-1] > MAX_NEURONS:
+        raise ValidationError("populations", f"{int(pop_start[-1])} neurons; at most {MAX_NEURONS} are supported")
     pre = np.array([p for p, _, _ in projections], np.int32)
     post = np.array([q for _, q, _ in projections], np.int32)
     data = [d for _, _, d in projections]

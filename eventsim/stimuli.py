@@ -34,6 +34,12 @@ def _finite(values, where: str, *, minimum=None, strict=False, maximum=None) -> 
     return a
 
 
+def _distinct(ids: np.ndarray, where: str, why: str) -> None:
+    unique, counts = np.unique(ids, return_counts=True)
+    if np.any(counts > 1):
+        raise ValidationError(where, f"neuron {int(unique[counts > 1][0])} is given more than once; {why}")
+
+
 def _delay_ticks(delay_ms, where: str) -> np.ndarray:
     d = _finite(delay_ms, where, minimum=0.0, strict=True, maximum=MAX_MS)
     ticks = ms_to_ticks(d)
@@ -62,6 +68,10 @@ class PoissonGenerator:
     where: str = "poisson"
 
     def validate(self) -> None:
+        """Raise ValidationError for a bad value, or a target given twice (it would get the same
+        train twice, not two independent ones)."""
+        _distinct(self.targets, f"{self.where}.targets", "each target gets one independent train (raise the rate "
+                                                          "for more input)")
         _finite(self.rate, f"{self.where}.rate", minimum=0.0)
         _finite(self.weight, f"{self.where}.weight")
         _finite(self.start, f"{self.where}.start", minimum=0.0, maximum=MAX_MS)
@@ -87,6 +97,12 @@ class SpikeTrain:
     delay: float = 1.0
     where: str = "spike_train"
 
+    def validate(self) -> None:
+        """Raise ValidationError for a bad time, weight or delay."""
+        _finite(self.times, f"{self.where}.times", minimum=0.0, maximum=MAX_MS)
+        _finite(self.weight, f"{self.where}.weight")
+        _delay_ticks(self.delay, f"{self.where}.delay")
+
 
 @dataclass
 class SpikeTable:
@@ -97,6 +113,13 @@ class SpikeTable:
     weight: np.ndarray
     delay: np.ndarray
     where: str = "spike_table"
+
+    def validate(self) -> None:
+        """Raise ValidationError for a bad time, weight or delay (all columns equally long)."""
+        _finite(self.time, f"{self.where}.time", minimum=0.0, maximum=MAX_MS)
+        _finite(self.weight, f"{self.where}.weight")
+        if len(self.delay):
+            _delay_ticks(self.delay, f"{self.where}.delay")
 
 
 @dataclass
@@ -110,6 +133,16 @@ class CurrentSteps:
     times: np.ndarray
     amplitudes: np.ndarray
     where: str = "current_steps"
+
+    def validate(self) -> None:
+        """Raise ValidationError for bad times (finite, increasing) or amplitudes (one per time)."""
+        times = _finite(self.times, f"{self.where}.times", minimum=0.0, maximum=MAX_MS)
+        amps = _finite(self.amplitudes, f"{self.where}.amplitudes")
+        if times.shape != amps.shape:
+            raise ValidationError(f"{self.where}.amplitudes", f"expected {times.size} values (one per time), "
+                                                              f"got {amps.size}")
+        if np.any(np.diff(times) <= 0):
+            raise ValidationError(f"{self.where}.times", "must be strictly increasing")
 
 
 def _grid_tick(t_ms: float) -> int:
@@ -146,20 +179,20 @@ def _poisson_arrays(gens: list[tuple[int, PoissonGenerator]], n: int, seed: int)
 def _arrival_arrays(trains: list[SpikeTrain], tables: list[SpikeTable]) -> dict:
     ticks, fracs, targets, weights = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for tr in trains:
-        times = _finite(tr.times, f"{tr.where}.times", minimum=0.0, maximum=MAX_MS) if len(tr.times) else np.zeros(0)
-        w = float(_finite(tr.weight, f"{tr.where}.weight")[0])
+        tr.validate()
+        w = float(tr.weight)
         d = int(_delay_ticks(tr.delay, f"{tr.where}.delay")[0])
-        tk, fr = ms_to_time(times)
+        tk, fr = ms_to_time(np.asarray(tr.times, np.float64).reshape(-1))
         tg = np.asarray(tr.targets, dtype=np.int64)
         ticks.append(np.repeat(tk + d, tg.size))
         fracs.append(np.repeat(fr, tg.size))
         targets.append(np.tile(tg, tk.size))
         weights.append(np.full(tk.size * tg.size, w))
     for tb in tables:
-        times = _finite(tb.time, f"{tb.where}.time", minimum=0.0, maximum=MAX_MS) if len(tb.time) else np.zeros(0)
-        w = _finite(tb.weight, f"{tb.where}.weight") if len(tb.weight) else np.zeros(0)
+        tb.validate()
+        w = np.asarray(tb.weight, np.float64)
         d = _delay_ticks(tb.delay, f"{tb.where}.delay") if len(tb.delay) else np.zeros(0, np.int64)
-        tk, fr = ms_to_time(times)
+        tk, fr = ms_to_time(np.asarray(tb.time, np.float64))
         ticks.append(tk + d)
         fracs.append(fr)
         targets.append(np.asarray(tb.target, dtype=np.int64))
@@ -172,12 +205,8 @@ def _arrival_arrays(trains: list[SpikeTrain], tables: list[SpikeTable]) -> dict:
 def _current_arrays(steps: list[CurrentSteps]) -> dict:
     ticks, fracs, targets, deltas = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for cs in steps:
-        times = _finite(cs.times, f"{cs.where}.times", minimum=0.0, maximum=MAX_MS)
-        amps = _finite(cs.amplitudes, f"{cs.where}.amplitudes")
-        if times.shape != amps.shape:
-            raise ValidationError(f"{cs.where}.amplitudes", f"expected {times.size} values (one per time), got {amps.size}")
-        if np.any(np.diff(times) <= 0):
-            raise ValidationError(f"{cs.where}.times", "must be strictly increasing")
+        cs.validate()
+        times, amps = np.asarray(cs.times, np.float64), np.asarray(cs.amplitudes, np.float64)
         delta = np.diff(amps, prepend=0.0)
         tk, fr = ms_to_time(times)
         tg = np.asarray(cs.targets, dtype=np.int64)
