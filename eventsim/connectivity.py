@@ -38,7 +38,8 @@ from eventsim.engine import csr
 from eventsim.errors import ValidationError, did_you_mean
 from eventsim.synapses import MAX_DELAY_TICKS, check_delay, check_weight, delays, weights
 
-__all__ = ["MAX_NEURONS", "RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "ProjectionData", "build_projection", "assemble"]
+__all__ = ["MAX_NEURONS", "RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "check_values", "ProjectionData",
+           "build_projection", "assemble"]
 
 RULES = ("all_to_all", "one_to_one", "fixed_indegree", "fixed_outdegree", "fixed_total_number",
          "pairwise_bernoulli", "explicit")
@@ -406,6 +407,14 @@ def _explicit(params, n_pre, n_post, exclude_self, multapses, rng, where):
     return rowptr, targets, order
 
 
+def check_values(rule: Rule, weight, delay, where: str = "projection") -> None:
+    """Raise ValidationError unless the weight and delay specs suit the rule (arrays only with
+    ``explicit``, one value per synapse) and the engine's limits (:mod:`eventsim.synapses`)."""
+    n_explicit = rule.params["sources"].size if rule.name == "explicit" else None
+    check_weight(weight, n_explicit, f"{where}.weight")
+    check_delay(delay, n_explicit, f"{where}.delay")
+
+
 _BUILDERS = {"all_to_all": _all_to_all, "one_to_one": _one_to_one, "fixed_indegree": _fixed_indegree,
              "fixed_outdegree": _fixed_outdegree, "fixed_total_number": _fixed_total_number,
              "pairwise_bernoulli": _pairwise_bernoulli, "explicit": _explicit}
@@ -455,9 +464,7 @@ def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool,
     if same_population and n_pre != n_post:
         raise ValueError(f"{where}: same_population with sizes {n_pre} != {n_post}")
     exclude_self = bool(same_population and not allow_autapses)
-    n_explicit = rule.params["sources"].size if rule.name == "explicit" else None
-    check_weight(weight, n_explicit, f"{where}.weight")
-    check_delay(delay, n_explicit, f"{where}.delay")
+    check_values(rule, weight, delay, where)
     rowptr, targets, order = _BUILDERS[rule.name](rule.params, n_pre, n_post, exclude_self,
                                                   bool(allow_multapses), rng, where)
     d = delays(delay, order, targets.size, rng, f"{where}.delay")

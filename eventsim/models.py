@@ -19,7 +19,7 @@ from eventsim.distributions import draw
 from eventsim.errors import ValidationError, did_you_mean
 from eventsim.timebase import MAX_MS, ms_to_ticks
 
-__all__ = ["ModelSpec", "LIF", "MODELS", "resolve_parameters", "lif_period", "lif_free_potential",
+__all__ = ["ModelSpec", "LIF", "MODELS", "MAX_VALUE", "check_magnitude", "resolve_parameters", "lif_period", "lif_free_potential",
            "lif_crossing_time"]
 
 
@@ -46,6 +46,19 @@ LIF = ModelSpec(
 )
 
 MODELS = {"lif": LIF}
+
+MAX_VALUE = 1e100
+"""Largest magnitude of a potential or a weight (mV) and of a current (pA): sums of many inputs,
+and currents times ``tau_m / C_m``, must stay finite in float64 (1e308 jumps overflowed)."""
+_VOLTAGES = ("E_L", "V_th", "V_reset", "V_init", "I_e")
+
+
+def check_magnitude(values, where: str, unit: str) -> None:
+    """Raise ValidationError if a (finite) value exceeds :data:`MAX_VALUE` in magnitude."""
+    a = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    bad = np.flatnonzero(np.abs(a) > MAX_VALUE)
+    if bad.size:
+        raise ValidationError(where, f"must be at most {MAX_VALUE:g} {unit} in magnitude, got {a[bad[0]]:g}")
 
 _MAX_TREF_TAUS = 300.0  # the compiled engine's frame needs exp(t_ref / tau_m) to stay finite
 _MIN_TAU_MS = 1e-6  # 1 ns, the clock's tick; the compiled engine loses spikes below ~1e-8 ms (measured)
@@ -100,7 +113,7 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
     ------
     ValidationError
         Unknown parameter (or one given under two names, ``V_m`` and ``V_init``), non-finite
-        value, ``V_reset >= V_th``, ``C_m`` not positive, ``tau_m`` below 1e-6 ms (1 ns), ``t_ref``
+        value, a potential or current above :data:`MAX_VALUE`, ``V_reset >= V_th``, ``C_m`` not positive, ``tau_m`` below 1e-6 ms (1 ns), ``t_ref``
         outside [0, 1e11] ms or more than 300 ``tau_m``, or ``E_L + I_e tau_m / C_m`` not finite.
         The error names the parameter that was given (``tau_m``/``g_L`` rather than a default
         ``t_ref``, ``V_th`` rather than a default ``V_reset``).
@@ -138,6 +151,8 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
         bad = ~np.isfinite(arr)
         if bad.any():
             raise ValidationError(f"{where}.{key}", f"must be finite, got {arr[bad][0]}")
+    for key in _VOLTAGES:
+        check_magnitude(values[key], f"{where}.{key}", spec.units[key])
     for key in ("C_m", "tau_m"):
         if np.any(values[key] <= 0):
             raise ValidationError(f"{where}.{_source(key, given)}",

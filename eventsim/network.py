@@ -270,6 +270,7 @@ class Network:
         r = connectivity.make_rule(rule, where=f"{where}.rule", **rule_params)
         w = value_spec(weight, f"{where}.weight")
         d = value_spec(delay, f"{where}.delay")
+        connectivity.check_values(r, w, d, where)
         self.projections.append(dict(pre=pre_p.index, post=post_p.index, rule=r, weight=w, delay=d,
                                      allow_autapses=_flag(allow_autapses, f"{where}.allow_autapses"),
                                      allow_multapses=_flag(allow_multapses, f"{where}.allow_multapses"),

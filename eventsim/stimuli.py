@@ -12,12 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from eventsim.errors import ValidationError
+from eventsim.models import check_magnitude
 from eventsim.rng import PURPOSE_POISSON, stream_keys
 from eventsim.timebase import MAX_MS, ms_to_ticks, ms_to_time
 
 __all__ = ["PoissonGenerator", "SpikeTrain", "SpikeTable", "CurrentSteps", "stimulus_arrays"]
 
 _NEVER = np.iinfo(np.int64).max
+
+
+def _weights(values, where: str, unit: str = "mV") -> np.ndarray:
+    """Finite weights (or currents) at most :data:`~eventsim.models.MAX_VALUE` in magnitude."""
+    a = _finite(values, where)
+    check_magnitude(a, where, unit)
+    return a
 
 
 def _finite(values, where: str, *, minimum=None, strict=False, maximum=None) -> np.ndarray:
@@ -73,7 +81,7 @@ class PoissonGenerator:
         _distinct(self.targets, f"{self.where}.targets", "each target gets one independent train (raise the rate "
                                                           "for more input)")
         _finite(self.rate, f"{self.where}.rate", minimum=0.0)
-        _finite(self.weight, f"{self.where}.weight")
+        _weights(self.weight, f"{self.where}.weight")
         _finite(self.start, f"{self.where}.start", minimum=0.0, maximum=MAX_MS)
         if self.stop is not None:
             _finite(self.stop, f"{self.where}.stop", minimum=self.start, maximum=MAX_MS)
@@ -100,7 +108,7 @@ class SpikeTrain:
     def validate(self) -> None:
         """Raise ValidationError for a bad time, weight or delay."""
         _finite(self.times, f"{self.where}.times", minimum=0.0, maximum=MAX_MS)
-        _finite(self.weight, f"{self.where}.weight")
+        _weights(self.weight, f"{self.where}.weight")
         _delay_ticks(self.delay, f"{self.where}.delay")
 
 
@@ -117,7 +125,7 @@ class SpikeTable:
     def validate(self) -> None:
         """Raise ValidationError for a bad time, weight or delay (all columns equally long)."""
         _finite(self.time, f"{self.where}.time", minimum=0.0, maximum=MAX_MS)
-        _finite(self.weight, f"{self.where}.weight")
+        _weights(self.weight, f"{self.where}.weight")
         if len(self.delay):
             _delay_ticks(self.delay, f"{self.where}.delay")
 
@@ -137,7 +145,7 @@ class CurrentSteps:
     def validate(self) -> None:
         """Raise ValidationError for bad times (finite, increasing) or amplitudes (one per time)."""
         times = _finite(self.times, f"{self.where}.times", minimum=0.0, maximum=MAX_MS)
-        amps = _finite(self.amplitudes, f"{self.where}.amplitudes")
+        amps = _weights(self.amplitudes, f"{self.where}.amplitudes", "pA")
         if times.shape != amps.shape:
             raise ValidationError(f"{self.where}.amplitudes", f"expected {times.size} values (one per time), "
                                                               f"got {amps.size}")

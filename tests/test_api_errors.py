@@ -246,7 +246,17 @@ HOSTILE = [
     (lambda n, a, b: n.connect(a, b, delay=True), "projections[0].delay"),
     (lambda n, a, b: n.connect(a, b, "fixed_indegree", indegree="3"), "projections[0].rule"),
     (lambda n, a, b: n.connect(a, b, "pairwise_bernoulli", p=np.nan), "projections[0].rule"),
+    (lambda n, a, b: n.add_population("c", 5, E_L=-1e200), "populations.c.E_L"),
+    (lambda n, a, b: n.add_population("c", 5, I_e=1e101), "populations.c.I_e"),
+    (lambda n, a, b: n.connect(a, b, weight=1e308), "projections[0].weight"),
+    (lambda n, a, b: n.connect(a, b, weight=eventsim.Uniform(-1e200, 0.0)), "projections[0].weight"),
+    (lambda n, a, b: n.connect(a, b, weight=[1.0, 2.0]), "projections[0].weight"),  # array without explicit
+    (lambda n, a, b: n.connect(a, b, delay=1e-7), "projections[0].delay"),          # rounds to 0 ticks
     # stimuli
+    (lambda n, a, b: n.add_poisson(a, rate=10.0, weight=-1e101), "stimuli[0].weight"),
+    (lambda n, a, b: n.add_spike_train(a, times=[1.0], weight=1e308), "stimuli[0].weight"),
+    (lambda n, a, b: n.add_spike_table([0], times=[1.0], weights=[1e308]), "stimuli[0].weight"),
+    (lambda n, a, b: n.add_current_steps(a, times=[1.0], amplitudes=[1e308]), "stimuli[0].amplitudes"),
     (lambda n, a, b: n.add_poisson(a, rate="10", weight=1.0), "stimuli[0].rate"),
     (lambda n, a, b: n.add_poisson(a, rate=None, weight=1.0), "stimuli[0].rate"),
     (lambda n, a, b: n.add_poisson(a, rate=True, weight=1.0), "stimuli[0].rate"),
@@ -314,6 +324,23 @@ def test_running_out_of_memory_for_parameters_is_a_validation_error(monkeypatch)
 
     monkeypatch.setattr(eventsim.network, "resolve_parameters", no_memory)
     refused(lambda: eventsim.Network().add_population("p", 10), "populations.p.size", match="not enough memory")
+
+
+@pytest.mark.parametrize("engine", ["numba", "reference"])
+def test_weights_of_the_largest_magnitude_are_simulated(engine):
+    """Two same-time jumps of 1e100 mV stay finite (1e308 overflowed: OverflowError in the reference
+    engine, -inf potentials in the compiled one); a Normal weight is truncated to +-1e100 mV."""
+    net = eventsim.Network(engine=engine)
+    a = net.add_population("a", 2)
+    net.add_spike_train(a, times=[1.0, 1.0], weight=-1e100)
+    net.add_spike_train(a[:1], times=[3.0, 3.0], weight=1e100)
+    net.connect(a, a, weight=eventsim.Normal(0.0, 1e99), delay=1.0)
+    net.record_voltage(a, times=[2.5, 5.0], name="v")
+    res = net.run(10.0)
+    v = res.voltages["v"].values
+    assert np.all(np.isfinite(v)) and v[0, 0] < -1e99
+    assert res.spike_ids.tolist() == [0]
+    assert np.all(np.abs(net.prepare().syn_weight) <= 1e100)
 
 
 def test_empty_populations_views_and_targets_are_fine():
