@@ -125,7 +125,8 @@ def make_rule(name: str, where: str = "rule", **params) -> Rule:
     canon = ALIASES.get(name, name) if isinstance(name, str) else None
     if canon not in RULE_PARAMS:
         hint = did_you_mean(name, list(RULES) + list(ALIASES))
-        raise ValidationError(where, f"unknown connection rule {name!r}{hint}; allowed: {', '.join(RULES)} "
+        shown = repr(name) if isinstance(name, str) else describe(name)
+        raise ValidationError(where, f"unknown connection rule {shown}{hint}; allowed: {', '.join(RULES)} "
                                      "(and 'fixed_probability')")
     expected = RULE_PARAMS[canon]
     for key in sorted(set(params) - set(expected)):

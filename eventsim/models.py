@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eventsim.distributions import draw
+from eventsim.distributions import describe, draw
 from eventsim.errors import ValidationError, did_you_mean
 from eventsim.timebase import MAX_MS, ms_to_ticks
 
@@ -79,7 +79,7 @@ def _check_time_scales(values: dict, given: dict, where: str) -> None:
     if np.any(t_ref < 0) or np.any(t_ref > MAX_MS):
         bad = t_ref[(t_ref < 0) | (t_ref > MAX_MS)][0]
         raise ValidationError(f"{where}.t_ref", f"must be in [0, {MAX_MS:g}] ms, got {bad:g}")
-    bad = t_ref > _MAX_TREF_TAUS * tau
+    bad = t_ref / tau > _MAX_TREF_TAUS  # (not t_ref > 300 tau: that overflows for tau_m near 1e308)
     if bad.any():
         k = int(np.argmax(bad))
         key = "t_ref" if "t_ref" in given and "tau_m" not in given and "g_L" not in given else _source("tau_m", given)
@@ -119,7 +119,8 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
         ``t_ref``, ``V_th`` rather than a default ``V_reset``).
     """
     if not isinstance(model, str) or model not in MODELS:
-        raise ValidationError(f"{where}.model", f"unknown model {model!r}; available: {sorted(MODELS)}"
+        shown = repr(model) if isinstance(model, str) else describe(model)
+        raise ValidationError(f"{where}.model", f"unknown model {shown}; available: {sorted(MODELS)}"
                               + did_you_mean(model, MODELS))
     spec = MODELS[model]
     given, names_given = {}, {}

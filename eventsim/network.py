@@ -65,6 +65,16 @@ def _numbers(x, where: str) -> np.ndarray:
     raise ValidationError(where, f"expected a number or a 1-D array of numbers, got {describe(x)}")
 
 
+def _misspelt_keyword(rule_params: dict, where: str) -> None:
+    """Refuse a rule parameter that is no rule's but looks like a keyword of ``connect``
+    (``weigth=``), which the rule would only report as a parameter it does not take."""
+    rule_keys = {k for keys in connectivity.RULE_PARAMS.values() for k in keys}
+    for key in sorted(set(rule_params) - rule_keys):
+        hint = did_you_mean(key, ("weight", "delay", "allow_autapses", "allow_multapses", "rule"))
+        if hint:
+            raise ValidationError(where, f"connect() has no argument {key!r}{hint}")
+
+
 def _flag(x, where: str) -> bool:
     """``x`` if it is a bool (or numpy bool), else ValidationError."""
     if not isinstance(x, (bool, np.bool_)):
@@ -73,11 +83,27 @@ def _flag(x, where: str) -> bool:
 
 
 class NeuronView:
-    """A subset of one population's neurons (global ids), e.g. ``exc[:10]``."""
+    """A subset of one population's neurons, e.g. ``exc[:10]``.
 
-    def __init__(self, population: "Population", local: np.ndarray):
+    Parameters
+    ----------
+    population : Population
+    local : 1-D array_like of int
+        Indices within the population, in ``[0, population.size)``.
+    """
+
+    def __init__(self, population: "Population", local):
+        if not isinstance(population, Population):
+            raise ValidationError("NeuronView", f"expected a Population, got {describe(population)}")
         self.population = population
-        self.local = local
+        self.local = np.asarray(local)
+        where = f"populations.{population.name}"
+        if self.local.ndim != 1 or (self.local.size and self.local.dtype.kind not in "iu"):
+            raise ValidationError(where, f"a view needs 1-D integer indices, got {describe(local)}")
+        self.local = self.local.astype(np.int64)
+        bad = (self.local < 0) | (self.local >= population.size)
+        if bad.any():
+            raise ValidationError(where, f"index {self.local[bad][0]} out of range [0, {population.size})")
 
     @property
     def ids(self) -> np.ndarray:
@@ -120,7 +146,7 @@ class Population:
         """
         try:
             local = np.arange(self.size, dtype=np.int64)[key]
-        except IndexError:
+        except (IndexError, OverflowError, ValueError):
             raise ValidationError(f"populations.{self.name}", f"index {describe(key)} does not select neurons of a "
                                   f"population of {self.size}; expected an int or int array in [-{self.size}, "
                                   f"{self.size}), a slice or a boolean mask of length {self.size}") from None
@@ -143,9 +169,9 @@ class Network:
 
     def __init__(self, seed: int = 0, engine: str = "numba"):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-            raise ValidationError("seed", f"must be an integer in [0, 2**63), got {seed!r}")
-        if engine not in ENGINES:
-            raise ValidationError("engine", f"must be one of {ENGINES}, got {engine!r}")
+            raise ValidationError("seed", f"must be an integer in [0, 2**63), got {describe(seed)}")
+        if not isinstance(engine, str) or engine not in ENGINES:
+            raise ValidationError("engine", f"must be one of {ENGINES}, got {describe(engine)}")
         self.seed = int(seed)
         self.engine_name = engine
         self.populations: list[Population] = []
@@ -170,10 +196,12 @@ class Network:
 
     def population(self, name: str, where: str = "population") -> Population:
         """The population called ``name``; ValidationError (naming ``where``) if there is none."""
+        names = [p.name for p in self.populations]
+        if not isinstance(name, str):
+            raise ValidationError(where, f"expected a population name, got {describe(name)}; have {names}")
         for p in self.populations:
             if p.name == name:
                 return p
-        names = [p.name for p in self.populations]
         raise ValidationError(where, f"no population named {name!r}{did_you_mean(name, names)}; have {names}")
 
     def add_population(self, name: str, size: int, model: str = "lif", params: dict | None = None, **kw) -> Population:
@@ -185,13 +213,13 @@ class Network:
         self._mutable()
         where = f"populations.{name}"
         if not isinstance(name, str) or not _NAME.match(name):
-            raise ValidationError("populations", f"name must be an identifier, got {name!r}")
+            raise ValidationError("populations", f"name must be an identifier, got {describe(name)}")
         if any(p.name == name for p in self.populations):
             raise ValidationError(where, "a population with this name exists already")
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
             raise ValidationError(f"{where}.size", f"must be a non-negative integer, got {describe(size)}")
-        if self.n_neurons + size > connectivity.MAX_NEURONS:
-            raise ValidationError(f"{where}.size", f"{size} neurons make {self.n_neurons + size} in the network; at "
+        if self.n_neurons + int(size) > connectivity.MAX_NEURONS:
+            raise ValidationError(f"{where}.size", f"{size} neurons make {self.n_neurons + int(size)} in the network; at "
                                                    f"most {connectivity.MAX_NEURONS} are supported")
         if params is not None and not isinstance(params, dict):
             raise ValidationError(f"{where}.params", f"expected a dict of parameters, got {describe(params)}")
@@ -267,6 +295,7 @@ class Network:
         where = f"projections[{len(self.projections)}]"
         pre_p = self._pop(pre, f"{where}.source")
         post_p = self._pop(post, f"{where}.target")
+        _misspelt_keyword(rule_params, where)
         r = connectivity.make_rule(rule, where=f"{where}.rule", **rule_params)
         w = value_spec(weight, f"{where}.weight")
         d = value_spec(delay, f"{where}.delay")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eventsim.distributions import describe
 from eventsim.errors import ValidationError, did_you_mean
 
 __all__ = ["Results", "VoltageTrace"]
@@ -67,8 +68,8 @@ class Results:
             No population has this name (the message lists the names).
         """
         if not isinstance(name, str) or name not in self.pop_names:
-            raise ValidationError(_where, f"no population named {name!r}{did_you_mean(name, self.pop_names)}; "
-                                          f"have {list(self.pop_names)}")
+            what = f"{name!r}{did_you_mean(name, self.pop_names)}" if isinstance(name, str) else describe(name)
+            raise ValidationError(_where, f"no population named {what}; have {list(self.pop_names)}")
         k = self.pop_names.index(name)
         return slice(int(self.pop_start[k]), int(self.pop_start[k + 1]))
 

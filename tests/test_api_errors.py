@@ -5,6 +5,8 @@ flags, a parameter given under two names, runs past the time limit, errors blame
 key, population names accepted everywhere, and a short summary of Results.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -221,6 +223,7 @@ HOSTILE = [
     (lambda n, a, b: n.add_population("c", -1), "populations.c.size"),
     (lambda n, a, b: n.add_population("c", True), "populations.c.size"),
     (lambda n, a, b: n.add_population("c", 10**12), "populations.c.size"),
+    (lambda n, a, b: n.add_population("c", np.uint64(2**64 - 1)), "populations.c.size"),
     (lambda n, a, b: n.add_population("a", 5), "populations.a"),
     (lambda n, a, b: n.add_population("", 5), "populations"),
     (lambda n, a, b: n.add_population(None, 5), "populations"),
@@ -238,6 +241,7 @@ HOSTILE = [
     (lambda n, a, b: a[1.5], "populations.a"),
     (lambda n, a, b: a["x"], "populations.a"),
     (lambda n, a, b: a[np.ones(4, bool)], "populations.a"),
+    (lambda n, a, b: a[np.uint64(2**64 - 1)], "populations.a"),
     # connections
     (lambda n, a, b: n.connect(0, b), "projections[0].source"),
     (lambda n, a, b: n.connect(a, None), "projections[0].target"),
@@ -252,6 +256,11 @@ HOSTILE = [
     (lambda n, a, b: n.connect(a, b, weight=eventsim.Uniform(-1e200, 0.0)), "projections[0].weight"),
     (lambda n, a, b: n.connect(a, b, weight=[1.0, 2.0]), "projections[0].weight"),  # array without explicit
     (lambda n, a, b: n.connect(a, b, delay=1e-7), "projections[0].delay"),          # rounds to 0 ticks
+    (lambda n, a, b: n.connect(a, b, weigth=1.0), "projections[0]"),  # did you mean 'weight'?
+    (lambda n, a, b: n.connect(a, b, "fixed_indegree", indegre=2), "projections[0].rule"),
+    (lambda n, a, b: eventsim.NeuronView(a, [5]), "populations.a"),
+    (lambda n, a, b: eventsim.NeuronView(a, [[0]]), "populations.a"),
+    (lambda n, a, b: eventsim.NeuronView("a", [0]), "NeuronView"),
     # stimuli
     (lambda n, a, b: n.add_poisson(a, rate=10.0, weight=-1e101), "stimuli[0].weight"),
     (lambda n, a, b: n.add_spike_train(a, times=[1.0], weight=1e308), "stimuli[0].weight"),
@@ -299,6 +308,14 @@ HOSTILE = [
     (lambda n, a, b: eventsim.Network(seed="1"), "seed"),
     (lambda n, a, b: eventsim.Network(seed=np.nan), "seed"),
     (lambda n, a, b: eventsim.Network(engine=["numba"]), "engine"),
+    (lambda n, a, b: eventsim.Network(engine=np.array(["numba", "reference"])), "engine"),
+    # big arrays where a name is expected: the message stays one line
+    (lambda n, a, b: eventsim.Network(seed=np.zeros((20, 20))), "seed"),
+    (lambda n, a, b: n.add_population(np.zeros((20, 20)), 3), "populations"),
+    (lambda n, a, b: n.add_population("c", 3, model=np.zeros((20, 20))), "populations.c.model"),
+    (lambda n, a, b: n.connect(a, b, rule=np.zeros((20, 20))), "projections[0].rule"),
+    (lambda n, a, b: n.population(np.zeros((20, 20))), "population"),
+    (lambda n, a, b: n.run(1.0).spikes_of(np.zeros((20, 20))), "spikes_of(name)"),
     (lambda n, a, b: n.population(5), "population"),
 ]
 
@@ -355,3 +372,71 @@ def test_empty_populations_views_and_targets_are_fine():
     res = net.run(20.0)
     assert res.rates()["e"] == 0.0 and res.voltages["v"].values.shape == (0, 1)
     assert res.spikes_of("a")[0].size == 3
+
+
+# ------------------------------------------------------------------------ every argument, every kind of garbage
+def garbage(pop, foreign):
+    """Values of every kind a user might pass by mistake."""
+    return [None, True, False, 0, -1, 1, 3, 2**70, 1.5, -0.0, np.nan, np.inf, -np.inf, 1e308, -1e308, 1e-320,
+            "a", "", b"x", [], [1], [[1]], [1.5], (), {}, {1, 2}, range(3), complex(1, 1), object(), (lambda: 0),
+            {"distribution": "uniform"}, {"distribution": "uniform", "min": 0, "max": "1"},
+            np.int64(1), np.float32(2.0), np.bool_(True), np.uint64(2**64 - 1), np.array(3.0), np.array([1, 2]),
+            np.array([[1]]), np.array([np.nan]), np.arange(5.0), pop, pop[:1], foreign, foreign[:1],
+            eventsim.Uniform(0, 1), eventsim.Normal(0, 1), eventsim.Uniform("a", 2)]
+
+
+# method -> (positional argument names, a valid call's arguments)
+VALID_CALLS = {
+    "add_population": (("name", "size"), dict(name="c", size=3, tau_m=10.0, V_init=-70.0, I_e=0.0, C_m=250.0)),
+    "connect": (("pre", "post", "rule"), dict(pre="a", post="a", rule="all_to_all", weight=1.0, delay=1.0,
+                                              allow_autapses=True)),
+    "add_poisson": (("targets", "rate", "weight"), dict(targets="a", rate=10.0, weight=1.0, start=0.0, stop=None)),
+    "add_spike_train": (("targets", "times", "weight"), dict(targets="a", times=[1.0], weight=1.0, delay=1.0)),
+    "add_spike_table": (("targets", "times", "weights"), dict(targets=[0], times=[1.0], weights=[1.0], delays=1.0)),
+    "add_current_steps": (("targets", "times", "amplitudes"), dict(targets="a", times=[1.0], amplitudes=[1.0])),
+    "record_spikes": (("targets",), dict(targets="a")),
+    "record_voltage": (("targets", "times"), dict(targets="a", times=[1.0], name="v")),
+}
+
+
+@pytest.mark.parametrize("method", VALID_CALLS)
+def test_any_garbage_in_any_argument_is_accepted_or_one_validation_error(method):
+    """Each argument of a valid call replaced by each kind of garbage: the call (and prepare) either
+    works or raises one ValidationError line, never another exception or a RuntimeWarning."""
+    foreign = two_pops()[2]
+    positional, valid = VALID_CALLS[method]
+    for arg in valid:
+        for k in range(len(garbage(foreign, foreign))):
+            net = eventsim.Network()
+            pop = net.add_population("a", 5)
+            kwargs = dict(valid, **{arg: garbage(pop, foreign)[k]})
+            args = [kwargs.pop(name) for name in positional]
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    getattr(net, method)(*args, **kwargs)
+                    net.prepare()
+                except ValidationError as e:
+                    assert "\n" not in str(e), (arg, k, str(e))
+
+
+def test_garbage_in_run_results_seed_and_indexing():
+    net = eventsim.Network(engine="reference")
+    pop = net.add_population("a", 1)
+    res = net.run(1.0)
+    for value in garbage(pop, two_pops()[2]):
+        for call in (lambda: res.spikes_of(value), lambda: res.population_of(value), lambda: pop[value],
+                     lambda: eventsim.Network(seed=value), lambda: eventsim.Network(engine=value),
+                     lambda: net.run(value if not is_large(value) else 1.0)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                try:
+                    call()
+                except ValidationError as e:
+                    assert "\n" not in str(e)
+
+
+def is_large(value) -> bool:
+    """Durations that would take long to simulate (the reference engine is event-driven: 1 neuron is quick,
+    but keep the test short)."""
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and value > 1e3
