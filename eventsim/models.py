@@ -19,8 +19,8 @@ from eventsim.distributions import describe, draw
 from eventsim.errors import ValidationError, did_you_mean
 from eventsim.timebase import MAX_MS, ms_to_ticks
 
-__all__ = ["ModelSpec", "LIF", "MODELS", "MAX_VALUE", "check_magnitude", "resolve_parameters", "lif_period", "lif_free_potential",
-           "lif_crossing_time"]
+__all__ = ["ModelSpec", "LIF", "MODELS", "MAX_VALUE", "check_magnitude", "resolve_parameters", "lif_period",
+           "lif_free_potential", "lif_crossing_time"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ MODELS = {"lif": LIF}
 MAX_VALUE = 1e100
 """Largest magnitude of a potential or a weight (mV) and of a current (pA): sums of many inputs,
 and currents times ``tau_m / C_m``, must stay finite in float64 (1e308 jumps overflowed)."""
-_VOLTAGES = ("E_L", "V_th", "V_reset", "V_init", "I_e")
+_BOUNDED = ("E_L", "V_th", "V_reset", "V_init", "I_e")  # potentials and the current
 
 
 def check_magnitude(values, where: str, unit: str) -> None:
@@ -82,7 +82,8 @@ def _check_time_scales(values: dict, given: dict, where: str) -> None:
     bad = t_ref / tau > _MAX_TREF_TAUS  # (not t_ref > 300 tau: that overflows for tau_m near 1e308)
     if bad.any():
         k = int(np.argmax(bad))
-        key = "t_ref" if "t_ref" in given and "tau_m" not in given and "g_L" not in given else _source("tau_m", given)
+        only_t_ref = "t_ref" in given and "tau_m" not in given and "g_L" not in given
+        key = "t_ref" if only_t_ref else _source("tau_m", given)
         raise ValidationError(f"{where}.{key}", f"t_ref ({t_ref[k]:g} ms) must be at most {_MAX_TREF_TAUS:g} tau_m "
                                                 f"({_MAX_TREF_TAUS:g} * {tau[k]:g} ms)")
 
@@ -113,8 +114,9 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
     ------
     ValidationError
         Unknown parameter (or one given under two names, ``V_m`` and ``V_init``), non-finite
-        value, a potential or current above :data:`MAX_VALUE`, ``V_reset >= V_th``, ``C_m`` not positive, ``tau_m`` below 1e-6 ms (1 ns), ``t_ref``
-        outside [0, 1e11] ms or more than 300 ``tau_m``, or ``E_L + I_e tau_m / C_m`` not finite.
+        value, a potential or current above :data:`MAX_VALUE`, ``V_reset >= V_th``, ``C_m`` not
+        positive, ``tau_m`` below 1e-6 ms (1 ns), ``t_ref`` outside [0, 1e11] ms or more than 300
+        ``tau_m``, or ``E_L + I_e tau_m / C_m`` not finite.
         The error names the parameter that was given (``tau_m``/``g_L`` rather than a default
         ``t_ref``, ``V_th`` rather than a default ``V_reset``).
     """
@@ -152,7 +154,7 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
         bad = ~np.isfinite(arr)
         if bad.any():
             raise ValidationError(f"{where}.{key}", f"must be finite, got {arr[bad][0]}")
-    for key in _VOLTAGES:
+    for key in _BOUNDED:
         check_magnitude(values[key], f"{where}.{key}", spec.units[key])
     for key in ("C_m", "tau_m"):
         if np.any(values[key] <= 0):
@@ -171,7 +173,8 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
         k = int(np.argmax(bad))
         key, what = ("V_th", "must be above V_reset") if "V_th" in given and "V_reset" not in given else \
             ("V_reset", "must be below V_th")
-        raise ValidationError(f"{where}.{key}", f"{what}, got V_reset={values['V_reset'][k]} >= V_th={values['V_th'][k]} mV")
+        raise ValidationError(f"{where}.{key}", f"{what}, got V_reset={values['V_reset'][k]} >= "
+                                                f"V_th={values['V_th'][k]} mV")
     values["t_ref"] = ms_to_ticks(values["t_ref"])
     return values
 

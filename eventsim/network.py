@@ -60,7 +60,8 @@ def _numbers(x, where: str) -> np.ndarray:
             a = np.asarray(x)
         except (ValueError, TypeError):
             a = None
-        if a is not None and a.ndim <= 1 and (a.dtype.kind in "iuf" or a.size == 0 and a.dtype.kind != "U"):
+        empty = a is not None and a.size == 0 and a.dtype.kind != "U"  # [] is float64, () too
+        if a is not None and a.ndim <= 1 and (a.dtype.kind in "iuf" or empty):
             return np.atleast_1d(a).astype(np.float64)
     raise ValidationError(where, f"expected a number or a 1-D array of numbers, got {describe(x)}")
 
@@ -219,8 +220,8 @@ class Network:
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
             raise ValidationError(f"{where}.size", f"must be a non-negative integer, got {describe(size)}")
         if self.n_neurons + int(size) > connectivity.MAX_NEURONS:
-            raise ValidationError(f"{where}.size", f"{size} neurons make {self.n_neurons + int(size)} in the network; at "
-                                                   f"most {connectivity.MAX_NEURONS} are supported")
+            raise ValidationError(f"{where}.size", f"{size} neurons make {self.n_neurons + int(size)} in the "
+                                                   f"network; at most {connectivity.MAX_NEURONS} are supported")
         if params is not None and not isinstance(params, dict):
             raise ValidationError(f"{where}.params", f"expected a dict of parameters, got {describe(params)}")
         merged = dict(params or {})
@@ -230,8 +231,8 @@ class Network:
         try:  # validate now (draws are repeated identically at prepare time)
             resolve_parameters(model, pop.size, merged, rng, where)
         except MemoryError:
-            raise ValidationError(f"{where}.size", f"{size} neurons: not enough memory for their parameters"
-                                                   ) from None
+            raise ValidationError(f"{where}.size", f"{size} neurons: not enough memory for their "
+                                                   "parameters") from None
         self.populations.append(pop)
         return pop
 
@@ -462,7 +463,8 @@ class Network:
             raise ValidationError("run.duration", f"{float(duration):g} ms from t = {self.t:g} ms would end past "
                                                   f"{MAX_MS:g} ms, the longest simulated time")
         if progress is not None and not callable(progress):
-            raise ValidationError("run.progress", f"expected None or a callable progress(t_ms), got {describe(progress)}")
+            raise ValidationError("run.progress", f"expected None or a callable progress(t_ms), got "
+                                                  f"{describe(progress)}")
 
     def run(self, duration: float, progress=None) -> Results:
         """Simulate ``duration`` ms more (events before the new stop time); returns all results so far.

@@ -212,7 +212,8 @@ def test_results_print_as_a_short_summary():
 
 
 def test_results_summary_without_populations():
-    assert str(eventsim.Network(engine="reference").run(0.0)) == "Results: 0 spikes in 0 ms\n  rates (Hz): no populations"
+    res = eventsim.Network(engine="reference").run(0.0)
+    assert str(res) == "Results: 0 spikes in 0 ms\n  rates (Hz): no populations"
 
 
 # ------------------------------------------------------------------------ wrong types everywhere
