@@ -28,6 +28,14 @@ class VoltageTrace:
     times: np.ndarray
     values: np.ndarray
 
+    @property
+    def shape_text(self) -> str:
+        """``"3 neurons x 200 samples"``."""
+        return f"{self.ids.size} neurons x {self.times.size} samples"
+
+    def __repr__(self) -> str:
+        return f"VoltageTrace({self.name!r}, {self.shape_text})"
+
 
 @dataclass
 class Results:
@@ -96,7 +104,7 @@ class Results:
         lines = [f"Results: {self.spike_ids.size:,} spikes in {self.t_stop:g} ms",
                  f"  rates (Hz): {_join(rates) or 'no populations'}"]
         if self.voltages:
-            traces = [f"{v.name} ({v.ids.size} neurons x {v.times.size} samples)" for v in self.voltages.values()]
+            traces = [f"{v.name} ({v.shape_text})" for v in self.voltages.values()]
             lines.append(f"  voltages: {_join(traces)}")
         return "\n".join(lines)
 

@@ -209,6 +209,7 @@ def test_results_print_as_a_short_summary():
     shown = lines[1].count(" 0.00")
     assert lines[1].endswith(f", ... ({40 - 1 - shown} more)")
     assert lines[2] == "  voltages: v (2 neurons x 2 samples)"
+    assert repr(res.voltages["v"]) == "VoltageTrace('v', 2 neurons x 2 samples)"
 
 
 def test_results_summary_without_populations():
