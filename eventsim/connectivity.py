@@ -38,7 +38,8 @@ from eventsim.engine import csr
 from eventsim.errors import ValidationError, did_you_mean
 from eventsim.synapses import MAX_DELAY_TICKS, check_delay, check_weight, delays, weights
 
-__all__ = ["RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "ProjectionData", "build_projection", "assemble"]
+__all__ = ["MAX_NEURONS", "RULES", "RULE_PARAMS", "ALIASES", "Rule", "make_rule", "check_values", "ProjectionData",
+           "build_projection", "assemble"]
 
 RULES = ("all_to_all", "one_to_one", "fixed_indegree", "fixed_outdegree", "fixed_total_number",
          "pairwise_bernoulli", "explicit")
@@ -51,6 +52,8 @@ RULE_PARAMS = {"all_to_all": (), "one_to_one": (), "fixed_indegree": ("indegree"
                "pairwise_bernoulli": ("p",), "explicit": ("sources", "targets")}
 """Rule name -> the parameters it requires (and the only ones it takes)."""
 _CHUNK = 1 << 16  # values sorted or packed per block: bounds temporaries, keeps them in cache
+MAX_NEURONS = 2**31 - 1
+"""Most neurons a network may have: synapse targets are int32 global ids."""
 
 
 # ------------------------------------------------------------------------------------ rules
@@ -122,7 +125,8 @@ def make_rule(name: str, where: str = "rule", **params) -> Rule:
     canon = ALIASES.get(name, name) if isinstance(name, str) else None
     if canon not in RULE_PARAMS:
         hint = did_you_mean(name, list(RULES) + list(ALIASES))
-        raise ValidationError(where, f"unknown connection rule {name!r}{hint}; allowed: {', '.join(RULES)} "
+        shown = repr(name) if isinstance(name, str) else describe(name)
+        raise ValidationError(where, f"unknown connection rule {shown}{hint}; allowed: {', '.join(RULES)} "
                                      "(and 'fixed_probability')")
     expected = RULE_PARAMS[canon]
     for key in sorted(set(params) - set(expected)):
@@ -404,6 +408,14 @@ def _explicit(params, n_pre, n_post, exclude_self, multapses, rng, where):
     return rowptr, targets, order
 
 
+def check_values(rule: Rule, weight, delay, where: str = "projection") -> None:
+    """Raise ValidationError unless the weight and delay specs suit the rule (arrays only with
+    ``explicit``, one value per synapse) and the engine's limits (:mod:`eventsim.synapses`)."""
+    n_explicit = rule.params["sources"].size if rule.name == "explicit" else None
+    check_weight(weight, n_explicit, f"{where}.weight")
+    check_delay(delay, n_explicit, f"{where}.delay")
+
+
 _BUILDERS = {"all_to_all": _all_to_all, "one_to_one": _one_to_one, "fixed_indegree": _fixed_indegree,
              "fixed_outdegree": _fixed_outdegree, "fixed_total_number": _fixed_total_number,
              "pairwise_bernoulli": _pairwise_bernoulli, "explicit": _explicit}
@@ -453,9 +465,7 @@ def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool,
     if same_population and n_pre != n_post:
         raise ValueError(f"{where}: same_population with sizes {n_pre} != {n_post}")
     exclude_self = bool(same_population and not allow_autapses)
-    n_explicit = rule.params["sources"].size if rule.name == "explicit" else None
-    check_weight(weight, n_explicit, f"{where}.weight")
-    check_delay(delay, n_explicit, f"{where}.delay")
+    check_values(rule, weight, delay, where)
     rowptr, targets, order = _BUILDERS[rule.name](rule.params, n_pre, n_post, exclude_self,
                                                   bool(allow_multapses), rng, where)
     d = delays(delay, order, targets.size, rng, f"{where}.delay")
@@ -497,8 +507,8 @@ def assemble(projections: list, pop_start: np.ndarray) -> dict:
     Complexity: O(S + sum of n_pre) time; the result is a copy (the inputs are not changed).
     """
     pop_start = np.asarray(pop_start, np.int64)
-    if pop_start[-1] > np.iinfo(np.int32).max:
-        raise ValidationError("populations", f"{int(pop_start[-1])} neurons; at most 2147483647 are supported")
+    if pop_start[-1] > MAX_NEURONS:
+        raise ValidationError("populations", f"{int(pop_start[-1])} neurons; at most {MAX_NEURONS} are supported")
     pre = np.array([p for p, _, _ in projections], np.int32)
     post = np.array([q for _, q, _ in projections], np.int32)
     data = [d for _, _, d in projections]

@@ -57,7 +57,7 @@ def is_real(x) -> bool:
 
 def describe(x) -> str:
     """``x``'s type and a repr shortened to 60 characters, for error messages."""
-    text = repr(x)
+    text = " ".join(repr(x).split())  # one line, whatever the repr (numpy arrays span several)
     return f"{type(x).__name__} {text[:60] + '...' if len(text) > 60 else text}"
 
 

@@ -25,8 +25,8 @@ import time
 import numpy as np
 
 from eventsim import connectivity
-from eventsim.distributions import value_spec
-from eventsim.errors import ValidationError
+from eventsim.distributions import describe, is_real, value_spec
+from eventsim.errors import ValidationError, did_you_mean
 from eventsim.models import resolve_parameters
 from eventsim.prepared import Prepared
 from eventsim.recording import Results, VoltageTrace
@@ -42,12 +42,69 @@ _PURPOSE_CONNECT = 3
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
-class NeuronView:
-    """A subset of one population's neurons (global ids), e.g. ``exc[:10]``."""
+# ----------------------------------------------------------------------------- argument checks
+# The API's own checks of argument *types*; ranges are checked where the quantity is defined
+# (models, stimuli, synapses). ``bool`` is not a number here and a number is not a bool: Python
+# would read ``allow_autapses="no"`` as true and ``rate=True`` as 1 Hz.
+def _number(x, where: str) -> float:
+    """``x`` as a float if it is a real number (numpy scalars too, bools not), else ValidationError."""
+    if not is_real(x):
+        raise ValidationError(where, f"expected a number, got {describe(x)}")
+    return float(x)
 
-    def __init__(self, population: "Population", local: np.ndarray):
+
+def _numbers(x, where: str) -> np.ndarray:
+    """A number or a 1-D sequence of numbers as a float64 array (1-D), else ValidationError."""
+    if not isinstance(x, (str, bytes, dict)) and x is not None:
+        try:
+            a = np.asarray(x)
+        except (ValueError, TypeError):
+            a = None
+        empty = a is not None and a.size == 0 and a.dtype.kind != "U"  # [] is float64, () too
+        if a is not None and a.ndim <= 1 and (a.dtype.kind in "iuf" or empty):
+            return np.atleast_1d(a).astype(np.float64)
+    raise ValidationError(where, f"expected a number or a 1-D array of numbers, got {describe(x)}")
+
+
+def _misspelt_keyword(rule_params: dict, where: str) -> None:
+    """Refuse a rule parameter that is no rule's but looks like a keyword of ``connect``
+    (``weigth=``), which the rule would only report as a parameter it does not take."""
+    rule_keys = {k for keys in connectivity.RULE_PARAMS.values() for k in keys}
+    for key in sorted(set(rule_params) - rule_keys):
+        hint = did_you_mean(key, ("weight", "delay", "allow_autapses", "allow_multapses", "rule"))
+        if hint:
+            raise ValidationError(where, f"connect() has no argument {key!r}{hint}")
+
+
+def _flag(x, where: str) -> bool:
+    """``x`` if it is a bool (or numpy bool), else ValidationError."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise ValidationError(where, f"must be True or False, got {describe(x)}")
+    return bool(x)
+
+
+class NeuronView:
+    """A subset of one population's neurons, e.g. ``exc[:10]``.
+
+    Parameters
+    ----------
+    population : Population
+    local : 1-D array_like of int
+        Indices within the population, in ``[0, population.size)``.
+    """
+
+    def __init__(self, population: "Population", local):
+        if not isinstance(population, Population):
+            raise ValidationError("NeuronView", f"expected a Population, got {describe(population)}")
         self.population = population
-        self.local = local
+        self.local = np.asarray(local)
+        where = f"populations.{population.name}"
+        if self.local.ndim != 1 or (self.local.size and self.local.dtype.kind not in "iu"):
+            raise ValidationError(where, f"a view needs 1-D integer indices, got {describe(local)}")
+        self.local = self.local.astype(np.int64)
+        bad = (self.local < 0) | (self.local >= population.size)
+        if bad.any():
+            raise ValidationError(where, f"index {self.local[bad][0]} out of range [0, {population.size})")
 
     @property
     def ids(self) -> np.ndarray:
@@ -56,6 +113,9 @@ class NeuronView:
 
     def __len__(self) -> int:
         return int(self.local.size)
+
+    def __repr__(self) -> str:
+        return f"NeuronView({self.population.name!r}, {len(self)} neurons)"
 
 
 class Population:
@@ -78,7 +138,19 @@ class Population:
         return self.size
 
     def __getitem__(self, key) -> NeuronView:
-        local = np.arange(self.size, dtype=np.int64)[key]
+        """Neurons ``key`` (an int, a slice, integer indices or a boolean mask of length ``size``).
+
+        Raises
+        ------
+        ValidationError
+            An index out of range or of another kind.
+        """
+        try:
+            local = np.arange(self.size, dtype=np.int64)[key]
+        except (IndexError, OverflowError, ValueError):
+            raise ValidationError(f"populations.{self.name}", f"index {describe(key)} does not select neurons of a "
+                                  f"population of {self.size}; expected an int or int array in [-{self.size}, "
+                                  f"{self.size}), a slice or a boolean mask of length {self.size}") from None
         return NeuronView(self, np.atleast_1d(local))
 
     def __repr__(self) -> str:
@@ -98,9 +170,9 @@ class Network:
 
     def __init__(self, seed: int = 0, engine: str = "numba"):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-            raise ValidationError("seed", f"must be an integer in [0, 2**63), got {seed!r}")
-        if engine not in ENGINES:
-            raise ValidationError("engine", f"must be one of {ENGINES}, got {engine!r}")
+            raise ValidationError("seed", f"must be an integer in [0, 2**63), got {describe(seed)}")
+        if not isinstance(engine, str) or engine not in ENGINES:
+            raise ValidationError("engine", f"must be one of {ENGINES}, got {describe(engine)}")
         self.seed = int(seed)
         self.engine_name = engine
         self.populations: list[Population] = []
@@ -123,12 +195,15 @@ class Network:
         if self._prepared is not None:
             raise ValidationError("network", "cannot change the network after it has been prepared or run")
 
-    def population(self, name: str) -> Population:
-        """The population called ``name``."""
+    def population(self, name: str, where: str = "population") -> Population:
+        """The population called ``name``; ValidationError (naming ``where``) if there is none."""
+        names = [p.name for p in self.populations]
+        if not isinstance(name, str):
+            raise ValidationError(where, f"expected a population name, got {describe(name)}; have {names}")
         for p in self.populations:
             if p.name == name:
                 return p
-        raise ValidationError("population", f"no population named {name!r}; have {[p.name for p in self.populations]}")
+        raise ValidationError(where, f"no population named {name!r}{did_you_mean(name, names)}; have {names}")
 
     def add_population(self, name: str, size: int, model: str = "lif", params: dict | None = None, **kw) -> Population:
         """Add ``size`` neurons of ``model`` with parameters given as a dict and/or keywords.
@@ -139,41 +214,68 @@ class Network:
         self._mutable()
         where = f"populations.{name}"
         if not isinstance(name, str) or not _NAME.match(name):
-            raise ValidationError("populations", f"name must be an identifier, got {name!r}")
+            raise ValidationError("populations", f"name must be an identifier, got {describe(name)}")
         if any(p.name == name for p in self.populations):
             raise ValidationError(where, "a population with this name exists already")
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
-            raise ValidationError(f"{where}.size", f"must be a non-negative integer, got {size!r}")
+            raise ValidationError(f"{where}.size", f"must be a non-negative integer, got {describe(size)}")
+        if self.n_neurons + int(size) > connectivity.MAX_NEURONS:
+            raise ValidationError(f"{where}.size", f"{size} neurons make {self.n_neurons + int(size)} in the "
+                                                   f"network; at most {connectivity.MAX_NEURONS} are supported")
+        if params is not None and not isinstance(params, dict):
+            raise ValidationError(f"{where}.params", f"expected a dict of parameters, got {describe(params)}")
         merged = dict(params or {})
         merged.update(kw)
         pop = Population(len(self.populations), name, int(size), self.n_neurons, model, merged)
-        # validate now (draws are repeated identically at prepare time)
-        resolve_parameters(model, pop.size, merged, build_generator(self.seed, _PURPOSE_PARAMS, pop.index), where)
+        rng = build_generator(self.seed, _PURPOSE_PARAMS, pop.index)
+        try:  # validate now (draws are repeated identically at prepare time)
+            resolve_parameters(model, pop.size, merged, rng, where)
+        except MemoryError:
+            raise ValidationError(f"{where}.size", f"{size} neurons: not enough memory for their "
+                                                   "parameters") from None
         self.populations.append(pop)
         return pop
 
+    def _own(self, pop: Population, where: str) -> Population:
+        """``pop`` if it is one of this network's populations (not another network's), else ValidationError."""
+        if not (0 <= pop.index < len(self.populations) and self.populations[pop.index] is pop):
+            raise ValidationError(where, f"population {pop.name!r} belongs to another Network; give this "
+                                         "network's populations (or their names)")
+        return pop
+
+    def _pop(self, x, where: str) -> Population:
+        """A whole population of this network, given as a Population or its name."""
+        if isinstance(x, Population):
+            return self._own(x, where)
+        if isinstance(x, str):
+            return self.population(x, where)
+        if isinstance(x, NeuronView):
+            raise ValidationError(where, f"expected a whole population, got {x!r}; connect populations "
+                                         "(rule='explicit' takes local indices for subsets)")
+        raise ValidationError(where, f"expected a Population or its name, got {describe(x)}")
+
     def _ids(self, targets, where: str) -> np.ndarray:
-        if isinstance(targets, (Population, NeuronView)):
-            return targets.ids
-        ids = np.atleast_1d(np.asarray(targets))
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
-            raise ValidationError(where, f"expected a population, a view or integer neuron ids, got {ids.dtype}")
+        """Global ids (int64, 1-D) of a Population or NeuronView of this network, a population name,
+        or global neuron ids; ValidationError for anything else."""
+        if isinstance(targets, (str, Population)):
+            return self._pop(targets, where).ids
+        if isinstance(targets, NeuronView):
+            return self._own(targets.population, where).start + targets.local
+        expected = f"expected a Population, its name, a NeuronView or 1-D integer neuron ids, got {describe(targets)}"
+        try:
+            ids = np.atleast_1d(np.asarray(targets))
+        except (ValueError, TypeError):
+            raise ValidationError(where, expected) from None
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu") or ids.dtype.kind in "USO":
+            raise ValidationError(where, expected)
+        if ids.dtype.kind == "u" and ids.size and ids.max() > np.iinfo(np.int64).max:
+            raise ValidationError(where, f"neuron id {ids.max()} out of range [0, {self.n_neurons})")
         ids = ids.astype(np.int64)
         n = self.n_neurons
         bad = (ids < 0) | (ids >= n)
         if bad.any():
             raise ValidationError(where, f"neuron id {ids[bad][0]} out of range [0, {n})")
         return ids
-
-    def _pop(self, x, where: str) -> Population:
-        if isinstance(x, Population):
-            return x
-        if isinstance(x, str):
-            try:
-                return self.population(x)
-            except ValidationError:
-                raise ValidationError(where, f"no population named {x!r}; have {[p.name for p in self.populations]}") from None
-        raise ValidationError(where, f"expected a Population or its name, got {type(x).__name__}")
 
     def connect(self, pre, post, rule: str = "all_to_all", *, weight=1.0, delay=1.0,
                 allow_autapses: bool = True, allow_multapses: bool = True, **rule_params) -> int:
@@ -194,29 +296,39 @@ class Network:
         where = f"projections[{len(self.projections)}]"
         pre_p = self._pop(pre, f"{where}.source")
         post_p = self._pop(post, f"{where}.target")
+        _misspelt_keyword(rule_params, where)
         r = connectivity.make_rule(rule, where=f"{where}.rule", **rule_params)
         w = value_spec(weight, f"{where}.weight")
         d = value_spec(delay, f"{where}.delay")
+        connectivity.check_values(r, w, d, where)
         self.projections.append(dict(pre=pre_p.index, post=post_p.index, rule=r, weight=w, delay=d,
-                                     allow_autapses=bool(allow_autapses), allow_multapses=bool(allow_multapses),
+                                     allow_autapses=_flag(allow_autapses, f"{where}.allow_autapses"),
+                                     allow_multapses=_flag(allow_multapses, f"{where}.allow_multapses"),
                                      where=where))
         return len(self.projections) - 1
 
+    def _add_stimulus(self, stimulus) -> None:
+        stimulus.validate()
+        self.stimuli.append(stimulus)
+
     def add_poisson(self, targets, rate: float, weight: float, start: float = 0.0, stop: float | None = None) -> None:
-        """An independent Poisson train of ``rate`` Hz into each target, jumps of ``weight`` mV, on ``[start, stop)`` ms."""
+        """An independent Poisson train of ``rate`` Hz into each target, jumps of ``weight`` mV, on ``[start, stop)`` ms.
+
+        ``targets`` is a Population, its name, a NeuronView or global ids (each at most once), as
+        for every stimulus and recorder.
+        """
         self._mutable()
         where = f"stimuli[{len(self.stimuli)}]"
-        g = PoissonGenerator(self._ids(targets, f"{where}.targets"), float(rate), float(weight), float(start),
-                             None if stop is None else float(stop), where)
-        g.validate()
-        self.stimuli.append(g)
+        self._add_stimulus(PoissonGenerator(
+            self._ids(targets, f"{where}.targets"), _number(rate, f"{where}.rate"), _number(weight, f"{where}.weight"),
+            _number(start, f"{where}.start"), None if stop is None else _number(stop, f"{where}.stop"), where))
 
     def add_spike_train(self, targets, times, weight: float, delay: float = 1.0) -> None:
         """Spikes at ``times`` (ms) into every target, ``weight`` mV, arriving ``delay`` ms later."""
         self._mutable()
         where = f"stimuli[{len(self.stimuli)}]"
-        self.stimuli.append(SpikeTrain(self._ids(targets, f"{where}.targets"), np.asarray(times, np.float64),
-                                       float(weight), float(delay), where))
+        self._add_stimulus(SpikeTrain(self._ids(targets, f"{where}.targets"), _numbers(times, f"{where}.times"),
+                                      _number(weight, f"{where}.weight"), _number(delay, f"{where}.delay"), where))
 
     def add_spike_table(self, targets, times, weights, delays=1.0) -> None:
         """Replay rows (target id, time ms, weight mV, delay ms); scalars broadcast."""
@@ -226,20 +338,20 @@ class Network:
         n = tg.size
         cols = {}
         for key, v in (("time", times), ("weight", weights), ("delay", delays)):
-            a = np.atleast_1d(np.asarray(v, dtype=np.float64))
+            a = _numbers(v, f"{where}.{key}")
             if a.size == 1 and n != 1:
                 a = np.full(n, a[0])
             if a.size != n:
                 raise ValidationError(f"{where}.{key}", f"expected {n} values (one per row), got {a.size}")
             cols[key] = a
-        self.stimuli.append(SpikeTable(tg, cols["time"], cols["weight"], cols["delay"], where))
+        self._add_stimulus(SpikeTable(tg, cols["time"], cols["weight"], cols["delay"], where))
 
     def add_current_steps(self, targets, times, amplitudes) -> None:
         """Injected current ``amplitudes[k]`` pA from ``times[k]`` ms on (adds to ``I_e``)."""
         self._mutable()
         where = f"stimuli[{len(self.stimuli)}]"
-        self.stimuli.append(CurrentSteps(self._ids(targets, f"{where}.targets"), np.asarray(times, np.float64),
-                                         np.asarray(amplitudes, np.float64), where))
+        self._add_stimulus(CurrentSteps(self._ids(targets, f"{where}.targets"), _numbers(times, f"{where}.times"),
+                                        _numbers(amplitudes, f"{where}.amplitudes"), where))
 
     def record_spikes(self, targets=None) -> None:
         """Record spikes of ``targets`` only (repeated calls add up); all neurons are recorded by default."""
@@ -247,15 +359,18 @@ class Network:
         if targets is None:
             self._record_all = True
             return
+        ids = self._ids(targets, "record_spikes")
         self._record_all = False
-        self._recorded_ids.append(self._ids(targets, "record_spikes"))
+        self._recorded_ids.append(ids)
 
     def record_voltage(self, targets, times, name: str | None = None) -> str:
         """Sample the membrane potential of ``targets`` at exactly ``times`` (ms); returns the recorder name."""
         self._mutable()
-        name = name or f"voltage{len(self._voltage_recorders)}"
+        name = f"voltage{len(self._voltage_recorders)}" if name is None else name
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValidationError("recorders", f"name must be an identifier, got {describe(name)}")
         where = f"recorders.{name}"
-        t = np.atleast_1d(np.asarray(times, dtype=np.float64))
+        t = _numbers(times, f"{where}.times")
         if np.any(~np.isfinite(t)) or np.any(t < 0) or np.any(t > MAX_MS):
             raise ValidationError(f"{where}.times", f"must be finite times in [0, {MAX_MS:g}] ms")
         if any(r[0] == name for r in self._voltage_recorders):
@@ -336,6 +451,21 @@ class Network:
         """Simulated time reached, ms."""
         return 0.0 if self._engine is None else self._engine.now_tick * TICK_MS
 
+    def _check_run(self, duration, progress) -> None:
+        """Raise ValidationError unless ``run(duration, progress)`` is possible: ``duration`` a number
+        of ms >= 0 that ends at most at 1e11 ms (the documented limit) counting earlier runs, and
+        ``progress`` None or callable."""
+        if not is_real(duration) or not 0 <= duration <= MAX_MS:
+            raise ValidationError("run.duration", f"must be a finite number of ms in [0, {MAX_MS:g}], got "
+                                                  f"{describe(duration)}")
+        now = 0 if self._engine is None else int(self._engine.now_tick)
+        if now + int(ms_to_ticks(duration)) > int(ms_to_ticks(MAX_MS)):
+            raise ValidationError("run.duration", f"{float(duration):g} ms from t = {self.t:g} ms would end past "
+                                                  f"{MAX_MS:g} ms, the longest simulated time")
+        if progress is not None and not callable(progress):
+            raise ValidationError("run.progress", f"expected None or a callable progress(t_ms), got "
+                                                  f"{describe(progress)}")
+
     def run(self, duration: float, progress=None) -> Results:
         """Simulate ``duration`` ms more (events before the new stop time); returns all results so far.
 
@@ -346,6 +476,7 @@ class Network:
         progress : callable, optional
             ``progress(t_ms)`` called every ~0.25 s of wall time (compiled engine).
         """
+        self._check_run(duration, progress)
         d = np.float64(duration)
         if not np.isfinite(d) or d < 0 or d > MAX_MS:
             raise ValidationError("run.duration", f"must be a finite number of ms in [0, {MAX_MS:g}], got {duration!r}")

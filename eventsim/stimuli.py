@@ -12,12 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from eventsim.errors import ValidationError
+from eventsim.models import check_magnitude
 from eventsim.rng import PURPOSE_POISSON, stream_keys
 from eventsim.timebase import MAX_MS, ms_to_ticks, ms_to_time
 
 __all__ = ["PoissonGenerator", "SpikeTrain", "SpikeTable", "CurrentSteps", "stimulus_arrays"]
 
 _NEVER = np.iinfo(np.int64).max
+
+
+def _weights(values, where: str, unit: str = "mV") -> np.ndarray:
+    """Finite weights (or currents) at most :data:`~eventsim.models.MAX_VALUE` in magnitude."""
+    a = _finite(values, where)
+    check_magnitude(a, where, unit)
+    return a
 
 
 def _finite(values, where: str, *, minimum=None, strict=False, maximum=None) -> np.ndarray:
@@ -32,6 +40,12 @@ def _finite(values, where: str, *, minimum=None, strict=False, maximum=None) -> 
     if maximum is not None and np.any(a > maximum):
         raise ValidationError(where, f"must be <= {maximum:g}, got {a.max():g}")
     return a
+
+
+def _distinct(ids: np.ndarray, where: str, why: str) -> None:
+    unique, counts = np.unique(ids, return_counts=True)
+    if np.any(counts > 1):
+        raise ValidationError(where, f"neuron {int(unique[counts > 1][0])} is given more than once; {why}")
 
 
 def _delay_ticks(delay_ms, where: str) -> np.ndarray:
@@ -62,8 +76,12 @@ class PoissonGenerator:
     where: str = "poisson"
 
     def validate(self) -> None:
+        """Raise ValidationError for a bad value, or a target given twice (it would get the same
+        train twice, not two independent ones)."""
+        _distinct(self.targets, f"{self.where}.targets", "each target gets one independent train (raise the rate "
+                                                          "for more input)")
         _finite(self.rate, f"{self.where}.rate", minimum=0.0)
-        _finite(self.weight, f"{self.where}.weight")
+        _weights(self.weight, f"{self.where}.weight")
         _finite(self.start, f"{self.where}.start", minimum=0.0, maximum=MAX_MS)
         if self.stop is not None:
             _finite(self.stop, f"{self.where}.stop", minimum=self.start, maximum=MAX_MS)
@@ -87,6 +105,12 @@ class SpikeTrain:
     delay: float = 1.0
     where: str = "spike_train"
 
+    def validate(self) -> None:
+        """Raise ValidationError for a bad time, weight or delay."""
+        _finite(self.times, f"{self.where}.times", minimum=0.0, maximum=MAX_MS)
+        _weights(self.weight, f"{self.where}.weight")
+        _delay_ticks(self.delay, f"{self.where}.delay")
+
 
 @dataclass
 class SpikeTable:
@@ -97,6 +121,13 @@ class SpikeTable:
     weight: np.ndarray
     delay: np.ndarray
     where: str = "spike_table"
+
+    def validate(self) -> None:
+        """Raise ValidationError for a bad time, weight or delay (all columns equally long)."""
+        _finite(self.time, f"{self.where}.time", minimum=0.0, maximum=MAX_MS)
+        _weights(self.weight, f"{self.where}.weight")
+        if len(self.delay):
+            _delay_ticks(self.delay, f"{self.where}.delay")
 
 
 @dataclass
@@ -110,6 +141,16 @@ class CurrentSteps:
     times: np.ndarray
     amplitudes: np.ndarray
     where: str = "current_steps"
+
+    def validate(self) -> None:
+        """Raise ValidationError for bad times (finite, increasing) or amplitudes (one per time)."""
+        times = _finite(self.times, f"{self.where}.times", minimum=0.0, maximum=MAX_MS)
+        amps = _weights(self.amplitudes, f"{self.where}.amplitudes", "pA")
+        if times.shape != amps.shape:
+            raise ValidationError(f"{self.where}.amplitudes", f"expected {times.size} values (one per time), "
+                                                              f"got {amps.size}")
+        if np.any(np.diff(times) <= 0):
+            raise ValidationError(f"{self.where}.times", "must be strictly increasing")
 
 
 def _grid_tick(t_ms: float) -> int:
@@ -146,20 +187,20 @@ def _poisson_arrays(gens: list[tuple[int, PoissonGenerator]], n: int, seed: int)
 def _arrival_arrays(trains: list[SpikeTrain], tables: list[SpikeTable]) -> dict:
     ticks, fracs, targets, weights = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for tr in trains:
-        times = _finite(tr.times, f"{tr.where}.times", minimum=0.0, maximum=MAX_MS) if len(tr.times) else np.zeros(0)
-        w = float(_finite(tr.weight, f"{tr.where}.weight")[0])
+        tr.validate()
+        w = float(tr.weight)
         d = int(_delay_ticks(tr.delay, f"{tr.where}.delay")[0])
-        tk, fr = ms_to_time(times)
+        tk, fr = ms_to_time(np.asarray(tr.times, np.float64).reshape(-1))
         tg = np.asarray(tr.targets, dtype=np.int64)
         ticks.append(np.repeat(tk + d, tg.size))
         fracs.append(np.repeat(fr, tg.size))
         targets.append(np.tile(tg, tk.size))
         weights.append(np.full(tk.size * tg.size, w))
     for tb in tables:
-        times = _finite(tb.time, f"{tb.where}.time", minimum=0.0, maximum=MAX_MS) if len(tb.time) else np.zeros(0)
-        w = _finite(tb.weight, f"{tb.where}.weight") if len(tb.weight) else np.zeros(0)
+        tb.validate()
+        w = np.asarray(tb.weight, np.float64)
         d = _delay_ticks(tb.delay, f"{tb.where}.delay") if len(tb.delay) else np.zeros(0, np.int64)
-        tk, fr = ms_to_time(times)
+        tk, fr = ms_to_time(np.asarray(tb.time, np.float64))
         ticks.append(tk + d)
         fracs.append(fr)
         targets.append(np.asarray(tb.target, dtype=np.int64))
@@ -172,12 +213,8 @@ def _arrival_arrays(trains: list[SpikeTrain], tables: list[SpikeTable]) -> dict:
 def _current_arrays(steps: list[CurrentSteps]) -> dict:
     ticks, fracs, targets, deltas = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0)]
     for cs in steps:
-        times = _finite(cs.times, f"{cs.where}.times", minimum=0.0, maximum=MAX_MS)
-        amps = _finite(cs.amplitudes, f"{cs.where}.amplitudes")
-        if times.shape != amps.shape:
-            raise ValidationError(f"{cs.where}.amplitudes", f"expected {times.size} values (one per time), got {amps.size}")
-        if np.any(np.diff(times) <= 0):
-            raise ValidationError(f"{cs.where}.times", "must be strictly increasing")
+        cs.validate()
+        times, amps = np.asarray(cs.times, np.float64), np.asarray(cs.amplitudes, np.float64)
         delta = np.diff(amps, prepend=0.0)
         tk, fr = ms_to_time(times)
         tg = np.asarray(cs.targets, dtype=np.int64)

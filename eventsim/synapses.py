@@ -4,7 +4,8 @@ A weight spec (mV) or delay spec (ms) from :func:`eventsim.distributions.value_s
 (stored once per projection), an array (one value per synapse of an ``explicit`` rule) or a
 distribution (drawn per synapse). Delays become int64 ticks of 1 ns: a delay stored once may be up
 to 2**62 ticks, a per-synapse delay is int32 (at most 2147.483647 ms); every delay is >= 1 tick.
-Normal delays are truncated to that range by redrawing. Used by
+Normal delays are truncated to that range by redrawing; weights are at most 1e100 mV in magnitude
+(:data:`~eventsim.models.MAX_VALUE`; Normal weights truncated alike). Used by
 :func:`eventsim.connectivity.build_projection`, which fixes the order of the draws.
 
 Cost: O(n) for n synapses; drawn values come in chunks of 2**16 so that float64 temporaries stay
@@ -19,6 +20,7 @@ import numpy as np
 
 from eventsim.distributions import Normal, Uniform, check_distribution, describe, fill
 from eventsim.errors import ValidationError
+from eventsim.models import MAX_VALUE, check_magnitude
 from eventsim.timebase import TICK_MS, ms_to_ticks
 
 __all__ = ["MAX_SYN_DELAY_TICKS", "MAX_DELAY_TICKS", "check_weight", "check_delay", "weights", "delays"]
@@ -41,14 +43,18 @@ def _check_array(a: np.ndarray, n_explicit, where: str) -> None:
 
 def check_weight(spec, n_explicit, where: str) -> None:
     """Raise ValidationError unless ``spec`` is a finite weight, a usable distribution or, when
-    ``n_explicit`` is not None, ``n_explicit`` finite values (one per synapse)."""
+    ``n_explicit`` is not None, ``n_explicit`` finite values (one per synapse), all at most
+    :data:`~eventsim.models.MAX_VALUE` mV in magnitude (a Normal is truncated to that range)."""
     if isinstance(spec, float):
         if not math.isfinite(spec):
             raise ValidationError(where, f"weight must be finite, got {spec}")
+        check_magnitude(spec, where, "mV")
     elif isinstance(spec, (Uniform, Normal)):
         check_distribution(spec, where)
+        check_magnitude([spec.min, spec.max] if isinstance(spec, Uniform) else spec.mean, where, "mV")
     elif isinstance(spec, np.ndarray):
         _check_array(spec, n_explicit, where)
+        check_magnitude(spec, where, "mV")
     else:
         raise ValidationError(where, f"expected a float, Uniform, Normal or array (see distributions.value_spec), got {describe(spec)}")
 
@@ -132,7 +138,7 @@ def weights(spec, order, n: int, rng, where: str):
         w = spec[order]
         return float(w[0]) if w.size and np.all(w == w[0]) else w
     out = np.empty(n, np.float64)
-    _draw(rng, spec, out, spec.min, spec.max, where)
+    _draw(rng, spec, out, max(spec.min, -MAX_VALUE), min(spec.max, MAX_VALUE), where)
     return out
 
 

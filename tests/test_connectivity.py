@@ -107,11 +107,14 @@ def test_fixed_outdegree_exact(same, autapses, multapses):
         build("fixed_outdegree", 25, 25, multapses=False, outdegree=26)
 
 
-@pytest.mark.parametrize("N", [0, 1, 17, 60, 89, 90])  # 90 = all pairs; 60 uses the complement path
+@pytest.mark.parametrize("N", [0, 1, 17, 60, 89, 90, 91, 100])  # 60 uses the complement path
 @pytest.mark.parametrize("autapses", [True, False])
 def test_fixed_total_number_exact(N, autapses):
+    """Without multapses N distinct pairs, up to all of them: 100, or 90 without autapses."""
     n_pairs = 100 if autapses else 90
     if N > n_pairs:
+        with pytest.raises(ValidationError, match=f"N = {N} synapses is impossible: only 90 candidate"):
+            build("fixed_total_number", 10, 10, same=True, autapses=False, multapses=False, N=N)
         return
     pd = build("fixed_total_number", 10, 10, same=True, autapses=autapses, multapses=False, N=N, seed=N)
     pairs = pair_counts(pd)
@@ -333,8 +336,27 @@ def test_make_rule_normalises():
     assert C.make_rule("fixed_indegree", indegree=4.0) == C.Rule("fixed_indegree", {"indegree": 4})
     r = C.make_rule("explicit", sources=(0, 1), targets=np.array([1, 0], np.uint8))
     assert r.params["sources"].dtype == np.int64 and r.params["targets"].tolist() == [1, 0]
-    assert set(C.RULES) == {"all_to_all", "one_to_one", "fixed_indegree", "fixed_outdegree",
-                            "fixed_total_number", "pairwise_bernoulli", "explicit"}
+
+
+# one value for every rule parameter of RULE_PARAMS, and the synapses it gives between 4 and 4 neurons
+_EXAMPLE = {"indegree": 2, "outdegree": 3, "N": 5, "p": 1.0, "sources": [0, 3], "targets": [1, 1]}
+_SYNAPSES = {"all_to_all": 16, "one_to_one": 4, "fixed_indegree": 8, "fixed_outdegree": 12,
+             "fixed_total_number": 5, "pairwise_bernoulli": 16, "explicit": 2}
+
+
+@pytest.mark.parametrize("name", C.RULES + tuple(C.ALIASES))
+def test_every_listed_rule_validates_and_builds(name):
+    """RULES, ALIASES, RULE_PARAMS and the builders agree: each listed name takes exactly its
+    listed parameters and builds the expected number of synapses."""
+    canon = C.ALIASES.get(name, name)
+    params = {k: _EXAMPLE[k] for k in C.RULE_PARAMS[canon]}
+    rule = C.make_rule(name, **params)
+    assert rule.name == canon and set(rule.params) == set(params)
+    assert build(rule, 4, 4, seed=1).n_synapses == _SYNAPSES[canon]
+    for extra in set(_EXAMPLE) - set(params):
+        with pytest.raises(ValidationError, match=f"has no parameter '{extra}'"):
+            C.make_rule(name, **params, **{extra: _EXAMPLE[extra]})
+    assert set(C.RULE_PARAMS) == set(C.RULES) == set(_SYNAPSES)
 
 
 # ------------------------------------------------------------------------------------ kernels
