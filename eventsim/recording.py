@@ -110,6 +110,14 @@ class Results:
 
     __str__ = __repr__
 
+    def to_neo(self, name: str | None = None):
+        """These results as a ``neo.Block`` (one ``Segment``; spike trains and voltage signals with
+        PyNN's annotations), for Elephant and PyNN's tools; needs ``pip install "eventsim[neo]"``.
+        See :func:`eventsim.neo_io.to_neo`."""
+        from eventsim.neo_io import to_neo
+
+        return to_neo(self, name=name)
+
     def save_npz(self, path) -> None:
         """Write spikes as ``ids`` (int64) and ``times`` (float64 ms) to an ``.npz`` file."""
         np.savez(path, ids=self.spike_ids, times=self.spike_times)

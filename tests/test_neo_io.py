@@ -111,3 +111,13 @@ def test_unsorted_sample_times_come_out_in_time_order():
     (sig,) = neo_io.to_neo(res).segments[0].analogsignals
     assert np.array_equal(sig.times.magnitude, [1.0, 2.0, 3.0])
     assert np.array_equal(sig.magnitude[:, 0], res.voltages["v"].values[0, [1, 2, 0]])
+
+
+def test_results_to_neo_is_the_same_block(results, block):
+    via_method = results.to_neo(name="test")
+    a, b = via_method.segments[0], block.segments[0]
+    assert via_method.name == "test" and len(a.spiketrains) == len(b.spiketrains)
+    for x, y in zip(a.spiketrains, b.spiketrains):
+        assert x.annotations == y.annotations and np.array_equal(x.magnitude, y.magnitude)
+    assert [s.name for s in a.analogsignals + a.irregularlysampledsignals] == \
+        [s.name for s in b.analogsignals + b.irregularlysampledsignals]
