@@ -91,19 +91,35 @@ class Checker:
         self.string(rel, where)
         p = Path(rel) if Path(rel).is_absolute() else self.path.parent / rel
         if p.suffix.lower() not in suffixes:
-            self.fail(where, f"expected a {' or '.join(suffixes)} file, got {rel!r}")
+            listed = " or ".join(suffixes) if len(suffixes) < 3 else f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+            self.fail(where, f"expected a {listed} file, got {rel!r}")
         if not p.is_file():
             self.fail(where, missing_file(p))
-        if self.available is not None and p.suffix.lower() in (".csv", ".npz"):
+        if self.available is not None and p.suffix.lower() in (".csv", ".npz") + tables.SONATA_SUFFIXES:
             need = tables.read_bytes_bound(p)
             if need > self.available:
                 self.fail(where, f"reading {p.name} needs up to {megabytes(need)} but only "
                                  f"{megabytes(self.available)} of memory is available")
         return p
 
-    def table(self, spec: dict, where: str, allowed) -> tables.Table:
-        """The table file ``spec["file"]`` with its ``ignore_columns``, only ``allowed`` columns."""
-        path = self.file(spec["file"], f"{where}.file", (".csv", ".npz"))
+    def table(self, spec: dict, where: str, allowed, sonata: bool = False) -> tables.Table:
+        """The table file ``spec["file"]`` with its ``ignore_columns``, only ``allowed`` columns.
+
+        With ``sonata``, the file may also be a SONATA spike file (``.h5``, ``.sonata``), whose
+        population ``spec["sonata_population"]`` (default: its only one) is read as a
+        :class:`~eventsim.tables.SonataTable`.
+        """
+        suffixes = (".csv", ".npz") + (tables.SONATA_SUFFIXES if sonata else ())
+        path = self.file(spec["file"], f"{where}.file", suffixes)
+        if path.suffix.lower() in tables.SONATA_SUFFIXES:
+            if "ignore_columns" in spec:
+                self.fail(f"{where}.ignore_columns", f"only used with CSV and NPZ tables; {path.name} is a SONATA file")
+            population = spec.get("sonata_population")
+            if population is not None:
+                self.string(population, f"{where}.sonata_population")
+            return tables.read_sonata(self, path, where, population)
+        if "sonata_population" in spec:
+            self.fail(f"{where}.sonata_population", f"only used with a SONATA file (.h5, .sonata), got {path.name}")
         ignore = spec.get("ignore_columns", [])
         if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
             self.fail(f"{where}.ignore_columns", f"expected an array of column names, got {show(ignore)}")

@@ -6,7 +6,8 @@ overrides (:func:`~eventsim.documents.apply_overrides`), checks every key, type 
 network needs and returns a :class:`Scenario`; :meth:`Scenario.network` builds the
 :class:`~eventsim.network.Network`. Every problem is a :class:`~eventsim.errors.ScenarioError`
 naming the file, the key path (``projections[2].delay``) and what was expected. Table files (CSV
-with a header row, NPZ, NPY) are read relative to the scenario file.
+with a header row, NPZ, NPY; for spike tables also SONATA ``.h5``) are read relative to the
+scenario file.
 
 Example
 -------
@@ -53,7 +54,7 @@ _SPIKE_COLUMNS = ("target", "ids", "time", "times", "weight", "delay")  # ids, t
 _STIM = {  # type -> (required, optional)
     "poisson": (("targets", "rate", "weight"), ("start", "stop")),
     "spike_train": (("targets", "times", "weight"), ("delay",)),
-    "spike_table": (("file",), ("ids", "population", "weight", "delay", "ignore_columns")),
+    "spike_table": (("file",), ("ids", "population", "weight", "delay", "ignore_columns", "sonata_population")),
     "current_steps": (("targets", "times", "amplitudes"), ()),
 }
 _VOLTAGE = ("name", "population", "ids", "times")
@@ -310,7 +311,7 @@ class Scenario:
         mode = ck.string(s.get("ids", "local" if pop else "global"), f"{where}.ids", ("local", "global"))
         if mode == "local" and pop is None:
             ck.fail(f"{where}.population", 'missing required key (ids = "local" needs the population they are local to)')
-        table = ck.table(s, where, _SPIKE_COLUMNS)
+        table = ck.table(s, where, _SPIKE_COLUMNS, sonata=True)
         name = table.name
         target = tables.column(ck, table, "target", f"{where}.file", also="ids", integer=True)
         time = tables.column(ck, table, "time", f"{where}.file", also="times")

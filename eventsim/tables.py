@@ -2,7 +2,10 @@
 
 Per-neuron values (``{file, column}``), connection tables (``source``, ``target`` and optional
 ``weight``, ``delay`` columns) and spike tables (``target``/``ids``, ``time``/``times``, ...) are
-read here as a :class:`Table` of 1-D float64 columns (ids checked and turned into int64).
+read here as a :class:`Table` of 1-D float64 columns (ids checked and turned into int64). A spike
+table may also be one population of a SONATA spike file (``.h5``, ``.sonata``), read by
+:mod:`eventsim.sonata` as a :class:`SonataTable` with the columns ``ids`` and ``times``, so it
+takes the same checks and the same replay path as a CSV table.
 
 CSV: UTF-8 (a leading byte-order mark allowed), comma-separated, the first line that is not
 blank or a comment is the header; blank lines and ``#`` comments (to the end of a line) are
@@ -25,14 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from eventsim.documents import not_utf8
-from eventsim.errors import did_you_mean
+from eventsim.errors import ValidationError, did_you_mean
 
-__all__ = ["Table", "read_table", "column", "check_ids", "check_rows", "file_values", "csv_cells", "read_bytes_bound",
-           "MAX_ID"]
+__all__ = ["Table", "SonataTable", "read_table", "read_sonata", "column", "check_ids", "check_rows", "file_values",
+           "csv_cells", "read_bytes_bound", "MAX_ID", "SONATA_SUFFIXES"]
 
 MAX_ID = 2**53  # float64 holds every integer below this exactly; any id this large is out of range anyway
 BYTES_PER_CELL = 16
 """Peak bytes per CSV cell while reading: the parsed float64 block and its per-column copies."""
+SONATA_SUFFIXES = (".h5", ".sonata")
+"""Suffixes of SONATA spike files, which a spike table may be."""
 
 
 class Table:
@@ -66,6 +71,33 @@ class Table:
                     return f"line {line}"
         return f"row {i}"
 
+    def at(self, i: int, name: str | None = None) -> str:
+        """Where row ``i`` (and column ``name``) is, for messages: ``"in.csv line 7, column 'time'"``."""
+        return f"{self.name} {self.row(i)}" + (f", column {name!r}" if name is not None else "")
+
+
+class SonataTable(Table):
+    """The spikes of one population of a SONATA spike file, as a spike table.
+
+    Columns ``ids`` (the file's ``node_ids``) and ``times`` (its ``timestamps`` in ms), the
+    column names eventsim's own ``spikes.npz`` uses; messages name the HDF5 datasets.
+
+    Attributes
+    ----------
+    population : str
+        The SONATA population read.
+    """
+
+    DATASETS = {"ids": "node_ids", "times": "timestamps"}
+
+    def __init__(self, path: Path, population: str, ids: np.ndarray, times: np.ndarray):
+        super().__init__(path, {"ids": ids, "times": times})
+        self.population = population
+
+    def at(self, i: int, name: str | None = None) -> str:
+        """``"in.h5: /spikes/lgn/timestamps[4]"``: the element of column ``name`` (default the node ids)."""
+        return f"{self.name}: /spikes/{self.population}/{self.DATASETS.get(name, 'node_ids')}[{i}]"
+
 
 def _names(names, show=str, most: int = 20) -> str:
     """Column names for a message, the first ``most`` of them."""
@@ -96,9 +128,16 @@ def csv_cells(path: Path) -> int:
 
 def read_bytes_bound(path: Path) -> int:
     """An upper bound on the bytes of reading a table file: 16 per CSV cell (the parsed block and
-    its column copies), twice the arrays of an NPZ (ids become float64, then int64)."""
+    its column copies), twice the arrays of an NPZ (ids become float64, then int64), 32 per spike
+    of a SONATA file (see :func:`eventsim.sonata.read_bytes_bound`)."""
     if path.suffix.lower() == ".csv":
         return BYTES_PER_CELL * csv_cells(path)
+    if path.suffix.lower() in SONATA_SUFFIXES:
+        try:
+            from eventsim import sonata
+        except ImportError:
+            return 0  # reading it reports the missing h5py
+        return sonata.read_bytes_bound(path)
     try:
         with zipfile.ZipFile(path) as z:
             return 2 * sum(info.file_size for info in z.infolist())
@@ -217,6 +256,36 @@ def read_table(ck, path: Path, where: str, allowed=None, ignore=(), only=None) -
     return Table(path, cols, list(header))
 
 
+def read_sonata(ck, path: Path, where: str, population: str | None) -> SonataTable:
+    """One population of a SONATA spike file as a spike table.
+
+    Parameters
+    ----------
+    ck : Checker
+    path : pathlib.Path
+    where : str
+        Key path of the stimulus: problems with the file are reported at ``where.file``, an
+        unknown or missing population name at ``where.sonata_population``.
+    population : str, optional
+        The SONATA population; None: the file's only one.
+    """
+    try:
+        from eventsim import sonata
+    except ImportError:
+        ck.fail(f"{where}.file", f'reading {path.name} (SONATA) needs h5py: pip install "eventsim[sonata]"')
+
+    def call(key: str, fn, *args):
+        try:
+            return fn(*args)
+        except ValidationError as e:  # e.where is the path; the scenario names the file by its key
+            ck.fail(f"{where}.{key}", f"{path.name}: {e.detail}")
+
+    names = call("file", sonata.populations, path)
+    name = call("sonata_population", sonata.choose_population, path, names, population)
+    spikes = call("file", sonata.read_spikes, path, name)
+    return SonataTable(path, name, spikes.node_ids, spikes.times)
+
+
 # ---------------------------------------------------------------------------------------- columns
 def column(ck, table: Table, name: str, where: str, *, also: str | None = None, integer=False, required=True):
     """Column ``name`` (or ``also``, another name for it) of a table as finite float64 (int64 ids if ``integer``).
@@ -246,8 +315,7 @@ def check_rows(ck, table: Table, where: str, name: str, bad: np.ndarray, values:
     """Fail at the first row where ``bad`` holds: ``"in.csv line 7, column 'time': <expected>, got -1.0"``."""
     if bad.any():
         i = int(np.argmax(bad))
-        name = table.named.get(name, name)
-        ck.fail(where, f"{table.name} {table.row(i)}, column {name!r}: {expected}, got {float(values[i])!r}")
+        ck.fail(where, f"{table.at(i, table.named.get(name, name))}: {expected}, got {float(values[i])!r}")
 
 
 def check_ids(ck, ids: np.ndarray, lo: int, hi: int, where: str, what: str, table: Table | None = None) -> None:
@@ -255,7 +323,7 @@ def check_ids(ck, ids: np.ndarray, lo: int, hi: int, where: str, what: str, tabl
     bad = (ids < lo) | (ids >= hi)
     if bad.any():
         i = int(np.argmax(bad))
-        at = f"{table.name} {table.row(i)}: " if table is not None else ""
+        at = f"{table.at(i)}: " if table is not None else ""
         ck.fail(where, f"{at}{what} id {int(ids[i])} out of range [{lo}, {hi})")
 
 

@@ -348,7 +348,7 @@ def test_missing_and_corrupt_table_files(write, tmp_path):
     err = error_of(write(BASE + SPIKE_TABLE.format(extra="").replace("in.csv", "in.npz")))
     assert "stimuli[1].file: cannot read in.npz" in str(err)
     err = error_of(write(BASE + SPIKE_TABLE.format(extra="").replace("in.csv", "in.txt")))
-    assert "expected a .csv or .npz file" in str(err)
+    assert "expected a .csv, .npz, .h5 or .sonata file" in str(err)  # a spike table may be SONATA (issue 12)
 
 
 def test_recorders(write):
