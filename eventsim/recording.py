@@ -118,6 +118,13 @@ class Results:
 
         return to_neo(self, name=name)
 
+    def to_sonata(self, path, population_names=None, *, sorting: str = "by_time"):
+        """Write the spikes as a SONATA spike file (HDF5, ms, node ids local to each population),
+        atomically; needs ``pip install "eventsim[sonata]"``. See :func:`eventsim.sonata.write_spikes`."""
+        from eventsim.sonata import write_spikes
+
+        return write_spikes(path, self, population_names, sorting=sorting)
+
     def save_npz(self, path) -> None:
         """Write spikes as ``ids`` (int64) and ``times`` (float64 ms) to an ``.npz`` file."""
         np.savez(path, ids=self.spike_ids, times=self.spike_times)

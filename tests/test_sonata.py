@@ -467,3 +467,13 @@ def test_docs_examples_run(tmp_path, rng):
         path.write_text(block)
         sc = scenario.load(path)
         sc.network().run(min(sc.duration, 50.0))
+
+
+def test_results_to_sonata_writes_the_same_file(tmp_path):
+    net = eventsim.Network(seed=3, engine="reference")
+    net.add_population("a", 4, I_e=400.0)
+    res = net.run(30.0)
+    path = res.to_sonata(tmp_path / "r.h5", {"a": "cortex"})
+    got = sonata.read_spikes(path, "cortex")
+    assert got.node_ids.size > 0
+    assert np.array_equal(got.node_ids, res.spike_ids) and np.array_equal(got.times, res.spike_times)
