@@ -486,3 +486,16 @@ def test_procedural_api_and_record_to_file_on_end(tmp_path):
     block = neo.io.PickleIO(filename=str(path)).read_block()
     for st in block.segments[0].spiketrains:  # two sources fire together: one summed input each time
         assert np.allclose(st.magnitude, [2.5, 4.5], atol=1e-12)
+
+
+def test_readme_pynn_example_runs():
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(import eventsim\.pynn as sim\n.*?)```", readme, re.S).group(1)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        exec(compile(code, "<README PyNN example>", "exec"), namespace)  # noqa: S102
+    trains = namespace["block"].segments[0].spiketrains
+    assert len(trains) == 100 and sum(len(t) for t in trains) > 0

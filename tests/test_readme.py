@@ -20,11 +20,3 @@ def test_readme_quick_start_uses_a_bundled_scenario():
     scenario = re.search(r"eventsim run (\S+\.toml)", blocks[0]).group(1)
     assert (ROOT / scenario).is_file()
 
-
-def test_readme_python_example_runs():
-    code = re.search(r"```python\nimport numpy as np\nimport eventsim\n(.*?)```", README, re.S)
-    namespace = {}
-    exec("import numpy as np\nimport eventsim\n" + code.group(1), namespace)  # noqa: S102
-    res = namespace["res"]
-    assert res.spike_ids.size > 0
-    assert namespace["v"].shape == (3, 200)
