@@ -304,9 +304,18 @@ def test_plot_writes_png(run, brunel_out, tmp_path):
 
 
 def test_plot_subsamples_large_runs(run, brunel_out, tmp_path, monkeypatch):
+    """Beyond MAX_POINTS spikes the raster shows a random MAX_POINTS of them (real ones), and says so."""
     from eventsim import plotting
 
     monkeypatch.setattr(plotting, "MAX_POINTS", 10)
+    data = plotting.read_output(brunel_out)
+    assert data.ids.size > 10
+    raster = plotting.figure(data).axes[0]
+    shown = np.concatenate([np.column_stack(line.get_data()) for line in raster.lines])
+    assert shown.shape == (10, 2)
+    spikes = set(zip(data.times.tolist(), data.ids.tolist()))
+    assert all((t, i) in spikes for t, i in shown.tolist())
+    assert f"{data.ids.size:,} spikes" in raster.get_title() and "raster shows a random 10" in raster.get_title()
     assert run("plot", brunel_out, "-o", tmp_path / "r.png")[0] == 0
 
 
