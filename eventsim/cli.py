@@ -8,6 +8,7 @@ stopped by SIGINT (130), SIGTERM (143) or SIGHUP (129). See docs/scenarios.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ import numpy as np
 
 from eventsim import output
 from eventsim.errors import ScenarioError, ValidationError
+from eventsim.timebase import TICK_MS
 
 __all__ = ["main", "build_parser"]
 
@@ -62,11 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    Without ``argv`` (the console script, ``python -m eventsim``) this is the program, and stop
+    signals are ignored once the command has finished (see :class:`_StopSignals`); pass ``argv``
+    to call it from other code, which then gets its signal handlers back.
+    """
     args = build_parser().parse_args(argv)
     command = {"run": _cmd_run, "validate": _cmd_validate, "plot": _cmd_plot, "profile": _cmd_profile}[args.command]
     try:
-        with _StopSignals() as stop:
+        with _StopSignals(keep=argv is None) as stop:
             return command(args, stop)
     except (_Fail, ValidationError) as e:
         _say(f"eventsim: error: {e}", sys.stderr)
@@ -133,18 +140,22 @@ class _StopSignals:
 
     Until the simulation starts (reading, building, compiling) a signal quits at once: nothing has
     been simulated, nothing is written (inside Numba's compiler the process exits on the spot, see
-    :func:`_exit_now`; elsewhere :class:`_Interrupted` unwinds). During the simulation the first signal asks the run to stop
-    at the next chunk (:class:`_Progress` raises ``KeyboardInterrupt`` there) and its results are
-    written; while they are written, a first signal lets the writing finish. A second signal during
-    the simulation or the writing quits at once without writing (the temporary folder is removed,
-    so no half-written output folder is ever left). Once the results are in place signals are only
-    noted. ``signum`` is the first signal received (None if none).
+    :func:`_exit_now`; elsewhere :class:`_Interrupted` unwinds). During the simulation the first
+    signal asks the run to stop at the next chunk (:class:`_Progress` raises ``KeyboardInterrupt``
+    there) and its results are written; while they are written, a first signal lets the writing
+    finish. A second signal during the simulation or the writing quits at once without writing (the
+    temporary folder is removed, so no half-written output folder is ever left). Once the results
+    are in place signals are only noted. ``signum`` is the first signal received (None if none).
+
+    ``keep``: on leaving the context, ignore stop signals from then on instead of putting the
+    previous handlers back. For the program's own process only: what is left is exiting, and a
+    signal during the interpreter's shutdown (which resets Python-level handlers) must not kill a
+    run that has finished.
     """
 
-    def __init__(self):
-        self.signum = None
-        self.stage = "prepare"
-        self._previous, self._hook = {}, None
+    def __init__(self, keep: bool = False):
+        self.signum, self.stage, self.keep = None, "prepare", keep
+        self._previous, self._hook, self._deferred = {}, None, None
 
     def __enter__(self) -> "_StopSignals":
         try:
@@ -161,25 +172,43 @@ class _StopSignals:
 
     def __exit__(self, *exc) -> None:
         for s, h in self._previous.items():
-            signal.signal(s, h)
+            signal.signal(s, signal.SIG_IGN if self.keep else h)
         sys.unraisablehook = self._hook
 
     def _handle(self, signum, frame) -> None:
+        if self._deferred is not None:
+            self._deferred.append(signum)
+            return
         first = self.signum is None
         if first:
             self.signum = signum
         if self.stage == "prepare":
             if _compiling():
                 _exit_now(signum)
-            raise _Interrupted(signum, "before the simulation started")
+            self._quit(signum, "before the simulation started")
         if not first and self.stage in ("simulate", "write"):
-            raise _Interrupted(signum, "a second time")
+            self._quit(signum, "a second time")
+
+    def _quit(self, signum: int, when: str) -> None:
+        self.stage = "quitting"  # further signals must not interrupt the cleaning up
+        raise _Interrupted(signum, when)
 
     def enter(self, stage: str) -> None:
-        """Move on to ``stage`` ("prepare", "simulate", "write" or "done")."""
+        """Move on to ``stage``: "prepare", "simulate", "write" or "done" (results in place)."""
         if self.stage == "prepare" and self.signum is not None:  # the signal was swallowed (see __enter__)
-            raise _Interrupted(self.signum, "before the simulation started")
+            self._quit(self.signum, "before the simulation started")
         self.stage = stage
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """Hold signals back while the block runs (it must not stop halfway), then act on them."""
+        self._deferred = []
+        try:
+            yield
+        finally:
+            pending, self._deferred = self._deferred, None
+        for signum in pending:
+            self._handle(signum, None)
 
     @property
     def exit_code(self) -> int:
@@ -222,7 +251,7 @@ class _Progress:
         self.first = None
 
     def __call__(self, t_ms: float) -> None:
-        if self.stop.signum is not None:
+        if self.stop.signum is not None and t_ms < self.total - 0.5 * TICK_MS:  # (complete: nothing to stop)
             raise KeyboardInterrupt
         now = time.perf_counter()
         c = self.net.engine.counters
@@ -305,8 +334,10 @@ def _cmd_run(args, stop: _StopSignals) -> int:
     net, rec = _simulate(sc, stop, notice=not args.quiet, bar=not args.quiet)
     summary = _summary(args, sc, net, rec, stop.signum)
     stop.enter("write")
-    where = output.write(dest, _files(sc, rec.results, summary))
-    stop.enter("done")
+    tmp = output.write_temporary(dest, _files(sc, rec.results, summary))
+    with stop.deferred():  # two renames: a signal between them would hide the earlier output
+        where = output.move_into_place(tmp, dest)
+        stop.enter("done")
     if not args.quiet:
         _say(_human(summary, where))
     if where != dest.path:

@@ -15,14 +15,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from eventsim.errors import ValidationError
 
-__all__ = ["FORMAT", "FILES", "Destination", "plan", "write", "why_not_output"]
+__all__ = ["FORMAT", "FILES", "Destination", "plan", "write_temporary", "move_into_place", "why_not_output"]
 
 FORMAT = "eventsim-output/1"
 """Value of the ``format`` key of the ``summary.json`` written by this version."""
@@ -150,8 +149,8 @@ def _check_parent(path: Path) -> None:
         raise ValidationError(str(path), f"cannot create the output folder: {ancestor} is not writable")
 
 
-def write(dest: Destination, files: dict) -> Path:
-    """Write an output folder atomically; returns where it went (``dest.path``, or ``NAME-k`` beside it).
+def write_temporary(dest: Destination, files: dict) -> Path:
+    """Write the files of an output folder into a new hidden sibling of ``dest.path``; returns it.
 
     Parameters
     ----------
@@ -163,27 +162,44 @@ def write(dest: Destination, files: dict) -> Path:
     Raises
     ------
     OSError
-        A file could not be written (disk full, permissions); ``filename`` is ``dest.path`` and
-        nothing is left behind. Or the finished folder could not be put in place; it is then kept
-        (hidden) and the message says where.
+        A file could not be written (disk full, permissions); ``filename`` is ``dest.path``. On any
+        exception (a KeyboardInterrupt too) the temporary folder is removed: nothing is left behind.
     """
     parent = dest.path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.path.name}.tmp-", dir=parent))
     except OSError as e:
         raise OSError(e.errno, f"cannot create the output folder: {e.strerror}", str(dest.path)) from None
-    try:
+    tmp = parent / f".{dest.path.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:  # mkdir inside the try: an interruption just after it still removes the folder
+        os.mkdir(tmp)  # mode 0o777 minus the umask, as the output folder should have
         for name, writer in files.items():
             try:
                 writer(tmp / name)
             except OSError as e:
                 raise OSError(e.errno, f"cannot write {name}: {e.strerror or e}; nothing written",
                               str(dest.path)) from None
-        os.chmod(tmp, 0o777 & ~_umask())
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as e:
+        if not (isinstance(e, FileExistsError) and e.filename == str(tmp)):  # else: that name was not ours
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.filename != str(dest.path):  # from mkdir
+            raise OSError(e.errno, f"cannot create the output folder: {e.strerror}", str(dest.path)) from None
         raise
+    return tmp
+
+
+def move_into_place(tmp: Path, dest: Destination) -> Path:
+    """Rename the finished folder ``tmp`` to ``dest.path``, or beside it; returns where it went.
+
+    ``dest.path`` is replaced only if it is still the very earlier output that :func:`plan`
+    allowed to replace; otherwise the results go to the first free ``NAME-2``, ``NAME-3``, ...
+    A caller minding signals should not let one interrupt this (it takes two renames).
+
+    Raises
+    ------
+    OSError
+        The folder could not be renamed; it is kept, and the message says where.
+    """
     try:
         return _place(tmp, dest)
     except OSError as e:
@@ -219,9 +235,3 @@ def _beside(tmp: Path, path: Path) -> Path:
             raise
         return target
     raise OSError(errno.EEXIST, f"{path.name}-2 ... {path.name}-{_MAX_BESIDE} all exist", str(path))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

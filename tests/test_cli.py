@@ -344,3 +344,36 @@ def test_python_m_eventsim_end_to_end(tmp_path):
     assert first.size and first[0] == 10.5  # the two table rows that arrive together at 10.5 ms
     r = subprocess.run([sys.executable, "-m", "eventsim", "plot", "r"], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0 and (tmp_path / "r" / "raster.png").exists()
+
+
+# ------------------------------------------------------------------------------ out of memory
+@pytest.mark.parametrize("where", ["eventsim.network.Network.prepare", "eventsim.engine.numba_engine.make_state",
+                                   "eventsim.scenario.Scenario.network"])
+def test_out_of_memory_while_building_is_one_line(run, monkeypatch, where):
+    def no_memory(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(where, no_memory)
+    for command in ("run", "profile"):
+        err = bad(run, command, *brunel(*BRIEF["brunel_delta"]))
+        assert err.endswith("brunel_delta.toml: populations: out of memory while building the network "
+                            "(`eventsim validate` prints its memory estimate)\n")
+
+
+def test_out_of_memory_while_validating_or_reading_is_one_line(run, monkeypatch):
+    monkeypatch.setattr("eventsim.stimuli.stimulus_arrays", lambda *a, **k: (_ for _ in ()).throw(MemoryError))
+    assert "out of memory while building the network" in bad(run, "validate", *brunel())
+    monkeypatch.setattr("eventsim.scenario.load", lambda *a, **k: (_ for _ in ()).throw(MemoryError))
+    assert "brunel_delta.toml: out of memory while reading the scenario" in bad(run, "validate", *brunel())
+
+
+def test_out_of_memory_during_the_simulation_exits_1(run, tmp_path, monkeypatch):
+    from eventsim.engine.numba_engine import NumbaEngine
+
+    def no_memory(self, stop_tick):
+        raise MemoryError
+
+    monkeypatch.setattr(NumbaEngine, "_call", lambda self, stop_tick: None if stop_tick == 0 else no_memory(self, stop_tick))
+    code, _, err = run("run", *brunel(*BRIEF["brunel_delta"]), "-o", tmp_path / "out")
+    assert code == 1 and err.endswith("brunel_delta.toml: out of memory during the simulation; nothing written\n")
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []

@@ -268,3 +268,34 @@ def test_results_are_kept_when_they_cannot_be_moved_into_place(run, tmp_path, mo
     assert err == f"eventsim: error: {tmp_path / 'out'}: results kept in {kept[0]}: cannot move them into place: " \
                   "Permission denied\n"
     assert (kept[0] / "summary.json").is_file()
+
+
+def test_an_interruption_just_after_the_temporary_folder_is_made_leaves_nothing(run, tmp_path, monkeypatch):
+    mkdir = os.mkdir
+
+    def mkdir_then_interrupted(path, *a):
+        mkdir(path, *a)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.os, "mkdir", mkdir_then_interrupted)
+    code, _, err = run("run", DC, "-o", tmp_path / "out", *QUICK)
+    assert code == 130 and "nothing written" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_signals_cannot_interrupt_moving_the_results_into_place(run, earlier, tmp_path, monkeypatch):
+    """Two Ctrl-C between 'move the earlier output away' and 'move the new one in' used to hide both."""
+    import signal
+
+    place = output._place
+
+    def signalled(tmp, dest):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return place(tmp, dest)
+
+    monkeypatch.setattr(output, "_place", signalled)
+    code, _, err = run("run", DC, "-o", earlier, "--force", "--quiet", "--set", "run.duration=30")
+    assert code == 130 and err == f"eventsim: SIGINT came after the simulation had finished; complete results in {earlier}\n"
+    assert json.loads((earlier / "summary.json").read_text())["simulated_ms"] == 30.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

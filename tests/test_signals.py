@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -176,3 +177,28 @@ def test_handlers_are_restored(tmp_path):
     before = {s: signal.getsignal(s) for s in cli.STOP_SIGNALS}
     assert cli.main(["run", str(SCENARIOS / "single_lif_dc.toml"), "-o", str(tmp_path / "o"), "--quiet"]) == 0
     assert {s: signal.getsignal(s) for s in cli.STOP_SIGNALS} == before
+
+
+def test_a_late_signal_cannot_kill_a_finished_program(tmp_path):
+    """Once the program's command has finished, stop signals are ignored while Python shuts down
+    (a signal then used to kill finished runs: Python resets its handlers during the shutdown)."""
+    code = ("import os, signal, time\nfrom eventsim import cli\n"
+            "with cli._StopSignals(keep=True):\n    pass\n"
+            "for s in cli.STOP_SIGNALS:\n    os.kill(os.getpid(), s)\n"
+            "time.sleep(0.1); print('alive', flush=True)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.stdout == "alive\n" and r.returncode == 0
+
+
+def test_a_signal_in_the_last_chunk_does_not_mark_complete_results_interrupted():
+    stop = cli._StopSignals()
+    stop.signum = signal.SIGTERM
+    net = SimpleNamespace(engine=SimpleNamespace(counters={"syn_events": 0, "ext_events": 0}))
+    progress = cli._Progress(net, total_ms=300.0, show=False, stop=stop)
+    try:
+        progress(300.0)  # the run is complete: nothing left to stop
+    except KeyboardInterrupt:
+        pytest.fail("a complete run was stopped")
+    with pytest.raises(KeyboardInterrupt):
+        progress(299.5)
