@@ -155,6 +155,7 @@ class _StopSignals:
 
     def __init__(self, keep: bool = False):
         self.signum, self.stage, self.keep = None, "prepare", keep
+        self.before = "before the simulation started"  # says when a signal in stage "prepare" came
         self._previous, self._hook, self._deferred = {}, None, None
 
     def __enter__(self) -> "_StopSignals":
@@ -184,8 +185,8 @@ class _StopSignals:
             self.signum = signum
         if self.stage == "prepare":
             if _compiling():
-                _exit_now(signum)
-            self._quit(signum, "before the simulation started")
+                _exit_now(signum, self.before)
+            self._quit(signum, self.before)
         if not first and self.stage in ("simulate", "write"):
             self._quit(signum, "a second time")
 
@@ -196,7 +197,7 @@ class _StopSignals:
     def enter(self, stage: str) -> None:
         """Move on to ``stage``: "prepare", "simulate", "write" or "done" (results in place)."""
         if self.stage == "prepare" and self.signum is not None:  # the signal was swallowed (see __enter__)
-            self._quit(self.signum, "before the simulation started")
+            self._quit(self.signum, self.before)
         self.stage = stage
 
     @contextlib.contextmanager
@@ -224,15 +225,15 @@ def _compiling() -> bool:
     return global_compiler_lock.is_locked()
 
 
-def _exit_now(signum: int) -> None:
-    """End the process at once, as interrupted before the simulation started.
+def _exit_now(signum: int, when: str) -> None:
+    """End the process at once, interrupted ``when`` ("before the simulation started").
 
     An exception raised inside Numba's compiler can leave LLVM objects half built, and their
     finalizers then crash the interpreter (seen: a segmentation fault). Nothing has been written yet
     and Numba writes its cache files atomically, so exiting without unwinding is safe. The line goes
     straight to the file descriptor: the interrupted code may hold the lock of ``sys.stderr``.
     """
-    line = f"eventsim: interrupted by {_name(signum)} before the simulation started; nothing written\n"
+    line = f"eventsim: interrupted by {_name(signum)} {when}; nothing written\n"
     try:
         os.write(2, line.encode())
     finally:
@@ -430,6 +431,7 @@ def _cmd_validate(args, stop: _StopSignals) -> int:
     from eventsim.scenario import _mb, available_memory
     from eventsim.stimuli import stimulus_arrays
 
+    stop.before = "while validating"
     sc = _load(args)
     try:
         est = sc.estimate()
@@ -458,6 +460,7 @@ def _cmd_validate(args, stop: _StopSignals) -> int:
 def _cmd_plot(args, stop: _StopSignals) -> int:
     from eventsim.plotting import plot_output
 
+    stop.before = "while plotting"
     path = plot_output(args.outdir, args.output)
     _say(f"wrote {path}")
     return 0
