@@ -123,7 +123,8 @@ def _load(args, **kw):
 
 
 def _out_of_memory(sc) -> str:
-    return f"{sc.path}: populations: out of memory while building the network (`eventsim validate` prints its memory estimate)"
+    return (f"{sc.path}: populations: out of memory while building the network "
+            "(`eventsim validate` prints its memory estimate)")
 
 
 # ------------------------------------------------------------------------------------- signals

@@ -120,7 +120,8 @@ def read_output(outdir) -> OutputData:
             trace = _read_npz(path, (f"{name}_ids", f"{name}_times", key), arrays)
             v_ids, v_times, values = trace[f"{name}_ids"], trace[f"{name}_times"], trace[key]
             if values.shape != (v_ids.size, v_times.size):
-                raise ScenarioError(str(path), key, f"expected shape ({v_ids.size}, {v_times.size}), got {values.shape}")
+                expected = (v_ids.size, v_times.size)
+                raise ScenarioError(str(path), key, f"expected shape {expected}, got {values.shape}")
             volts[name] = (v_ids, v_times, values.astype(np.float64))
     return OutputData(summary, ids.astype(np.int64), times.astype(np.float64), volts)
 

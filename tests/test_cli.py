@@ -370,10 +370,11 @@ def test_out_of_memory_while_validating_or_reading_is_one_line(run, monkeypatch)
 def test_out_of_memory_during_the_simulation_exits_1(run, tmp_path, monkeypatch):
     from eventsim.engine.numba_engine import NumbaEngine
 
-    def no_memory(self, stop_tick):
-        raise MemoryError
+    def no_memory_after_the_compile(self, stop_tick):
+        if stop_tick > 0:
+            raise MemoryError
 
-    monkeypatch.setattr(NumbaEngine, "_call", lambda self, stop_tick: None if stop_tick == 0 else no_memory(self, stop_tick))
+    monkeypatch.setattr(NumbaEngine, "_call", no_memory_after_the_compile)
     code, _, err = run("run", *brunel(*BRIEF["brunel_delta"]), "-o", tmp_path / "out")
     assert code == 1 and err.endswith("brunel_delta.toml: out of memory during the simulation; nothing written\n")
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []

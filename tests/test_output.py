@@ -296,6 +296,7 @@ def test_signals_cannot_interrupt_moving_the_results_into_place(run, earlier, tm
 
     monkeypatch.setattr(output, "_place", signalled)
     code, _, err = run("run", DC, "-o", earlier, "--force", "--quiet", "--set", "run.duration=30")
-    assert code == 130 and err == f"eventsim: SIGINT came after the simulation had finished; complete results in {earlier}\n"
+    assert code == 130
+    assert err == f"eventsim: SIGINT came after the simulation had finished; complete results in {earlier}\n"
     assert json.loads((earlier / "summary.json").read_text())["simulated_ms"] == 30.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

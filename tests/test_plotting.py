@@ -165,5 +165,6 @@ def test_write_failures_exit_1_naming_the_image(run, dc_out, tmp_path, monkeypat
 
     monkeypatch.setattr("matplotlib.figure.Figure.savefig", half_then_full)
     code, _, err = run("plot", dc_out, "-o", tmp_path / "r.png")
-    assert code == 1 and err == f"eventsim: error: {tmp_path / 'r.png'}: cannot write the image: No space left on device\n"
+    assert code == 1
+    assert err == f"eventsim: error: {tmp_path / 'r.png'}: cannot write the image: No space left on device\n"
     assert list(tmp_path.iterdir()) == []  # no partial image, no temporary file
