@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import SCENARIOS, bad, run  # noqa: F401  (run is a fixture)
+from test_cli import BRIEF, SCENARIOS, bad, run, sets  # noqa: F401  (run is a fixture)
 
 from eventsim import cli, output
 
@@ -234,14 +234,16 @@ def test_two_runs_into_one_default_folder_at_once(tmp_path):
     """Real processes: both finish with exit 0 and both results are kept (out and out-2)."""
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=str(root))
-    argv = [sys.executable, "-m", "eventsim", "run", str(DC), "--quiet", "--set", "run.duration=20000"]
+    # ~3 s of simulation each: both are still simulating when the other one has started
+    argv = [sys.executable, "-m", "eventsim", "run", str(SCENARIOS / "brunel_delta.toml"), "--quiet",
+            *sets(BRIEF["brunel_delta"] + ["run.duration=15000"])]
     procs = [subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["single_lif_dc-out", "single_lif_dc-out-2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["brunel_delta-out", "brunel_delta-out-2"]
     assert sum("results written to" in e for e in errs) == 1
     for d in tmp_path.iterdir():
-        assert json.loads((d / "summary.json").read_text())["simulated_ms"] == 20000.0
+        assert json.loads((d / "summary.json").read_text())["simulated_ms"] == 15000.0
 
 
 # ------------------------------------------------------------------------------- write failures

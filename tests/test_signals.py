@@ -140,7 +140,7 @@ def test_a_second_signal_while_writing_quits_without_leaving_anything(tmp_path):
 
 def test_a_first_signal_while_writing_lets_the_complete_results_be_written(tmp_path):
     short = ["run", str(SCENARIOS / "brunel_delta.toml"), *sets(BRIEF["brunel_delta"])]
-    proc = start(tmp_path, "write", [*short, "-o", "out", "--quiet"], write_s=1.0)
+    proc = start(tmp_path, "write", [*short, "-o", "out", "--quiet"], write_s=3.0)
     wait_for(tmp_path, "write", proc)
     os.kill(proc.pid, signal.SIGTERM)
     code, _, err, _ = finish(proc)
