@@ -338,7 +338,9 @@ def test_python_m_eventsim_end_to_end(tmp_path):
     r = subprocess.run([sys.executable, "-m", "eventsim", "run", str(SCENARIOS / "replay.toml"), "-o", "r"],
                        capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
-    assert "layer" in r.stdout and "output:" in r.stdout and r.stderr == ""  # no progress bar off a terminal
+    assert "layer" in r.stdout and "output:" in r.stdout
+    # no progress bar off a terminal; the compile notice only with a cold Numba cache
+    assert r.stderr in ("", "eventsim: compiling the engine (once, ~30 s)...\n")
     z = np.load(tmp_path / "r" / "spikes.npz")
     first = z["times"][z["ids"] == 0]
     assert first.size and first[0] == 10.5  # the two table rows that arrive together at 10.5 ms
