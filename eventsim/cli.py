@@ -1,31 +1,35 @@
 """The ``eventsim`` command: run, validate, plot and profile scenario files.
 
-Exit codes: 0 success, 1 failure to write results, 2 bad input (one line on stderr: ``eventsim: error: <file>: <key>: <message>``),
-130 interrupted by Ctrl-C (the output folder still holds what was simulated). See docs/scenarios.md.
+Exit codes: 0 success; 1 results or image could not be written (one line naming the path); 2 bad
+input (one line: ``eventsim: error: <file>: <key>: <message>``); 128 + the signal's number when
+stopped by SIGINT (130), SIGTERM (143) or SIGHUP (129). See docs/scenarios.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
-import shutil
 import signal
 import sys
-import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from eventsim.errors import ValidationError
+from eventsim import output
+from eventsim.errors import ScenarioError, ValidationError
+from eventsim.timebase import TICK_MS
 
 __all__ = ["main", "build_parser"]
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+COMPILE_NOTICE_S = 1.0  # a cached start loads the engine in ~0.1 s: say nothing then
 
 
 class _Fail(Exception):
@@ -48,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="replace run.seed")
     run.add_argument("--engine", choices=("numba", "reference"), help="replace run.engine")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary on stdout")
-    run.add_argument("--force", action="store_true", help="replace OUTDIR if it exists")
+    run.add_argument("--force", action="store_true", help="replace OUTDIR if it is an earlier eventsim output folder")
     validate = sub.add_parser("validate", help="check a scenario without simulating; print sizes and memory")
     scenario_args(validate)
     plot = sub.add_parser("plot", help="raster plot and population rates of an output folder")
@@ -60,51 +64,196 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    Without ``argv`` (the console script, ``python -m eventsim``) this is the program, and stop
+    signals are ignored once the command has finished (see :class:`_StopSignals`); pass ``argv``
+    to call it from other code, which then gets its signal handlers back.
+    """
     args = build_parser().parse_args(argv)
     command = {"run": _cmd_run, "validate": _cmd_validate, "plot": _cmd_plot, "profile": _cmd_profile}[args.command]
     try:
-        return command(args)
+        with _StopSignals(keep=argv is None) as stop:
+            return command(args, stop)
     except (_Fail, ValidationError) as e:
-        print(f"eventsim: error: {e}", file=sys.stderr)
+        _say(f"eventsim: error: {e}", sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as e:  # writing the output folder or the plot failed (disk full, permissions)
-        print(f"eventsim: error: {e}", file=sys.stderr)
+    except OSError as e:  # writing the output folder or the image failed (disk full, permissions)
+        _say(f"eventsim: error: {_os_message(e)}", sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("eventsim: interrupted before the simulation started; nothing written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except MemoryError as e:
+        _say(f"eventsim: error: {e or 'out of memory'}; nothing written", sys.stderr)
+        return EXIT_FAILURE
+    except _Interrupted as e:
+        _say(f"eventsim: interrupted by {_name(e.signum)} {e.when}; nothing written", sys.stderr)
+        return 128 + e.signum
+    except KeyboardInterrupt:  # signal handlers could not be installed (not the main thread)
+        _say("eventsim: interrupted; nothing written", sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _os_message(e: OSError) -> str:
+    """``<path>: <reason>`` of an OSError (the path of the file the error is about, when it has one)."""
+    reason = e.strerror or str(e)
+    if e.filename is None:
+        return reason
+    return f"{e.filename}: {reason}" + (f" (moving to {e.filename2})" if e.filename2 else "")
+
+
+def _say(text: str, stream=None) -> None:
+    """Print a line; a terminal gone (SIGHUP) or a closed pipe must not turn a finished run into a failure."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _name(signum: int) -> str:
+    return signal.Signals(signum).name
 
 
 def _load(args, **kw):
     from eventsim import scenario
 
-    return scenario.load(args.scenario, args.overrides, **kw)
-
-
-def _network(sc):
     try:
-        return sc.network()
+        return scenario.load(args.scenario, args.overrides, **kw)
     except MemoryError:
-        raise _Fail(f"{sc.path}: populations: out of memory while building the network") from None
+        raise _Fail(f"{args.scenario}: out of memory while reading the scenario and its table files") from None
+
+
+def _out_of_memory(sc) -> str:
+    return (f"{sc.path}: populations: out of memory while building the network "
+            "(`eventsim validate` prints its memory estimate)")
+
+
+# ------------------------------------------------------------------------------------- signals
+class _Interrupted(BaseException):
+    """Quit at once on a stop signal (a BaseException: library code catching Exception lets it through)."""
+
+    def __init__(self, signum: int, when: str):
+        super().__init__(signum, when)
+        self.signum, self.when = signum, when
+
+
+class _StopSignals:
+    """What SIGINT, SIGTERM and SIGHUP do during a command (a context manager installing the handlers).
+
+    Until the simulation starts (reading, building, compiling) a signal quits at once: nothing has
+    been simulated, nothing is written (inside Numba's compiler the process exits on the spot, see
+    :func:`_exit_now`; elsewhere :class:`_Interrupted` unwinds). During the simulation the first
+    signal asks the run to stop at the next chunk (:class:`_Progress` raises ``KeyboardInterrupt``
+    there) and its results are written; while they are written, a first signal lets the writing
+    finish. A second signal during the simulation or the writing quits at once without writing (the
+    temporary folder is removed, so no half-written output folder is ever left). Once the results
+    are in place signals are only noted. ``signum`` is the first signal received (None if none).
+
+    ``keep``: on leaving the context, ignore stop signals from then on instead of putting the
+    previous handlers back. For the program's own process only: what is left is exiting, and a
+    signal during the interpreter's shutdown (which resets Python-level handlers) must not kill a
+    run that has finished.
+    """
+
+    def __init__(self, keep: bool = False):
+        self.signum, self.stage, self.keep = None, "prepare", keep
+        self.before = "before the simulation started"  # says when a signal in stage "prepare" came
+        self._previous, self._hook, self._deferred = {}, None, None
+
+    def __enter__(self) -> "_StopSignals":
+        try:
+            for s in STOP_SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+        except ValueError:  # not the main thread: Python delivers signals there only
+            pass
+        # A signal handled inside a finalizer (__del__, run by the garbage collector anywhere) is reported
+        # through sys.unraisablehook ("Exception ignored ...") and swallowed: keep that quiet, and
+        # enter() notices the signal at the next stage.
+        self._hook = sys.unraisablehook
+        sys.unraisablehook = lambda u: None if isinstance(u.exc_value, _Interrupted) else self._hook(u)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._previous.items():
+            signal.signal(s, signal.SIG_IGN if self.keep else h)
+        sys.unraisablehook = self._hook
+
+    def _handle(self, signum, frame) -> None:
+        if self._deferred is not None:
+            self._deferred.append(signum)
+            return
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if self.stage == "prepare":
+            if _compiling():
+                _exit_now(signum, self.before)
+            self._quit(signum, self.before)
+        if not first and self.stage in ("simulate", "write"):
+            self._quit(signum, "a second time")
+
+    def _quit(self, signum: int, when: str) -> None:
+        self.stage = "quitting"  # further signals must not interrupt the cleaning up
+        raise _Interrupted(signum, when)
+
+    def enter(self, stage: str) -> None:
+        """Move on to ``stage``: "prepare", "simulate", "write" or "done" (results in place)."""
+        if self.stage == "prepare" and self.signum is not None:  # the signal was swallowed (see __enter__)
+            self._quit(self.signum, self.before)
+        self.stage = stage
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """Hold signals back while the block runs (it must not stop halfway), then act on them."""
+        self._deferred = []
+        try:
+            yield
+        finally:
+            pending, self._deferred = self._deferred, None
+        for signum in pending:
+            self._handle(signum, None)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.signum is None else 128 + self.signum
+
+
+def _compiling() -> bool:
+    """Is this thread inside Numba's compiler (JIT compiling, or loading machine code from the cache)?"""
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+    except ImportError:  # Numba's internals moved: assume the worst
+        return True
+    return global_compiler_lock.is_locked()
+
+
+def _exit_now(signum: int, when: str) -> None:
+    """End the process at once, interrupted ``when`` ("before the simulation started").
+
+    An exception raised inside Numba's compiler can leave LLVM objects half built, and their
+    finalizers then crash the interpreter (seen: a segmentation fault). Nothing has been written yet
+    and Numba writes its cache files atomically, so exiting without unwinding is safe. The line goes
+    straight to the file descriptor: the interrupted code may hold the lock of ``sys.stderr``.
+    """
+    line = f"eventsim: interrupted by {_name(signum)} {when}; nothing written\n"
+    try:
+        os.write(2, line.encode())
+    finally:
+        os._exit(128 + signum)
 
 
 # ------------------------------------------------------------------------------------------ run
 class _Progress:
-    """Progress callback: draws a bar on stderr after ``delay_s`` and turns a Ctrl-C into a clean stop."""
+    """Progress callback: draws a bar on stderr after ``delay_s``; stops the run once a stop signal came."""
 
-    def __init__(self, net, total_ms: float, show: bool, stream=None, delay_s: float = 2.0):
-        self.net, self.total, self.show, self.stream = net, total_ms, show, stream or sys.stderr
+    def __init__(self, net, total_ms: float, show: bool, stop: _StopSignals, stream=None, delay_s: float = 2.0):
+        self.net, self.total, self.show, self.stop = net, total_ms, show, stop
+        self.stream = stream or sys.stderr
         self.start = time.perf_counter()
-        self.delay_s, self.drawn, self.last, self.stop_requested = delay_s, False, 0.0, False
+        self.delay_s, self.drawn, self.last = delay_s, False, 0.0
         self.first = None
 
-    def request_stop(self, signum=None, frame=None) -> None:
-        self.stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
-
     def __call__(self, t_ms: float) -> None:
-        if self.stop_requested:
+        if self.stop.signum is not None and t_ms < self.total - 0.5 * TICK_MS:  # (complete: nothing to stop)
             raise KeyboardInterrupt
         now = time.perf_counter()
         c = self.net.engine.counters
@@ -121,56 +270,89 @@ class _Progress:
         speed = (t_ms - ms0) / wall  # simulated ms per wall s
         eta = (self.total - t_ms) / speed if speed > 0 else float("inf")
         bar = "#" * int(24 * frac)
-        self.stream.write(f"\r[{bar:<24}] {t_ms:,.1f} / {self.total:,.1f} ms {100 * frac:5.1f}%  "
-                          f"{(events - ev0) / wall:.3g} events/s  ETA {eta:,.0f} s ")
-        self.stream.flush()
+        self._write(f"\r[{bar:<24}] {t_ms:,.1f} / {self.total:,.1f} ms {100 * frac:5.1f}%  "
+                    f"{(events - ev0) / wall:.3g} events/s  ETA {eta:,.0f} s ")
         self.drawn = True
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal is gone (SIGHUP): keep simulating
+            self.show = False
 
     def close(self) -> None:
         if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+            self._write("\n")
 
 
-def _outdir(args, sc) -> Path:
-    out = Path(args.output) if args.output else Path.cwd() / f"{sc.path.stem}-out"
-    if (out.exists() or out.is_symlink()) and not args.force:
-        raise _Fail(f"{out}: output folder exists already (use --force to replace it, or -o OUTDIR)")
-    return out
+def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
+    """Build, compile and run the scenario's network; returns (network, RunRecord).
 
-
-def _cmd_run(args) -> int:
+    A stop signal before the simulation quits at once (:class:`_StopSignals`). ``notice``: say on
+    stderr that the engine is compiling when its first call takes longer than COMPILE_NOTICE_S.
+    """
     from eventsim.profiling import timed_run
 
+    timer = threading.Timer(COMPILE_NOTICE_S, _say, ("eventsim: compiling the engine (once, ~30 s)...", sys.stderr))
+    timer.daemon = True
+
+    def on_phase(name: str) -> None:
+        stop.enter("simulate" if name == "simulate" else "prepare")
+        if name == "compile" and notice:
+            timer.start()
+        elif name == "simulate":
+            timer.cancel()
+
     t0 = time.perf_counter()
-    sc = _load(args, seed=args.seed, engine=args.engine)
-    out = _outdir(args, sc)
-    net = _network(sc)
-    described_s = time.perf_counter() - t0
-    bar = _Progress(net, sc.duration, show=not args.quiet and sys.stderr.isatty())
-    previous = None
-    if sc.engine == "numba":  # the compiled loop returns to Python between chunks: stop there on Ctrl-C
-        try:
-            previous = signal.signal(signal.SIGINT, bar.request_stop)
-        except ValueError:  # not the main thread
-            previous = None
+    progress = None
     try:
-        rec = timed_run(net, sc.duration, progress=bar)
+        net = sc.network()
+        described_s = time.perf_counter() - t0
+        progress = _Progress(net, sc.duration, show=bar and sys.stderr.isatty(), stop=stop)
+        rec = timed_run(net, sc.duration, progress=progress, on_phase=on_phase)
+    except ScenarioError:
+        raise
     except ValidationError as e:
         raise _Fail(f"{sc.path}: {e}") from None
+    except MemoryError:
+        if stop.stage == "prepare":
+            raise _Fail(_out_of_memory(sc)) from None
+        raise MemoryError(f"{sc.path}: out of memory during the simulation") from None
+    except Exception:
+        stop.enter(stop.stage)  # an exception caused by a signal (see _StopSignals.__enter__) reports it
+        raise
     finally:
-        bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        timer.cancel()
+        if progress is not None:
+            progress.close()
     rec.build_s += described_s
-    summary = _summary(args, sc, net, rec)
-    _write_outputs(out, args.force, sc, rec.results, summary)
+    return net, rec
+
+
+def _cmd_run(args, stop: _StopSignals) -> int:
+    sc = _load(args, seed=args.seed, engine=args.engine)
+    dest = output.plan(args.output or f"{sc.path.stem}-out", args.force)
+    net, rec = _simulate(sc, stop, notice=not args.quiet, bar=not args.quiet)
+    summary = _summary(args, sc, net, rec, stop.signum)
+    stop.enter("write")
+    tmp = output.write_temporary(dest, _files(sc, rec.results, summary))
+    with stop.deferred():  # two renames: a signal between them would hide the earlier output
+        where = output.move_into_place(tmp, dest)
+        stop.enter("done")
     if not args.quiet:
-        print(_human(summary, out))
+        _say(_human(summary, where))
+    if where != dest.path:
+        _say(f"eventsim: {dest.path} was created or changed during the run (another run?); "
+             f"results written to {where} instead", sys.stderr)
     if rec.interrupted:
-        print(f"eventsim: interrupted at {rec.results.t_stop:g} ms; partial results in {out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return 0
+        _say(f"eventsim: interrupted by {summary['signal']} at {rec.results.t_stop:g} ms; "
+             f"partial results in {where}", sys.stderr)
+        return 128 + getattr(signal, summary["signal"])
+    if stop.signum is not None:
+        _say(f"eventsim: {_name(stop.signum)} came after the simulation had finished; complete results in {where}",
+             sys.stderr)
+    return stop.exit_code
 
 
 def _versions() -> dict:
@@ -182,7 +364,7 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-def _summary(args, sc, net, rec) -> dict:
+def _summary(args, sc, net, rec, signum: int | None) -> dict:
     res, p = rec.results, net.prepare()
     pops = {}
     for k, name in enumerate(res.pop_names):
@@ -191,11 +373,15 @@ def _summary(args, sc, net, rec) -> dict:
                           spikes=int(res.spikes_of(name)[0].size), rate_hz=res.rates()[name])
     c = {k: int(v) for k, v in res.counters.items()}
     events = c.get("syn_events", 0) + c.get("ext_events", 0)
+    # a KeyboardInterrupt without a signal we saw comes from Python's own SIGINT handler
+    stopped_by = (_name(signum) if signum is not None else "SIGINT") if rec.interrupted else None
     return {
+        "format": output.FORMAT,
         "scenario": {"path": str(sc.path.resolve()), "sha256": sc.sha256, "overrides": list(args.overrides)},
         "seed": sc.seed, "engine": sc.engine, "versions": _versions(),
         "neurons": p.n_neurons, "synapses": p.n_synapses,
         "duration_ms": sc.duration, "simulated_ms": res.t_stop, "interrupted": rec.interrupted,
+        "signal": stopped_by,
         "spikes": int(res.spike_ids.size), "populations": pops, "events": c,
         "wall_s": {"build": rec.build_s, "compile": rec.compile_s, "simulate": rec.simulate_s},
         "events_per_s": events / rec.simulate_s if rec.simulate_s > 0 else 0.0,
@@ -203,47 +389,34 @@ def _summary(args, sc, net, rec) -> dict:
     }
 
 
-def _write_outputs(out: Path, force: bool, sc, res, summary: dict) -> None:
-    """Write everything into a temporary sibling folder, then move it into place in one rename."""
+def _files(sc, res, summary: dict) -> dict:
+    """The writers of the output folder's files (see :func:`eventsim.output.write`)."""
     from eventsim.documents import dumps_toml
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        np.savez(tmp / "spikes.npz", ids=res.spike_ids.astype(np.int64), times=res.spike_times.astype(np.float64))
-        if res.voltages:
-            arrays = {}
-            for name, tr in res.voltages.items():
-                arrays.update({f"{name}_ids": tr.ids, f"{name}_times": tr.times, f"{name}_values": tr.values})
-            np.savez(tmp / "voltages.npz", **arrays)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    def spikes(path):
+        np.savez(path, ids=res.spike_ids.astype(np.int64), times=res.spike_times.astype(np.float64))
+
+    def voltages(path):
+        arrays = {}
+        for name, tr in res.voltages.items():
+            arrays.update({f"{name}_ids": tr.ids, f"{name}_times": tr.times, f"{name}_values": tr.values})
+        np.savez(path, **arrays)
+
+    def summary_json(path):
+        path.write_text(json.dumps(summary, indent=2) + "\n")
+
+    def scenario_toml(path):
         header = f"# Resolved copy of {sc.path} written by eventsim (sha256 {summary['scenario']['sha256']})\n"
-        (tmp / "scenario.toml").write_text(header + dumps_toml(sc.resolved()))
-        os.chmod(tmp, 0o777 & ~_umask())
-        if out.exists() or out.is_symlink():
-            if not force:
-                raise _Fail(f"{out}: output folder exists already (use --force to replace it, or -o OUTDIR)")
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent)) / "old"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old.parent, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        path.write_text(header + dumps_toml(sc.resolved()))
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    files = {"spikes.npz": spikes, "voltages.npz": voltages} if res.voltages else {"spikes.npz": spikes}
+    return {**files, "summary.json": summary_json, "scenario.toml": scenario_toml}
 
 
 def _human(s: dict, out: Path) -> str:
     lines = [f"{Path(s['scenario']['path']).name}: {s['neurons']:,} neurons, {s['synapses']:,} synapses, "
              f"{s['simulated_ms']:g} ms simulated ({s['engine']} engine, seed {s['seed']})"
-             + ("  [INTERRUPTED]" if s["interrupted"] else "")]
+             + (f"  [INTERRUPTED by {s['signal']}]" if s["interrupted"] else "")]
     for name, p in s["populations"].items():
         lines.append(f"  {name:<12} {p['spikes']:>12,} spikes  {p['rate_hz']:8.2f} Hz  ({p['recorded']:,} recorded)")
     w, e = s["wall_s"], s["events"]
@@ -255,48 +428,52 @@ def _human(s: dict, out: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------- validate
-def _cmd_validate(args) -> int:
+def _cmd_validate(args, stop: _StopSignals) -> int:
     from eventsim.scenario import _mb, available_memory
     from eventsim.stimuli import stimulus_arrays
 
+    stop.before = "while validating"
     sc = _load(args)
-    est = sc.estimate()
-    net = _network(sc)
     try:
+        est = sc.estimate()
+        net = sc.network()
         stimulus_arrays(net.stimuli, net.n_neurons, net.seed)
+    except ScenarioError:
+        raise
     except ValidationError as e:
         raise _Fail(f"{sc.path}: {e}") from None
+    except MemoryError:
+        raise _Fail(_out_of_memory(sc)) from None
     avail = available_memory()
     pops = ", ".join(f"{name} {size:,}" for name, size in sc.sizes.items())
-    print(f"{sc.path}: valid (schema 1, sha256 {sc.sha256[:16]})")
-    print(f"  populations: {pops} ({est['neurons']:,} neurons)")
-    print(f"  projections: {len(sc.projections)}, about {est['synapses']:,} synapses")
-    print(f"  stimuli: {len(sc.stimuli)}; spikes recorded: "
-          f"{'all' if sc.record_spikes == 'all' else ', '.join(sc.record_spikes) or 'none'}; "
-          f"voltage recorders: {len(sc.voltage)}")
-    print(f"  run: {sc.duration:g} ms, seed {sc.seed}, engine {sc.engine}")
-    print(f"  memory estimate: {_mb(est['bytes'])}" + (f" (available: {_mb(avail)})" if avail else ""))
+    _say(f"{sc.path}: valid (schema 1, sha256 {sc.sha256[:16]})\n"
+         f"  populations: {pops} ({est['neurons']:,} neurons)\n"
+         f"  projections: {len(sc.projections)}, about {est['synapses']:,} synapses\n"
+         f"  stimuli: {len(sc.stimuli)}; spikes recorded: "
+         f"{'all' if sc.record_spikes == 'all' else ', '.join(sc.record_spikes) or 'none'}; "
+         f"voltage recorders: {len(sc.voltage)}\n"
+         f"  run: {sc.duration:g} ms, seed {sc.seed}, engine {sc.engine}\n"
+         f"  memory estimate: {_mb(est['bytes'])}" + (f" (available: {_mb(avail)})" if avail else ""))
     return 0
 
 
 # ----------------------------------------------------------------------------- plot and profile
-def _cmd_plot(args) -> int:
+def _cmd_plot(args, stop: _StopSignals) -> int:
     from eventsim.plotting import plot_output
 
+    stop.before = "while plotting"
     path = plot_output(args.outdir, args.output)
-    print(f"wrote {path}")
+    _say(f"wrote {path}")
     return 0
 
 
-def _cmd_profile(args) -> int:
-    from eventsim.profiling import format_profile, profile
+def _cmd_profile(args, stop: _StopSignals) -> int:
+    from eventsim.profiling import format_profile, profile_of
 
     sc = _load(args)
-    net = _network(sc)
-    try:
-        d = profile(net, sc.duration)
-    except ValidationError as e:
-        raise _Fail(f"{sc.path}: {e}") from None
-    print(f"{sc.path} ({sc.engine} engine, seed {sc.seed})")
-    print(format_profile(d))
-    return EXIT_INTERRUPTED if d["interrupted"] else 0
+    net, rec = _simulate(sc, stop, notice=True, bar=False)
+    stop.enter("done")
+    _say(f"{sc.path} ({sc.engine} engine, seed {sc.seed})\n{format_profile(profile_of(net, rec))}")
+    if rec.interrupted:
+        return 128 + (stop.signum or signal.SIGINT)
+    return stop.exit_code

@@ -1,8 +1,9 @@
 """Where the time of a run goes: build, compile, simulate, events of each kind, memory.
 
 :func:`timed_run` runs a :class:`~eventsim.network.Network` in three timed phases (``eventsim run``
-uses it); :func:`profile` adds sizes, counters and peak memory and returns a flat dict that
-:func:`format_profile` prints as a table (``eventsim profile``; perf/ scripts reuse both).
+uses it); :func:`profile` (or :func:`profile_of` a finished run) adds sizes, counters and peak
+memory and returns a flat dict that :func:`format_profile` prints as a table (``eventsim
+profile``; perf/ scripts reuse both).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["RunRecord", "timed_run", "profile", "format_profile", "peak_rss_bytes"]
+__all__ = ["RunRecord", "timed_run", "profile", "profile_of", "format_profile", "peak_rss_bytes"]
 
 
 @dataclass
@@ -25,7 +26,7 @@ class RunRecord:
     interrupted: bool
 
 
-def timed_run(net, duration: float, progress=None) -> RunRecord:
+def timed_run(net, duration: float, progress=None, on_phase=None) -> RunRecord:
     """Prepare, compile and simulate ``net`` for ``duration`` ms, timing each phase.
 
     Parameters
@@ -37,6 +38,9 @@ def timed_run(net, duration: float, progress=None) -> RunRecord:
     progress : callable, optional
         ``progress(t_ms)``, called between chunks of the compiled loop; raising
         ``KeyboardInterrupt`` in it stops the run cleanly at that point.
+    on_phase : callable, optional
+        ``on_phase(name)``, called as each phase begins with ``"build"``, ``"compile"`` and
+        ``"simulate"`` (``eventsim run`` handles signals differently before the simulation).
 
     Returns
     -------
@@ -46,12 +50,16 @@ def timed_run(net, duration: float, progress=None) -> RunRecord:
         the run itself. A ``KeyboardInterrupt`` during the run is caught: ``interrupted`` is True and
         the results hold what was simulated until then.
     """
+    phase = on_phase or (lambda name: None)
+    phase("build")
     t0 = time.perf_counter()
     net.prepare()
     net.engine  # noqa: B018  (packs the arrays the engine uses)
     t1 = time.perf_counter()
+    phase("compile")
     net.run(0.0)
     t2 = time.perf_counter()
+    phase("simulate")
     interrupted = False
     try:
         net.run(duration, progress=progress)
@@ -72,7 +80,12 @@ def peak_rss_bytes() -> int | None:
 
 
 def profile(net, duration: float, progress=None) -> dict:
-    """Run ``net`` for ``duration`` ms and return where the time went.
+    """Run ``net`` for ``duration`` ms and return where the time went (:func:`profile_of`)."""
+    return profile_of(net, timed_run(net, duration, progress))
+
+
+def profile_of(net, rec: RunRecord) -> dict:
+    """Where the time of a finished :func:`timed_run` of ``net`` went.
 
     Returns
     -------
@@ -81,7 +94,6 @@ def profile(net, duration: float, progress=None) -> dict:
         bytes_per_synapse, spikes, events (syn_events + ext_events), events_per_s, ns_per_event,
         peak_rss_bytes, interrupted`` and every engine counter under ``counters``.
     """
-    rec = timed_run(net, duration, progress)
     p = net.prepare()
     counters = dict(rec.results.counters)
     events = int(counters.get("syn_events", 0) + counters.get("ext_events", 0))
