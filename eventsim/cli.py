@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: <scenario name>-out)")
     run.add_argument("--seed", type=int, help="replace run.seed")
     run.add_argument("--engine", choices=("numba", "reference"), help="replace run.engine")
+    run.add_argument("--format", dest="formats", action="append", default=[], choices=("npz", "sonata"),
+                     help="also write the spikes as a SONATA file spikes.h5 (sonata; needs h5py); repeatable, "
+                          "adds to run.formats (spikes.npz is always written)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary on stdout")
     run.add_argument("--force", action="store_true", help="replace OUTDIR if it is an earlier eventsim output folder")
     validate = sub.add_parser("validate", help="check a scenario without simulating; print sizes and memory")
@@ -331,7 +334,8 @@ def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
 
 
 def _cmd_run(args, stop: _StopSignals) -> int:
-    sc = _load(args, seed=args.seed, engine=args.engine)
+    sc = _load(args, seed=args.seed, engine=args.engine, formats=args.formats)
+    _check_formats(sc)
     dest = output.plan(args.output or f"{sc.path.stem}-out", args.force)
     net, rec = _simulate(sc, stop, notice=not args.quiet, bar=not args.quiet)
     summary = _summary(args, sc, net, rec, stop.signum)
@@ -353,6 +357,15 @@ def _cmd_run(args, stop: _StopSignals) -> int:
         _say(f"eventsim: {_name(stop.signum)} came after the simulation had finished; complete results in {where}",
              sys.stderr)
     return stop.exit_code
+
+
+def _check_formats(sc) -> None:
+    """Refuse, before simulating, an output format whose optional dependency is missing."""
+    if "sonata" in sc.formats:
+        try:
+            import eventsim.sonata  # noqa: F401
+        except ImportError:
+            raise _Fail(f"{sc.path}: run.formats: 'sonata' needs h5py: pip install \"eventsim[sonata]\"") from None
 
 
 def _versions() -> dict:
@@ -409,7 +422,14 @@ def _files(sc, res, summary: dict) -> dict:
         header = f"# Resolved copy of {sc.path} written by eventsim (sha256 {summary['scenario']['sha256']})\n"
         path.write_text(header + dumps_toml(sc.resolved()))
 
+    def sonata(path):
+        from eventsim.sonata import write_spikes
+
+        write_spikes(path, res)
+
     files = {"spikes.npz": spikes, "voltages.npz": voltages} if res.voltages else {"spikes.npz": spikes}
+    if "sonata" in sc.formats:
+        files["spikes.h5"] = sonata
     return {**files, "summary.json": summary_json, "scenario.toml": scenario_toml}
 
 

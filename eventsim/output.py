@@ -26,8 +26,8 @@ __all__ = ["FORMAT", "FILES", "Destination", "plan", "write_temporary", "move_in
 FORMAT = "eventsim-output/1"
 """Value of the ``format`` key of the ``summary.json`` written by this version."""
 
-FILES = ("spikes.npz", "summary.json", "scenario.toml", "voltages.npz", "raster.png")
-"""Every file an output folder may hold (``eventsim run`` writes the first four, ``eventsim plot`` the last)."""
+FILES = ("spikes.npz", "summary.json", "scenario.toml", "voltages.npz", "spikes.h5", "raster.png")
+"""Every file an output folder may hold (``eventsim run`` writes the first five, spikes.h5 with ``--format sonata``; ``eventsim plot`` the last)."""
 
 _REQUIRED = ("spikes.npz", "summary.json")
 # summary.json as written before the ``format`` key existed: exactly these keys

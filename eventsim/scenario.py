@@ -43,7 +43,9 @@ __all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
 SCHEMA = 1
 MAX_NEURONS = 2**31 - 1  # global ids and CSR targets are int32
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
-_RUN = ("duration", "seed", "engine")
+_RUN = ("duration", "seed", "engine", "formats")
+FORMATS = ("npz", "sonata")
+"""Spike file formats of an output folder: ``npz`` (spikes.npz, always written) and ``sonata`` (spikes.h5)."""
 # rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
 _RULES = {name: RULE_PARAMS[ALIASES.get(name, name)] for name in (*RULES, *ALIASES) if name != "explicit"}
 _RULES["explicit"] = ()
@@ -151,6 +153,11 @@ class Scenario:
         self.duration = float(ck.number(run["duration"], "run.duration", minimum=0.0, maximum=MAX_MS))
         self.seed = int(ck.number(run.get("seed", 0), "run.seed", integer=True, minimum=0, maximum=2**63 - 1))
         self.engine = ck.string(run.get("engine", "numba"), "run.engine", ENGINES)
+        formats = run.get("formats", ["npz"])
+        if not isinstance(formats, list):
+            ck.fail("run.formats", f"expected a list of formats from {list(FORMATS)}, got {formats!r}")
+        self.formats = tuple(sorted({ck.string(f, f"run.formats[{k}]", FORMATS) for k, f in enumerate(formats)}
+                                    | {"npz"}))
         self.sizes = self._check_populations(doc["populations"])
         self.projections = [self._check_projection(p, f"projections[{j}]")
                             for j, p in enumerate(self._array(doc, "projections"))]
@@ -507,7 +514,7 @@ def _set_path(doc, key: tuple, value) -> None:
     node[key[-1]] = value
 
 
-def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None,
+def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None, formats=(),
          check_memory: bool = True) -> Scenario:
     """Read, override, validate a scenario and check that it fits in memory.
 
@@ -519,6 +526,8 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
         ``"dotted.key=value"`` items, see :func:`apply_overrides`.
     seed, engine : optional
         Replace ``run.seed`` / ``run.engine``.
+    formats : sequence of str
+        Spike file formats added to ``run.formats`` (see :data:`FORMATS`).
     check_memory : bool
         Raise when the memory estimate exceeds :func:`available_memory`.
 
@@ -533,6 +542,8 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
             doc["run"]["seed"] = seed
         if engine is not None:
             doc["run"]["engine"] = engine
+        if formats:
+            doc["run"]["formats"] = list(doc["run"].get("formats", ["npz"])) + list(formats)
     available = available_memory() if check_memory else None
     sc = Scenario(path, doc, available)
     if check_memory:

@@ -477,3 +477,29 @@ def test_results_to_sonata_writes_the_same_file(tmp_path):
     got = sonata.read_spikes(path, "cortex")
     assert got.node_ids.size > 0
     assert np.array_equal(got.node_ids, res.spike_ids) and np.array_equal(got.times, res.spike_times)
+
+
+def test_cli_format_sonata_writes_spikes_h5(tmp_path):
+    from eventsim import cli
+
+    scen = Path(__file__).resolve().parents[1] / "scenarios" / "single_lif_dc.toml"
+    out = tmp_path / "out"
+    assert cli.main(["run", str(scen), "-o", str(out), "--quiet", "--format", "sonata",
+                     "--set", "run.duration=100"]) == 0
+    npz = np.load(out / "spikes.npz")
+    got = sonata.read_spikes(out / "spikes.h5")
+    assert got.times.size == 6 and np.array_equal(got.times, npz["times"]) and np.array_equal(got.node_ids, npz["ids"])
+    assert 'formats = ["npz", "sonata"]' in (out / "scenario.toml").read_text()
+    # an output folder holding spikes.h5 is still an eventsim output: --force replaces it, without the format
+    assert cli.main(["run", str(scen), "-o", str(out), "--quiet", "--force", "--set", "run.duration=50"]) == 0
+    assert not (out / "spikes.h5").exists() and np.load(out / "spikes.npz")["times"].size == 3
+
+
+def test_unknown_format_is_one_line(tmp_path, capsys):
+    from eventsim import cli
+
+    scen = Path(__file__).resolve().parents[1] / "scenarios" / "single_lif_dc.toml"
+    assert cli.main(["run", str(scen), "-o", str(tmp_path / "o"), "--set", 'run.formats=["hdf5"]']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "run.formats[0]" in err and "'sonata'" in err
+    assert not (tmp_path / "o").exists()
