@@ -1056,15 +1056,19 @@ def advance(net, st, buf, stop_tick):
     while now < stop_tick:
         k = now // W
         if now == k * W:
-            kind, tick, frac = _next_kind(net, c, buf.heap)
-            nxt = tick if tick < c.wake_min else c.wake_min
-            if nxt >= (k + 1) * W and c.win_n == 0:
-                # NOTE: nothing can happen before nxt: skip to its window (idle networks, long runs).
-                # Skipped windows are not rebased, whatever the stop times, so results stay the same.
-                now = min(nxt // W * W, stop_tick)
-                c.now = now
-                c.direct = 1 if nrn_n <= c.direct_max_neurons or 0 <= c.direct_max_entries else 0
-                continue
+            end = (k + 1) * W
+            # NOTE: in busy networks the heap's top shows at once that the window is not idle,
+            # sparing the call to _next_kind (~300 ns for its Net argument) per window
+            if c.win_n == 0 and c.wake_min >= end and (c.heap_n == 0 or buf.heap[0].tick >= end):
+                kind, tick, frac = _next_kind(net, c, buf.heap)
+                nxt = tick if tick < c.wake_min else c.wake_min
+                if nxt >= end:
+                    # nothing can happen before nxt: skip to its window (idle networks, long runs);
+                    # skipped windows are not rebased, whatever the stop times, so results stay the same
+                    now = min(nxt // W * W, stop_tick)
+                    c.now = now
+                    c.direct = 1 if nrn_n <= c.direct_max_neurons or 0 <= c.direct_max_entries else 0
+                    continue
             if np.float64(now - c.base) * max_q > REBASE_EXPONENT:
                 rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
