@@ -261,3 +261,42 @@ def test_idle_run_of_the_longest_duration_finishes_at_once(engine, tau_m):
     res = net.run(1e11)
     assert time.perf_counter() - t0 < 10.0 and res.t_stop == 1e11
     assert res.spike_ids.size == 0 and np.array_equal(res.voltages["v"].values, [[-70.0, -70.0]])
+
+
+def test_a_window_buffer_that_cannot_grow_stops_the_run_cleanly(monkeypatch):
+    whole = single("numba", size=100, I_e=5000.0).run(300.0)
+    net = single("numba", size=100, I_e=5000.0)
+    net.run(10.0)
+    real = numba_engine.spike_buffer
+
+    def no_memory(size):
+        raise MemoryError
+
+    monkeypatch.setattr(numba_engine, "spike_buffer", no_memory)
+    with pytest.raises(MemoryError, match=r"one window of 200 ms holds more than \d+ spikes .* stopped at 10 ms"):
+        net.run(290.0)
+    assert net.t == 10.0 and np.all(net.results.spike_times < 10.0)
+    monkeypatch.setattr(numba_engine, "spike_buffer", real)
+    assert_same(whole, net.run(290.0), voltages=False)
+
+
+@pytest.mark.parametrize("growing", [False, True])
+def test_running_out_of_memory_in_the_loop_says_what_is_left(monkeypatch, growing):
+    # 20 tau_m = 200 ms windows hold up to 102 spikes per neuron (buffer grows from a snapshot),
+    # 100 ms windows up to 52 (buffer of that bound, no snapshot)
+    net = single("numba", size=100, tau_m=10.0 if growing else 5.0)
+    net.run(10.0)
+
+    def no_memory(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(numba_engine.K, "advance", no_memory)
+    with pytest.raises(MemoryError, match="out of memory while simulating .* record fewer neurons or run shorter"
+                                          + ("; the simulation stopped at 10 ms" if growing else ".*state was lost")):
+        net.run(10.0)
+    monkeypatch.undo()
+    if growing:
+        assert net.run(5.0).t_stop == 15.0
+    else:
+        with pytest.raises(RuntimeError, match="state was lost"):
+            net.run(5.0)

@@ -62,6 +62,11 @@ def window_ticks(prepared: Prepared, tau_min: float) -> int:
     return max(1, min(d_min, cap)) if d_min > 0 else cap
 
 
+def spike_buffer(size: int) -> np.ndarray:
+    """An uninitialised buffer for ``size`` spikes (K.SPIKE records)."""
+    return np.empty(size, K.SPIKE)
+
+
 def window_spike_bound(p: Prepared, window: int) -> int | None:
     """Most spikes one neuron can emit in a window of ``window`` ticks, if that is small.
 
@@ -184,6 +189,7 @@ class NumbaEngine:
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
                               ent_w=np.empty(1024))
         self._growing = window_spike_bound(prepared, int(self.state.ctl[0]["window"])) is None
+        self._lost = None  # why the state can no longer be simulated, if it cannot
 
     @property
     def now_tick(self) -> int:
@@ -209,7 +215,9 @@ class NumbaEngine:
         Raises
         ------
         MemoryError
-            If the spikes of one window do not fit in memory (the state stays at the last chunk).
+            If memory runs out (one window's spikes, the recorded spikes or the queue). Where the
+            call started from a snapshot, the state is left at the last chunk; otherwise it is
+            lost and later calls raise ``RuntimeError``.
         """
         stop_tick = int(stop_tick)
         if progress is None and not self._growing:
@@ -229,18 +237,35 @@ class NumbaEngine:
     def _call(self, stop_tick: int) -> None:
         """One compiled call; when the window buffer can overflow, from a snapshot that lets a window
         that overflowed it be simulated again with a larger buffer (same results: same state)."""
+        if self._lost is not None:
+            raise RuntimeError(self._lost)
         saved = self._snapshot() if self._growing else None
         while True:
-            self._buf = K.advance(self.net, self.state, self._buf, np.int64(stop_tick))
+            try:
+                self._buf = K.advance(self.net, self.state, self._buf, np.int64(stop_tick))
+            except MemoryError:
+                self._out_of_memory(saved)
             ctl = self.state.ctl[0]
             if not ctl["overflow"]:
                 return
             need = int(ctl["win_n"])
             if saved is None:
+                self._lost = "the simulation state was lost (internal error: window buffer overflow)"
                 raise RuntimeError(f"internal error: {need} spikes in one window exceed the bound "
                                    f"{self.state.win.size} of window_spike_bound; the state is no longer valid")
             self._restore(saved)
             self._grow_window_buffer(need)
+
+    def _out_of_memory(self, saved) -> None:
+        """Raise a MemoryError saying what ran out and what state is left."""
+        ctl = self.state.ctl[0]
+        what = (f"out of memory while simulating ({int(ctl['out_n'])} recorded spikes, {int(ctl['heap_n'])} "
+                "queued spike groups): record fewer neurons or run shorter")
+        if saved is not None:
+            self._restore(saved)
+            raise MemoryError(f"{what}; the simulation stopped at {self.now_tick * TICK_MS:g} ms") from None
+        self._lost = f"the simulation state was lost when memory ran out at {self.now_tick * TICK_MS:g} ms"
+        raise MemoryError(f"{what}; {self._lost}") from None
 
     def _snapshot(self) -> dict:
         """Copies of everything a compiled call changes in place (append-only outputs excepted)."""
@@ -260,7 +285,7 @@ class NumbaEngine:
     def _grow_window_buffer(self, need: int) -> None:
         size = max(2 * self.state.win.size, need + need // 2)
         try:
-            win = np.empty(size, K.SPIKE)
+            win = spike_buffer(size)
         except MemoryError:
             raise MemoryError(
                 f"one window of {self.state.ctl[0]['window'] * TICK_MS:g} ms holds more than {need} spikes and "
