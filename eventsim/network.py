@@ -474,20 +474,31 @@ class Network:
         duration : float
             ms, >= 0; rounded to the 1 ns grid.
         progress : callable, optional
-            ``progress(t_ms)`` called every ~0.25 s of wall time (compiled engine).
+            ``progress(t_ms)`` called every ~0.25 s of wall time, both engines. A ``KeyboardInterrupt``
+            (or any exception) it raises stops the run there: ``t`` and ``results`` then cover every
+            event before ``t``, none at or after it, and a later ``run`` continues from ``t``.
+
+        Raises
+        ------
+        ValidationError
+            A bad duration, or a run expected to process more events than can be simulated
+            (:func:`eventsim.workload.check`, which warns about long runs).
         """
         self._check_run(duration, progress)
         d = np.float64(duration)
         if not np.isfinite(d) or d < 0 or d > MAX_MS:
             raise ValidationError("run.duration", f"must be a finite number of ms in [0, {MAX_MS:g}], got {duration!r}")
+        from eventsim import workload
+
+        t_from = self.t
+        workload.check(workload.estimate(self.prepare(), self.stimuli, t_from, t_from + float(d), self.engine_name))
         engine = self.engine
         stop = engine.now_tick + int(ms_to_ticks(d))
         t0 = time.perf_counter()
-        if progress is not None and hasattr(engine, "advance") and self.engine_name == "numba":
-            engine.advance(stop, progress=lambda tick: progress(tick * TICK_MS))
-        else:
-            engine.advance(stop)
-        self.timings["simulate_s"] += time.perf_counter() - t0
+        try:
+            engine.advance(stop, progress=None if progress is None else lambda tick: progress(tick * TICK_MS))
+        finally:
+            self.timings["simulate_s"] += time.perf_counter() - t0
         return self.results
 
     @property

@@ -23,6 +23,7 @@ The engine reads only a :class:`~eventsim.prepared.Prepared`; its public interfa
 from __future__ import annotations
 
 import math
+import time
 from bisect import bisect_right
 from types import SimpleNamespace
 
@@ -121,10 +122,22 @@ class ReferenceEngine:
     # ------------------------------------------------------------------------------------------
     # Public interface
     # ------------------------------------------------------------------------------------------
-    def advance(self, stop_tick: int) -> None:
+    def advance(self, stop_tick: int, progress=None, chunk_seconds: float = 0.25) -> None:
         """Process every event with time ``< (stop_tick, 0.0)``, then set ``now_tick = stop_tick``.
 
-        ``advance(a); advance(b)`` gives bit-identical results to ``advance(b)`` alone.
+        Events are processed in chunks of about ``chunk_seconds`` of wall time, each ending at a
+        whole tick; ``advance(a); advance(b)`` gives bit-identical results to ``advance(b)`` alone,
+        whatever the chunks.
+
+        Parameters
+        ----------
+        stop_tick : int
+            Simulated time to reach, in ticks.
+        progress : callable, optional
+            Called as ``progress(now_tick)`` after each chunk; an exception it raises (e.g.
+            ``KeyboardInterrupt``) stops the run there, with ``now_tick`` the time simulated.
+        chunk_seconds : float
+            Wall time per chunk.
 
         Raises
         ------
@@ -134,11 +147,29 @@ class ReferenceEngine:
         stop_tick = int(stop_tick)
         if stop_tick < self.now_tick:
             raise ValidationError("stop_tick", f"{stop_tick} is before now_tick={self.now_tick}")
+        while True:
+            self.now_tick = self._process_until(stop_tick, time.perf_counter() + chunk_seconds)
+            if progress is not None:
+                progress(self.now_tick)
+            if self.now_tick >= stop_tick:
+                return
+
+    def _process_until(self, stop_tick: int, deadline: float) -> int:
+        """Process events before ``stop_tick`` until the wall clock passes ``deadline``; then finish
+        the tick being processed and return the tick reached (``stop_tick`` when done)."""
         queue = self._queue
+        n = 0
         while queue and queue[0][0] < stop_tick:
             tick, frac, kind, i, _seq, data = queue.pop(0)
             self._handlers[kind](tick, frac, i, data)
-        self.now_tick = stop_tick
+            n += 1
+            if n % 1024 == 0 and time.perf_counter() > deadline:
+                # every event before the next whole tick, so that the chunk ends on a tick
+                while queue and queue[0][0] <= tick:
+                    t, f, kind, i, _seq, data = queue.pop(0)
+                    self._handlers[kind](t, f, i, data)
+                return tick + 1
+        return stop_tick
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Recorded spikes as ``(ids int64, ticks int64, fracs float64)``, sorted by (tick, frac, id)."""

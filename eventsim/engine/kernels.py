@@ -104,6 +104,7 @@ CTL = np.dtype([
     ("direct", np.int64),  # deliver the current window directly (1) or through buckets (0)
     ("direct_max_neurons", np.int64),  # networks up to this size always deliver directly
     ("direct_max_entries", np.int64),  # a window after one with at most this many inputs too
+    ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
     ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
@@ -389,21 +390,32 @@ def fire(r, nr, i, tick, frac, crossing, q, c, win):
 
 
 @njit(**_OPTS)
-def fire_at_crossing(r, nr, i, limit_tick, limit_frac, q, c, win):
-    """Fire at the constant-current threshold crossing, known to be at or before the limit."""
+def fire_at_crossing(r, nr, i, limit_tick, limit_frac, inclusive, q, c, win):
+    """Fire at the constant-current threshold crossing, known to be at or before the limit.
+
+    With ``inclusive`` False a crossing at the limit itself is left for later (returns False):
+    a window's end belongs to the next window, as a run's stop time belongs to the next run.
+    The crossing time is kept at or after ``c.now`` (the window's start), so that a rounding of
+    the frame cannot move a spike before a time that has already been reported as reached.
+    """
     if r.ctick != DIRTY:
-        fire(r, nr, i, r.ctick, r.cfrac, True, q, c, win)
-        return
-    # V_inf + U exp(-(t - base)/tau) = V_th  <=>  t = base + tau ln(U / (V_th - V_inf))
-    x = np.log(r.U / r.thr) / q
-    if x < 0.0:
-        x = 0.0
-    tick, frac = add_ticks(c.base, 0.0, x)
-    if time_lt(limit_tick, limit_frac, tick, frac):
-        tick, frac = limit_tick, limit_frac
-    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-        tick, frac = r.ref_tick, r.ref_frac
+        tick, frac = r.ctick, r.cfrac
+    else:
+        # V_inf + U exp(-(t - base)/tau) = V_th  <=>  t = base + tau ln(U / (V_th - V_inf))
+        x = np.log(r.U / r.thr) / q
+        if x < 0.0:
+            x = 0.0
+        tick, frac = add_ticks(c.base, 0.0, x)
+        if time_lt(limit_tick, limit_frac, tick, frac):
+            tick, frac = limit_tick, limit_frac
+        if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+            tick, frac = r.ref_tick, r.ref_frac
+        if tick < c.now:
+            tick, frac = c.now, 0.0
+    if not inclusive and not time_lt(tick, frac, limit_tick, limit_frac):
+        return False
     fire(r, nr, i, tick, frac, True, q, c, win)
+    return True
 
 
 @njit(**_OPTS)
@@ -413,8 +425,11 @@ def needs_catch_up(r, tick, frac, e_t):
 
 
 @njit(**_OPTS)
-def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win):
+def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
     """Advance neuron i through its Poisson arrivals before t and its crossings up to t.
+
+    A crossing at exactly t is fired only when ``inclusive`` (before an input or sample at t),
+    not at a window's end (it belongs to the next window: docs/semantics.md, "Runs").
 
     ``e_t`` is ``E(t)``. Each Poisson arrival costs one ``exp``, one ``log`` and a threshold test.
     """
@@ -427,7 +442,7 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win):
             else:
                 e = frame_exp(pt, pf, c.base, q)
                 if crossing_due(r, pt, pf, e):
-                    fire_at_crossing(r, nr, i, pt, pf, q, c, win)
+                    fire_at_crossing(r, nr, i, pt, pf, True, q, c, win)
                     continue  # the arrival is examined again, now against the new state
                 r.U += stream[m].weight * e
                 if r.thr < 0.0:
@@ -438,8 +453,8 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win):
             draw_next_arrival(stream[m], pt, pf)
             refresh_next_poisson(r, nr, stream)
             continue
-        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and crossing_due(r, tick, frac, e_t):
-            fire_at_crossing(r, nr, i, tick, frac, q, c, win)
+        if (not time_lt(tick, frac, r.ref_tick, r.ref_frac) and crossing_due(r, tick, frac, e_t)
+                and fire_at_crossing(r, nr, i, tick, frac, inclusive, q, c, win)):
             continue
         return
 
@@ -456,7 +471,7 @@ def potential(r, nr, tick, frac, q, base):
 def change_current(r, nr, i, tick, frac, delta, q, c, stream, win):
     """Add ``delta`` pA to neuron i's injected current from t on."""
     e_t = frame_exp(tick, frac, c.base, q)
-    catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win)
+    catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, True)
     r.I += delta
     v_inf = nr.E_L + r.I * nr.R_m
     refractory = time_lt(tick, frac, r.ref_tick, r.ref_frac)
@@ -544,6 +559,7 @@ def start(net, st):
         if nr.V_init >= nr.V_th:
             fire(r, nr, i, np.int64(0), 0.0, False, net.cls_q[r.cls], c, st.win)
         update_wake(r, nr, i, np.int64(0), 1.0, st.wake, st.block_min)
+    c.wake_min = st.block_min.min()
     c.started = 1
 
 
@@ -770,7 +786,7 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
         r.bt = ti
         if it.kind == INPUTS:
             if needs_catch_up(r, tick, frac, e):
-                catch_up(r, nr, i, tick, frac, e, q, c, stream, win)
+                catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
             if time_lt(tick, frac, r.ref_tick, r.ref_frac):
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
@@ -782,7 +798,7 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
         elif it.kind == CURRENT:
             change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
         else:
-            catch_up(r, nr, i, tick, frac, e, q, c, stream, win)
+            catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
             voltages[vs[it.aux].slot] = potential(r, nr, tick, frac, q, c.base)
     c.discarded += discarded
     return n_touched
@@ -801,7 +817,7 @@ def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_
         r.bt = -1
         e = class_E[r.cls]
         if needs_catch_up(r, t_end, 0.0, e):
-            catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win)
+            catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win, False)
         t = crossing_bound(r, nr, t_end, e)
         set_wake(wake, block_min, i, r.ps_tick if r.ps_tick < t else t)
 
@@ -820,11 +836,15 @@ def end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, bloc
     """Bring every neuron that may act on its own before t_end (Poisson arrival, crossing) up to it.
 
     Only blocks of 64 neurons whose wake-up minimum is before t_end are looked at, so a window
-    in which few neurons can fire by themselves costs little more than its block scan.
+    in which few neurons can fire by themselves costs little more than its block scan. Leaves
+    the smallest wake-up of all in ``c.wake_min``.
     """
     n = nrn.size
+    wake_min = NEVER
     for b in range(block_min.size):
         if block_min[b] >= t_end:
+            if block_min[b] < wake_min:
+                wake_min = block_min[b]
             continue
         m = NEVER
         for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
@@ -832,12 +852,15 @@ def end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, bloc
                 r, nr = nrn[i], neuron[i]
                 e = class_E[r.cls]
                 if needs_catch_up(r, t_end, 0.0, e):
-                    catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win)
+                    catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win, False)
                 t = crossing_bound(r, nr, t_end, e)
                 wake[i] = r.ps_tick if r.ps_tick < t else t
             if wake[i] < m:
                 m = wake[i]
         block_min[b] = m
+        if m < wake_min:
+            wake_min = m
+    c.wake_min = wake_min
 
 
 @njit(**_OPTS)
@@ -917,7 +940,7 @@ def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, bat
             # same-time inputs after it are summed before the single threshold test.
             r.touched = batch
             if needs_catch_up(r, tick, frac, e):
-                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win)
+                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
                 caught_up = True
         a = admit(r, w, e, tick, frac, batch)
         if a == 0:
@@ -984,7 +1007,7 @@ def timed_actions(net, st, kind, tick, frac):
             r = nrn[i]
             q = cls_q[r.cls]
             e = frame_exp(tick, frac, c.base, q)
-            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win)
+            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win, True)
             update_wake(r, neuron[i], i, tick, e, st.wake, st.block_min)
             st.voltages[vs[c.vs_p].slot] = potential(r, neuron[i], tick, frac, q, c.base)
             c.vs_p += 1
@@ -1019,8 +1042,9 @@ def advance(net, st, buf, stop_tick):
     inputs (``ctl.direct_max_entries``), delivered directly (:func:`run_window_direct`).
 
     Windows are aligned on multiples of the window length whatever the stop times, so splitting a
-    run gives bit-identical results. Returns early, with ``ctl.overflow`` set, if a window emitted
-    more spikes than the window buffer holds (the caller raises).
+    run gives bit-identical results. Windows in which nothing can happen (no queued event, no
+    neuron's wake-up) are skipped. Returns early, with ``ctl.overflow`` set, if a window emitted
+    more spikes than the window buffer holds (the caller simulates again with a larger one).
     """
     c = st.ctl[0]
     if c.started == 0:
@@ -1031,8 +1055,22 @@ def advance(net, st, buf, stop_tick):
     now = c.now
     while now < stop_tick:
         k = now // W
-        if now == k * W and np.float64(now - c.base) * max_q > REBASE_EXPONENT:
-            rebase(net, st, now)
+        if now == k * W:
+            end = (k + 1) * W
+            # NOTE: in busy networks the heap's top shows at once that the window is not idle,
+            # sparing the call to _next_kind (~300 ns for its Net argument) per window
+            if c.win_n == 0 and c.wake_min >= end and (c.heap_n == 0 or buf.heap[0].tick >= end):
+                kind, tick, frac = _next_kind(net, c, buf.heap)
+                nxt = tick if tick < c.wake_min else c.wake_min
+                if nxt >= end:
+                    # nothing can happen before nxt: skip to its window (idle networks, long runs);
+                    # skipped windows are not rebased, whatever the stop times, so results stay the same
+                    now = min(nxt // W * W, stop_tick)
+                    c.now = now
+                    c.direct = 1 if nrn_n <= c.direct_max_neurons or 0 <= c.direct_max_entries else 0
+                    continue
+            if np.float64(now - c.base) * max_q > REBASE_EXPONENT:
+                rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
         syn_before = c.syn_events
         if c.direct:

@@ -15,7 +15,8 @@ import numpy as np
 
 from eventsim.engine import kernels as K
 from eventsim.prepared import Prepared
-from eventsim.timebase import TICK_MS
+from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS
+from eventsim.workload import autonomous_rate
 
 __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 
@@ -38,14 +39,46 @@ DIRECT_MAX_NEURONS = 2048
 """Networks up to this size deliver every window directly (all neuron states fit in L2)."""
 DIRECT_MAX_ENTRIES = 8192
 """A window after one with at most this many synaptic inputs is delivered directly."""
-_WINDOW_SPIKES_PER_NEURON = 64  # buffer bound when t_ref = 0 (pages are only committed when used)
+EVENTS_PER_WINDOW = 2**22
+"""At most about this many Poisson arrivals and constant-current spikes per window (~0.2 s)."""
+_MAX_WINDOW_TICKS = int(MAX_MS * TICKS_PER_MS)
+_WINDOW_SPIKES_PER_NEURON = 64  # largest exact bound preallocated; beyond it the buffer grows
+_GROWN_FROM_PER_NEURON = 8  # first size of a growing window buffer, spikes per neuron
 
 
 def window_ticks(prepared: Prepared, tau_min: float) -> int:
-    """Window length in ticks: the minimum delay, capped so ``exp`` stays far from overflow."""
-    cap = max(1, int(_EXPONENT_PER_WINDOW * tau_min / TICK_MS))
+    """Window length in ticks: the minimum delay, capped so ``exp`` stays far from overflow and so
+    that a window holds about :data:`EVENTS_PER_WINDOW` autonomous events at most.
+
+    The second cap keeps the work between two returns of the compiled loop to Python (where a
+    progress callback can stop the run) short, even at Poisson rates of 1e10 Hz.
+    """
+    caps = [_EXPONENT_PER_WINDOW * tau_min / TICK_MS, float(_MAX_WINDOW_TICKS)]
+    rate = autonomous_rate(prepared) * TICK_MS  # events per tick
+    if rate > 0:
+        caps.append(EVENTS_PER_WINDOW / rate)
+    cap = max(1, int(min(caps)))
     d_min = prepared.min_delay
     return max(1, min(d_min, cap)) if d_min > 0 else cap
+
+
+def spike_buffer(size: int) -> np.ndarray:
+    """An uninitialised buffer for ``size`` spikes (K.SPIKE records)."""
+    return np.empty(size, K.SPIKE)
+
+
+def window_spike_bound(p: Prepared, window: int) -> int | None:
+    """Most spikes one neuron can emit in a window of ``window`` ticks, if that is small.
+
+    Spikes of a neuron are at least ``t_ref`` apart, so at most ``1 + window // t_ref`` fall into
+    a window. None when ``t_ref = 0`` or the bound exceeds 64: then the window buffer starts
+    smaller and grows when a window overflows it (:meth:`NumbaEngine._call`).
+    """
+    t_ref_min = int(p.t_ref.min()) if p.n_neurons else 0
+    if t_ref_min <= 0:
+        return None
+    bound = 2 + window // t_ref_min
+    return bound if bound <= _WINDOW_SPIKES_PER_NEURON else None
 
 
 def bucket_shift(n: int) -> int:
@@ -110,9 +143,8 @@ def make_state(p: Prepared, net: Net) -> State:
     v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
     nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"],
                    ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY, bt=-1)
-    t_ref_min = int(p.t_ref.min()) if n else 0
     window = window_ticks(p, float(p.tau_m.min()) if n else 1.0)
-    per_neuron = 2 + window // t_ref_min if t_ref_min > 0 else _WINDOW_SPIKES_PER_NEURON
+    per_neuron = window_spike_bound(p, window) or _GROWN_FROM_PER_NEURON
     out_per_pop = np.diff(p.pop_proj_ptr)
     ctl = np.zeros(1, K.CTL)
     ctl["window"] = window
@@ -130,7 +162,7 @@ def make_state(p: Prepared, net: Net) -> State:
                         stop=p.ps_stop, key=p.ps_key),
         # NOTE: np.empty of a large buffer only reserves address space; pages are committed when
         # written, so the generous bound costs memory only in windows that really use it.
-        win=np.empty(max(1024, n * min(per_neuron, _WINDOW_SPIKES_PER_NEURON)), K.SPIKE),
+        win=np.empty(max(1024, n * per_neuron), K.SPIKE),
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
         bcnt=np.zeros((n >> shift) + 1, np.int64), bpos=np.zeros((n >> shift) + 1, np.int64),
@@ -156,6 +188,8 @@ class NumbaEngine:
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
                               ent_w=np.empty(1024))
+        self._growing = window_spike_bound(prepared, int(self.state.ctl[0]["window"])) is None
+        self._lost = None  # why the state can no longer be simulated, if it cannot
 
     @property
     def now_tick(self) -> int:
@@ -165,17 +199,28 @@ class NumbaEngine:
     def advance(self, stop_tick: int, progress=None, chunk_seconds: float = 0.25) -> None:
         """Process every event before ``stop_tick``.
 
+        The compiled loop is called in chunks of whole windows of about ``chunk_seconds`` of wall
+        time (one call when nothing needs the chunks); results do not depend on the chunking.
+
         Parameters
         ----------
         stop_tick : int
             Simulated time to reach, in ticks.
         progress : callable, optional
-            Called as ``progress(now_tick)`` after each chunk.
+            Called as ``progress(now_tick)`` after each chunk; an exception it raises (e.g.
+            ``KeyboardInterrupt``) stops the run there, with ``now_tick`` the time simulated.
         chunk_seconds : float
-            Wall time aimed at per compiled call (only matters for ``progress``).
+            Wall time aimed at per compiled call.
+
+        Raises
+        ------
+        MemoryError
+            If memory runs out (one window's spikes, the recorded spikes or the queue). Where the
+            call started from a snapshot, the state is left at the last chunk; otherwise it is
+            lost and later calls raise ``RuntimeError``.
         """
         stop_tick = int(stop_tick)
-        if progress is None:
+        if progress is None and not self._growing:
             self._call(stop_tick)
             return
         window = int(self.state.ctl[0]["window"])
@@ -184,16 +229,69 @@ class NumbaEngine:
             t0 = time.perf_counter()
             self._call(min(stop_tick, self.now_tick + chunk))
             elapsed = time.perf_counter() - t0
-            progress(self.now_tick)
+            if progress is not None:
+                progress(self.now_tick)
             scale = 2.0 if elapsed < 1e-3 else min(4.0, max(0.25, chunk_seconds / elapsed))
             chunk = max(window, int(chunk * scale))
 
     def _call(self, stop_tick: int) -> None:
-        self._buf = K.advance(self.net, self.state, self._buf, np.int64(stop_tick))
-        if self.state.ctl[0]["overflow"]:
-            raise RuntimeError(
-                f"more than {self.state.win.size} spikes in one window of {self.state.ctl[0]['window'] * TICK_MS:g} ms "
-                "(runaway activity with t_ref = 0?); the simulation state is no longer valid")
+        """One compiled call; when the window buffer can overflow, from a snapshot that lets a window
+        that overflowed it be simulated again with a larger buffer (same results: same state)."""
+        if self._lost is not None:
+            raise RuntimeError(self._lost)
+        saved = self._snapshot() if self._growing else None
+        while True:
+            try:
+                self._buf = K.advance(self.net, self.state, self._buf, np.int64(stop_tick))
+            except MemoryError:
+                self._out_of_memory(saved)
+            ctl = self.state.ctl[0]
+            if not ctl["overflow"]:
+                return
+            need = int(ctl["win_n"])
+            if saved is None:
+                self._lost = "the simulation state was lost (internal error: window buffer overflow)"
+                raise RuntimeError(f"internal error: {need} spikes in one window exceed the bound "
+                                   f"{self.state.win.size} of window_spike_bound; the state is no longer valid")
+            self._restore(saved)
+            self._grow_window_buffer(need)
+
+    def _out_of_memory(self, saved) -> None:
+        """Raise a MemoryError saying what ran out and what state is left."""
+        ctl = self.state.ctl[0]
+        what = (f"out of memory while simulating ({int(ctl['out_n'])} recorded spikes, {int(ctl['heap_n'])} "
+                "queued spike groups): record fewer neurons or run shorter")
+        if saved is not None:
+            self._restore(saved)
+            raise MemoryError(f"{what}; the simulation stopped at {self.now_tick * TICK_MS:g} ms") from None
+        self._lost = f"the simulation state was lost when memory ran out at {self.now_tick * TICK_MS:g} ms"
+        raise MemoryError(f"{what}; {self._lost}") from None
+
+    def _snapshot(self) -> dict:
+        """Copies of everything a compiled call changes in place (append-only outputs excepted)."""
+        st = self.state
+        arrays = {k: getattr(st, k).copy() for k in ("ctl", "nrn", "stream", "voltages", "wake", "block_min",
+                                                      "class_E", "class_stamp", "bcnt", "bpos")}
+        arrays["heap"] = self._buf.heap[: int(st.ctl[0]["heap_n"])].copy()
+        return arrays
+
+    def _restore(self, saved: dict) -> None:
+        for k, a in saved.items():
+            if k == "heap":
+                self._buf.heap[: a.size] = a
+            else:
+                getattr(self.state, k)[...] = a
+
+    def _grow_window_buffer(self, need: int) -> None:
+        size = max(2 * self.state.win.size, need + need // 2)
+        try:
+            win = spike_buffer(size)
+        except MemoryError:
+            raise MemoryError(
+                f"one window of {self.state.ctl[0]['window'] * TICK_MS:g} ms holds more than {need} spikes and "
+                f"a buffer for {size} ({size * K.SPIKE.itemsize / 2**30:.3g} GiB) cannot be allocated; the "
+                f"simulation stopped at {self.now_tick * TICK_MS:g} ms") from None
+        self.state = self.state._replace(win=win)
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Recorded spikes so far: (ids int64, ticks int64, fracs float64), sorted by time then id."""

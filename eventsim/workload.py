@@ -1,0 +1,163 @@
+"""How much work a run is: expected events, a rough wall time, and the limits that follow.
+
+The events a run must process that are known before it starts are the Poisson arrivals and the
+spikes of neurons driven above threshold by a constant current. Their expected number is the one
+estimate of a run's size (:func:`estimate`): :func:`check` refuses a run that could not finish
+(more than :data:`REFUSED_EVENTS` events) and warns about one that would take long; the compiled
+engine also bounds its window length by the same rates (:func:`autonomous_rate`), so that a
+window, and hence the time between two looks at Ctrl-C, stays short whatever the rates.
+
+Synaptic events are not counted: they depend on the network's activity, which is not known in
+advance. The estimate is therefore a lower bound for recurrent networks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from eventsim.errors import ValidationError
+from eventsim.prepared import Prepared
+from eventsim.stimuli import PoissonGenerator
+from eventsim.timebase import TICK_MS
+
+__all__ = ["Workload", "firing_rate_bound", "autonomous_rate", "estimate", "check",
+           "REFUSED_EVENTS", "WARNED_SECONDS", "SECONDS_PER_EVENT"]
+
+REFUSED_EVENTS = 1e12
+"""Runs expected to process more events than this are refused (days of wall time at best)."""
+
+WARNED_SECONDS = 300.0
+"""Runs expected to take longer than this (wall seconds) are warned about."""
+
+SECONDS_PER_EVENT = {"numba": 50e-9, "reference": 5e-6}
+"""Rough wall time per event of each engine (measured: perf/RESULTS.md), for the estimate only."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Expected size of a run.
+
+    Attributes
+    ----------
+    events : float
+        Expected Poisson arrivals plus constant-current spikes (inf if a neuron would fire
+        infinitely often).
+    seconds : float
+        Rough wall time with the chosen engine, s.
+    key : str
+        The parameter most of the events come from (e.g. ``"stimuli[0].rate"``,
+        ``"populations.exc.I_e"``), for messages.
+    duration_ms : float
+        The simulated time the estimate covers.
+    """
+
+    events: float
+    seconds: float
+    key: str
+    duration_ms: float
+
+
+def firing_rate_bound(p: Prepared) -> np.ndarray:
+    """Firing rate of each neuron under its constant current alone, spikes per ms (float64[N]).
+
+    ``1 / (t_ref + tau_m ln((V_reset - V_inf) / (V_th - V_inf)))`` where ``V_inf > V_th``, else 0;
+    inf where that period is 0 (``t_ref = 0`` and ``V_inf`` so far above ``V_th`` that the
+    logarithm rounds to 0). Inputs can make a neuron fire faster; current steps are not counted.
+    """
+    v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
+    driven = v_inf > p.V_th
+    rate = np.zeros(p.n_neurons)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = p.tau_m * np.log((p.V_reset - v_inf) / (p.V_th - v_inf))
+        period = p.t_ref * TICK_MS + np.where(np.isfinite(crossing), np.maximum(crossing, 0.0), np.inf)
+        rate[driven] = 1.0 / period[driven]
+    return rate
+
+
+def _check_v_inf(p: Prepared) -> None:
+    """Raise if ``V_inf = E_L + I_e tau_m / C_m`` overflows float64 for some neuron."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(p.E_L + p.I_e * (p.tau_m / p.C_m))
+    if bad.any():
+        k = int(np.searchsorted(p.pop_start, np.argmax(bad), "right")) - 1
+        raise ValidationError(f"populations.{p.pop_names[k]}.I_e", "E_L + I_e * tau_m / C_m (the potential the "
+                                                                  "current drives to) overflows float64: lower I_e")
+
+
+def autonomous_rate(p: Prepared) -> float:
+    """Poisson arrivals plus constant-current spikes per ms of the whole network (may be inf)."""
+    return float(np.sum(p.ps_rate) + np.sum(firing_rate_bound(p)))
+
+
+def _poisson_events(stimuli, t0_ms: float, t1_ms: float) -> list[tuple[float, str]]:
+    """Expected arrivals of each Poisson generator in ``[t0, t1)`` with the key of its rate."""
+    out = []
+    for s in stimuli:
+        if not isinstance(s, PoissonGenerator):
+            continue
+        lo = max(t0_ms, s.start)
+        hi = t1_ms if s.stop is None else min(t1_ms, s.stop)
+        out.append((np.asarray(s.targets).size * s.rate * 1e-3 * max(0.0, hi - lo), f"{s.where}.rate"))
+    return out
+
+
+def estimate(p: Prepared, stimuli, t0_ms: float, t1_ms: float, engine: str = "numba") -> Workload:
+    """Expected events of simulating ``[t0_ms, t1_ms)`` and a rough wall time.
+
+    Parameters
+    ----------
+    p : Prepared
+        The network's arrays (neuron parameters).
+    stimuli : list
+        The network's stimuli (``Network.stimuli``); the :class:`~eventsim.stimuli.PoissonGenerator`
+        among them are counted, named by their ``where``.
+    t0_ms, t1_ms : float
+        The simulated interval, ms.
+    engine : str
+        ``"numba"`` or ``"reference"`` (only changes ``seconds``).
+
+    Returns
+    -------
+    Workload
+    """
+    duration = max(0.0, t1_ms - t0_ms)
+    parts = _poisson_events(stimuli, t0_ms, t1_ms)
+    _check_v_inf(p)
+    rate = firing_rate_bound(p)
+    for k, name in enumerate(p.pop_names):
+        r = rate[p.pop_start[k]:p.pop_start[k + 1]]
+        if r.size and np.any(r > 0):
+            parts.append((float(np.sum(r)) * duration if duration > 0 else 0.0, f"populations.{name}.I_e"))
+    events = float(sum(e for e, _ in parts))
+    key = max(parts)[1] if parts else ""
+    return Workload(events, events * SECONDS_PER_EVENT.get(engine, SECONDS_PER_EVENT["numba"]), key, duration)
+
+
+def check(w: Workload) -> None:
+    """Refuse a run that cannot finish, warn about one that will take long.
+
+    Raises
+    ------
+    ValidationError
+        More than :data:`REFUSED_EVENTS` expected events (or infinitely many), naming the
+        parameter they come from.
+
+    Warns
+    -----
+    UserWarning
+        An expected wall time above :data:`WARNED_SECONDS`, one line with the estimate.
+    """
+    if not np.isfinite(w.events):
+        raise ValidationError(w.key, "with t_ref = 0 this current puts V_inf so far above V_th that the firing "
+                                     "period rounds to 0 ms: the neuron would fire without end at one time "
+                                     "(lower it, or give t_ref > 0)")
+    if w.events > REFUSED_EVENTS:
+        raise ValidationError(w.key, f"about {w.events:.3g} events expected in {w.duration_ms:g} ms (roughly "
+                                     f"{w.seconds / 3600:.3g} hours), more than the {REFUSED_EVENTS:.0e} one run "
+                                     "can simulate: lower the rate or run shorter")
+    if w.seconds > WARNED_SECONDS:
+        warnings.warn(f"{w.key}: about {w.events:.3g} events expected in {w.duration_ms:g} ms, roughly "
+                      f"{w.seconds / 3600:.2g} hours of simulation", stacklevel=3)
