@@ -77,16 +77,6 @@ def firing_rate_bound(p: Prepared) -> np.ndarray:
     return rate
 
 
-def _check_v_inf(p: Prepared) -> None:
-    """Raise if ``V_inf = E_L + I_e tau_m / C_m`` overflows float64 for some neuron."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        bad = ~np.isfinite(p.E_L + p.I_e * (p.tau_m / p.C_m))
-    if bad.any():
-        k = int(np.searchsorted(p.pop_start, np.argmax(bad), "right")) - 1
-        raise ValidationError(f"populations.{p.pop_names[k]}.I_e", "E_L + I_e * tau_m / C_m (the potential the "
-                                                                  "current drives to) overflows float64: lower I_e")
-
-
 def autonomous_rate(p: Prepared) -> float:
     """Poisson arrivals plus constant-current spikes per ms of the whole network (may be inf)."""
     return float(np.sum(p.ps_rate) + np.sum(firing_rate_bound(p)))
@@ -125,7 +115,6 @@ def estimate(p: Prepared, stimuli, t0_ms: float, t1_ms: float, engine: str = "nu
     """
     duration = max(0.0, t1_ms - t0_ms)
     parts = _poisson_events(stimuli, t0_ms, t1_ms)
-    _check_v_inf(p)
     rate = firing_rate_bound(p)
     for k, name in enumerate(p.pop_names):
         r = rate[p.pop_start[k]:p.pop_start[k + 1]]
