@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     command = {"run": _cmd_run, "validate": _cmd_validate, "plot": _cmd_plot, "profile": _cmd_profile}[args.command]
     try:
-        with _StopSignals(keep=argv is None) as stop:
+        with _StopSignals(keep=argv is None) as stop, warnings.catch_warnings():
+            warnings.showwarning = _show_warning
             return command(args, stop)
     except (_Fail, ValidationError) as e:
         _say(f"eventsim: error: {e}", sys.stderr)
@@ -93,6 +95,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # signal handlers could not be installed (not the main thread)
         _say("eventsim: interrupted; nothing written", sys.stderr)
         return 128 + signal.SIGINT
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (e.g. a long run, :mod:`eventsim.workload`) as one line, without Python's source line."""
+    _say(f"eventsim: warning: {message}", sys.stderr)
 
 
 def _os_message(e: OSError) -> str:

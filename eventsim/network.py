@@ -32,7 +32,7 @@ from eventsim.prepared import Prepared
 from eventsim.recording import Results, VoltageTrace
 from eventsim.rng import build_generator
 from eventsim.stimuli import CurrentSteps, PoissonGenerator, SpikeTable, SpikeTrain, stimulus_arrays
-from eventsim.timebase import MAX_MS, TICK_MS, ms_to_ticks, ms_to_time, time_to_ms
+from eventsim.timebase import MAX_MS, ms_to_ticks, ms_to_time, ticks_to_ms, time_to_ms
 
 __all__ = ["Network", "Population", "NeuronView", "ENGINES"]
 
@@ -449,7 +449,7 @@ class Network:
     @property
     def t(self) -> float:
         """Simulated time reached, ms."""
-        return 0.0 if self._engine is None else self._engine.now_tick * TICK_MS
+        return 0.0 if self._engine is None else ticks_to_ms(self._engine.now_tick)
 
     def _check_run(self, duration, progress) -> None:
         """Raise ValidationError unless ``run(duration, progress)`` is possible: ``duration`` a number
@@ -492,7 +492,7 @@ class Network:
         stop = engine.now_tick + int(ms_to_ticks(d))
         t0 = time.perf_counter()
         try:
-            engine.advance(stop, progress=None if progress is None else lambda tick: progress(tick * TICK_MS))
+            engine.advance(stop, progress=None if progress is None else lambda tick: progress(ticks_to_ms(tick)))
         finally:
             self.timings["simulate_s"] += time.perf_counter() - t0
         return self.results
@@ -509,6 +509,6 @@ class Network:
             size = rid.size * t.size
             traces[name] = VoltageTrace(name, rid, t, volts[offset : offset + size].reshape(rid.size, t.size).copy())
             offset += size
-        return Results(spike_ids=ids, spike_times=time_to_ms(ticks, fracs), t_stop=engine.now_tick * TICK_MS,
+        return Results(spike_ids=ids, spike_times=time_to_ms(ticks, fracs), t_stop=ticks_to_ms(engine.now_tick),
                        pop_names=p.pop_names, pop_start=p.pop_start, recorded=p.record_spikes,
                        voltages=traces, counters=dict(engine.counters))

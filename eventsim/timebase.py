@@ -74,6 +74,12 @@ def ms_to_time(t_ms) -> tuple[np.ndarray, np.ndarray]:
     return tick, frac
 
 
+def ticks_to_ms(tick: int) -> float:
+    """A whole number of ticks in ms, the float64 nearest to it (426764897 -> 426.764897, where
+    ``tick * TICK_MS`` gives 426.76489699999996): for times reported to people, e.g. ``t_stop``."""
+    return int(tick) / TICKS_PER_MS
+
+
 def time_to_ms(tick, frac) -> np.ndarray:
     """Convert ``(tick, frac)`` pairs to float64 ms (rounded to float64)."""
     tick = np.asarray(tick, dtype=np.int64)

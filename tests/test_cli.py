@@ -380,3 +380,14 @@ def test_out_of_memory_during_the_simulation_exits_1(run, tmp_path, monkeypatch)
     code, _, err = run("run", *brunel(*BRIEF["brunel_delta"]), "-o", tmp_path / "out")
     assert code == 1 and err.endswith("brunel_delta.toml: out of memory during the simulation; nothing written\n")
     assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_a_long_run_is_warned_about_in_one_line(tmp_path, capsys, monkeypatch):
+    from eventsim import workload
+
+    monkeypatch.setattr(workload, "WARNED_SECONDS", 0.0)  # every run counts as long
+    out = tmp_path / "o"
+    assert cli.main(["run", str(SCENARIOS / "single_lif_dc.toml"), "-o", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("eventsim: warning: populations.neuron.I_e: about ") and err.count("\n") == 1
+    assert (out / "spikes.npz").is_file()

@@ -41,3 +41,18 @@ def test_range_covers_days_without_overflow():
 def test_time_to_ms_precision():
     tick = np.array([1_500_000_000_000], np.int64)  # 1.5e6 ms = 25 min
     assert abs(tb.time_to_ms(tick, np.array([0.25]))[0] - (1.5e6 + 0.25e-6)) < 1e-9
+
+
+def test_ticks_to_ms_is_the_nearest_float():
+    assert 426764897 * tb.TICK_MS != 426.764897  # the naive product misses it
+    assert tb.ticks_to_ms(426764897) == 426.764897
+    assert tb.ticks_to_ms(np.int64(10**17)) == 1e11 and tb.ticks_to_ms(0) == 0.0
+
+
+def test_t_stop_of_an_interrupted_run_is_the_nearest_float():
+    import eventsim
+
+    net = eventsim.Network(seed=1)
+    net.add_population("p", 1, I_e=500.0)
+    net.run(426.764897)
+    assert net.t == 426.764897 and net.results.t_stop == 426.764897

@@ -15,7 +15,7 @@ import numpy as np
 
 from eventsim.engine import kernels as K
 from eventsim.prepared import Prepared
-from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS
+from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
 from eventsim.workload import autonomous_rate
 
 __all__ = ["NumbaEngine", "COUNTER_NAMES"]
@@ -263,8 +263,8 @@ class NumbaEngine:
                 "queued spike groups): record fewer neurons or run shorter")
         if saved is not None:
             self._restore(saved)
-            raise MemoryError(f"{what}; the simulation stopped at {self.now_tick * TICK_MS:g} ms") from None
-        self._lost = f"the simulation state was lost when memory ran out at {self.now_tick * TICK_MS:g} ms"
+            raise MemoryError(f"{what}; the simulation stopped at {ticks_to_ms(self.now_tick):g} ms") from None
+        self._lost = f"the simulation state was lost when memory ran out at {ticks_to_ms(self.now_tick):g} ms"
         raise MemoryError(f"{what}; {self._lost}") from None
 
     def _snapshot(self) -> dict:
@@ -290,7 +290,7 @@ class NumbaEngine:
             raise MemoryError(
                 f"one window of {self.state.ctl[0]['window'] * TICK_MS:g} ms holds more than {need} spikes and "
                 f"a buffer for {size} ({size * K.SPIKE.itemsize / 2**30:.3g} GiB) cannot be allocated; the "
-                f"simulation stopped at {self.now_tick * TICK_MS:g} ms") from None
+                f"simulation stopped at {ticks_to_ms(self.now_tick):g} ms") from None
         self.state = self.state._replace(win=win)
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
