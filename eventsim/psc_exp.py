@@ -32,6 +32,7 @@ TIME_TOL_MS = 1e-12
 _EPS = 2.0 ** -52
 _MAX_ITER = 400  # bisection alone needs < 110 halvings from 1e20 ms to 1e-12 ms; Newton is faster
 _HORIZON_DOUBLINGS = 12  # S = inf is searched up to 2**12 tau_max at most: all exponentials have underflowed
+_EXCESS, _EXCESS_FROM_V_INF, _SLOPE = 0, 2, 1  # the functions whose roots _refine finds (see _target)
 
 
 class PscExpParams(NamedTuple):
@@ -122,9 +123,13 @@ def propagate(p: PscExpParams, V: float, I_ex: float, I_in: float, s: float) -> 
         the magnitudes of its terms (``|V - E_L| e^{-s/tau_m}``, the ``I_e`` term and the two current terms).
     """
     x = s / p.tau_m
-    v = ((V - p.E_L) * math.exp(-x) - (p.I_e * p.tau_m / p.C_m) * math.expm1(-x)
-         + (I_ex * syn_propagator(s, p.tau_m, p.tau_syn_ex) + I_in * syn_propagator(s, p.tau_m, p.tau_syn_in)) / p.C_m)
+    v = (V - p.E_L) * math.exp(-x) - (p.I_e * p.tau_m / p.C_m) * math.expm1(-x) + _current_response(p, I_ex, I_in, s)
     return p.E_L + v, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)
+
+
+def _current_response(p: PscExpParams, I_ex: float, I_in: float, s: float) -> float:
+    """What the two currents add to ``V`` in ``s`` ms, mV."""
+    return (I_ex * syn_propagator(s, p.tau_m, p.tau_syn_ex) + I_in * syn_propagator(s, p.tau_m, p.tau_syn_in)) / p.C_m
 
 
 def propagate_refractory(p: PscExpParams, I_ex: float, I_in: float, s: float) -> tuple[float, float, float]:
@@ -220,12 +225,16 @@ def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float
         Time in ms from the start: 0.0 if ``V >= V_th`` already, else a time ``t`` with
         ``propagate(p, V, I_ex, I_in, t)[0] >= V_th`` and ``V < V_th`` at ``t - tol`` (``tol`` =
         :data:`TIME_TOL_MS` or 4 ulp of ``t``); ``inf`` if there is no crossing. When ``S`` is infinite and
-        ``V`` tends to ``V_th`` exactly, only crossings before ``2**12`` of the longest time constant count.
+        ``V`` tends to ``V_th`` exactly (``V_inf == V_th``), only crossings before ``2**12`` of the longest
+        time constant count, and the limit itself is not a crossing.
     """
     if V >= p.V_th:
         return 0.0
+    # V_inf == V_th: V tends to V_th, and rounds onto it once the exponentials are below an ulp; that is
+    # not a crossing (as for the delta LIF), so then the excess is evaluated as V - V_inf, without rounding.
+    kind = _EXCESS_FROM_V_INF if lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m) == p.V_th else _EXCESS
     if math.isinf(S):
-        S = _horizon(p, V, I_ex, I_in)
+        S = _horizon(p, V, I_ex, I_in, kind)
     cuts = [0.0, S]
     t_turn = _current_turning_time(p, I_ex, I_in)
     if 0.0 < t_turn < S:
@@ -233,18 +242,18 @@ def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float
     # Between two cuts dV/dt e^{t/tau_m} is monotone, so dV/dt changes sign at most once there.
     points = [0.0]
     for lo, hi in zip(cuts[:-1], cuts[1:]):
-        g_lo, g_hi = _slope_at(p, V, I_ex, I_in, lo), _slope_at(p, V, I_ex, I_in, hi)
+        g_lo, g_hi = _target(p, V, I_ex, I_in, lo, _SLOPE)[0], _target(p, V, I_ex, I_in, hi, _SLOPE)[0]
         if (g_lo < 0.0 < g_hi) or (g_hi < 0.0 < g_lo):
-            points.append(_refine(p, V, I_ex, I_in, lo, hi, 1, g_hi > 0.0))
+            points.append(_refine(p, V, I_ex, I_in, lo, hi, _SLOPE, g_hi > 0.0))
         points.append(hi)
     # Between two points V is monotone: its first piece that ends at or above V_th holds the crossing.
     for lo, hi in zip(points[:-1], points[1:]):
-        if hi > lo and propagate(p, V, I_ex, I_in, hi)[0] >= p.V_th:
-            return _refine(p, V, I_ex, I_in, lo, hi, 0, True)
+        if hi > lo and _target(p, V, I_ex, I_in, hi, kind)[0] >= 0.0:
+            return _refine(p, V, I_ex, I_in, lo, hi, kind, True)
     return math.inf
 
 
-def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
+def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float, kind: int) -> float:
     """A finite ``H`` (ms) such that a first crossing in ``[0, inf)`` lies in ``[0, H]``.
 
     Doubles ``H`` from the longest time constant until ``V(H) >= V_th`` (a crossing by then) or
@@ -252,8 +261,8 @@ def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
     """
     H = max(p.tau_m, p.tau_syn_ex, p.tau_syn_in)
     for _ in range(_HORIZON_DOUBLINGS):
-        V_h, ex_h, in_h = propagate(p, V, I_ex, I_in, H)
-        if V_h >= p.V_th or no_crossing_possible(p, V_h, ex_h, in_h, math.inf):
+        later = propagate(p, V, I_ex, I_in, H)
+        if _target(p, V, I_ex, I_in, H, kind)[0] >= 0.0 or no_crossing_possible(p, *later, math.inf):
             return H
         H *= 2.0
     return H
@@ -272,22 +281,22 @@ def _current_turning_time(p: PscExpParams, I_ex: float, I_in: float) -> float:
     return (math.log(abs(a)) - math.log(abs(b))) / rate
 
 
-def _slope_at(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float) -> float:
-    """``dV/dt`` (mV/ms) ``t`` ms after the state ``(V, I_ex, I_in)``."""
-    return dv_dt(p, *propagate(p, V, I_ex, I_in, t))
-
-
 def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind: int) -> tuple[float, float]:
-    """``(g, dg/dt)`` at ``t``: ``g = V - V_th`` for ``kind`` 0, ``g = dV/dt`` for ``kind`` 1."""
+    """``(g, dg/dt)`` at ``t`` ms after the state ``(V, I_ex, I_in)``, for ``g`` one of: ``V - V_th``
+    (``_EXCESS``, mV), ``V - V_inf`` (``_EXCESS_FROM_V_INF``, mV, used when ``V_inf == V_th``) or ``dV/dt``
+    (``_SLOPE``, mV/ms)."""
     state = propagate(p, V, I_ex, I_in, t)
-    if kind == 0:
+    if kind == _SLOPE:
+        return dv_dt(p, *state), _d2v_dt2(p, *state)
+    if kind == _EXCESS:
         return state[0] - p.V_th, dv_dt(p, *state)
-    return dv_dt(p, *state), _d2v_dt2(p, *state)
+    y = (V - lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * math.exp(-t / p.tau_m) + _current_response(p, I_ex, I_in, t)
+    return y, dv_dt(p, *state)
 
 
 def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: float, kind: int,
             rising: bool) -> float:
-    """Shrink a bracket ``[lo, hi]`` (ms) of the sign change of ``g`` (see :func:`_target`) to
+    """Shrink a bracket ``[lo, hi]`` (ms) of the sign change of ``g`` (``kind``, see :func:`_target`) to
     :data:`TIME_TOL_MS`; returns its upper end, where ``g >= 0`` if ``rising`` (``g <= 0`` otherwise).
 
     Safeguarded Newton: a Newton step is taken when it lands inside the bracket, at least half a
