@@ -153,11 +153,6 @@ def dv_dt(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
     return -(V - p.E_L) / p.tau_m + (I_ex + I_in + p.I_e) / p.C_m
 
 
-def _d2v_dt2(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
-    """Second derivative of V, mV/ms**2: ``-V'/tau_m + I'/C_m``."""
-    return -dv_dt(p, V, I_ex, I_in) / p.tau_m - (I_ex / p.tau_syn_ex + I_in / p.tau_syn_in) / p.C_m
-
-
 # ---------------------------------------------------------------------------------------------
 # Threshold crossing
 # ---------------------------------------------------------------------------------------------
@@ -285,13 +280,16 @@ def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind:
     """``(g, dg/dt)`` at ``t`` ms after the state ``(V, I_ex, I_in)``, for ``g`` one of: ``V - V_th``
     (``_EXCESS``, mV), ``V - V_inf`` (``_EXCESS_FROM_V_INF``, mV, used when ``V_inf == V_th``) or ``dV/dt``
     (``_SLOPE``, mV/ms)."""
-    state = propagate(p, V, I_ex, I_in, t)
-    if kind == _SLOPE:
-        return dv_dt(p, *state), _d2v_dt2(p, *state)
-    if kind == _EXCESS:
-        return state[0] - p.V_th, dv_dt(p, *state)
+    # NOTE: the slope comes from y = V - V_inf propagated on its own, not from the propagated V: once
+    # |V - E_L| is below an ulp of V, V rounds onto E_L and dV/dt computed from it has the wrong sign.
     y = (V - lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * math.exp(-t / p.tau_m) + _current_response(p, I_ex, I_in, t)
-    return y, dv_dt(p, *state)
+    i_ex, i_in = I_ex * math.exp(-t / p.tau_syn_ex), I_in * math.exp(-t / p.tau_syn_in)
+    slope = -y / p.tau_m + (i_ex + i_in) / p.C_m
+    if kind == _SLOPE:
+        return slope, -slope / p.tau_m - (i_ex / p.tau_syn_ex + i_in / p.tau_syn_in) / p.C_m
+    if kind == _EXCESS:
+        return propagate(p, V, I_ex, I_in, t)[0] - p.V_th, slope
+    return y, slope
 
 
 def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: float, kind: int,
