@@ -297,12 +297,12 @@ def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: 
     """Shrink a bracket ``[lo, hi]`` (ms) of the sign change of ``g`` (``kind``, see :func:`_target`) to
     :data:`TIME_TOL_MS`; returns its upper end, where ``g >= 0`` if ``rising`` (``g <= 0`` otherwise).
 
-    Safeguarded Newton: a Newton step is taken when it lands inside the bracket, at least half a
-    tolerance from its ends (so a converged iterate still closes the bracket from the other side);
-    a bisection step whenever the previous step did not halve the bracket.
+    Safeguarded Newton (as Numerical Recipes' ``rtsafe``): a Newton step when it lands inside the bracket
+    and is at most half the step before last, else a bisection; the iterate is kept half a tolerance
+    inside the bracket, so a converged Newton iterate closes the bracket from the other side.
     """
     sign = 1.0 if rising else -1.0
-    x, width_before = hi, math.inf
+    x, step, step_before = hi, hi - lo, hi - lo
     for _ in range(_MAX_ITER):
         g, dg = _target(p, V, I_ex, I_in, x, kind)
         if sign * g >= 0.0:
@@ -310,14 +310,13 @@ def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: 
         else:
             lo = x
         tol = max(TIME_TOL_MS, 4.0 * _EPS * abs(hi))
-        width = hi - lo
-        if width <= tol:
+        if hi - lo <= tol:
             break
-        x = x - g / dg if dg != 0.0 else math.nan
-        if not lo < x < hi or width > 0.5 * width_before:
-            x = 0.5 * (lo + hi)
-        x = min(max(x, lo + 0.5 * tol), hi - 0.5 * tol)
-        width_before = width
+        x_new = x - g / dg if dg != 0.0 else math.nan
+        if not lo < x_new < hi or abs(x_new - x) > 0.5 * step_before:
+            x_new = 0.5 * (lo + hi)
+        step_before, step = step, abs(x_new - x)
+        x = min(max(x_new, lo + 0.5 * tol), hi - 0.5 * tol)
     return hi
 
 
