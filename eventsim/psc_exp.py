@@ -160,7 +160,8 @@ def no_crossing_possible(p: PscExpParams, V: float, I_ex: float, I_in: float, S:
     """Cheap conservative test: True only if ``V < V_th`` throughout ``[0, S]`` for certain.
 
     False means "maybe": call :func:`first_crossing`. Cost: about 25 flops and one ``exp`` (none when
-    ``S`` is infinite), against 10-40 propagations for :func:`first_crossing`.
+    ``S`` is infinite), against 7 (no crossing) to 19 (a crossing) propagations on average for
+    :func:`first_crossing`.
 
     Parameters
     ----------

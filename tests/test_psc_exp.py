@@ -204,8 +204,7 @@ def test_grazing_three_exponentials(case, offset, fires):
     t = np.linspace(0, S, 2001)
     v = [propagate(p, *state, x)[0] for x in t]
     k = int(np.argmax(v))
-    assume_interior = 0 < k < len(t) - 1
-    assert assume_interior, "the case must have an interior maximum"
+    assert 0 < k < len(t) - 1, "the case must have an interior maximum"
     t_max, v_max = mp_peak(p, *state, t[k - 1], t[k + 1])
     p = p._replace(V_th=float(v_max) - offset)  # the maximum is offset above V_th
     t_c = first_crossing(p, *state, S)
@@ -315,7 +314,8 @@ def check_against_samples(p, state, S):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases, states, st.one_of(st.floats(0.01, 200.0), st.just(math.inf)), near_peak)
 # regression: V rounded onto E_L at t = S made dV/dt(S) positive, hiding the peak at 0.13 ms
-@example(PscExpParams(C_m=50.0, tau_m=0.5, tau_syn_ex=0.5, tau_syn_in=0.5, V_th=-45.0), (-46.0, 3240.0, 0.0), 20.0, None)
+@example(PscExpParams(C_m=50.0, tau_m=0.5, tau_syn_ex=0.5, tau_syn_in=0.5, V_th=-45.0), (-46.0, 3240.0, 0.0), 20.0,
+         None)
 def test_first_crossing_never_misses_nor_invents_a_crossing(p, state, S, delta):
     if delta is not None:  # put the threshold within 1e-3 mV of the highest point: near-grazing
         window = S if math.isfinite(S) else 20 * max(p.tau_m, p.tau_syn_ex, p.tau_syn_in)
