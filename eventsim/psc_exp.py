@@ -202,7 +202,7 @@ def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float
 
     Lossless: a crossing is found however briefly ``V`` stays above threshold (a trajectory peaking
     1e-9 mV above ``V_th`` is found, one peaking 1e-9 mV below is not). ``V - V_th`` is a constant plus
-    up to three exponentials; the method splits ``[0, S]`` into at most five pieces on which ``V`` is
+    up to three exponentials; the method splits ``[0, S]`` into at most four pieces on which ``V`` is
     monotone (``dV/dt`` has at most two zeros, each alone in a piece where ``dV/dt e^{t/tau_m}`` is
     monotone, that is between the zeros of ``dI/dt``, found in closed form), checks ``V`` at the ends
     of the pieces, and refines the first root by safeguarded Newton-bisection.
@@ -381,7 +381,7 @@ def simulate_neuron(p: PscExpParams, times, weights, t_stop: float) -> list[floa
                 t = t_next
                 break
             V, I_ex, I_in = propagate_refractory(p, I_ex, I_in, tc)
-            t += tc
+            t = min(t + tc, t_next)  # (a crossing at the end of the interval must not pass the input)
             spikes.append(t)
             ref_end = t + p.t_ref
         I_ex, I_in = receive(I_ex, I_in, w)
