@@ -340,3 +340,27 @@ def test_no_crossing_possible_answers_yes_for_quiet_states():
     assert no_crossing_possible(p._replace(I_e=1000.0), -70.0, 0.0, 0.0, 1.0)  # V_inf = -30, but not within 1 ms
     assert not no_crossing_possible(p._replace(I_e=1000.0), -70.0, 0.0, 0.0, 10.0)
     assert not no_crossing_possible(p, -70.0, 3000.0, 0.0, 10.0)  # crosses at 2.6 ms
+
+
+def test_nearly_equal_time_constants_never_miss_nor_invent_a_crossing():
+    """The property above for ratios 1 +- 1e-12 ... 1 + 3e-5, sampled with the 50-digit oracle."""
+    rng = np.random.default_rng(7)
+    ratios = [1 + 1e-12, 1 - 1e-12, 1 + 1e-9, 1 - 1e-7, 1.0, 1 + 3e-5]
+    crossed = 0
+    for _ in range(30):
+        p = random_params(rng, ratios[rng.integers(6)], ratios[rng.integers(6)])
+        state = (float(rng.uniform(-90, -40)), float(rng.uniform(0, 8000)), float(rng.uniform(-8000, 0)))
+        S = float(rng.uniform(0.1, 100))
+        t = np.linspace(0, S, 200)
+        v = np.array([float(mp_state(p, *state, x)[0]) for x in t])
+        if rng.random() < 0.5:  # near-grazing
+            p = p._replace(V_th=float(v.max()) + float(rng.uniform(-1e-3, 1e-3)))
+        t_d = first_crossing(p, *state, S)
+        above = np.flatnonzero(v - p.V_th > MARGIN_MV)
+        if above.size:
+            crossed += 1
+            assert t_d <= t[above[0]] + 1e-12
+        if t_d <= S:
+            assert float(mp_state(p, *state, t_d)[0]) - p.V_th >= -MARGIN_MV
+            assert np.all(v[t < t_d] - p.V_th < MARGIN_MV)
+    assert 5 < crossed < 25  # both outcomes were exercised
