@@ -1,0 +1,388 @@
+"""Leaky integrate-and-fire with exponential current synapses (NEST ``iaf_psc_exp_ps``): the mathematics.
+
+The model ``lif_psc_exp`` (units ms, mV, pA, pF)::
+
+    dV/dt    = -(V - E_L)/tau_m + (I_ex + I_in + I_e)/C_m
+    dI_ex/dt = -I_ex/tau_syn_ex      dI_in/dt = -I_in/tau_syn_in
+
+An input of weight ``w`` pA adds ``w`` to ``I_ex`` if ``w >= 0``, else to ``I_in`` (:func:`receive`).
+The neuron spikes at the first time ``V(t) >= V_th`` (:func:`first_crossing`), then ``V`` is clamped at
+``V_reset`` for ``t_ref`` while the currents keep decaying and receiving inputs
+(:func:`propagate_refractory`); at the end of ``t_ref`` ``V`` restarts from ``V_reset``.
+
+This module is plain Python on scalars (``math``, no globals, no callbacks) so that the reference
+engine can call it and a Numba kernel can be compiled from the same text. The derivations, the
+precision and the proof that :func:`first_crossing` cannot miss a crossing are in
+``docs/models_psc_exp.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from eventsim.models import lif_period, lif_v_inf
+
+__all__ = ["PscExpParams", "syn_propagator", "propagate", "propagate_refractory", "receive", "dv_dt",
+           "no_crossing_possible", "first_crossing", "psp_peak", "dc_period", "simulate_neuron", "TIME_TOL_MS"]
+
+TIME_TOL_MS = 1e-12
+"""Width (ms) to which crossing times are refined (or 4 ulp of the time, when that is larger)."""
+
+_EPS = 2.0 ** -52
+_MAX_ITER = 400  # bisection alone needs < 110 halvings from 1e20 ms to 1e-12 ms; Newton is faster
+_HORIZON_DOUBLINGS = 12  # S = inf is searched up to 2**12 tau_max at most: all exponentials have underflowed
+_EXCESS, _EXCESS_FROM_V_INF, _SLOPE = 0, 2, 1  # the functions whose roots _refine finds (see _target)
+
+
+class PscExpParams(NamedTuple):
+    """Parameters of one ``lif_psc_exp`` neuron (NEST ``iaf_psc_exp_ps`` names, units and defaults).
+
+    Parameters
+    ----------
+    C_m : float
+        Membrane capacitance, pF (> 0).
+    tau_m : float
+        Membrane time constant, ms (> 0).
+    tau_syn_ex, tau_syn_in : float
+        Decay time constants of the excitatory and inhibitory currents, ms (> 0; may equal ``tau_m``).
+    E_L, V_th, V_reset : float
+        Resting potential, threshold and reset potential, mV (``V_reset < V_th``).
+    t_ref : float
+        Refractory period, ms (>= 0).
+    I_e : float
+        Constant external current, pA.
+    V_init : float
+        Initial potential, mV (``V_init >= V_th`` spikes at t = 0).
+    """
+
+    C_m: float = 250.0
+    tau_m: float = 10.0
+    tau_syn_ex: float = 2.0
+    tau_syn_in: float = 2.0
+    E_L: float = -70.0
+    V_th: float = -55.0
+    V_reset: float = -70.0
+    t_ref: float = 2.0
+    I_e: float = 0.0
+    V_init: float = -70.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact propagation
+# ---------------------------------------------------------------------------------------------
+def syn_propagator(s: float, tau_m: float, tau_syn: float) -> float:
+    """Membrane response (ms) to a unit current decaying with ``tau_syn``, ``s`` ms after it started.
+
+    ``V`` gains ``I0 * syn_propagator(s, tau_m, tau_syn) / C_m`` mV from a current ``I0`` pA. The value is
+    ``beta (exp(-s/tau_m) - exp(-s/tau_syn))`` with ``beta = tau_m tau_syn / (tau_m - tau_syn)``, and
+    ``s exp(-s/tau_m)`` when ``tau_syn == tau_m``.
+
+    Parameters
+    ----------
+    s : float
+        Elapsed time, ms (>= 0, finite).
+    tau_m, tau_syn : float
+        Membrane and synaptic time constants, ms (> 0).
+
+    Returns
+    -------
+    float
+        The propagator in ms, >= 0. Relative error a few ulp times ``1 + s / tau_slow`` (the condition
+        number of ``exp``) for every ratio of the time constants, including equal and nearly equal ones.
+    """
+    tau_slow = max(tau_m, tau_syn)
+    decay = math.exp(-s / tau_slow)
+    if tau_m == tau_syn:
+        return s * decay
+    # NOTE: written as exp(-s/tau_slow) (1 - exp(-rate s)) / rate, rate = 1/tau_fast - 1/tau_slow computed as
+    # |tau_m - tau_syn| / tau_m / tau_syn: no cancellation when the time constants nearly agree (the
+    # difference of two close floats is exact), and no overflow of exp(+...) when tau_syn > tau_m.
+    rate = abs(tau_m - tau_syn) / tau_m / tau_syn
+    return decay * (-math.expm1(-rate * s) / rate)
+
+
+def propagate(p: PscExpParams, V: float, I_ex: float, I_in: float, s: float) -> tuple[float, float, float]:
+    """State ``s`` ms later with no input and no threshold: exact solution of the model's equations.
+
+    Parameters
+    ----------
+    p : PscExpParams
+        Neuron parameters.
+    V : float
+        Membrane potential now, mV.
+    I_ex, I_in : float
+        Synaptic currents now, pA.
+    s : float
+        Elapsed time, ms (>= 0, finite).
+
+    Returns
+    -------
+    tuple of float
+        ``(V, I_ex, I_in)`` after ``s`` ms, in mV, pA, pA. The error of ``V`` is a few ulp of the sum of
+        the magnitudes of its terms (``|V - E_L| e^{-s/tau_m}``, the ``I_e`` term and the two current terms).
+    """
+    x = s / p.tau_m
+    v = (V - p.E_L) * math.exp(-x) - (p.I_e * p.tau_m / p.C_m) * math.expm1(-x) + _current_response(p, I_ex, I_in, s)
+    return p.E_L + v, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)
+
+
+def _current_response(p: PscExpParams, I_ex: float, I_in: float, s: float) -> float:
+    """What the two currents add to ``V`` in ``s`` ms, mV."""
+    return (I_ex * syn_propagator(s, p.tau_m, p.tau_syn_ex) + I_in * syn_propagator(s, p.tau_m, p.tau_syn_in)) / p.C_m
+
+
+def propagate_refractory(p: PscExpParams, I_ex: float, I_in: float, s: float) -> tuple[float, float, float]:
+    """State ``s`` ms later while refractory: ``V`` clamped at ``V_reset``, the currents decay.
+
+    Returns
+    -------
+    tuple of float
+        ``(V_reset, I_ex, I_in)`` in mV, pA, pA.
+    """
+    return p.V_reset, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)
+
+
+def receive(I_ex: float, I_in: float, w: float) -> tuple[float, float]:
+    """Currents (pA) after one input of weight ``w`` pA: to ``I_ex`` if ``w >= 0``, else to ``I_in``."""
+    return (I_ex + w, I_in) if w >= 0.0 else (I_ex, I_in + w)
+
+
+def dv_dt(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
+    """Slope of the membrane potential, mV/ms (free, not refractory)."""
+    return -(V - p.E_L) / p.tau_m + (I_ex + I_in + p.I_e) / p.C_m
+
+
+# ---------------------------------------------------------------------------------------------
+# Threshold crossing
+# ---------------------------------------------------------------------------------------------
+def no_crossing_possible(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float) -> bool:
+    """Cheap conservative test: True only if ``V < V_th`` throughout ``[0, S]`` for certain.
+
+    False means "maybe": call :func:`first_crossing`. Cost: about 25 flops and one ``exp`` (none when
+    ``S`` is infinite), against 7 (no crossing) to 19 (a crossing) propagations on average for
+    :func:`first_crossing`.
+
+    Parameters
+    ----------
+    p : PscExpParams
+    V, I_ex, I_in : float
+        State now, mV, pA, pA (free, not refractory).
+    S : float
+        Length of the interval, ms (>= 0, may be ``inf``).
+
+    Returns
+    -------
+    bool
+
+    Notes
+    -----
+    With ``y = V - V_inf`` (``V_inf = E_L + I_e tau_m / C_m``) and ``I+`` the sum of the positive currents,
+    ``y(t)`` is below both ``max(y0, 0) + sum I_x+ min(tau_m, tau_x) / C_m`` (a current ``I0 e^{-t/tau_x}``
+    adds at most ``I0 min(tau_m, tau_x) / C_m``) and the solution ``z(t) = u + (y0 - u) e^{-t/tau_m}``,
+    ``u = tau_m I+ / C_m``, of the same equation under the constant current ``I+`` (comparison
+    principle); ``z`` is monotone, so its maximum on ``[0, S]`` is ``max(y0, z(S))``. A margin of 64 ulp
+    of the magnitudes involved covers the rounding of :func:`propagate`.
+    """
+    if V >= p.V_th:
+        return False
+    v_inf = lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)
+    y0 = V - v_inf
+    pos_ex, pos_in = max(I_ex, 0.0), max(I_in, 0.0)
+    bound = max(y0, 0.0) + (pos_ex * min(p.tau_m, p.tau_syn_ex) + pos_in * min(p.tau_m, p.tau_syn_in)) / p.C_m
+    u = p.tau_m * (pos_ex + pos_in) / p.C_m
+    z_end = u if math.isinf(S) else u + (y0 - u) * math.exp(-S / p.tau_m)
+    bound = min(bound, max(y0, z_end))
+    margin = 64.0 * _EPS * (abs(p.V_th) + abs(v_inf) + abs(p.E_L) + abs(y0) + abs(bound) + u)
+    return v_inf + bound < p.V_th - margin
+
+
+def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float) -> float:
+    """First time in ``[0, S]`` at which ``V(t) >= V_th``, or ``inf`` if there is none.
+
+    Lossless: a crossing is found however briefly ``V`` stays above threshold (a trajectory peaking
+    1e-9 mV above ``V_th`` is found, one peaking 1e-9 mV below is not). ``V - V_th`` is a constant plus
+    up to three exponentials; the method splits ``[0, S]`` into at most four pieces on which ``V`` is
+    monotone (``dV/dt`` has at most two zeros, each alone in a piece where ``dV/dt e^{t/tau_m}`` is
+    monotone, that is between the zeros of ``dI/dt``, found in closed form), checks ``V`` at the ends
+    of the pieces, and refines the first root by safeguarded Newton-bisection.
+
+    Parameters
+    ----------
+    p : PscExpParams
+    V, I_ex, I_in : float
+        State at the start of the interval, mV, pA, pA (free, not refractory).
+    S : float
+        Length of the interval, ms (>= 0, may be ``inf``).
+
+    Returns
+    -------
+    float
+        Time in ms from the start: 0.0 if ``V >= V_th`` already, else a time ``t`` with
+        ``propagate(p, V, I_ex, I_in, t)[0] >= V_th`` and ``V < V_th`` at ``t - tol`` (``tol`` =
+        :data:`TIME_TOL_MS` or 4 ulp of ``t``); ``inf`` if there is no crossing. When ``S`` is infinite and
+        ``V`` tends to ``V_th`` exactly (``V_inf == V_th``), only crossings before ``2**12`` of the longest
+        time constant count, and the limit itself is not a crossing.
+    """
+    if V >= p.V_th:
+        return 0.0
+    # V_inf == V_th: V tends to V_th, and rounds onto it once the exponentials are below an ulp; that is
+    # not a crossing (as for the delta LIF), so then the excess is evaluated as V - V_inf, without rounding.
+    kind = _EXCESS_FROM_V_INF if lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m) == p.V_th else _EXCESS
+    if math.isinf(S):
+        S = _horizon(p, V, I_ex, I_in, kind)
+    cuts = [0.0, S]
+    t_turn = _current_turning_time(p, I_ex, I_in)
+    if 0.0 < t_turn < S:
+        cuts.insert(1, t_turn)
+    # Between two cuts dV/dt e^{t/tau_m} is monotone, so dV/dt changes sign at most once there.
+    points = [0.0]
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        g_lo, g_hi = _target(p, V, I_ex, I_in, lo, _SLOPE)[0], _target(p, V, I_ex, I_in, hi, _SLOPE)[0]
+        if (g_lo < 0.0 < g_hi) or (g_hi < 0.0 < g_lo):
+            points.append(_refine(p, V, I_ex, I_in, lo, hi, _SLOPE, g_hi > 0.0))
+        points.append(hi)
+    # Between two points V is monotone: its first piece that ends at or above V_th holds the crossing.
+    for lo, hi in zip(points[:-1], points[1:]):
+        if hi > lo and _target(p, V, I_ex, I_in, hi, kind)[0] >= 0.0:
+            return _refine(p, V, I_ex, I_in, lo, hi, kind, True)
+    return math.inf
+
+
+def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float, kind: int) -> float:
+    """A finite ``H`` (ms) such that a first crossing in ``[0, inf)`` lies in ``[0, H]``.
+
+    Doubles ``H`` from the longest time constant until ``V(H) >= V_th`` (a crossing by then) or
+    :func:`no_crossing_possible` holds from ``H`` on; stops at ``2**12`` time constants.
+    """
+    H = max(p.tau_m, p.tau_syn_ex, p.tau_syn_in)
+    for _ in range(_HORIZON_DOUBLINGS):
+        later = propagate(p, V, I_ex, I_in, H)
+        if _target(p, V, I_ex, I_in, H, kind)[0] >= 0.0 or no_crossing_possible(p, *later, math.inf):
+            return H
+        H *= 2.0
+    return H
+
+
+def _current_turning_time(p: PscExpParams, I_ex: float, I_in: float) -> float:
+    """Time (ms) at which ``dI/dt = -(I_ex(t)/tau_syn_ex + I_in(t)/tau_syn_in)`` changes sign, else ``inf``.
+
+    The two terms decay at different rates, so their sum changes sign at most once, where
+    ``a e^{-t/tau_syn_ex} = b e^{-t/tau_syn_in}``; the result may be negative (no sign change for t > 0).
+    """
+    a, b = I_ex / p.tau_syn_ex, -I_in / p.tau_syn_in
+    if not a * b > 0.0 or p.tau_syn_ex == p.tau_syn_in:
+        return math.inf
+    rate = (p.tau_syn_in - p.tau_syn_ex) / p.tau_syn_ex / p.tau_syn_in  # 1/tau_ex - 1/tau_in, no cancellation
+    return (math.log(abs(a)) - math.log(abs(b))) / rate
+
+
+def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind: int) -> tuple[float, float]:
+    """``(g, dg/dt)`` at ``t`` ms after the state ``(V, I_ex, I_in)``, for ``g`` one of: ``V - V_th``
+    (``_EXCESS``, mV), ``V - V_inf`` (``_EXCESS_FROM_V_INF``, mV, used when ``V_inf == V_th``) or ``dV/dt``
+    (``_SLOPE``, mV/ms)."""
+    # NOTE: the slope comes from y = V - V_inf propagated on its own, not from the propagated V: once
+    # |V - E_L| is below an ulp of V, V rounds onto E_L and dV/dt computed from it has the wrong sign.
+    y = (V - lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * math.exp(-t / p.tau_m) + _current_response(p, I_ex, I_in, t)
+    i_ex, i_in = I_ex * math.exp(-t / p.tau_syn_ex), I_in * math.exp(-t / p.tau_syn_in)
+    slope = -y / p.tau_m + (i_ex + i_in) / p.C_m
+    if kind == _SLOPE:
+        return slope, -slope / p.tau_m - (i_ex / p.tau_syn_ex + i_in / p.tau_syn_in) / p.C_m
+    if kind == _EXCESS:
+        return propagate(p, V, I_ex, I_in, t)[0] - p.V_th, slope
+    return y, slope
+
+
+def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: float, kind: int,
+            rising: bool) -> float:
+    """Shrink a bracket ``[lo, hi]`` (ms) of the sign change of ``g`` (``kind``, see :func:`_target`) to
+    :data:`TIME_TOL_MS`; returns its upper end, where ``g >= 0`` if ``rising`` (``g <= 0`` otherwise).
+
+    Safeguarded Newton (as Numerical Recipes' ``rtsafe``): a Newton step when it lands inside the bracket
+    and is at most half the step before last, else a bisection; the iterate is kept half a tolerance
+    inside the bracket, so a converged Newton iterate closes the bracket from the other side.
+    """
+    sign = 1.0 if rising else -1.0
+    x, step, step_before = hi, hi - lo, hi - lo
+    for _ in range(_MAX_ITER):
+        g, dg = _target(p, V, I_ex, I_in, x, kind)
+        if sign * g >= 0.0:
+            hi = x
+        else:
+            lo = x
+        tol = max(TIME_TOL_MS, 4.0 * _EPS * abs(hi))
+        if hi - lo <= tol:
+            break
+        x_new = x - g / dg if dg != 0.0 else math.nan
+        if not lo < x_new < hi or abs(x_new - x) > 0.5 * step_before:
+            x_new = 0.5 * (lo + hi)
+        step_before, step = step, abs(x_new - x)
+        x = min(max(x_new, lo + 0.5 * tol), hi - 0.5 * tol)
+    return hi
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed forms for tests and checks
+# ---------------------------------------------------------------------------------------------
+def psp_peak(p: PscExpParams, w: float, tau_syn: float) -> tuple[float, float]:
+    """Time (ms) and amplitude (mV) of the peak of one PSP from the fixed point ``V_inf``.
+
+    ``t_peak = tau_m ln(1 + d) / d`` with ``d = (tau_m - tau_syn)/tau_syn`` (``tau_m`` when equal), and
+    the amplitude ``w tau_syn e^{-t_peak/tau_m} / C_m`` (at the peak ``e^{-t/tau_m}/tau_m = e^{-t/tau_syn}/tau_syn``).
+
+    Parameters
+    ----------
+    p : PscExpParams
+    w : float
+        Weight of the input, pA.
+    tau_syn : float
+        Its current's time constant, ms (``p.tau_syn_ex`` or ``p.tau_syn_in``).
+    """
+    d = (p.tau_m - tau_syn) / tau_syn
+    t_peak = p.tau_m if d == 0.0 else p.tau_m * math.log1p(d) / d
+    return t_peak, w * tau_syn * math.exp(-t_peak / p.tau_m) / p.C_m
+
+
+def dc_period(p: PscExpParams) -> float:
+    """Firing period (ms) under ``I_e`` alone: ``t_ref + tau_m ln((V_inf - V_reset)/(V_inf - V_th))``, or ``inf``."""
+    return lif_period(tau_m=p.tau_m, V_th=p.V_th, V_reset=p.V_reset, t_ref=p.t_ref,
+                      v_inf=lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m))
+
+
+def simulate_neuron(p: PscExpParams, times, weights, t_stop: float) -> list[float]:
+    """Spike times (ms) of one neuron driven by inputs, by the functions above (a test helper).
+
+    Parameters
+    ----------
+    p : PscExpParams
+    times : sequence of float
+        Input times, ms, non-decreasing, in ``[0, t_stop]``.
+    weights : sequence of float
+        Input weights, pA.
+    t_stop : float
+        End of the simulation, ms.
+
+    Returns
+    -------
+    list of float
+        Spike times, ms. A crossing at the time of an input comes before that input.
+    """
+    t, V, I_ex, I_in, ref_end, spikes = 0.0, p.V_init, 0.0, 0.0, -math.inf, []
+    for t_next, w in list(zip(times, weights)) + [(t_stop, 0.0)]:
+        while True:
+            if t < ref_end:
+                V, I_ex, I_in = propagate_refractory(p, I_ex, I_in, min(t_next, ref_end) - t)
+                t = min(t_next, ref_end)
+                if t < ref_end:
+                    break
+            tc = first_crossing(p, V, I_ex, I_in, t_next - t)
+            if math.isinf(tc):
+                V, I_ex, I_in = propagate(p, V, I_ex, I_in, t_next - t)
+                t = t_next
+                break
+            V, I_ex, I_in = propagate_refractory(p, I_ex, I_in, tc)
+            t = min(t + tc, t_next)  # (a crossing at the end of the interval must not pass the input)
+            spikes.append(t)
+            ref_end = t + p.t_ref
+        I_ex, I_in = receive(I_ex, I_in, w)
+    return spikes
