@@ -208,8 +208,16 @@ class Network:
     def add_population(self, name: str, size: int, model: str = "lif", params: dict | None = None, **kw) -> Population:
         """Add ``size`` neurons of ``model`` with parameters given as a dict and/or keywords.
 
-        Parameter values may be scalars, arrays of length ``size``, or distributions
-        (``{"distribution": "uniform", "min": .., "max": ..}``, ``"normal"`` with ``mean, std[, min, max]``).
+        ``model`` is a key of :data:`eventsim.models.REGISTRY` (``"lif"``, ``"qif"``; docs/models.md
+        lists their parameters, units and defaults). Parameter values may be scalars, arrays of
+        length ``size``, or distributions (``{"distribution": "uniform", "min": .., "max": ..}``,
+        ``"normal"`` with ``mean, std[, min, max]``).
+
+        Raises
+        ------
+        ValidationError
+            Bad name or size, an unknown model (the message lists the known ones) or a parameter
+            the model refuses (:func:`eventsim.models.resolve_parameters`).
         """
         self._mutable()
         where = f"populations.{name}"

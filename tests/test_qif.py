@@ -6,6 +6,8 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import eventsim
 from eventsim.models import qif
@@ -133,3 +135,19 @@ def test_refractory_inputs_discarded_and_input_at_its_end_accepted():
     assert res.counters["discarded"] == 1
     assert res.voltages["v"].values[0].tolist() == [-70.0, -65.0]
     assert res.spike_times.tolist() == [0.0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(v0=st.floats(-90.0, -31.0), i_e=st.floats(-200.0, 400.0), v_c=st.floats(-69.0, -35.0))
+def test_time_to_peak_and_free_potential_agree(v0, i_e, v_c):
+    """Wherever the closed form says V reaches V_peak, V(t) there is V_peak (to the conditioning
+    of V(t) at that time), and V stays below V_peak at 99 % of that time."""
+    args = dict(E_L=-70.0, V_c=v_c, tau_m=16.0, C_m=256.0, I=i_e)
+    t = qif.time_to_peak(v0, -30.0, **args)
+    if t == math.inf:
+        assert qif.free_potential(1e4, v0, **args) < -30.0
+        return
+    dri = (v_c + 70.0) * i_e / 16.0
+    slope = qif.drift(-30.0, -70.0, v_c, dri) / (16.0 * (v_c + 70.0))
+    assert abs(qif.free_potential(t, v0, **args) + 30.0) <= 1e-9 + 1e-12 * t * slope
+    assert qif.free_potential(0.99 * t, v0, **args) < -30.0

@@ -128,9 +128,10 @@ def adaptive_crossing_time(v0: float, a0: float, v_inf: float, v_th: float, tau_
         return 0.0
     c, A = v_inf - v_th, v0 - v_inf
     pieces = []
-    if A > 0.0 and tau_m != tau_theta:
-        # t* solves exp(t (1/tau_theta - 1/tau_m)) = a0 tau_m / (A tau_theta)
-        t_star = math.log(a0 * tau_m / (A * tau_theta)) / (1.0 / tau_theta - 1.0 / tau_m)
+    rate = 1.0 / tau_theta - 1.0 / tau_m
+    if A > 0.0 and rate != 0.0:
+        # t* solves exp(t (1/tau_theta - 1/tau_m)) = a0 tau_m / (A tau_theta); in logs: nothing overflows
+        t_star = (math.log(a0) + math.log(tau_m) - math.log(A) - math.log(tau_theta)) / rate
         if math.isfinite(t_star) and t_star > 0.0:
             pieces.append(t_star)
     if c > 0.0:

@@ -84,10 +84,8 @@ def drift(v: float, E_L: float, V_c: float, dri: float) -> float:
 
 
 def _phi(s: float, q: float) -> float:
-    """``tanh(sqrt(q) s)/sqrt(q)``, ``s`` or ``tan(sqrt(-q) s)/sqrt(-q)``: analytic in q."""
-    if q > 0.0:
-        k = math.sqrt(q)
-        return math.tanh(k * s) / k
+    """``s`` or ``tan(sqrt(-q) s)/sqrt(-q)`` (q <= 0): analytic in q (q > 0 is written out in
+    :func:`free_potential`)."""
     if q < 0.0:
         w = math.sqrt(-q)
         return math.tan(w * s) / w
@@ -98,12 +96,21 @@ def free_potential(t: float, v0: float, *, E_L: float, V_c: float, tau_m: float,
     """Potential in mV ``t`` ms after being ``v0`` with no input and current ``I`` (pA).
 
     Valid before the blow-up (the engine never asks past the time to reach ``V_peak``)."""
-    if t == 0.0:
-        return v0
     D, dri, q = _scaled(E_L, V_c, tau_m, C_m, I)
-    phi = _phi(t / (tau_m * D), q)
+    f0 = drift(v0, E_L, V_c, dri)
+    if t == 0.0 or f0 == 0.0:
+        return v0  # (at a fixed point V stays)
+    s = t / (tau_m * D)
     u0 = 0.5 * ((v0 - E_L) + (v0 - V_c))
-    return v0 + phi * drift(v0, E_L, V_c, dri) / (1.0 - u0 * phi)
+    if q > 0.0:
+        # Phi = T / k; 1 - u0 Phi = (k (1 - T) - T (u0 - k)) / k, both terms without cancellation
+        # (1 - T from exp(-2 k s), u0 - k from f0), so a saturated tanh (T = 1) stays exact
+        k = math.sqrt(q)
+        e = math.exp(-2.0 * k * s)
+        T = (1.0 - e) / (1.0 + e) if k * s > 0.5 else math.tanh(k * s)
+        return v0 + T * f0 / (k * (2.0 * e / (1.0 + e)) - T * _minus_k(u0, k, f0))
+    phi = _phi(s, q)
+    return v0 + phi * f0 / (1.0 - u0 * phi)
 
 
 def _plus_k(u: float, k: float, f: float) -> float:
