@@ -97,8 +97,8 @@ class ReferenceEngine:
         ``syn_events`` (synaptic deliveries, including discarded ones), ``ext_events`` (Poisson and
         scheduled arrivals, including discarded ones), ``discarded`` (inputs dropped because the
         target was refractory), ``spikes`` (all neurons, recorded or not), ``crossing_spikes``
-        (spikes at constant-current threshold crossings; the ``V_init >= V_th`` spike at t = 0 is
-        not one).
+        (autonomous spikes: threshold crossings between events; the spike at t = 0 of a neuron
+        starting at threshold is not one).
     """
 
     def __init__(self, prepared: Prepared):
