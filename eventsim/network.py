@@ -208,8 +208,16 @@ class Network:
     def add_population(self, name: str, size: int, model: str = "lif", params: dict | None = None, **kw) -> Population:
         """Add ``size`` neurons of ``model`` with parameters given as a dict and/or keywords.
 
-        Parameter values may be scalars, arrays of length ``size``, or distributions
-        (``{"distribution": "uniform", "min": .., "max": ..}``, ``"normal"`` with ``mean, std[, min, max]``).
+        ``model`` is a key of :data:`eventsim.models.REGISTRY` (``"lif"``, ``"qif"``; docs/models.md
+        lists their parameters, units and defaults). Parameter values may be scalars, arrays of
+        length ``size``, or distributions (``{"distribution": "uniform", "min": .., "max": ..}``,
+        ``"normal"`` with ``mean, std[, min, max]``).
+
+        Raises
+        ------
+        ValidationError
+            Bad name or size, an unknown model (the message lists the known ones) or a parameter
+            the model refuses (:func:`eventsim.models.resolve_parameters`).
         """
         self._mutable()
         where = f"populations.{name}"
@@ -387,13 +395,16 @@ class Network:
         n = self.n_neurons
         pop_start = np.zeros(len(self.populations) + 1, np.int64)
         pop_start[1:] = np.cumsum([p.size for p in self.populations])
-        per_neuron = {k: [] for k in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "t_ref")}
+        per_neuron = {k: [] for k in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "t_ref",
+                                      "V_c", "delta_theta", "tau_theta", "model_id")}
         for p in self.populations:
             vals = resolve_parameters(p.model, p.size, p.params, build_generator(self.seed, _PURPOSE_PARAMS, p.index),
                                       f"populations.{p.name}")
+            vals["model_id"] = np.full(p.size, vals["model_id"], np.int8)
             for k in per_neuron:
                 per_neuron[k].append(vals[k])
-        arrays = {k: (np.concatenate(v) if v else np.zeros(0, np.int64 if k == "t_ref" else np.float64))
+        dtypes = {"t_ref": np.int64, "model_id": np.int8}
+        arrays = {k: (np.concatenate(v) if v else np.zeros(0, dtypes.get(k, np.float64)))
                   for k, v in per_neuron.items()}
         built = []
         for j, pr in enumerate(self.projections):
@@ -411,6 +422,7 @@ class Network:
             for ids in self._recorded_ids:
                 record[ids] = True
         self._prepared = Prepared(pop_names=tuple(p.name for p in self.populations), pop_start=pop_start,
+                                  pop_model=tuple(p.model for p in self.populations),
                                   **arrays, **conn, **stim, **self._voltage_arrays(), record_spikes=record,
                                   seed=self.seed)
         self.timings["build_s"] = time.perf_counter() - t0

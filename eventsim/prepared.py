@@ -5,6 +5,12 @@ reference engine read nothing else. All ids are global neuron ids ``0 .. n_neuro
 population a contiguous range. Times are ``(tick, frac)`` pairs (see :mod:`eventsim.timebase`),
 potentials in mV, currents in pA, capacitances in pF, durations in ticks.
 
+Neurons of every model share the parameter arrays ``C_m .. t_ref`` (``V_th`` holds the spike
+threshold: ``V_th`` for ``lif``, ``V_peak`` for ``qif``); ``model_id`` says each neuron's model (its
+index in :data:`eventsim.models.REGISTRY`) and the arrays of parameters only some models have
+(``V_c``, ``delta_theta``, ``tau_theta``) hold a neutral value for the others (NaN, 0, inf). The
+compiled engine reads only the shared arrays (it runs plain ``lif``).
+
 Connectivity is stored per projection as CSR by source (``rowptr``), targets as int32. A
 projection whose synapses share one weight stores it once in ``proj_weight`` (and has NaN there
 otherwise, its weights then in ``syn_weight``); likewise ``proj_delay`` (-1 when per synapse, then
@@ -82,6 +88,21 @@ class Prepared:
     record_spikes: np.ndarray  # bool[N]
     seed: int = 0
     meta: dict = field(default_factory=dict)
+    # --- models (defaults: every neuron a plain lif) --------------------------------------------
+    pop_model: tuple = None  # model name per population
+    model_id: np.ndarray = None  # int8[N]: index in eventsim.models.REGISTRY
+    V_c: np.ndarray = None  # float64[N], mV (qif; NaN otherwise)
+    delta_theta: np.ndarray = None  # float64[N], mV (lif; 0 otherwise)
+    tau_theta: np.ndarray = None  # float64[N], ms (lif; inf otherwise)
+
+    def __post_init__(self):
+        n = int(self.pop_start[-1])
+        if self.pop_model is None:
+            self.pop_model = ("lif",) * len(self.pop_names)
+        for name, dtype, fill in (("model_id", np.int8, 0), ("V_c", np.float64, np.nan),
+                                  ("delta_theta", np.float64, 0.0), ("tau_theta", np.float64, np.inf)):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(n, fill, dtype))
 
     @property
     def n_neurons(self) -> int:
@@ -135,6 +156,10 @@ class Prepared:
             assert np.all(np.isfinite(a)), name
         assert self.t_ref.dtype == np.int64 and self.t_ref.shape == (n,)
         assert np.all(self.V_reset < self.V_th) and np.all(self.tau_m > 0) and np.all(self.C_m > 0)
+        assert len(self.pop_model) == P and self.model_id.dtype == np.int8 and self.model_id.shape == (n,)
+        for name in ("V_c", "delta_theta", "tau_theta"):
+            assert getattr(self, name).dtype == np.float64 and getattr(self, name).shape == (n,), name
+        assert np.all(self.delta_theta >= 0) and np.all(self.tau_theta > 0)
         J = self.proj_pre_pop.size
         for name in ("proj_post_pop", "proj_rowptr_start", "proj_weight", "proj_weight_shift",
                      "proj_delay", "proj_delay_shift"):

@@ -9,12 +9,16 @@ from the compiled engine, so that the test suite can check one against the other
   ``(tick, frac, kind, neuron, seq)``. ``kind`` encodes the order of simultaneous events at one
   neuron (docs/semantics.md, "Simultaneous events at one neuron"); ``seq`` is a push counter, so
   ties never fall back on comparing payloads. Push and pop cost O(log n) for n queued events.
-* **Closed-form LIF.** A neuron keeps ``V`` at its last update time ``t0``; its potential at
-  ``t >= t0`` is ``V_inf + (V - V_inf) exp(-(t - t0) / tau_m)``, computed with :func:`math.exp`.
-* **Predicted crossings with lazy invalidation.** When ``V_inf > V_th``, each update of a neuron
-  pushes a crossing event at ``t0 + tau_m ln((V - V_inf) / (V_th - V_inf))`` tagged with the
-  neuron's version counter. Every later update bumps the counter, so a crossing that an input
-  advanced, delayed or cancelled is recognised as stale when it is popped and never fires.
+* **Closed forms from the model modules.** A neuron keeps its model state (``(V, a)`` for ``lif``,
+  ``(V,)`` for ``qif``) at its last update time ``t0``. Everything model-specific goes through the
+  model's ``ReferenceOps`` (:mod:`eventsim.models`): advance the state to t, apply a batch of
+  inputs, test / reset, time to the next autonomous spike. Populations of different models mix
+  freely: the engine only routes events.
+* **Predicted crossings with lazy invalidation.** Each update of a neuron pushes its next
+  autonomous spike (``ReferenceOps.time_to_spike``, e.g. ``t0 + tau_m ln((V - V_inf) / (V_th -
+  V_inf))`` for plain LIF) tagged with the neuron's version counter. Every later update bumps the
+  counter, so a crossing that an input advanced, delayed or cancelled is recognised as stale when
+  it is popped and never fires.
 
 The engine reads only a :class:`~eventsim.prepared.Prepared`; its public interface (``advance``,
 ``now_tick``, ``spikes``, ``voltages``, ``counters``) is the same as the compiled engine's.
@@ -31,6 +35,7 @@ import numpy as np
 from sortedcontainers import SortedList
 
 from .errors import ValidationError
+from .models import REGISTRY
 from .prepared import Prepared
 from .rng import exponential_gap
 from .timebase import TICK_MS, TICKS_PER_MS
@@ -39,7 +44,7 @@ __all__ = ["ReferenceEngine", "add_ms"]
 
 # Event kinds, in the order in which simultaneous events at one neuron are handled.
 REF_END = 0  # end of the refractory period (input at exactly t_s + t_ref counts)
-CROSSING = 1  # predicted constant-current threshold crossing (or the V_init >= V_th spike at 0)
+CROSSING = 1  # predicted autonomous spike (threshold crossing) or the V_init >= V_th spike at 0
 CURRENT = 2  # change of injected current
 INPUT = 3  # synaptic or scheduled arrival; all at one (time, neuron) are summed, tested once
 POISSON = 4  # Poisson arrival: a separate input with its own threshold test
@@ -49,7 +54,7 @@ SAMPLE = 5  # membrane-potential sample, after everything else at that time
 _INITIAL = -1
 
 _ARRAYS = (
-    "pop_start", "C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "t_ref",
+    "pop_start", "V_init", "I_e", "t_ref", "model_id",
     "proj_pre_pop", "proj_rowptr_start", "rowptr", "syn_target", "proj_weight",
     "proj_weight_shift", "syn_weight", "proj_delay", "proj_delay_shift", "syn_delay",
     "pop_proj_ptr", "pop_proj", "ps_target", "ps_rate", "ps_weight", "ps_start", "ps_stop",
@@ -92,8 +97,8 @@ class ReferenceEngine:
         ``syn_events`` (synaptic deliveries, including discarded ones), ``ext_events`` (Poisson and
         scheduled arrivals, including discarded ones), ``discarded`` (inputs dropped because the
         target was refractory), ``spikes`` (all neurons, recorded or not), ``crossing_spikes``
-        (spikes at constant-current threshold crossings; the ``V_init >= V_th`` spike at t = 0 is
-        not one).
+        (autonomous spikes: threshold crossings between events; the spike at t = 0 of a neuron
+        starting at threshold is not one).
     """
 
     def __init__(self, prepared: Prepared):
@@ -106,9 +111,12 @@ class ReferenceEngine:
         self.counters = {"syn_events": 0, "ext_events": 0, "discarded": 0, "spikes": 0, "crossing_spikes": 0}
         self._queue = SortedList()
         self._seq = 0
-        # Neuron state: potential V at time t0 (meaningful only when not refractory), injected
-        # current, end of the refractory period (None when not refractory), crossing version.
-        self._V = list(net.V_init)
+        # Neuron state: the model's operations, its state at time t0 (V clamped at V_reset while
+        # refractory), injected current, end of the refractory period (None when not
+        # refractory), crossing version.
+        ops = [m.ReferenceOps(prepared) for m in REGISTRY.values()]
+        self._ops = [ops[k] for k in net.model_id]
+        self._state = [self._ops[i].initial_state(i, v) for i, v in enumerate(net.V_init)]
         self._t0 = [(0, 0.0)] * n
         self._I = list(net.I_e)
         self._ref_end: list[tuple[int, float] | None] = [None] * n
@@ -186,12 +194,12 @@ class ReferenceEngine:
         assert len(set(seqs)) == len(seqs) and all(0 <= s < self._seq for s in seqs)
         for tick, frac, kind, i, _seq, _data in self._queue:
             assert tick >= self.now_tick and 0.0 <= frac < 1.0 and kind in range(6)
-            assert 0 <= i < len(self._V)
+            assert 0 <= i < len(self._state)
         if self.now_tick == 0:
             return  # initial state: V_init may still be >= V_th (its spike at t = 0 is pending)
         for i, ref_end in enumerate(self._ref_end):
             if ref_end is None:
-                assert self._t0[i] < (self.now_tick, 0.0) and self._V[i] < self._net.V_th[i]
+                assert self._t0[i] < (self.now_tick, 0.0) and not self._ops[i].fires(i, self._state[i])
             else:
                 assert ref_end >= (self.now_tick, 0.0)
 
@@ -206,8 +214,8 @@ class ReferenceEngine:
     def _schedule_initial(self) -> None:
         """Queue the initial spikes and crossings, stimuli, current changes, samples, Poisson arrivals."""
         net = self._net
-        for i, v in enumerate(net.V_init):
-            if v >= net.V_th[i]:
+        for i, state in enumerate(self._state):
+            if self._ops[i].fires(i, state):
                 self._push(0, 0.0, CROSSING, i, _INITIAL)
             else:
                 self._predict_crossing(i)
@@ -231,59 +239,49 @@ class ReferenceEngine:
     # ------------------------------------------------------------------------------------------
     # The neuron
     # ------------------------------------------------------------------------------------------
-    def _v_inf(self, i: int) -> float:
-        net = self._net
-        # written as E_L + I (tau_m / C_m), the compiled engine's float64 operations, so that both
-        # engines predict bit-identical crossings from a reset (see predict_clean_crossing there)
-        return net.E_L[i] + self._I[i] * (net.tau_m[i] / net.C_m[i])
-
     def _refractory(self, i: int, tick: int, frac: float) -> bool:
         ref_end = self._ref_end[i]
         return ref_end is not None and (tick, frac) < ref_end
 
-    def _potential(self, i: int, tick: int, frac: float) -> float:
-        """V of neuron i at t (not before its last update), in mV; V_reset while refractory."""
-        if self._refractory(i, tick, frac):
-            return self._net.V_reset[i]
+    def _state_at(self, i: int, tick: int, frac: float) -> tuple:
+        """Model state of neuron i at t (not before its last update); V is V_reset while refractory."""
         t0, f0 = self._t0[i]
-        v_inf = self._v_inf(i)
-        return v_inf + (self._V[i] - v_inf) * math.exp(-elapsed_ms(tick, frac, t0, f0) / self._net.tau_m[i])
+        dt = elapsed_ms(tick, frac, t0, f0)
+        if self._refractory(i, tick, frac):
+            return self._ops[i].advance_clamped(i, self._state[i], dt)
+        return self._ops[i].advance(i, self._state[i], dt, self._I[i])
 
-    def _set_state(self, i: int, tick: int, frac: float, v: float) -> None:
-        """Neuron i has potential v at t: invalidate its pending crossing and predict a new one."""
-        self._V[i] = v
+    def _set_state(self, i: int, tick: int, frac: float, state: tuple) -> None:
+        """Neuron i has ``state`` at t: invalidate its pending crossing and predict a new one."""
+        self._state[i] = state
         self._t0[i] = (tick, frac)
         self._version[i] += 1
         self._predict_crossing(i)
 
     def _predict_crossing(self, i: int) -> None:
-        """Queue neuron i's constant-current threshold crossing, if its current drives it above V_th."""
-        net = self._net
-        v_inf, v_th, v = self._v_inf(i), net.V_th[i], self._V[i]
-        if v_inf <= v_th:
-            return
-        # v < v_th < v_inf, and float subtraction is monotone, so the ratio is >= 1 and x >= 0.
-        x = max(0.0, net.tau_m[i] * math.log((v - v_inf) / (v_th - v_inf)))
-        if not math.isfinite(x):
-            return  # V_inf exceeds V_th by a subnormal amount: the crossing is never reached
-        tick, frac = add_ms(*self._t0[i], x)
-        self._push(tick, frac, CROSSING, i, self._version[i])
+        """Queue neuron i's next autonomous spike under its present current, if it has one."""
+        x = self._ops[i].time_to_spike(i, self._state[i], self._I[i])
+        if math.isfinite(x):
+            tick, frac = add_ms(*self._t0[i], x)
+            self._push(tick, frac, CROSSING, i, self._version[i])
 
-    def _fire(self, i: int, tick: int, frac: float, crossing: bool) -> None:
-        """Neuron i spikes at t: count, record, deliver, reset and start its refractory period."""
+    def _fire(self, i: int, tick: int, frac: float, state: tuple, crossing: bool) -> None:
+        """Neuron i (in ``state`` at t) spikes at t: count, record, deliver, reset, start its refractory period."""
         net = self._net
         self.counters["spikes"] += 1
         self.counters["crossing_spikes"] += crossing
         if net.record_spikes[i]:
             self._recorded.append((tick, frac, i))
         self._deliver(i, tick, frac)
+        state = self._ops[i].reset(i, state)
         t_ref = net.t_ref[i]
         if t_ref > 0:
+            self._state[i], self._t0[i] = state, (tick, frac)
             self._version[i] += 1  # no crossing while refractory; REF_END predicts the next one
             self._ref_end[i] = (tick + t_ref, frac)
             self._push(tick + t_ref, frac, REF_END, i, None)
         else:
-            self._set_state(i, tick, frac, net.V_reset[i])
+            self._set_state(i, tick, frac, state)
 
     def _deliver(self, i: int, tick: int, frac: float) -> None:
         """Queue one INPUT event per synapse leaving neuron i; delays are whole ticks (exact)."""
@@ -300,37 +298,42 @@ class ReferenceEngine:
 
     def _receive(self, i: int, tick: int, frac: float, weights: list[float]) -> None:
         """Inputs of the given weights reach non-refractory neuron i at t together; test once."""
-        v = self._potential(i, tick, frac) + math.fsum(weights)
-        if v >= self._net.V_th[i]:
-            self._fire(i, tick, frac, crossing=False)
+        ops = self._ops[i]
+        state = ops.receive(i, self._state_at(i, tick, frac), math.fsum(weights))
+        if ops.fires(i, state):
+            self._fire(i, tick, frac, state, crossing=False)
         else:
-            self._set_state(i, tick, frac, v)
+            self._set_state(i, tick, frac, state)
 
     # ------------------------------------------------------------------------------------------
     # Event handlers, one per kind: handler(tick, frac, neuron, data)
     # ------------------------------------------------------------------------------------------
     def _on_ref_end(self, tick: int, frac: float, i: int, _data) -> None:
+        t0, f0 = self._t0[i]  # the spike time: V was clamped since
+        state = self._ops[i].advance_clamped(i, self._state[i], elapsed_ms(tick, frac, t0, f0))
         self._ref_end[i] = None
-        self._set_state(i, tick, frac, self._net.V_reset[i])
+        self._set_state(i, tick, frac, state)
 
     def _on_crossing(self, tick: int, frac: float, i: int, version: int) -> None:
         if version == _INITIAL:
-            self._fire(i, tick, frac, crossing=False)
+            self._fire(i, tick, frac, self._state[i], crossing=False)
         elif version == self._version[i]:
-            self._fire(i, tick, frac, crossing=True)
+            self._fire(i, tick, frac, self._state_at(i, tick, frac), crossing=True)
         # else: stale, an input or current change since the prediction moved or cancelled it
 
     def _on_current(self, tick: int, frac: float, i: int, delta: float) -> None:
-        if not self._refractory(i, tick, frac) and self._potential(i, tick, frac) >= self._net.V_th[i]:
-            # Only float rounding puts V at V_th before its predicted crossing; the crossing then
-            # is at t, and a crossing comes before a current change at the same time.
-            self._fire(i, tick, frac, crossing=True)
+        if not self._refractory(i, tick, frac):
+            state = self._state_at(i, tick, frac)
+            if self._ops[i].fires(i, state):
+                # Only float rounding puts V at threshold before its predicted crossing; the
+                # crossing then is at t, and a crossing comes before a current change at the same time.
+                self._fire(i, tick, frac, state, crossing=True)
         if self._refractory(i, tick, frac):
             self._I[i] += delta  # takes effect from the end of the refractory period
             return
-        v = self._potential(i, tick, frac)
+        state = self._state_at(i, tick, frac)
         self._I[i] += delta
-        self._set_state(i, tick, frac, v)
+        self._set_state(i, tick, frac, state)
 
     def _on_input(self, tick: int, frac: float, i: int, data: tuple[float, bool]) -> None:
         # All INPUT events of neuron i at this exact (tick, frac) pair are adjacent in the queue
@@ -356,4 +359,4 @@ class ReferenceEngine:
         self._next_poisson(m, tick, frac)
 
     def _on_sample(self, tick: int, frac: float, i: int, slot: int) -> None:
-        self.voltages[slot] = self._potential(i, tick, frac)
+        self.voltages[slot] = self._state_at(i, tick, frac)[0]

@@ -14,6 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from eventsim.engine import kernels as K
+from eventsim.models import check_compiled
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
 from eventsim.workload import autonomous_rate
@@ -182,6 +183,7 @@ class NumbaEngine:
     name = "numba"
 
     def __init__(self, prepared: Prepared):
+        check_compiled(prepared)  # plain lif only in this version
         self.prepared = prepared
         self.net = make_net(prepared)
         self.state = make_state(prepared, self.net)
