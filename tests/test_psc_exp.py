@@ -1,4 +1,4 @@
-"""lif_psc_exp mathematics (eventsim.psc_exp) against independent high-precision solutions.
+"""lif_psc_exp mathematics (eventsim.models.lif_psc_exp) against independent high-precision solutions.
 
 The oracle is mpmath at 50 digits on the textbook coefficient form
 ``beta (e^{-t/tau_m} - e^{-t/tau_syn})`` (cancellation costs it 12 of its 50 digits at ratio 1 + 1e-12),
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from eventsim.psc_exp import (TIME_TOL_MS, PscExpParams, dc_period, dv_dt, first_crossing, no_crossing_possible,
+from eventsim.models.lif_psc_exp import (TIME_TOL_MS, PscExpParams, dc_period, dv_dt, first_crossing, no_crossing_possible,
                               propagate, psp_peak, simulate_neuron, syn_propagator)
 
 EPS = 2.0 ** -52

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from eventsim.models import lif_period, lif_v_inf
+from eventsim.models import lif
 
 __all__ = ["PscExpParams", "syn_propagator", "propagate", "propagate_refractory", "receive", "dv_dt",
            "no_crossing_possible", "first_crossing", "psp_peak", "dc_period", "simulate_neuron", "TIME_TOL_MS"]
@@ -186,7 +186,7 @@ def no_crossing_possible(p: PscExpParams, V: float, I_ex: float, I_in: float, S:
     """
     if V >= p.V_th:
         return False
-    v_inf = lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)
+    v_inf = lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)
     y0 = V - v_inf
     pos_ex, pos_in = max(I_ex, 0.0), max(I_in, 0.0)
     bound = max(y0, 0.0) + (pos_ex * min(p.tau_m, p.tau_syn_ex) + pos_in * min(p.tau_m, p.tau_syn_in)) / p.C_m
@@ -228,7 +228,7 @@ def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float
         return 0.0
     # V_inf == V_th: V tends to V_th, and rounds onto it once the exponentials are below an ulp; that is
     # not a crossing (as for the delta LIF), so then the excess is evaluated as V - V_inf, without rounding.
-    kind = _EXCESS_FROM_V_INF if lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m) == p.V_th else _EXCESS
+    kind = _EXCESS_FROM_V_INF if lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m) == p.V_th else _EXCESS
     if math.isinf(S):
         S = _horizon(p, V, I_ex, I_in, kind)
     cuts = [0.0, S]
@@ -283,7 +283,7 @@ def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind:
     (``_SLOPE``, mV/ms)."""
     # NOTE: the slope comes from y = V - V_inf propagated on its own, not from the propagated V: once
     # |V - E_L| is below an ulp of V, V rounds onto E_L and dV/dt computed from it has the wrong sign.
-    y = (V - lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * math.exp(-t / p.tau_m) + _current_response(p, I_ex, I_in, t)
+    y = (V - lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * math.exp(-t / p.tau_m) + _current_response(p, I_ex, I_in, t)
     i_ex, i_in = I_ex * math.exp(-t / p.tau_syn_ex), I_in * math.exp(-t / p.tau_syn_in)
     slope = -y / p.tau_m + (i_ex + i_in) / p.C_m
     if kind == _SLOPE:
@@ -345,8 +345,8 @@ def psp_peak(p: PscExpParams, w: float, tau_syn: float) -> tuple[float, float]:
 
 def dc_period(p: PscExpParams) -> float:
     """Firing period (ms) under ``I_e`` alone: ``t_ref + tau_m ln((V_inf - V_reset)/(V_inf - V_th))``, or ``inf``."""
-    return lif_period(tau_m=p.tau_m, V_th=p.V_th, V_reset=p.V_reset, t_ref=p.t_ref,
-                      v_inf=lif_v_inf(p.E_L, p.I_e, p.tau_m, p.C_m))
+    return lif.period(tau_m=p.tau_m, V_th=p.V_th, V_reset=p.V_reset, t_ref=p.t_ref,
+                      v_inf=lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m))
 
 
 def simulate_neuron(p: PscExpParams, times, weights, t_stop: float) -> list[float]:
