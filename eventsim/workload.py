@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from eventsim.errors import ValidationError
+from eventsim.models import REGISTRY
 from eventsim.prepared import Prepared
 from eventsim.stimuli import PoissonGenerator
-from eventsim.timebase import TICK_MS
 
 __all__ = ["Workload", "firing_rate_bound", "autonomous_rate", "estimate", "check",
            "REFUSED_EVENTS", "WARNED_SECONDS", "SECONDS_PER_EVENT"]
@@ -63,17 +63,13 @@ class Workload:
 def firing_rate_bound(p: Prepared) -> np.ndarray:
     """Firing rate of each neuron under its constant current alone, spikes per ms (float64[N]).
 
-    ``1 / (t_ref + tau_m ln((V_reset - V_inf) / (V_th - V_inf)))`` where ``V_inf > V_th``, else 0;
-    inf where that period is 0 (``t_ref = 0`` and ``V_inf`` so far above ``V_th`` that the
-    logarithm rounds to 0). Inputs can make a neuron fire faster; current steps are not counted.
+    Each population's model gives it (``rate_bound`` of its module in :data:`eventsim.models.REGISTRY`,
+    e.g. ``1 / (t_ref + tau_m ln((V_reset - V_inf) / (V_th - V_inf)))`` for ``lif``); inf where the
+    period is 0. Inputs can make a neuron fire faster; current steps are not counted.
     """
-    v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
-    driven = v_inf > p.V_th
     rate = np.zeros(p.n_neurons)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = p.tau_m * np.log((p.V_reset - v_inf) / (p.V_th - v_inf))
-        period = p.t_ref * TICK_MS + np.where(np.isfinite(crossing), np.maximum(crossing, 0.0), np.inf)
-        rate[driven] = 1.0 / period[driven]
+    for model, lo, hi in zip(p.pop_model, p.pop_start[:-1], p.pop_start[1:]):
+        rate[lo:hi] = REGISTRY[model].rate_bound(p, int(lo), int(hi))
     return rate
 
 

@@ -149,3 +149,22 @@ def test_command_line_refuses_qif_on_the_compiled_engine(tmp_path):
     err = out.stderr.strip()
     assert err.startswith("eventsim: error: ") and "populations.q.model" in err and "engine='reference'" in err
     assert "Traceback" not in out.stderr and err.count("\n") == 0
+
+
+def test_run_size_estimate_uses_each_models_own_period():
+    """eventsim.workload counts the constant-current spikes of each population with its model's closed form."""
+    from eventsim import workload
+    from eventsim.models import lif, qif
+
+    net = eventsim.Network(engine="reference")
+    net.add_population("l", 2, I_e=500.0, t_ref=2.0)
+    net.add_population("q", 2, model="qif", I_e=200.0, t_ref=1.0)
+    net.add_population("quiet", 1, model="qif", I_e=0.0)
+    p = net.prepare()
+    rate = workload.firing_rate_bound(p)
+    lif_per = lif.period(tau_m=p.tau_m[0], V_th=p.V_th[0], V_reset=p.V_reset[0], t_ref=2.0,
+                         v_inf=lif.v_inf(p.E_L[0], p.I_e[0], p.tau_m[0], p.C_m[0]))
+    qif_per = qif.period(C_m=p.C_m[2], tau_m=p.tau_m[2], E_L=p.E_L[2], V_c=p.V_c[2], V_peak=p.V_th[2],
+                         V_reset=p.V_reset[2], t_ref=1.0, I_e=200.0)
+    assert np.isfinite(lif_per) and np.isfinite(qif_per) and lif_per != qif_per
+    np.testing.assert_allclose(rate, [1 / lif_per, 1 / lif_per, 1 / qif_per, 1 / qif_per, 0.0], rtol=1e-12)

@@ -20,6 +20,7 @@ import numpy as np
 
 from eventsim.errors import ValidationError
 from eventsim.models.spec import ModelSpec, check_time_scales, source
+from eventsim.timebase import TICK_MS
 
 __all__ = ["SPEC", "validate", "v_inf", "free_potential", "crossing_time", "period", "threshold_gap",
            "adaptive_crossing_time", "ReferenceOps"]
@@ -100,6 +101,22 @@ def period(*, tau_m: float, V_th: float, V_reset: float, t_ref: float, v_inf: fl
     """Firing period in ms under constant suprathreshold drive (no adaptation):
     ``t_ref + tau_m ln((V_inf - V_reset)/(V_inf - V_th))``."""
     return t_ref + crossing_time(V_reset, v_inf, V_th, tau_m)
+
+
+def rate_bound(p, lo: int, hi: int) -> np.ndarray:
+    """Firing rate of neurons ``lo..hi`` of ``p`` (a Prepared) under their constant current alone, in
+    spikes per ms: ``1 / period`` where ``V_inf > V_th``, else 0; inf where the period rounds to 0
+    (``t_ref = 0`` far above threshold). Without adaptation, so an upper bound when ``delta_theta > 0``.
+    Vectorised :func:`period`, for the run-size estimate (eventsim.workload)."""
+    tau_m, v_th, v_reset = p.tau_m[lo:hi], p.V_th[lo:hi], p.V_reset[lo:hi]
+    vi = v_inf(p.E_L[lo:hi], p.I_e[lo:hi], tau_m, p.C_m[lo:hi])
+    driven = vi > v_th
+    rate = np.zeros(hi - lo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = tau_m * np.log((v_reset - vi) / (v_th - vi))
+        per = p.t_ref[lo:hi] * TICK_MS + np.where(np.isfinite(crossing), np.maximum(crossing, 0.0), np.inf)
+        rate[driven] = 1.0 / per[driven]
+    return rate
 
 
 def threshold_gap(t: float, v0: float, a0: float, v_inf: float, v_th: float, tau_m: float,

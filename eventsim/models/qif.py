@@ -31,6 +31,7 @@ import numpy as np
 
 from eventsim.errors import ValidationError
 from eventsim.models.spec import ModelSpec, check_time_scales
+from eventsim.timebase import TICK_MS
 
 __all__ = ["SPEC", "validate", "drift", "free_potential", "time_to_peak", "period", "ReferenceOps"]
 
@@ -161,6 +162,18 @@ def period(*, C_m: float, tau_m: float, E_L: float, V_c: float, V_peak: float, V
     """Firing period in ms under constant current ``I_e`` (pA): ``t_ref`` plus the time from
     ``V_reset`` to ``V_peak`` (inf if the neuron does not fire)."""
     return t_ref + time_to_peak(V_reset, V_peak, E_L=E_L, V_c=V_c, tau_m=tau_m, C_m=C_m, I=I_e)
+
+
+def rate_bound(p, lo: int, hi: int) -> np.ndarray:
+    """Firing rate of neurons ``lo..hi`` of ``p`` (a Prepared) under their constant current alone, in
+    spikes per ms (``1 / period``; 0 if they do not fire), for the run-size estimate (eventsim.workload).
+    One closed form per neuron: qif runs on the reference engine, which spends far more per neuron."""
+    rate = np.zeros(hi - lo)
+    for k, i in enumerate(range(lo, hi)):
+        per = period(C_m=p.C_m[i], tau_m=p.tau_m[i], E_L=p.E_L[i], V_c=p.V_c[i], V_peak=p.V_th[i],
+                     V_reset=p.V_reset[i], t_ref=p.t_ref[i] * TICK_MS, I_e=p.I_e[i])
+        rate[k] = 1.0 / per if per > 0 else np.inf
+    return rate
 
 
 # ---------------------------------------------------------------------------------------------
