@@ -30,6 +30,8 @@ BRIEF = {
     "benchmark4": ["populations.exc.size=320", "populations.inh.size=80", "run.duration=20",
                    "projections.0.p=0.2", "projections.1.p=0.2", "projections.2.p=0.2", "projections.3.p=0.2"],
     "replay": ["run.duration=50"],
+    "adaptive_threshold": ["run.duration=150", "populations.plain.size=4", "populations.adapting.size=4"],
+    "qif_network": ["run.duration=30", "populations.exc.size=80", "populations.inh.size=20"],
 }
 
 

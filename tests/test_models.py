@@ -1,6 +1,7 @@
 """The model registry and interface (eventsim/models/): choosing a model in the API and in
 scenario files, mixed-model networks, and what the compiled engine refuses."""
 
+import pathlib
 import subprocess
 import sys
 
@@ -168,3 +169,19 @@ def test_run_size_estimate_uses_each_models_own_period():
                          V_reset=p.V_reset[2], t_ref=1.0, I_e=200.0)
     assert np.isfinite(lif_per) and np.isfinite(qif_per) and lif_per != qif_per
     np.testing.assert_allclose(rate, [1 / lif_per, 1 / lif_per, 1 / qif_per, 1 / qif_per, 0.0], rtol=1e-12)
+
+
+def test_bundled_adaptive_threshold_scenario_shows_adaptation():
+    """scenarios/adaptive_threshold.toml: under the step, the adapting population's rate falls, the plain one's does not."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "scenarios" / "adaptive_threshold.toml"
+    sc = scenario.load(path, ["populations.plain.size=10", "populations.adapting.size=10", "run.duration=700"])
+    res = sc.network().run(sc.duration)
+
+    def rate(name, t0, t1):
+        _, times = res.spikes_of(name)
+        return np.count_nonzero((times >= t0) & (times < t1)) / (10 * (t1 - t0) / 1000.0)
+
+    early, late = (100.0, 200.0), (400.0, 700.0)
+    assert rate("adapting", *early) > 1.5 * rate("adapting", *late) > 0
+    assert rate("plain", *late) > 0.9 * rate("plain", *early) > 0
+    assert rate("plain", 0.0, 100.0) == rate("adapting", 0.0, 100.0) == 0  # no drive before the step
