@@ -371,7 +371,8 @@ def test_timestep_warns_that_it_only_sets_the_sampling_interval():
 
 
 def test_list_standard_models_names_only_what_runs():
-    assert sorted(sim.list_standard_models()) == ["IF_curr_delta", "SpikeSourceArray", "SpikeSourcePoisson"]
+    assert sorted(sim.list_standard_models()) == ["IF_curr_delta", "IF_curr_delta_adaptive", "QIF_curr_delta",
+                                                  "SpikeSourceArray", "SpikeSourcePoisson"]
 
 
 def test_window_steps_restrict_a_current_to_a_version_window():
@@ -499,3 +500,177 @@ def test_readme_pynn_example_runs():
         exec(compile(code, "<README PyNN example>", "exec"), namespace)  # noqa: S102
     trains = namespace["block"].segments[0].spiketrains
     assert len(trains) == 100 and sum(len(t) for t in trains) > 0
+
+
+# ------------------------------------------------------------------------------------------- eventsim's own cell types
+QIF = dict(cm=0.25, tau_m=10.0, v_rest=-70.0, v_crit=-55.0, v_spike=-40.0, v_reset=-70.0, tau_refrac=2.0)
+ADAPTIVE = dict(LIF, delta_theta=3.0, tau_theta=50.0)
+
+
+@pytest.fixture
+def auto_setup():
+    """setup() with no engine chosen, the warning about the reference engine silenced (tested on its own)."""
+    sim.setup(rng_seed=5)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "(QIF_curr_delta|IF_curr_delta_adaptive) runs on eventsim's reference")
+        yield sim
+    sim.end()
+
+
+def _direct_spikes(net, t_stop):
+    """{global id: spike times (ms) at or before t_stop} of a network built directly with eventsim's API."""
+    res = net.run(t_stop + 1e-6)  # the backend runs one tick past PyNN's t
+    keep = res.spike_times <= t_stop
+    ids, times = res.spike_ids[keep], res.spike_times[keep]
+    return {int(i): times[ids == i] for i in np.unique(ids)}
+
+
+def test_qif_curr_delta_maps_units_onto_qif_names_exactly(auto_setup):
+    pop = sim.Population(3, sim.QIF_curr_delta(cm=0.3, i_offset=[0.1, 0.37, 1.7], tau_m=15.0, v_rest=-60.0,
+                                               v_crit=-52.5, v_spike=-30.0, v_reset=-62.0, tau_refrac=2.5),
+                         initial_values={"v": -58.0})
+    sim.run(0.0)
+    epop = _network().populations[0]
+    assert epop.model == "qif"
+    assert np.array_equal(epop.params["C_m"], np.full(3, 0.3 * 1000.0))
+    assert np.array_equal(epop.params["I_e"], np.array([0.1, 0.37, 1.7]) * 1000.0)
+    for native, value in (("tau_m", 15.0), ("E_L", -60.0), ("V_c", -52.5), ("V_peak", -30.0), ("V_reset", -62.0),
+                          ("t_ref", 2.5), ("V_init", -58.0)):
+        assert np.array_equal(epop.params[native], np.full(3, value)), native
+    assert pop.get("cm") == pytest.approx(0.3, rel=1e-15)
+    assert pop.get("v_crit") == -52.5 and pop.get("v_spike") == -30.0
+    assert list(pop.get("i_offset")) == pytest.approx([0.1, 0.37, 1.7], rel=1e-15)
+
+
+def test_adaptive_cell_maps_units_onto_lif_with_a_threshold_exactly(auto_setup):
+    pop = sim.Population(2, sim.IF_curr_delta_adaptive(**ADAPTIVE, i_offset=0.4))
+    default = sim.Population(1, sim.IF_curr_delta_adaptive())
+    sim.run(0.0)
+    epop, edefault = _network().populations
+    assert epop.model == "lif" and edefault.model == "lif"
+    for native, value in (("C_m", 250.0), ("I_e", 0.4 * 1000.0), ("tau_m", 20.0), ("E_L", -65.0), ("V_reset", -70.0),
+                          ("V_th", -50.0), ("t_ref", 2.0), ("V_init", -65.0), ("delta_theta", 3.0),
+                          ("tau_theta", 50.0)):
+        assert np.array_equal(epop.params[native], np.full(2, value)), native
+    assert edefault.params["delta_theta"][0] == 1.0 and edefault.params["tau_theta"][0] == 100.0
+    assert pop.get("delta_theta") == 3.0 and pop.get("tau_theta") == 50.0 and pop.get("cm") == 0.25
+
+
+@pytest.mark.parametrize("celltype", [sim.QIF_curr_delta, sim.IF_curr_delta_adaptive])
+def test_reference_only_cell_types_select_the_reference_engine_with_one_warning(celltype):
+    sim.setup()
+    with pytest.warns(UserWarning, match=f"^{celltype.__name__} runs on eventsim's reference engine only") as caught:
+        sim.Population(1, sim.IF_curr_delta())
+        sim.Population(2, celltype())
+        sim.Population(2, celltype())  # the engine is chosen: no second warning
+        sim.run(1.0)
+    assert len([w for w in caught if "reference engine" in str(w.message)]) == 1
+    assert "\n" not in str(caught[0].message) and "sim.setup(engine='reference')" in str(caught[0].message)
+    assert _network().engine_name == "reference"
+    sim.end()
+    sim.setup(engine="reference")  # chosen explicitly: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim.Population(2, celltype())
+        sim.run(1.0)
+    assert _network().engine_name == "reference"
+    sim.end()
+
+
+def test_plain_networks_still_run_on_the_compiled_engine():
+    sim.setup()
+    sim.Population(1, sim.IF_curr_delta())
+    sim.run(1.0)
+    assert _network().engine_name == "numba"
+    sim.end()
+
+
+@pytest.mark.parametrize("celltype", [sim.QIF_curr_delta, sim.IF_curr_delta_adaptive])
+def test_reference_only_cell_types_on_an_explicit_compiled_engine_fail_saying_how(celltype):
+    sim.setup(engine="numba")
+    with pytest.raises(sim.EventsimPyNNError, match=r"reference engine only .* use sim.setup\(engine='reference'\)"):
+        sim.Population(1, celltype())
+    sim.end()
+
+
+def test_qif_cell_with_i_offset_fires_at_the_closed_form_period_and_records_v(auto_setup):
+    from eventsim.models import qif
+
+    pop = sim.Population(1, sim.QIF_curr_delta(**QIF, i_offset=0.5), initial_values={"v": -70.0})
+    pop.record(["spikes", "v"], sampling_interval=0.5)
+    sim.run(300.0)
+    seg = pop.get_data().segments[0]
+    got = seg.spiketrains[0].magnitude
+    native = dict(C_m=250.0, tau_m=10.0, E_L=-70.0, V_c=-55.0, V_peak=-40.0, V_reset=-70.0, t_ref=2.0, I_e=0.5 * 1000.0)
+    period = qif.period(**native)
+    first = period - 2.0  # starts at V_reset, not refractory
+    expected = first + period * np.arange(got.size)
+    assert got.size == int((300.0 - first) // period) + 1 and got.size > 10
+    assert np.max(np.abs(got - expected)) < 1e-9
+    # v is the model's V_m: the closed-form free trajectory up to the first spike
+    (sig,) = seg.analogsignals
+    t = np.arange(sig.shape[0]) * 0.5
+    before = t < first
+    free = [qif.free_potential(x, -70.0, E_L=-70.0, V_c=-55.0, tau_m=10.0, C_m=250.0, I=500.0) for x in t[before]]
+    assert np.max(np.abs(sig.magnitude[before, 0] - free)) < 1e-9
+
+
+def test_adaptive_cell_isis_grow_and_equal_the_eventsim_api_bit_for_bit(auto_setup):
+    pop = sim.Population(2, sim.IF_curr_delta_adaptive(**ADAPTIVE, i_offset=[0.3, 0.5]), initial_values={"v": -60.0})
+    pop.record("spikes")
+    sim.run(400.0)
+    got = _spikes(pop)
+    for times in got.values():
+        isi = np.diff(times)
+        assert times.size > 5 and np.all(np.diff(isi) > 0)  # spike-frequency adaptation
+    net = eventsim.Network(seed=0, engine="reference")
+    net.add_population("a", 2, "lif", C_m=250.0, tau_m=20.0, E_L=-65.0, V_reset=-70.0, V_th=-50.0, t_ref=2.0,
+                       V_init=-60.0, I_e=np.array([300.0, 500.0]), delta_theta=3.0, tau_theta=50.0)
+    expected = _direct_spikes(net, 400.0)
+    for i in range(2):
+        assert np.array_equal(got[i], expected[i]), i
+
+
+def test_mixed_lif_and_qif_network_equals_the_eventsim_api_bit_for_bit(auto_setup):
+    rng = sim.NumpyRNG(seed=3)
+    draw = np.random.default_rng(3)
+    i_lif, i_q, v_q = draw.uniform(0.2, 0.3, 10), draw.uniform(0.05, 0.2, 8), draw.uniform(-70.0, -56.0, 8)
+    lif = sim.Population(10, sim.IF_curr_delta(**LIF, i_offset=i_lif), label="lif")
+    q = sim.Population(8, sim.QIF_curr_delta(**QIF, i_offset=i_q), initial_values={"v": v_q}, label="q")
+    syn = sim.StaticSynapse(weight=sim.RandomDistribution("uniform", (0.5, 3.0), rng=rng),
+                            delay=sim.RandomDistribution("uniform", (0.5, 2.0), rng=rng))
+    lq = sim.Projection(lif, q, sim.FixedProbabilityConnector(0.4, rng=rng), syn)
+    ql = sim.Projection(q, lif, sim.FixedProbabilityConnector(0.4, rng=rng), sim.StaticSynapse(weight=-2.0, delay=1.0),
+                        receptor_type="inhibitory")
+    for p in (lif, q):
+        p.record("spikes")
+    sim.run(200.0)
+    got = {int(p.all_cells[i]): t for p in (lif, q) for i, t in _spikes(p).items()}
+    assert sum(t.size for t in got.values()) > 50 and all(got[int(c)].size for c in q.all_cells)
+
+    # the same network written directly against eventsim, with the connections PyNN's connectors drew
+    net = eventsim.Network(seed=0, engine="reference")
+    elif_ = net.add_population("lif", 10, "lif", C_m=250.0, tau_m=20.0, E_L=-65.0, V_reset=-70.0, V_th=-50.0,
+                               t_ref=2.0, V_init=-65.0, I_e=i_lif * 1000.0)
+    eq = net.add_population("q", 8, "qif", C_m=250.0, tau_m=10.0, E_L=-70.0, V_c=-55.0, V_peak=-40.0, V_reset=-70.0,
+                            t_ref=2.0, V_init=v_q, I_e=i_q * 1000.0)
+    pre, post, w, d = np.array(lq.get(["weight", "delay"], format="list")).T
+    net.connect(elif_, eq, "explicit", sources=pre.astype(np.int64), targets=post.astype(np.int64), weight=w, delay=d)
+    pre, post = np.array(ql.get(["weight"], format="list"))[:, :2].T.astype(np.int64)
+    net.connect(eq, elif_, "explicit", sources=pre, targets=post, weight=-2.0, delay=1.0)
+    expected = _direct_spikes(net, 200.0)
+    for i in range(18):
+        assert np.array_equal(got.get(i, np.zeros(0)), expected.get(i, np.zeros(0))), i
+
+
+def test_qif_i_offset_can_change_during_a_run(auto_setup):
+    from eventsim.models import qif
+
+    pop = sim.Population(1, sim.QIF_curr_delta(**QIF), initial_values={"v": -70.0})
+    pop.record("spikes")
+    sim.run(100.0)
+    pop.set(i_offset=0.5)  # at rest (v = v_rest) until now; from t = 100 ms it fires
+    sim.run(100.0)
+    got = _spikes(pop)[0]
+    first = 100.0 + qif.time_to_peak(-70.0, -40.0, E_L=-70.0, V_c=-55.0, tau_m=10.0, C_m=250.0, I=500.0)
+    assert got.size > 3 and abs(got[0] - first) < 1e-9

@@ -7,7 +7,8 @@ What is supported and how PyNN's names and units map onto eventsim's is in docs/
 
 Modules: :mod:`~eventsim.pynn.simulator` (state), :mod:`~eventsim.pynn.populations`,
 :mod:`~eventsim.pynn.projections`, :mod:`~eventsim.pynn.standardmodels` (cell types, current
-sources, synapses), :mod:`~eventsim.pynn.recording`, :mod:`~eventsim.pynn.build` (PyNN model ->
+sources, synapses), :mod:`~eventsim.pynn.cells` (eventsim's own cell types ``QIF_curr_delta`` and
+``IF_curr_delta_adaptive``), :mod:`~eventsim.pynn.recording`, :mod:`~eventsim.pynn.build` (PyNN model ->
 ``eventsim.Network``), :mod:`~eventsim.pynn.control` (setup, run, reset, end).
 """
 
@@ -24,6 +25,7 @@ from pyNN.recording import *  # noqa: F401,F403
 from pyNN.space import Space  # noqa: F401
 from pyNN.standardmodels import StandardCellType
 
+from eventsim.pynn.cells import IF_curr_delta_adaptive, QIF_curr_delta  # noqa: F401  (eventsim's own models)
 from eventsim.pynn.control import (  # noqa: F401
     end, get_current_time, get_max_delay, get_min_delay, get_time_step, initialize, num_processes, rank, reset,
     run, run_for, run_until, setup,
@@ -36,7 +38,7 @@ from eventsim.pynn.standardmodels import *  # noqa: F401,F403
 
 
 def list_standard_models():
-    """The names of the standard cell types this backend can simulate."""
+    """The names of the cell types this backend can simulate (PyNN's standard ones and eventsim's own)."""
     return [obj.__name__ for obj in globals().values()
             if isinstance(obj, type) and issubclass(obj, StandardCellType) and obj is not StandardCellType
             and not hasattr(obj, "unavailable")]

@@ -2,7 +2,8 @@
 
 * Each PyNN ``Population`` becomes an eventsim population of the same size, in creation order, so
   PyNN's cell ids are eventsim's global neuron ids. ``IF_curr_delta`` cells are ``lif`` neurons
-  with their native (NEST-named) parameters, one value per neuron.
+  with their native (NEST-named) parameters, one value per neuron; eventsim's own cell types
+  (:mod:`eventsim.pynn.cells`) likewise, each of its ``eventsim_model``.
 * Spike sources are *relay* neurons (but see :func:`direct_poisson`): ``lif`` neurons at rest (``E_L = V_reset = 0``, ``V_th = 1`` mV,
   ``t_ref = 0``) that fire at the exact time an input of :data:`RELAY_WEIGHT` mV reaches them, so
   their spikes travel through ordinary eventsim projections with the projections' weights and
@@ -25,7 +26,7 @@ from pyNN.parameters import Sequence
 
 import eventsim
 from eventsim.pynn.simulator import EventsimPyNNError, State
-from eventsim.pynn.standardmodels import IF_curr_delta, SpikeSourceArray, SpikeSourcePoisson, _CurrentSource
+from eventsim.pynn.standardmodels import SpikeSourceArray, SpikeSourcePoisson, _CurrentSource
 from eventsim.timebase import MAX_MS, TICK_MS
 
 RELAY = dict(E_L=0.0, V_reset=0.0, V_th=1.0, V_init=0.0, t_ref=0.0, I_e=0.0, C_m=250.0, tau_m=10.0)
@@ -55,7 +56,7 @@ def build_network(state: State, horizon: float) -> eventsim.Network:
     """
     for obj in state.populations + state.current_sources:
         state.base.setdefault(id(obj), snapshot(obj))
-    net = eventsim.Network(seed=state.segment_seed, engine=state.engine)
+    net = eventsim.Network(seed=state.segment_seed, engine=state.engine or "numba")
     pops = [_add_population(net, k, pop, state.base[id(pop)]) for k, pop in enumerate(state.populations)]
     direct = direct_poisson(state)
     relayed = np.array([id(pop) not in direct for pop in state.populations])
@@ -83,7 +84,7 @@ def _name(k: int, pop) -> str:
 
 def _add_population(net: eventsim.Network, k: int, pop, values: dict):
     celltype = pop.celltype
-    if isinstance(celltype, IF_curr_delta):
+    if hasattr(celltype, "eventsim_model"):  # IF_curr_delta and eventsim's own cell types (eventsim.pynn.cells)
         params = {name: np.asarray(value, dtype=float) for name, value in values.items()}
         v0 = pop._initial["v"]
         params["V_init"] = np.where(np.isnan(v0), params["E_L"], v0)
@@ -139,7 +140,7 @@ def _drive(net, epop, pop, version, direct=None) -> None:
         _drive_poisson(net, epop, values, t0, t1)
     elif isinstance(celltype, SpikeSourceArray):
         _drive_array(net, epop, values["spike_times"], pop.label, t0, t1)
-    elif t0 > 0:  # IF_curr_delta: a change of i_offset, as a current step on its window
+    elif t0 > 0:  # a neuron: a change of i_offset, as a current step on its window
         _offset_current(net, epop, np.asarray(values["I_e"], float) - np.asarray(epop.params["I_e"], float), t0, t1)
 
 

@@ -26,7 +26,9 @@ def setup(timestep=None, min_delay=DEFAULT_MIN_DELAY, **extra_params):
         Seed of eventsim's own randomness (the Poisson trains of ``SpikeSourcePoisson``); default 0.
         Connections and random parameters come from PyNN's RNGs, as on every backend.
     engine : {"numba", "reference"}, optional
-        eventsim's compiled engine (default) or its pure-Python reference engine.
+        eventsim's compiled engine or its pure-Python reference engine. Unset: the compiled engine,
+        unless a cell type that runs on the reference engine only (``QIF_curr_delta``,
+        ``IF_curr_delta_adaptive``) is used, which selects the reference engine with a warning.
     max_delay : float or "auto"
         Accepted for compatibility; eventsim has no maximum delay to declare.
 
@@ -40,8 +42,8 @@ def setup(timestep=None, min_delay=DEFAULT_MIN_DELAY, **extra_params):
                       "interval of recorded signals; spike times are exact, not on a grid", stacklevel=2)
     dt = DEFAULT_TIMESTEP if timestep is None else float(timestep)
     common.setup(dt, min_delay, **extra_params)
-    engine = extra_params.get("engine", "numba")
-    if engine not in ENGINES:
+    engine = extra_params.get("engine")
+    if engine is not None and engine not in ENGINES:
         raise ValueError(f"setup: engine must be one of {ENGINES}, got {engine!r}")
     state = simulator.state
     state.clear()

@@ -13,6 +13,7 @@ from pyNN.parameters import ParameterSpace, simplify
 from pyNN.standardmodels import StandardCellType
 
 from eventsim.pynn import simulator
+from eventsim.pynn.cells import choose_engine
 from eventsim.pynn.recording import Recorder
 
 
@@ -74,6 +75,7 @@ class Population(common.Population):
     def _create_cells(self):
         state = simulator.state
         _check_standard(self.celltype)
+        choose_engine(state, self.celltype)
         self.all_cells = np.array([simulator.ID(i) for i in range(state.id_counter, state.id_counter + self.size)],
                                   dtype=simulator.ID)
         self._mask_local = np.ones(self.size, dtype=bool)
@@ -108,7 +110,8 @@ class Population(common.Population):
         _note_change(self)
 
 
-CHANGEABLE_DURING_RUN = {"IF_curr_delta": {"I_e"}, "SpikeSourcePoisson": {"rate", "start", "duration"},
+CHANGEABLE_DURING_RUN = {"IF_curr_delta": {"I_e"}, "QIF_curr_delta": {"I_e"}, "IF_curr_delta_adaptive": {"I_e"},
+                         "SpikeSourcePoisson": {"rate", "start", "duration"},
                          "SpikeSourceArray": {"spike_times"}}
 """Native parameters that may change between runs (eventsim applies them from that time on)."""
 

@@ -63,7 +63,9 @@ class State(common.control.BaseState):
         ms; PyNN's ``timestep``. Only the default sampling interval of recorded signals.
     seed : int
         Seed of the eventsim network (Poisson trains); segment ``k`` after ``k`` resets uses ``seed + k``.
-    engine : {"numba", "reference"}
+    engine : {"numba", "reference"} or None
+        None until chosen: ``setup(engine=...)``, or a reference-only cell type
+        (:func:`eventsim.pynn.cells.choose_engine`); the compiled engine runs what is not chosen.
     network : eventsim.Network or None
         The built network, or None before the first run (and after ``reset``).
     """
@@ -76,7 +78,7 @@ class State(common.control.BaseState):
         self.min_delay = "auto"
         self.max_delay = "auto"
         self.seed = 0
-        self.engine = "numba"
+        self.engine = None
         self.clear()
 
     # ------------------------------------------------------------------ description

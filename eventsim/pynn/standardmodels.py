@@ -138,7 +138,8 @@ def _unavailable(base, reason: str):
     return type(base.__name__, (base,), {"__init__": __init__, "__doc__": base.__doc__, "unavailable": reason})
 
 
-_CELL = "eventsim simulates leaky integrate-and-fire neurons with delta synapses: use IF_curr_delta"
+_CELL = ("eventsim simulates integrate-and-fire neurons with delta synapses: use IF_curr_delta, QIF_curr_delta or "
+         "IF_curr_delta_adaptive")
 IF_curr_exp = _unavailable(cells.IF_curr_exp, "needs the lif_psc_exp model")
 IF_curr_alpha = _unavailable(cells.IF_curr_alpha, _CELL)
 IF_cond_exp = _unavailable(cells.IF_cond_exp, _CELL)
