@@ -30,6 +30,9 @@ BRIEF = {
     "benchmark4": ["populations.exc.size=320", "populations.inh.size=80", "run.duration=20",
                    "projections.0.p=0.2", "projections.1.p=0.2", "projections.2.p=0.2", "projections.3.p=0.2"],
     "replay": ["run.duration=50"],
+    "brunel_psc_exp": ["populations.exc.size=80", "populations.inh.size=20", "run.duration=40",
+                       "projections.0.indegree=8", "projections.1.indegree=8", "projections.2.indegree=2",
+                       "projections.3.indegree=2"],
 }
 
 
