@@ -10,10 +10,11 @@ from the compiled engine, so that the test suite can check one against the other
   neuron (docs/semantics.md, "Simultaneous events at one neuron"); ``seq`` is a push counter, so
   ties never fall back on comparing payloads. Push and pop cost O(log n) for n queued events.
 * **Closed forms from the model modules.** A neuron keeps its model state (``(V, a)`` for ``lif``,
-  ``(V,)`` for ``qif``, ``(V, I_ex, I_in)`` for ``lif_psc_exp``) at its last update time ``t0``. Everything model-specific goes through the
-  model's ``ReferenceOps`` (:mod:`eventsim.models`): advance the state to t, apply a batch of
-  inputs, test / reset, time to the next autonomous spike. Populations of different models mix
-  freely: the engine only routes events.
+  ``(V,)`` for ``qif``, ``(V, I_ex, I_in)`` for ``lif_psc_exp``) at its last update time ``t0``.
+  Everything model-specific goes through the model's ``ReferenceOps`` (:mod:`eventsim.models`):
+  advance the state to t, apply a batch of inputs (the model gets their weights), test / reset,
+  time to the next autonomous spike, whether inputs during ``t_ref`` are kept. Populations of
+  different models mix freely: the engine only routes events.
 * **Predicted crossings with lazy invalidation.** Each update of a neuron pushes its next
   autonomous spike (``ReferenceOps.time_to_spike``, e.g. ``t0 + tau_m ln((V - V_inf) / (V_th -
   V_inf))`` for plain LIF) tagged with the neuron's version counter. Every later update bumps the
