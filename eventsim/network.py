@@ -396,7 +396,7 @@ class Network:
         pop_start = np.zeros(len(self.populations) + 1, np.int64)
         pop_start[1:] = np.cumsum([p.size for p in self.populations])
         per_neuron = {k: [] for k in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "t_ref",
-                                      "V_c", "delta_theta", "tau_theta", "model_id")}
+                                      "V_c", "delta_theta", "tau_theta", "tau_syn_ex", "tau_syn_in", "model_id")}
         for p in self.populations:
             vals = resolve_parameters(p.model, p.size, p.params, build_generator(self.seed, _PURPOSE_PARAMS, p.index),
                                       f"populations.{p.name}")

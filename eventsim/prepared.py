@@ -8,7 +8,8 @@ potentials in mV, currents in pA, capacitances in pF, durations in ticks.
 Neurons of every model share the parameter arrays ``C_m .. t_ref`` (``V_th`` holds the spike
 threshold: ``V_th`` for ``lif``, ``V_peak`` for ``qif``); ``model_id`` says each neuron's model (its
 index in :data:`eventsim.models.REGISTRY`) and the arrays of parameters only some models have
-(``V_c``, ``delta_theta``, ``tau_theta``) hold a neutral value for the others (NaN, 0, inf). The
+(``V_c``, ``delta_theta``, ``tau_theta``, ``tau_syn_ex``, ``tau_syn_in``) hold a neutral value for the
+others (NaN, 0, inf, NaN, NaN). The
 compiled engine reads only the shared arrays (it runs plain ``lif``).
 
 Connectivity is stored per projection as CSR by source (``rowptr``), targets as int32. A
@@ -94,13 +95,16 @@ class Prepared:
     V_c: np.ndarray = None  # float64[N], mV (qif; NaN otherwise)
     delta_theta: np.ndarray = None  # float64[N], mV (lif; 0 otherwise)
     tau_theta: np.ndarray = None  # float64[N], ms (lif; inf otherwise)
+    tau_syn_ex: np.ndarray = None  # float64[N], ms (lif_psc_exp; NaN otherwise)
+    tau_syn_in: np.ndarray = None  # float64[N], ms (lif_psc_exp; NaN otherwise)
 
     def __post_init__(self):
         n = int(self.pop_start[-1])
         if self.pop_model is None:
             self.pop_model = ("lif",) * len(self.pop_names)
         for name, dtype, fill in (("model_id", np.int8, 0), ("V_c", np.float64, np.nan),
-                                  ("delta_theta", np.float64, 0.0), ("tau_theta", np.float64, np.inf)):
+                                  ("delta_theta", np.float64, 0.0), ("tau_theta", np.float64, np.inf),
+                                  ("tau_syn_ex", np.float64, np.nan), ("tau_syn_in", np.float64, np.nan)):
             if getattr(self, name) is None:
                 setattr(self, name, np.full(n, fill, dtype))
 
@@ -157,7 +161,7 @@ class Prepared:
         assert self.t_ref.dtype == np.int64 and self.t_ref.shape == (n,)
         assert np.all(self.V_reset < self.V_th) and np.all(self.tau_m > 0) and np.all(self.C_m > 0)
         assert len(self.pop_model) == P and self.model_id.dtype == np.int8 and self.model_id.shape == (n,)
-        for name in ("V_c", "delta_theta", "tau_theta"):
+        for name in ("V_c", "delta_theta", "tau_theta", "tau_syn_ex", "tau_syn_in"):
             assert getattr(self, name).dtype == np.float64 and getattr(self, name).shape == (n,), name
         assert np.all(self.delta_theta >= 0) and np.all(self.tau_theta > 0)
         J = self.proj_pre_pop.size

@@ -10,10 +10,11 @@ from the compiled engine, so that the test suite can check one against the other
   neuron (docs/semantics.md, "Simultaneous events at one neuron"); ``seq`` is a push counter, so
   ties never fall back on comparing payloads. Push and pop cost O(log n) for n queued events.
 * **Closed forms from the model modules.** A neuron keeps its model state (``(V, a)`` for ``lif``,
-  ``(V,)`` for ``qif``) at its last update time ``t0``. Everything model-specific goes through the
-  model's ``ReferenceOps`` (:mod:`eventsim.models`): advance the state to t, apply a batch of
-  inputs, test / reset, time to the next autonomous spike. Populations of different models mix
-  freely: the engine only routes events.
+  ``(V,)`` for ``qif``, ``(V, I_ex, I_in)`` for ``lif_psc_exp``) at its last update time ``t0``.
+  Everything model-specific goes through the model's ``ReferenceOps`` (:mod:`eventsim.models`):
+  advance the state to t, apply a batch of inputs (the model gets their weights), test / reset,
+  time to the next autonomous spike, whether inputs during ``t_ref`` are kept. Populations of
+  different models mix freely: the engine only routes events.
 * **Predicted crossings with lazy invalidation.** Each update of a neuron pushes its next
   autonomous spike (``ReferenceOps.time_to_spike``, e.g. ``t0 + tau_m ln((V - V_inf) / (V_th -
   V_inf))`` for plain LIF) tagged with the neuron's version counter. Every later update bumps the
@@ -46,7 +47,7 @@ __all__ = ["ReferenceEngine", "add_ms"]
 REF_END = 0  # end of the refractory period (input at exactly t_s + t_ref counts)
 CROSSING = 1  # predicted autonomous spike (threshold crossing) or the V_init >= V_th spike at 0
 CURRENT = 2  # change of injected current
-INPUT = 3  # synaptic or scheduled arrival; all at one (time, neuron) are summed, tested once
+INPUT = 3  # synaptic or scheduled arrival; all at one (time, neuron) go to the model together, tested once
 POISSON = 4  # Poisson arrival: a separate input with its own threshold test
 SAMPLE = 5  # membrane-potential sample, after everything else at that time
 
@@ -297,9 +298,20 @@ class ReferenceEngine:
                 self._push(tick + d, frac, INPUT, net.syn_target[s], (w, True))
 
     def _receive(self, i: int, tick: int, frac: float, weights: list[float]) -> None:
-        """Inputs of the given weights reach non-refractory neuron i at t together; test once."""
+        """Inputs of the given weights reach neuron i at t together; test once.
+
+        The model takes the batch's weights (a delta model sums them, ``lif_psc_exp`` adds each to
+        the current of its sign). While refractory they are discarded, or, for a model whose
+        currents keep receiving inputs, taken into the clamped state (no test: V is clamped)."""
         ops = self._ops[i]
-        state = ops.receive(i, self._state_at(i, tick, frac), math.fsum(weights))
+        if self._refractory(i, tick, frac):
+            if not ops.receives_while_refractory:
+                self.counters["discarded"] += len(weights)
+                return
+            state = ops.receive(i, self._state_at(i, tick, frac), weights)
+            self._state[i], self._t0[i] = state, (tick, frac)  # still refractory: REF_END predicts the crossing
+            return
+        state = ops.receive(i, self._state_at(i, tick, frac), weights)
         if ops.fires(i, state):
             self._fire(i, tick, frac, state, crossing=False)
         else:
@@ -309,7 +321,7 @@ class ReferenceEngine:
     # Event handlers, one per kind: handler(tick, frac, neuron, data)
     # ------------------------------------------------------------------------------------------
     def _on_ref_end(self, tick: int, frac: float, i: int, _data) -> None:
-        t0, f0 = self._t0[i]  # the spike time: V was clamped since
+        t0, f0 = self._t0[i]  # the spike, or the last input kept while refractory: V was clamped since
         state = self._ops[i].advance_clamped(i, self._state[i], elapsed_ms(tick, frac, t0, f0))
         self._ref_end[i] = None
         self._set_state(i, tick, frac, state)
@@ -345,17 +357,11 @@ class ReferenceEngine:
         n_syn = sum(1 for _w, is_syn in batch if is_syn)
         self.counters["syn_events"] += n_syn
         self.counters["ext_events"] += len(batch) - n_syn
-        if self._refractory(i, tick, frac):
-            self.counters["discarded"] += len(batch)
-            return
         self._receive(i, tick, frac, [w for w, _is_syn in batch])
 
     def _on_poisson(self, tick: int, frac: float, i: int, m: int) -> None:
         self.counters["ext_events"] += 1
-        if self._refractory(i, tick, frac):
-            self.counters["discarded"] += 1
-        else:
-            self._receive(i, tick, frac, [self._net.ps_weight[m]])
+        self._receive(i, tick, frac, [self._net.ps_weight[m]])
         self._next_poisson(m, tick, frac)
 
     def _on_sample(self, tick: int, frac: float, i: int, slot: int) -> None:

@@ -32,6 +32,9 @@ BRIEF = {
     "replay": ["run.duration=50"],
     "adaptive_threshold": ["run.duration=150", "populations.plain.size=4", "populations.adapting.size=4"],
     "qif_network": ["run.duration=30", "populations.exc.size=80", "populations.inh.size=20"],
+    "brunel_psc_exp": ["populations.exc.size=80", "populations.inh.size=20", "run.duration=40",
+                       "projections.0.indegree=8", "projections.1.indegree=8", "projections.2.indegree=2",
+                       "projections.3.indegree=2"],
 }
 
 

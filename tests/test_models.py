@@ -16,19 +16,21 @@ from eventsim.reference import ReferenceEngine
 
 
 def test_registry_lists_each_model_with_its_spec_and_operations():
-    assert list(REGISTRY) == ["lif", "qif"]
+    assert list(REGISTRY) == ["lif", "qif", "lif_psc_exp"]
     for name, module in REGISTRY.items():
         spec = module.SPEC
         assert spec.name == name and set(spec.defaults) <= set(spec.units)
         for op in ("initial_state", "advance", "advance_clamped", "receive", "fires", "reset", "time_to_spike"):
             assert callable(getattr(module.ReferenceOps, op))
+        assert isinstance(module.ReferenceOps.receives_while_refractory, bool)
     assert eventsim.MODELS["qif"] is REGISTRY["qif"].SPEC
 
 
-@pytest.mark.parametrize("model", ["lif", "qif"])
+@pytest.mark.parametrize("model", ["lif", "qif", "lif_psc_exp"])
 def test_resolver_returns_every_array_the_engines_read(model, rng):
     vals = resolve_parameters(model, 3, {}, rng, "populations.p")
-    for key in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "V_c", "delta_theta", "tau_theta"):
+    for key in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "V_c", "delta_theta", "tau_theta",
+                "tau_syn_ex", "tau_syn_in"):
         assert vals[key].dtype == np.float64 and vals[key].shape == (3,), key
     assert vals["t_ref"].dtype == np.int64 and vals["model_id"] == list(REGISTRY).index(model)
     if model == "qif":
@@ -37,7 +39,7 @@ def test_resolver_returns_every_array_the_engines_read(model, rng):
 
 def test_unknown_model_lists_the_known_ones():
     with pytest.raises(eventsim.ValidationError, match=r"^populations\.p\.model: unknown model 'qf'; known models: "
-                                                      r"lif, qif \(did you mean 'qif'\?\)$"):
+                                                      r"lif, qif, lif_psc_exp \(did you mean 'qif'\?\)$"):
         eventsim.Network().add_population("p", 1, model="qf")
 
 
@@ -185,3 +187,9 @@ def test_bundled_adaptive_threshold_scenario_shows_adaptation():
     assert rate("adapting", *early) > 1.5 * rate("adapting", *late) > 0
     assert rate("plain", *late) > 0.9 * rate("plain", *early) > 0
     assert rate("plain", 0.0, 100.0) == rate("adapting", 0.0, 100.0) == 0  # no drive before the step
+
+
+def test_every_registered_model_gives_its_constant_current_rate():
+    """eventsim.workload asks each population's model for rate_bound: a model without one could not run."""
+    for name, module in REGISTRY.items():
+        assert callable(getattr(module, "rate_bound", None)), name

@@ -9,8 +9,11 @@ Adding a model is one new module plus its line in :data:`REGISTRY`, its tests an
 * ``lif`` (:mod:`eventsim.models.lif`): leaky integrate-and-fire, delta synapses, optional
   adaptive threshold; ``delta_theta = 0`` is NEST's ``iaf_psc_delta_ps``.
 * ``qif`` (:mod:`eventsim.models.qif`): quadratic integrate-and-fire, delta synapses.
+* ``lif_psc_exp`` (:mod:`eventsim.models.lif_psc_exp`): leaky integrate-and-fire, exponential current
+  synapses (NEST's ``iaf_psc_exp_ps``, with lossless crossing detection); weights onto it are currents in pA.
 
-The compiled engine runs plain ``lif`` only (see :func:`check_compiled`).
+A weight's unit is that of its target's model: a jump of V in mV onto ``lif`` and ``qif``, a current
+in pA onto ``lif_psc_exp``. The compiled engine runs plain ``lif`` only (see :func:`check_compiled`).
 """
 
 from __future__ import annotations
@@ -21,26 +24,27 @@ import numpy as np
 
 from eventsim.distributions import describe, draw
 from eventsim.errors import ValidationError, did_you_mean
-from eventsim.models import lif, qif
+from eventsim.models import lif, lif_psc_exp, qif
 from eventsim.models.spec import MAX_VALUE, ModelSpec, check_magnitude, source
 from eventsim.timebase import ms_to_ticks
 
-__all__ = ["ModelSpec", "REGISTRY", "MODELS", "LIF", "QIF", "MAX_VALUE", "check_magnitude", "model_module",
+__all__ = ["ModelSpec", "REGISTRY", "MODELS", "LIF", "QIF", "LIF_PSC_EXP", "MAX_VALUE", "check_magnitude", "model_module",
            "resolve_parameters", "check_compiled", "lif_period", "lif_free_potential", "lif_crossing_time"]
 
-REGISTRY: dict[str, ModuleType] = {"lif": lif, "qif": qif}
+REGISTRY: dict[str, ModuleType] = {"lif": lif, "qif": qif, "lif_psc_exp": lif_psc_exp}
 """Model name -> its module (``SPEC``, ``validate``, closed forms, ``ReferenceOps``); the order
 gives each model its id (``Prepared.model_id``)."""
 
 MODELS: dict[str, ModelSpec] = {name: m.SPEC for name, m in REGISTRY.items()}
 """Model name -> :class:`ModelSpec`."""
 
-LIF, QIF = lif.SPEC, qif.SPEC
+LIF, QIF, LIF_PSC_EXP = lif.SPEC, qif.SPEC, lif_psc_exp.SPEC
 
 # The public closed forms of the LIF model, under their historical names.
 lif_period, lif_free_potential, lif_crossing_time = lif.period, lif.free_potential, lif.crossing_time
 
-EXTRA_PARAMETERS = {"V_c": np.nan, "delta_theta": 0.0, "tau_theta": np.inf}
+EXTRA_PARAMETERS = {"V_c": np.nan, "delta_theta": 0.0, "tau_theta": np.inf, "tau_syn_ex": np.nan,
+                    "tau_syn_in": np.nan}
 """Per-neuron parameters that not every model has, with the value stored for the others."""
 
 
@@ -93,7 +97,7 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
     Parameters
     ----------
     model : str
-        Model name, a key of :data:`REGISTRY` (``"lif"``, ``"qif"``).
+        Model name, a key of :data:`REGISTRY` (``"lif"``, ``"qif"``, ``"lif_psc_exp"``).
     n : int
         Population size.
     params : dict
@@ -146,8 +150,8 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
 def check_compiled(prepared) -> None:
     """Raise ValidationError unless the compiled engine can run every population of ``prepared``.
 
-    It runs plain ``lif`` only (``delta_theta`` all 0) in this version; the other models and the
-    adaptive threshold run on the reference engine. O(N)."""
+    It runs plain ``lif`` only (``delta_theta`` all 0) in this version; the other models (``qif``,
+    ``lif_psc_exp``) and the adaptive threshold run on the reference engine. O(N)."""
     for name, model, lo, hi in zip(prepared.pop_names, prepared.pop_model, prepared.pop_start[:-1],
                                    prepared.pop_start[1:]):
         if model != "lif":

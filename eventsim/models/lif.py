@@ -223,9 +223,11 @@ class ReferenceOps:
         v, a = state
         return v, (a * math.exp(-dt / self.tau_theta[i]) if a != 0.0 else a)
 
-    def receive(self, i: int, state: tuple, w: float) -> tuple:
-        """Delta inputs arriving together, ``w`` their sum in mV: V jumps by ``w``."""
-        return state[0] + w, state[1]
+    receives_while_refractory = False  # inputs during t_ref are discarded
+
+    def receive(self, i: int, state: tuple, weights: list) -> tuple:
+        """Delta inputs arriving together, their weights in mV: V jumps by their exact sum (``math.fsum``)."""
+        return state[0] + math.fsum(weights), state[1]
 
     def fires(self, i: int, state: tuple) -> bool:
         return state[0] >= self.V_th[i] + state[1]

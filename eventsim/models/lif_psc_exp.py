@@ -10,10 +10,11 @@ The neuron spikes at the first time ``V(t) >= V_th`` (:func:`first_crossing`), t
 ``V_reset`` for ``t_ref`` while the currents keep decaying and receiving inputs
 (:func:`propagate_refractory`); at the end of ``t_ref`` ``V`` restarts from ``V_reset``.
 
-This module is plain Python on scalars (``math``, no globals, no callbacks) so that the reference
-engine can call it and a Numba kernel can be compiled from the same text. The derivations, the
+The closed forms are plain Python on scalars (``math``, no globals, no callbacks) so that the reference
+engine can call them and a Numba kernel can be compiled from the same text. The derivations, the
 precision and the proof that :func:`first_crossing` cannot miss a crossing are in
-``docs/models_psc_exp.md``.
+``docs/models_psc_exp.md``. The module also holds the model's parameters (:data:`SPEC`, :func:`validate`)
+and :class:`ReferenceOps`, its operations on the reference engine (the compiled engine refuses it).
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from eventsim.models import lif
+import numpy as np
 
-__all__ = ["PscExpParams", "syn_propagator", "propagate", "propagate_refractory", "receive", "dv_dt",
-           "no_crossing_possible", "first_crossing", "psp_peak", "dc_period", "simulate_neuron", "TIME_TOL_MS"]
+from eventsim.errors import ValidationError
+from eventsim.models import lif
+from eventsim.models.spec import MIN_TAU_MS, ModelSpec, check_time_scales
+
+__all__ = ["SPEC", "validate", "PscExpParams", "syn_propagator", "propagate", "propagate_refractory", "receive",
+           "receive_batch", "dv_dt", "no_crossing_possible", "first_crossing", "psp_peak", "dc_period",
+           "simulate_neuron", "NeuronState", "run_neuron", "ReferenceOps", "TIME_TOL_MS"]
 
 TIME_TOL_MS = 1e-12
 """Width (ms) to which crossing times are refined (or 4 ulp of the time, when that is larger)."""
@@ -66,6 +72,45 @@ class PscExpParams(NamedTuple):
     t_ref: float = 2.0
     I_e: float = 0.0
     V_init: float = -70.0
+
+
+SPEC = ModelSpec(
+    name="lif_psc_exp",
+    units={"C_m": "pF", "tau_m": "ms", "tau_syn_ex": "ms", "tau_syn_in": "ms", "E_L": "mV", "V_th": "mV",
+           "V_reset": "mV", "t_ref": "ms", "I_e": "pA", "V_init": "mV"},
+    defaults=PscExpParams()._asdict(),  # NEST iaf_psc_exp_ps defaults
+    aliases={"V_m": "V_init"},
+    bounded=("E_L", "V_th", "V_reset", "V_init", "I_e"),
+    threshold="V_th",
+    doc="Leaky integrate-and-fire, exponential current synapses (weights are currents in pA; NEST "
+        "iaf_psc_exp_ps), exact and lossless spike times.",
+)
+
+
+def validate(values: dict, given: dict, where: str) -> None:
+    """Model-specific checks on resolved per-neuron arrays (see :func:`eventsim.models.resolve_parameters`).
+
+    ``tau_m`` and ``tau_syn_ex``/``tau_syn_in`` at least 1e-6 ms, ``t_ref`` in [0, 1e11] ms, ``V_inf`` finite,
+    ``V_reset < V_th``; ``C_m > 0`` and finiteness are checked for every model by the resolver."""
+    check_time_scales(values, given, where, max_tref_taus=math.inf)
+    for key in ("tau_syn_ex", "tau_syn_in"):
+        if np.any(values[key] < MIN_TAU_MS):
+            raise ValidationError(f"{where}.{key}", f"must be at least {MIN_TAU_MS:g} ms (1 ns), got "
+                                                    f"{values[key].min():g} ms")
+    with np.errstate(over="ignore", invalid="ignore"):
+        vi = lif.v_inf(values["E_L"], values["I_e"], values["tau_m"], values["C_m"])
+    bad = ~np.isfinite(vi)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValidationError(f"{where}.I_e", f"V_inf = E_L + I_e tau_m / C_m overflows with I_e={values['I_e'][k]} "
+                                              f"pA, tau_m={values['tau_m'][k]} ms, C_m={values['C_m'][k]} pF")
+    bad = values["V_reset"] >= values["V_th"]
+    if bad.any():
+        k = int(np.argmax(bad))
+        key, what = ("V_th", "must be above V_reset") if "V_th" in given and "V_reset" not in given else \
+            ("V_reset", "must be below V_th")
+        raise ValidationError(f"{where}.{key}", f"{what}, got V_reset={values['V_reset'][k]} >= "
+                                                f"V_th={values['V_th'][k]} mV")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,6 +191,18 @@ def propagate_refractory(p: PscExpParams, I_ex: float, I_in: float, s: float) ->
 def receive(I_ex: float, I_in: float, w: float) -> tuple[float, float]:
     """Currents (pA) after one input of weight ``w`` pA: to ``I_ex`` if ``w >= 0``, else to ``I_in``."""
     return (I_ex + w, I_in) if w >= 0.0 else (I_ex, I_in + w)
+
+
+def receive_batch(I_ex: float, I_in: float, weights) -> tuple[float, float]:
+    """Currents (pA) after inputs arriving together, each as :func:`receive` would add it.
+
+    Each weight goes to ``I_ex`` if it is >= 0, else to ``I_in`` (a same-time ``+w`` and ``-w`` do not
+    cancel: they decay with different time constants). Each current is the exact sum of its old value and
+    its weights rounded once (``math.fsum``), so the result does not depend on the order of the inputs.
+    """
+    exc = [w for w in weights if w >= 0.0]
+    inh = [w for w in weights if not w >= 0.0]
+    return (math.fsum([I_ex, *exc]) if exc else I_ex), (math.fsum([I_in, *inh]) if inh else I_in)
 
 
 def dv_dt(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
@@ -349,8 +406,13 @@ def dc_period(p: PscExpParams) -> float:
                       v_inf=lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m))
 
 
+rate_bound = lif.rate_bound
+"""Firing rate under ``I_e`` alone (spikes per ms, for eventsim.workload): with no input the synaptic
+currents stay 0 and V follows the LIF closed form, so it is :func:`eventsim.models.lif.rate_bound`."""
+
+
 def simulate_neuron(p: PscExpParams, times, weights, t_stop: float) -> list[float]:
-    """Spike times (ms) of one neuron driven by inputs, by the functions above (a test helper).
+    """Spike times (ms) of one neuron driven by inputs, from ``V_init`` at t = 0 (a test helper).
 
     Parameters
     ----------
@@ -367,8 +429,46 @@ def simulate_neuron(p: PscExpParams, times, weights, t_stop: float) -> list[floa
     list of float
         Spike times, ms. A crossing at the time of an input comes before that input.
     """
-    t, V, I_ex, I_in, ref_end, spikes = 0.0, p.V_init, 0.0, 0.0, -math.inf, []
-    for t_next, w in list(zip(times, weights)) + [(t_stop, 0.0)]:
+    return run_neuron(p, NeuronState(0.0, p.V_init, 0.0, 0.0, -math.inf), times, weights, t_stop)[0]
+
+
+class NeuronState(NamedTuple):
+    """State of one neuron for :func:`run_neuron`: time ``t`` (ms), ``V`` (mV, ``V_reset`` while refractory),
+    ``I_ex``, ``I_in`` (pA) and the end of its refractory period ``ref_end`` (ms; ``-inf`` before any spike)."""
+
+    t: float
+    V: float
+    I_ex: float
+    I_in: float
+    ref_end: float
+
+
+def run_neuron(p: PscExpParams, state: NeuronState, times, weights, t_stop: float) -> tuple[list[float], NeuronState]:
+    """Simulate one neuron from ``state`` to ``t_stop`` by the functions above, one input at a time (a test
+    helper: an event-by-event simulation independent of the reference engine's queue).
+
+    Parameters
+    ----------
+    p : PscExpParams
+    state : NeuronState
+        State at ``state.t`` ms.
+    times : sequence of float
+        Input times, ms, non-decreasing, in ``[state.t, t_stop]``.
+    weights : sequence of float
+        Input weights, pA; an input during the refractory period charges the currents.
+    t_stop : float
+        End of the stretch, ms.
+
+    Returns
+    -------
+    spikes : list of float
+        Spike times, ms. A crossing at the time of an input comes before that input.
+    state : NeuronState
+        State at ``t_stop``.
+    """
+    t, V, I_ex, I_in, ref_end = state
+    spikes = []
+    for t_next, w in list(zip(times, weights)) + [(t_stop, None)]:
         while True:
             if t < ref_end:
                 V, I_ex, I_in = propagate_refractory(p, I_ex, I_in, min(t_next, ref_end) - t)
@@ -384,5 +484,66 @@ def simulate_neuron(p: PscExpParams, times, weights, t_stop: float) -> list[floa
             t = min(t + tc, t_next)  # (a crossing at the end of the interval must not pass the input)
             spikes.append(t)
             ref_end = t + p.t_ref
-        I_ex, I_in = receive(I_ex, I_in, w)
-    return spikes
+        if w is not None:
+            I_ex, I_in = receive(I_ex, I_in, w)
+    return spikes, NeuronState(t, V, I_ex, I_in, ref_end)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference engine's per-model interface
+# ---------------------------------------------------------------------------------------------
+class ReferenceOps:
+    """The ``lif_psc_exp`` operations the reference engine calls; the state is ``(V, I_ex, I_in)`` (mV, pA, pA).
+
+    The engine passes the neuron's present injected current ``I`` (pA: ``I_e`` plus current steps) to
+    :meth:`advance` and :meth:`time_to_spike`; it stands for ``I_e`` in the closed forms.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        Per-neuron parameter arrays; only the neurons of ``lif_psc_exp`` populations are read.
+    """
+
+    receives_while_refractory = True
+    """V is clamped during ``t_ref`` but the currents keep receiving inputs (NEST does the same)."""
+
+    def __init__(self, prepared):
+        self._p: list[PscExpParams | None] = [None] * prepared.n_neurons
+        for model, lo, hi in zip(prepared.pop_model, prepared.pop_start[:-1], prepared.pop_start[1:]):
+            if model != SPEC.name:
+                continue
+            for i in range(int(lo), int(hi)):
+                self._p[i] = PscExpParams(**{key: float(getattr(prepared, key)[i]) for key in PscExpParams._fields
+                                             if key != "t_ref"}, t_ref=0.0)  # t_ref: the engine's, in ticks
+
+    def _params(self, i: int, I: float) -> PscExpParams:
+        p = self._p[i]
+        return p if p.I_e == I else p._replace(I_e=I)
+
+    def initial_state(self, i: int, v: float) -> tuple:
+        return (v, 0.0, 0.0)
+
+    def advance(self, i: int, state: tuple, dt: float, I: float) -> tuple:
+        """State ``dt`` ms later with no input and injected current ``I`` (pA)."""
+        return propagate(self._params(i, I), *state, dt)
+
+    def advance_clamped(self, i: int, state: tuple, dt: float) -> tuple:
+        """State ``dt`` ms later while refractory: V stays at its clamped value, the currents decay."""
+        return (state[0], *propagate_refractory(self._p[i], state[1], state[2], dt)[1:])
+
+    def receive(self, i: int, state: tuple, weights: list) -> tuple:
+        """Inputs arriving together, their weights in pA: each to ``I_ex`` or ``I_in`` by its sign."""
+        return (state[0], *receive_batch(state[1], state[2], weights))
+
+    def fires(self, i: int, state: tuple) -> bool:
+        return state[0] >= self._p[i].V_th
+
+    def reset(self, i: int, state: tuple) -> tuple:
+        return (self._p[i].V_reset, state[1], state[2])
+
+    def time_to_spike(self, i: int, state: tuple, I: float) -> float:
+        """Time in ms to the next threshold crossing with no input (inf if none), by the lossless detector."""
+        p = self._params(i, I)
+        if no_crossing_possible(p, *state, math.inf):
+            return math.inf
+        return first_crossing(p, *state, math.inf)

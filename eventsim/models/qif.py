@@ -206,9 +206,11 @@ class ReferenceOps:
         """State ``dt`` ms later while V is clamped (refractory): unchanged."""
         return state
 
-    def receive(self, i: int, state: tuple, w: float) -> tuple:
-        """Delta inputs arriving together, ``w`` their sum in mV: V jumps by ``w``."""
-        return (state[0] + w,)
+    receives_while_refractory = False  # inputs during t_ref are discarded
+
+    def receive(self, i: int, state: tuple, weights: list) -> tuple:
+        """Delta inputs arriving together, their weights in mV: V jumps by their exact sum (``math.fsum``)."""
+        return (state[0] + math.fsum(weights),)
 
     def fires(self, i: int, state: tuple) -> bool:
         return state[0] >= self.V_th[i]
