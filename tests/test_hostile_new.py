@@ -1,0 +1,52 @@
+"""Hostile inputs to the models, formats and PyNN backend added with issues 9, 10 and 12: each test
+is the regression test of one defect found by trying absurd but legal (or clearly bad) input."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import eventsim
+from eventsim.models import qif
+
+QIF = dict(E_L=-70.0, V_c=-55.0, tau_m=10.0, C_m=250.0)
+
+
+def mp_qif_potential(t, v0, I):
+    """V(t) of the QIF neuron from v0 (no input), in 50 digits: the Riccati solution in u."""
+    with mpmath.workdps(50):
+        E, Vc, tau, C = (mpmath.mpf(QIF[k]) for k in ("E_L", "V_c", "tau_m", "C_m"))
+        D = Vc - E
+        q = D * D / 4 - D * (tau / C) * mpmath.mpf(I)
+        u0, s = mpmath.mpf(v0) - (E + Vc) / 2, mpmath.mpf(t) / (tau * D)
+        if q > 0:
+            phi = mpmath.tanh(mpmath.sqrt(q) * s) / mpmath.sqrt(q)
+        elif q < 0:
+            phi = mpmath.tan(mpmath.sqrt(-q) * s) / mpmath.sqrt(-q)
+        else:
+            phi = s
+        return float((E + Vc) / 2 + (u0 - q * phi) / (1 - u0 * phi))
+
+
+@pytest.mark.parametrize("I", [0.0, 375.0, 1000.0])  # q > 0, q = 0, q < 0
+@pytest.mark.parametrize("v0", [-1e100, -1e20, -1e6, -1000.0])
+@pytest.mark.parametrize("t", [1e-3, 0.25, 5.0])
+def test_qif_free_potential_from_far_below(v0, t, I):
+    """From V far below the fixed points (a -1e100 mV weight) V rises back to them in closed form;
+    `v0 + (V - V0)` cancelled to 0.0 mV, or 16384 mV from -1e20 (above V_peak, with no spike)."""
+    v = qif.free_potential(t, v0, I=I, **QIF)
+    assert v == pytest.approx(mp_qif_potential(t, v0, I), rel=1e-13)
+
+
+def test_qif_network_after_huge_inhibition():
+    """A -1e100 mV input onto a qif neuron: the samples afterwards follow the closed form."""
+    net = eventsim.Network(seed=0, engine="reference")
+    p = net.add_population("p", 1, model="qif", **QIF)
+    net.add_spike_train(p, [1.0], weight=-1e100, delay=1.0)
+    times = np.array([2.25, 7.0, 30.0])
+    net.record_voltage(p, times=times, name="v")
+    v = net.run(40.0).voltages["v"].values[0]
+    expected = [mp_qif_potential(t - 2.0, -1e100 + -70.0, 0.0) for t in times]
+    np.testing.assert_allclose(v, expected, rtol=1e-12)
+    assert np.all(v < -70.0)  # below rest, rising towards it
