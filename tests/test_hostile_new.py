@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import eventsim
+from eventsim import scenario
 from eventsim.models import qif
 
 QIF = dict(E_L=-70.0, V_c=-55.0, tau_m=10.0, C_m=250.0)
@@ -50,3 +51,33 @@ def test_qif_network_after_huge_inhibition():
     expected = [mp_qif_potential(t - 2.0, -1e100 + -70.0, 0.0) for t in times]
     np.testing.assert_allclose(v, expected, rtol=1e-12)
     assert np.all(v < -70.0)  # below rest, rising towards it
+
+
+SCENARIO = """schema = 1
+[run]
+duration = 5.0
+engine = "reference"
+[populations.q]
+model = "qif"
+size = 2
+[populations.l]
+size = 2
+"""
+
+
+@pytest.mark.parametrize("override, key, says", [
+    ("populations.l.V_peak=-40", "populations.l.V_peak",
+     "not a parameter of model 'lif' (its threshold is V_th), but of 'qif'"),
+    ("populations.q.V_th=-50", "populations.q.V_th",
+     "not a parameter of model 'qif' (its threshold is V_peak), but of 'lif', 'lif_psc_exp'"),
+    ("populations.l.V_c=-50", "populations.l.V_c", "not a parameter of model 'lif', but of 'qif'"),
+])
+def test_set_another_models_parameter(tmp_path, override, key, says):
+    """`--set` of another model's key: the error said "unknown key (did you mean 'V_init'?)" for
+    V_th on qif and "did you mean 'V_m'" for V_c on lif, a wrong lead; it names the model now."""
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO)
+    with pytest.raises(eventsim.ScenarioError) as info:
+        scenario.load(path, [override]).network()
+    msg = str(info.value)
+    assert "\n" not in msg and f"{key}: {says}" in msg and "did you mean" not in msg
