@@ -81,3 +81,38 @@ def test_set_another_models_parameter(tmp_path, override, key, says):
         scenario.load(path, [override]).network()
     msg = str(info.value)
     assert "\n" not in msg and f"{key}: {says}" in msg and "did you mean" not in msg
+
+
+@pytest.fixture
+def alarm():
+    """Fail, rather than hang, a test whose run does not end within 20 s (POSIX)."""
+    import signal
+
+    def ring(signum, frame):
+        raise TimeoutError("the run did not end within 20 s")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def test_psc_exp_runaway_with_t_ref_0_is_refused(alarm):
+    """A 1e100 pA input onto a lif_psc_exp neuron with t_ref = 0: it fired every 1e-12 ms (the
+    crossing resolution), ~1e6 spikes per tick, and the run (and its progress callback) never came back."""
+    net = eventsim.Network(seed=0, engine="reference")
+    p = net.add_population("p", 1, model="lif_psc_exp", t_ref=0.0)
+    net.add_spike_train(p, [1.0], weight=1e100, delay=1.0)
+    with pytest.raises(eventsim.ValidationError, match=r"populations\.p\.t_ref: with t_ref = 0, neuron 0 would fire "
+                                                        r"again less than 1e-12 ms after its spike at 2 ms"):
+        net.run(5.0)
+
+
+def test_psc_exp_strong_but_finite_drive_with_t_ref_0_runs(alarm):
+    """A large (1e6 pA) input with t_ref = 0 is valid: a burst of spikes, each one later than the last."""
+    net = eventsim.Network(seed=0, engine="reference")
+    p = net.add_population("p", 1, model="lif_psc_exp", t_ref=0.0)
+    net.add_spike_train(p, [1.0], weight=1e6, delay=1.0)
+    t = net.run(3.0).spike_times
+    assert t.size > 100 and t[0] > 2.0 and np.all(np.diff(t) > 0)
