@@ -53,6 +53,9 @@ SAMPLE = 5  # membrane-potential sample, after everything else at that time
 
 # Version tag of the crossing event that makes a neuron with V_init >= V_th spike at t = 0.
 _INITIAL = -1
+MIN_PERIOD_MS = 1e-12
+"""A neuron with ``t_ref = 0`` that would fire again sooner than this after a spike (the resolution of
+crossing times) fires without end at one time: the run is refused (see :meth:`ReferenceEngine._fire`)."""
 
 _ARRAYS = (
     "pop_start", "V_init", "I_e", "t_ref", "model_id",
@@ -104,6 +107,7 @@ class ReferenceEngine:
 
     def __init__(self, prepared: Prepared):
         net = SimpleNamespace(**{name: getattr(prepared, name).tolist() for name in _ARRAYS})
+        net.pop_names = list(prepared.pop_names)
         net.pop_of = (np.searchsorted(prepared.pop_start, np.arange(prepared.n_neurons), "right") - 1).tolist()
         self._net = net
         n = prepared.n_neurons
@@ -252,19 +256,22 @@ class ReferenceEngine:
             return self._ops[i].advance_clamped(i, self._state[i], dt)
         return self._ops[i].advance(i, self._state[i], dt, self._I[i])
 
-    def _set_state(self, i: int, tick: int, frac: float, state: tuple) -> None:
-        """Neuron i has ``state`` at t: invalidate its pending crossing and predict a new one."""
+    def _set_state(self, i: int, tick: int, frac: float, state: tuple) -> float:
+        """Neuron i has ``state`` at t: invalidate its pending crossing and predict a new one; returns
+        the time to it in ms (inf: none)."""
         self._state[i] = state
         self._t0[i] = (tick, frac)
         self._version[i] += 1
-        self._predict_crossing(i)
+        return self._predict_crossing(i)
 
-    def _predict_crossing(self, i: int) -> None:
-        """Queue neuron i's next autonomous spike under its present current, if it has one."""
+    def _predict_crossing(self, i: int) -> float:
+        """Queue neuron i's next autonomous spike under its present current, if it has one; returns
+        the time to it in ms (inf: none)."""
         x = self._ops[i].time_to_spike(i, self._state[i], self._I[i])
         if math.isfinite(x):
             tick, frac = add_ms(*self._t0[i], x)
             self._push(tick, frac, CROSSING, i, self._version[i])
+        return x
 
     def _fire(self, i: int, tick: int, frac: float, state: tuple, crossing: bool) -> None:
         """Neuron i (in ``state`` at t) spikes at t: count, record, deliver, reset, start its refractory period."""
@@ -281,8 +288,20 @@ class ReferenceEngine:
             self._version[i] += 1  # no crossing while refractory; REF_END predicts the next one
             self._ref_end[i] = (tick + t_ref, frac)
             self._push(tick + t_ref, frac, REF_END, i, None)
-        else:
-            self._set_state(i, tick, frac, state)
+        elif self._set_state(i, tick, frac, state) < MIN_PERIOD_MS:
+            # A synaptic current (lif_psc_exp) can drive a t_ref = 0 neuron so hard that its period is
+            # below what crossing times resolve: it would fire ~1e12 times per ms, each tick never ending
+            # (so a progress callback never ran either). The constant-current case is refused before
+            # the run (eventsim.workload); this one depends on the inputs, so it is refused here.
+            self._runaway(i, tick, frac)
+
+    def _runaway(self, i: int, tick: int, frac: float):
+        net = self._net
+        pop = net.pop_of[i]
+        raise ValidationError(f"populations.{net.pop_names[pop]}.t_ref",
+                              f"with t_ref = 0, neuron {i - net.pop_start[pop]} would fire again less than "
+                              f"{MIN_PERIOD_MS:g} ms after its spike at {(tick + frac) * TICK_MS:.9g} ms, without "
+                              "end: its input drives it too hard (lower the weights, or give t_ref > 0)")
 
     def _deliver(self, i: int, tick: int, frac: float) -> None:
         """Queue one INPUT event per synapse leaving neuron i; delays are whole ticks (exact)."""

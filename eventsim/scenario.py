@@ -105,6 +105,20 @@ def _times(ck: Checker, v, where: str) -> np.ndarray:
     return ck.numbers(v, where, minimum=0.0, maximum=MAX_MS)
 
 
+def _other_models_keys(ck: Checker, table: dict, model: str, where: str) -> None:
+    """Fail on a parameter of another model (``V_peak`` on ``lif``, ``V_th`` on ``qif``): name the
+    models that have it and this one's parameters, rather than guess a similar name of this model."""
+    spec = MODELS[model]
+    for key in table:
+        if key in ("model", "size") or key in spec.units or key in spec.aliases:
+            continue
+        owners = [name for name, other in MODELS.items() if key in other.units or key in other.aliases]
+        if owners:
+            threshold = f" (its threshold is {spec.threshold})" if key in ("V_th", "V_peak") else ""
+            ck.fail(f"{where}.{key}", f"not a parameter of model {model!r}{threshold}, but of "
+                                      f"{', '.join(map(repr, owners))}; {model!r} has {', '.join(spec.units)}")
+
+
 class Scenario:
     """A validated scenario: the resolved document and everything read from its table files.
 
@@ -183,6 +197,7 @@ class Scenario:
                 ck.fail(where, f"expected a table ([populations.{name}]), got {show(table)}")
             model = ck.string(table.get("model", "lif"), f"{where}.model", tuple(MODELS))
             spec = MODELS[model]
+            _other_models_keys(ck, table, model, where)
             ck.keys(table, ("model", "size") + tuple(spec.units) + tuple(spec.aliases), where, required=("size",))
             sizes[name] = ck.number(table["size"], f"{where}.size", integer=True, minimum=0, maximum=MAX_NEURONS)
         if sum(sizes.values()) > MAX_NEURONS:

@@ -221,7 +221,11 @@ def _timestamps(path, group, where: str) -> tuple[np.ndarray, str]:
     _first(path, raw < 0, raw, at, "expected a time >= 0", f" {units}")
     times = raw.astype(np.float64)
     if UNITS[units] != 1.0:
-        times = times * UNITS[units]
+        with np.errstate(over="ignore"):
+            times = times * UNITS[units]
+        # a finite time in seconds can overflow in ms (1e307 s): refuse it here, not as an inf later
+        _first(path, ~np.isfinite(times), raw, at, f"expected a time below {np.finfo(np.float64).max / UNITS[units]:g} "
+                                                   f"{units} (finite in ms)", f" {units}")
     return times, units
 
 

@@ -109,9 +109,26 @@ def free_potential(t: float, v0: float, *, E_L: float, V_c: float, tau_m: float,
         k = math.sqrt(q)
         e = math.exp(-2.0 * k * s)
         T = (1.0 - e) / (1.0 + e) if k * s > 0.5 else math.tanh(k * s)
-        return v0 + T * f0 / (k * (2.0 * e / (1.0 + e)) - T * _minus_k(u0, k, f0))
-    phi = _phi(s, q)
-    return v0 + phi * f0 / (1.0 - u0 * phi)
+        phi = T / k
+        v = v0 + T * f0 / (k * (2.0 * e / (1.0 + e)) - T * _minus_k(u0, k, f0))
+    else:
+        phi = _phi(s, q)
+        v = v0 + phi * f0 / (1.0 - u0 * phi)
+    if u0 < 0.0 and abs(v) < 0.5 * abs(v0):
+        return _from_far_below(v, v0, u0, phi, q, E_L, V_c)
+    return v
+
+
+def _from_far_below(v: float, v0: float, u0: float, phi: float, q: float, E_L: float, V_c: float) -> float:
+    """``V(t)`` when ``v0 + (V - V0)`` cancelled (``v0`` far below the fixed points, V rising to them).
+
+    ``u = (u0 - q Phi) / (1 - u0 Phi)``, written ``(1 - q Phi / u0) / (1 / u0 - Phi)``: for ``u0 < 0``
+    the denominator's terms have one sign, so u keeps its relative precision whatever ``|u0|``
+    (from V0 = -1e100 mV the sum ``v0 + (V - V0)`` lost every digit). Kept only where it is the
+    more precise of the two (its error scales with ``|midpoint| + |u|``, the other's with ``|v0|``)."""
+    mid = 0.5 * (E_L + V_c)
+    u = (1.0 - q * phi / u0) / (1.0 / u0 - phi)
+    return mid + u if abs(mid) + abs(u) < abs(v0) else v
 
 
 def _plus_k(u: float, k: float, f: float) -> float:

@@ -59,7 +59,25 @@ class PopulationView(common.PopulationView):
         self.grandparent._initial[variable][self._root_index] = initial_values.evaluate(simplify=False)
 
     def _get_view(self, selector, label=None):
+        _check_not_empty(self, selector)
         return PopulationView(self, selector, label)
+
+
+def _check_not_empty(parent, selector) -> None:
+    """Refuse a view that selects no cell (``p[[]]``, ``p[3:3]``, an all-False mask): PyNN's own code
+    takes the min of its ids (an IndexError or ValueError on every backend)."""
+    if isinstance(selector, (int, np.integer)):
+        return
+    if isinstance(selector, (list, tuple)) and len(selector) == 0:
+        n = 0
+    else:
+        try:
+            n = np.arange(parent.size)[selector].size
+        except (IndexError, TypeError, ValueError):
+            return  # PyNN reports a bad selector itself
+    if n == 0:
+        raise errors.InvalidDimensionsError(f"view of {parent.label!r}: the selector {selector!r} selects no cell "
+                                            "(PyNN views cannot be empty)")
 
 
 class Population(common.Population):
@@ -70,6 +88,11 @@ class Population(common.Population):
 
     def __init__(self, size, cellclass, cellparams=None, structure=None, initial_values={}, label=None):
         simulator.state.check_mutable("create a Population")  # before PyNN registers its recorder
+        if isinstance(size, (int, np.integer)) and size < 1:
+            # PyNN's own code takes the first cell's id (an IndexError on every backend): say why
+            name = f" {label!r}" if label else ""
+            raise errors.InvalidDimensionsError(f"Population{name}: size must be at least 1 (PyNN populations cannot "
+                                                f"be empty), got {size}")
         common.Population.__init__(self, size, cellclass, cellparams, structure, initial_values, label)
 
     def _create_cells(self):
@@ -94,6 +117,7 @@ class Population(common.Population):
         self._initial[variable] = np.array(initial_values.evaluate(simplify=False), dtype=float).reshape(self.size)
 
     def _get_view(self, selector, label=None):
+        _check_not_empty(self, selector)
         return PopulationView(self, selector, label)
 
     def _get_parameters(self, *names):
