@@ -6,7 +6,6 @@ exactly and rounded once (``S = math.fsum(weights)``), and the neuron spikes iff
 claims about bits, so these tests compare exactly.
 """
 
-import itertools
 import math
 
 import numpy as np
@@ -181,13 +180,3 @@ def test_exact_sum_is_fsum(weights, rnd):
     side["next"][1:] = np.arange(len(weights) - 1)  # entry k links to k - 1, entry 1 ends the chain
     side["next"][1] = -1
     assert K.exact_sum(weights[0], side, len(weights) - 1) == math.fsum(weights)
-
-
-def test_order_permutations_of_one_batch(monkeypatch):
-    """All orders of four same-time spike trains onto one neuron: identical voltages, both engines."""
-    ws = [0.1, 2.0 / 3.0, 5.3, -1.7]
-    for engine, direct in MODES:
-        engine = engine_mode(monkeypatch, engine, direct)
-        seen = {build(engine, -63.3, [(1.0, 1.1)], [p]).run(T_BATCH + 1.0).voltages["v"].values.tobytes()
-                for p in itertools.permutations(ws)}
-        assert len(seen) == 1, engine
