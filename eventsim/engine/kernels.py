@@ -48,7 +48,8 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("bt", np.int32), ("bflag", np.int32), ("bw", np.float64), ("cls", np.int64), ("ps_m", np.int64),
+                   ("bt", np.int32), ("bflag", np.int32), ("bw", np.float64), ("cls", np.int32), ("ps_m", np.int32),
+                   ("slack", np.float64),
                    ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
                    ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("chain", np.int64)],
                   align=True)
@@ -57,7 +58,8 @@ what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, 
 the open input batch (time index bt of the window, -1 if none since the window began; bflag
 BATCH_NONE / BATCH_OPEN / BATCH_MULTI / BATCH_REFRACTORY; bw its first weight, mV, added to U
 when the batch closes), the time-constant class and the Poisson stream of the earliest pending
-arrival (ps_m, -1 if none). The second: that arrival's time, the clean crossing time (ctick,
+arrival (ps_m, -1 if none), and the frame's V-space rounding allowance ``slack`` (mV,
+:func:`set_v_inf`). The second: that arrival's time, the clean crossing time (ctick,
 cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV), the injected
 current I (pA), the batch stamp of direct delivery (touched) and the newest side-buffer entry
 of a batch with more than one input (chain, see :func:`add_to_batch`)."""
@@ -131,6 +133,7 @@ NEVER = np.iinfo(np.int64).max
 DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
 BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
 REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
+SIDE_SCRATCH = 64  # side-buffer records kept free after the chains for exact_sum's partials (<= 40)
 FRAME_BAND = 2.0 ** -49  # 16 float64 roundings: the frame's threshold margin is trusted beyond this
 # NOTE: the ziggurat tables are frozen into the compiled code; Numba's cache does not see changes in
 # eventsim/rng.py, but tests/test_rng.py compares both implementations bit for bit.
@@ -495,11 +498,21 @@ def add_inputs(r, nr, s, e_t):
     u = u0 + s * e_t
     r.U = u
     d = u - r.thr * e_t
-    # NOTE: one subtraction and a few abs per batch keep the frame's speed; only a margin within
-    # rounding of zero (ties of the sum with V_th) pays for the division of the V-space test.
-    if abs(d) > FRAME_BAND * (abs(u0) + e_t * (abs(s) + abs(r.V_inf) + abs(r.thr))):
+    # NOTE: a few flops per batch, all from the record's first cache line (slack holds the
+    # V_inf and thr terms), keep the frame's speed; only a margin within rounding of zero (ties
+    # of the sum with V_th) pays for the division of the V-space test.
+    if abs(d) > FRAME_BAND * abs(u0) + e_t * (FRAME_BAND * abs(s) + r.slack):
         return d >= 0.0
     return frame_potential(r.V_inf, u0, e_t) + s >= nr.V_th
+
+
+@njit(**_OPTS)
+def set_v_inf(r, nr, v_inf):
+    """Neuron r's asymptotic potential is now v_inf (mV): V_inf, thr = V_th - V_inf and the
+    V-space terms of :func:`add_inputs`' band, ``FRAME_BAND (|V_inf| + |thr|)``."""
+    r.V_inf = v_inf
+    r.thr = nr.V_th - v_inf
+    r.slack = FRAME_BAND * (abs(v_inf) + abs(r.thr))
 
 
 @njit(inline="always", **_OPTS)
@@ -513,63 +526,89 @@ def open_batch(r, w):
         r.ctick = DIRTY
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def add_to_batch(r, w, side, c):
-    """Another input of w mV in neuron r's open batch: chained in the side buffer (capacity
-    checked by the caller), so that the batch is summed exactly when it closes; O(1)."""
+    """Another input of w mV in neuron r's open batch; ``r.bw`` stays the batch's exact sum
+    rounded once (docs/semantics.md). O(1) while the additions are exact (equal weights of
+    multapses, most grid values): the common case never leaves this inlined test."""
     if r.bflag == BATCH_OPEN:
-        r.bflag = BATCH_MULTI
-        r.chain = -1
-    n = c.side_n
-    side[n].w = w
-    side[n].next = r.chain
-    r.chain = n
-    c.side_n = n + 1
+        a = r.bw
+        t = a + w
+        b = t - a
+        if (a - (t - b)) + (w - b) == 0.0:  # Knuth's TwoSum: t is the exact sum
+            r.bw = t
+            return
+    add_inexact(r, w, side, c)
 
 
 @njit(**_OPTS)
-def exact_sum(first, side, head):
-    """``first`` plus the weights chained from ``side[head]``, summed exactly and rounded once.
+def add_inexact(r, w, side, c):
+    """Add w mV to neuron r's batch through its exact partials (Shewchuk, as math.fsum).
 
-    The algorithm of :func:`math.fsum` (Shewchuk's non-overlapping partials, then one correctly
-    rounded addition), so the result does not depend on the order of the terms and equals the
-    reference engine's ``math.fsum``. O(k) per term for k partials (k <= 40 for float64).
+    The partials (non-overlapping, by increasing magnitude) are a list chained through the side
+    buffer from ``r.chain``; a term changes them in place and adds at most one record, so a
+    batch of k inputs holds at most k records (capacity checked by the caller, plus SIDE_SCRATCH
+    free records after them). Then ``r.bw`` becomes their sum rounded once. O(p) for p <= 40
+    partials.
     """
-    if side[head].next < 0:
-        return first + side[head].w  # two terms: one rounding, commutative
-    p = np.empty(64)
-    p[0] = first
-    n = 1
+    if r.bflag == BATCH_OPEN:  # the sum so far is exact: it is the one partial
+        r.bflag = BATCH_MULTI
+        n = c.side_n
+        side[n].w = r.bw
+        side[n].next = -1
+        r.chain = n
+        c.side_n = n + 1
+    x = w
+    wk = r.chain  # next record to write a partial into (never after k)
+    last = -1
+    k = r.chain
+    while k >= 0:
+        y = side[k].w
+        k = side[k].next
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            side[wk].w = lo
+            last = wk
+            wk = side[wk].next
+        x = hi
+    if wk >= 0:
+        side[wk].w = x
+        side[wk].next = -1
+    else:
+        n = c.side_n
+        side[n].w = x
+        side[n].next = -1
+        side[last].next = n
+        c.side_n = n + 1
+    r.bw = rounded_sum(side, r.chain, c.side_n)
+
+
+@njit(**_OPTS)
+def rounded_sum(side, head, p0):
+    """The sum of the partials chained from ``side[head]`` (increasing magnitude), rounded once
+    as :func:`math.fsum` rounds it; ``side[p0:p0 + SIDE_SCRATCH]`` is scratch."""
+    n = 0
     k = head
     while k >= 0:
-        x = side[k].w
+        side[p0 + n].w = side[k].w
+        n += 1
         k = side[k].next
-        m = 0
-        for a in range(n):
-            y = p[a]
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            lo = y - (hi - x)
-            if lo != 0.0:
-                p[m] = lo
-                m += 1
-            x = hi
-        p[m] = x
-        n = m + 1
     n -= 1
-    hi = p[n]
+    hi = side[p0 + n].w
     lo = 0.0
     while n > 0:
         x = hi
         n -= 1
-        y = p[n]
+        y = side[p0 + n].w
         hi = x + y
         lo = y - (hi - x)
         if lo != 0.0:
             break
     # round half to even across the partials below, as math.fsum does
-    if n > 0 and ((lo < 0.0 and p[n - 1] < 0.0) or (lo > 0.0 and p[n - 1] > 0.0)):
+    if n > 0 and ((lo < 0.0 and side[p0 + n - 1].w < 0.0) or (lo > 0.0 and side[p0 + n - 1].w > 0.0)):
         y = lo * 2.0
         x = hi + y
         if y == x - hi:
@@ -578,8 +617,8 @@ def exact_sum(first, side, head):
 
 
 @njit(inline="always", **_OPTS)
-def close_batch(r, nr, i, tick, frac, e_t, q, c, win, side):
-    """End neuron i's batch at (tick, frac), E(t) = e_t: add its sum, test the threshold once.
+def close_batch(r, nr, i, tick, frac, e_t, q, c, win):
+    """End neuron i's batch at (tick, frac), E(t) = e_t: add its sum ``bw``, test the threshold once.
 
     Returns True when the neuron's wake-up may have come earlier (it fired, or excitation while
     V_inf > V_th); inlined because a call with array arguments costs ~20 ns per delivery.
@@ -588,7 +627,7 @@ def close_batch(r, nr, i, tick, frac, e_t, q, c, win, side):
     r.bflag = BATCH_NONE
     if flag != BATCH_OPEN and flag != BATCH_MULTI:
         return False
-    s = r.bw if flag == BATCH_OPEN else exact_sum(r.bw, side, r.chain)
+    s = r.bw
     if add_inputs(r, nr, s, e_t):
         fire(r, nr, i, tick, frac, False, q, c, win)
         return True
@@ -607,8 +646,7 @@ def change_current(r, nr, i, tick, frac, delta, q, c, stream, win):
         r.U = (nr.V_reset - v_inf) * frame_exp(r.ref_tick, r.ref_frac, c.base, q)
     else:
         r.U = (r.V_inf + r.U / e_t - v_inf) * e_t
-    r.V_inf = v_inf
-    r.thr = nr.V_th - v_inf
+    set_v_inf(r, nr, v_inf)
     r.ctick = DIRTY
     if refractory:  # it restarts from V_reset at the end of the refractory period: clean
         predict_clean_crossing(r, nr, r.ref_tick, r.ref_frac, nr.V_reset)
@@ -681,6 +719,7 @@ def start(net, st):
             draw_next_arrival(sr, sr.start, 0.0)
     for i in range(net.neuron.size):
         r, nr = st.nrn[i], net.neuron[i]
+        set_v_inf(r, nr, r.V_inf)
         refresh_next_poisson(r, nr, stream)
         r.U = nr.V_init - r.V_inf
         predict_clean_crossing(r, nr, np.int64(0), 0.0, nr.V_init)
@@ -893,9 +932,11 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
         if r.bt < 0:
             touched[n_touched] = i
             n_touched += 1
-        elif r.bflag != BATCH_NONE:
+        elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
             bt = r.bt
-            close_batch(r, nr, i, times[bt].tick, times[bt].frac, time_E[bt * n_cls + r.cls], q, c, win, side)
+            if r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
+                fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
+            r.bflag = BATCH_NONE
         tick, frac = times[ti].tick, times[ti].frac
         e = time_E[ti * n_cls + r.cls]
         r.bt = ti
@@ -927,7 +968,7 @@ def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_
         r, nr = nrn[i], neuron[i]
         q = cls_q[r.cls]
         bt = r.bt
-        close_batch(r, nr, i, times[bt].tick, times[bt].frac, time_E[bt * n_cls + r.cls], q, c, win, side)
+        close_batch(r, nr, i, times[bt].tick, times[bt].frac, time_E[bt * n_cls + r.cls], q, c, win)
         r.bt = -1
         e = class_E[r.cls]
         if needs_catch_up(r, t_end, 0.0, e):
@@ -999,7 +1040,7 @@ def process_window(net, st, buf, n_g, t_end):
         largest = max(largest, bcnt[b])
     ent = _grown(buf.ent, 0, total)
     ent_w = _grown(buf.ent_w, 0, total)
-    side = _grown(buf.side, 0, largest)  # a bucket's batches add at most one entry per input
+    side = _grown(buf.side, 0, largest + SIDE_SCRATCH)  # a bucket's batches: at most one entry per input
     fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     for b in range(bcnt.size):
@@ -1077,21 +1118,21 @@ def deliver_batch(net, st, h, tick, frac, side):
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
         n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
         pj = net.proj[j]
-        side = _grown(side, c.side_n, c.side_n + hi - lo)
+        side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
                                batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
                                block_min, side)
     c.heap_n = n
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
-        side = _grown(side, c.side_n, c.side_n + hi - lo)
+        side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
                                cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min, side)
     for k in range(n_opened):
         i = opened[k]
         r, nr = nrn[i], neuron[i]
         e = class_E[r.cls]
-        if close_batch(r, nr, i, tick, frac, e, cls_q[r.cls], c, win, side):
+        if close_batch(r, nr, i, tick, frac, e, cls_q[r.cls], c, win):
             update_wake(r, nr, i, tick, e, wake, block_min)
     c.side_n = 0
     return side
