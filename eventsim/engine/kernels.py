@@ -18,13 +18,15 @@ The algorithm (docs/architecture.md has the long version):
   time order (:func:`gather_window`); each item's targets get an entry in the bucket of their
   neuron range, in item order (:func:`fill_entries`), so each bucket is sorted by time. Buckets are
   then worked one at a time with their neurons' states in cache (:func:`process_entries`):
-  same-time inputs of a neuron are summed and tested against threshold once. Small windows are
+  same-time inputs of a neuron are summed exactly (whatever their order) and tested against
+  threshold once. Small windows are
   delivered straight from the queues instead (:func:`run_window_direct`), with bit-identical
   results.
 * **Time-invariant frame.** A neuron stores ``U = (V - V_inf) exp((t - base) / tau_m)``, which is
-  constant between events, so an input is ``U += w * E(t)`` with ``E(t) = exp((t - base)/tau_m)``
-  computed once per distinct time and time-constant class, and the threshold test is
-  ``U >= (V_th - V_inf) * E(t)``. ``base`` is moved forward (and all ``U`` rescaled) before the
+  constant between events, so a batch of inputs summing to S is ``U += S * E(t)`` with
+  ``E(t) = exp((t - base)/tau_m)`` computed once per distinct time and time-constant class, and the
+  threshold test is ``U >= (V_th - V_inf) * E(t)``, redone in V-space when its margin is within
+  rounding (:func:`add_inputs`). ``base`` is moved forward (and all ``U`` rescaled) before the
   exponent can overflow.
 * **Lazy autonomous dynamics.** Poisson arrivals and constant-current threshold crossings never
   enter the global queue: a neuron is advanced through them (exactly, in time order) when an entry
@@ -61,8 +63,8 @@ when the batch closes), the time-constant class and the Poisson stream of the ea
 arrival (ps_m, -1 if none), and the frame's V-space rounding allowance ``slack`` (mV,
 :func:`set_v_inf`). The second: that arrival's time, the clean crossing time (ctick,
 cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV), the injected
-current I (pA), the batch stamp of direct delivery (touched) and the newest side-buffer entry
-of a batch with more than one input (chain, see :func:`add_to_batch`)."""
+current I (pA), the batch stamp of direct delivery (touched) and the first of the batch's
+partials in the side buffer when its sum is not exact in float64 (chain, :func:`add_inexact`)."""
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
@@ -83,7 +85,7 @@ GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo"
 of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
 synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
 SIDE = np.dtype([("w", np.float64), ("next", np.int64)], align=True)
-"""The second and later inputs of a batch (weight, mV), chained per neuron (next: -1 ends it)."""
+"""A partial of a batch's exact sum (mV), chained per neuron (next: -1 ends it); :func:`add_inexact`."""
 WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
 """A distinct event time of the current window."""
 CURRENT, INPUTS, SAMPLE = 0, 1, 2
@@ -133,7 +135,7 @@ NEVER = np.iinfo(np.int64).max
 DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
 BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
 REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
-SIDE_SCRATCH = 64  # side-buffer records kept free after the chains for exact_sum's partials (<= 40)
+SIDE_SCRATCH = 64  # side-buffer records kept free after the chains, rounded_sum's scratch (<= 40 partials)
 FRAME_BAND = 2.0 ** -49  # 16 float64 roundings: the frame's threshold margin is trusted beyond this
 # NOTE: the ziggurat tables are frozen into the compiled code; Numba's cache does not see changes in
 # eventsim/rng.py, but tests/test_rng.py compares both implementations bit for bit.
@@ -1118,14 +1120,16 @@ def deliver_batch(net, st, h, tick, frac, side):
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
         n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
         pj = net.proj[j]
-        side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
+            side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
                                batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
                                block_min, side)
     c.heap_n = n
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
-        side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
+            side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
                                cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min, side)
     for k in range(n_opened):
