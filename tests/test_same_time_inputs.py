@@ -178,7 +178,8 @@ def _batch_sum(weights, side):
     r, c = nrn[0], ctl[0]
     K.open_batch(r, weights[0])
     for w in weights[1:]:
-        K.add_to_batch(r, w, side, c)
+        if not K.add_exactly(r, w):
+            K.add_inexact(r, w, side, c)
     return r.bw
 
 
