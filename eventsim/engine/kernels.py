@@ -505,6 +505,16 @@ def add_inputs(r, nr, s, e_t):
     # of the sum with V_th) pays for the division of the V-space test.
     if abs(d) > FRAME_BAND * abs(u0) + e_t * (FRAME_BAND * abs(s) + r.slack):
         return d >= 0.0
+    return reaches_in_v_space(r, nr, u0, s, e_t)
+
+
+@njit(**_OPTS)
+def reaches_in_v_space(r, nr, u0, s, e_t):
+    """``V + s >= V_th`` with V the potential of frame value u0 at E(t) = e_t (docs/semantics.md).
+
+    NOTE: a call, not inlined: the rare tie path kept inline made Brunel's Poisson and bucket
+    loops ~10 % slower (measured with perf/ab.py).
+    """
     return frame_potential(r.V_inf, u0, e_t) + s >= nr.V_th
 
 
