@@ -18,13 +18,15 @@ The algorithm (docs/architecture.md has the long version):
   time order (:func:`gather_window`); each item's targets get an entry in the bucket of their
   neuron range, in item order (:func:`fill_entries`), so each bucket is sorted by time. Buckets are
   then worked one at a time with their neurons' states in cache (:func:`process_entries`):
-  same-time inputs of a neuron are summed and tested against threshold once. Small windows are
+  same-time inputs of a neuron are summed exactly (whatever their order) and tested against
+  threshold once. Small windows are
   delivered straight from the queues instead (:func:`run_window_direct`), with bit-identical
   results.
 * **Time-invariant frame.** A neuron stores ``U = (V - V_inf) exp((t - base) / tau_m)``, which is
-  constant between events, so an input is ``U += w * E(t)`` with ``E(t) = exp((t - base)/tau_m)``
-  computed once per distinct time and time-constant class, and the threshold test is
-  ``U >= (V_th - V_inf) * E(t)``. ``base`` is moved forward (and all ``U`` rescaled) before the
+  constant between events, so a batch of inputs summing to S is ``U += S * E(t)`` with
+  ``E(t) = exp((t - base)/tau_m)`` computed once per distinct time and time-constant class, and the
+  threshold test is ``U >= (V_th - V_inf) * E(t)``, redone in V-space when its margin is within
+  rounding (:func:`add_inputs`). ``base`` is moved forward (and all ``U`` rescaled) before the
   exponent can overflow.
 * **Lazy autonomous dynamics.** Poisson arrivals and constant-current threshold crossings never
   enter the global queue: a neuron is advanced through them (exactly, in time order) when an entry
@@ -48,17 +50,21 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("bt", np.int64), ("bflag", np.int64), ("cls", np.int64), ("ps_m", np.int64),
+                   ("bt", np.int32), ("bflag", np.int32), ("bw", np.float64), ("cls", np.int32), ("ps_m", np.int32),
+                   ("slack", np.float64),
                    ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
-                   ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("candidate", np.int64)],
+                   ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("chain", np.int64)],
                   align=True)
 """Per-neuron state, 128 bytes on two cache lines (arrays of it start on a line): the first holds
 what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
-the open input batch of the window (time index bt, -1 if none since the window began; bflag
-BATCH_NONE / BATCH_OPEN / BATCH_REFRACTORY), the time-constant class and the Poisson stream of
-the earliest pending arrival (ps_m, -1 if none). The second: that arrival's time, the clean
-crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV),
-the injected current I (pA), and the batch stamps of direct delivery (touched, candidate)."""
+the open input batch (time index bt of the window, -1 if none since the window began; bflag
+BATCH_NONE / BATCH_OPEN / BATCH_MULTI / BATCH_REFRACTORY; bw its first weight, mV, added to U
+when the batch closes), the time-constant class and the Poisson stream of the earliest pending
+arrival (ps_m, -1 if none), and the frame's V-space rounding allowance ``slack`` (mV,
+:func:`set_v_inf`). The second: that arrival's time, the clean crossing time (ctick,
+cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV), the injected
+current I (pA), the batch stamp of direct delivery (touched) and the first of the batch's
+partials in the side buffer when its sum is not exact in float64 (chain, :func:`add_inexact`)."""
 
 PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
                  ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
@@ -78,15 +84,17 @@ GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo"
 """One item of the current window, in time order: time index ti; kind INPUTS (targets ``[lo, hi)``
 of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
 synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
+SIDE = np.dtype([("w", np.float64), ("next", np.int64)], align=True)
+"""A partial of a batch's exact sum (mV), chained per neuron (next: -1 ends it); :func:`add_inexact`."""
 WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
 """A distinct event time of the current window."""
 CURRENT, INPUTS, SAMPLE = 0, 1, 2
-BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY = 0, 1, 2
+BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, BATCH_MULTI = 0, 1, 2, 3
 
-Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w")
+Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side")
 """Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
-and the window's items, distinct times, ``E`` per (time, class) and per-target entries (item
-index, and weight when per synapse)."""
+the window's items, distinct times, ``E`` per (time, class) and per-target entries (item
+index, and weight when per synapse), and the side buffer of batches with several inputs (SIDE)."""
 
 CTL = np.dtype([
     ("now", np.int64),  # simulated up to here (ticks, exclusive)
@@ -104,6 +112,7 @@ CTL = np.dtype([
     ("direct", np.int64),  # deliver the current window directly (1) or through buckets (0)
     ("direct_max_neurons", np.int64),  # networks up to this size always deliver directly
     ("direct_max_entries", np.int64),  # a window after one with at most this many inputs too
+    ("side_n", np.int64),  # entries in the side buffer (emptied when the batches close)
     ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
@@ -126,6 +135,8 @@ NEVER = np.iinfo(np.int64).max
 DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
 BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
 REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
+SIDE_SCRATCH = 64  # side-buffer records kept free after the chains, rounded_sum's scratch (<= 40 partials)
+FRAME_BAND = 2.0 ** -49  # 16 float64 roundings: the frame's threshold margin is trusted beyond this
 # NOTE: the ziggurat tables are frozen into the compiled code; Numba's cache does not see changes in
 # eventsim/rng.py, but tests/test_rng.py compares both implementations bit for bit.
 _ZIG_X, _ZIG_F, _ZIG_R = _rng.ZIG_X.copy(), _rng.ZIG_F.copy(), _rng.ZIG_R
@@ -444,10 +455,9 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
                 if crossing_due(r, pt, pf, e):
                     fire_at_crossing(r, nr, i, pt, pf, True, q, c, win)
                     continue  # the arrival is examined again, now against the new state
-                r.U += stream[m].weight * e
                 if r.thr < 0.0:
                     r.ctick = DIRTY
-                if r.U >= r.thr * e:
+                if add_inputs(r, nr, stream[m].weight, e):
                     fire(r, nr, i, pt, pf, False, q, c, win)
             c.ext_events += 1
             draw_next_arrival(stream[m], pt, pf)
@@ -464,7 +474,181 @@ def potential(r, nr, tick, frac, q, base):
     """Membrane potential at t (after catch-up), in mV."""
     if time_lt(tick, frac, r.ref_tick, r.ref_frac):
         return nr.V_reset
-    return r.V_inf + r.U / frame_exp(tick, frac, base, q)
+    return frame_potential(r.V_inf, r.U, frame_exp(tick, frac, base, q))
+
+
+@njit(inline="always", **_OPTS)
+def frame_potential(v_inf, u, e_t):
+    """The engine's V at t from frame value u, E(t) = e_t: ``V_inf + U / E(t)`` in float64 (mV).
+
+    This is what a voltage sample reports and the V that threshold decisions in the tight band
+    use (docs/semantics.md, "Same-time inputs").
+    """
+    return v_inf + u / e_t
+
+
+@njit(inline="always", **_OPTS)
+def add_inputs(r, nr, s, e_t):
+    """Add the summed inputs s (mV) of a batch at E(t) = e_t to U; True if V reaches V_th.
+
+    The decision is the one docs/semantics.md defines: ``V + s >= V_th`` in float64, V the
+    engine's potential before the batch (:func:`frame_potential`). The frame test
+    ``U + s E >= thr E`` agrees with it whenever its margin exceeds the roundings of both
+    computations (at most ~8 units of 2**-53 of the terms' magnitudes; FRAME_BAND allows 16).
+    """
+    u0 = r.U
+    u = u0 + s * e_t
+    r.U = u
+    d = u - r.thr * e_t
+    # NOTE: a few flops per batch, all from the record's first cache line (slack holds the
+    # V_inf and thr terms), keep the frame's speed; only a margin within rounding of zero (ties
+    # of the sum with V_th) pays for the division of the V-space test.
+    if abs(d) > FRAME_BAND * abs(u0) + e_t * (FRAME_BAND * abs(s) + r.slack):
+        return d >= 0.0
+    return reaches_in_v_space(r, nr, u0, s, e_t)
+
+
+@njit(**_OPTS)
+def reaches_in_v_space(r, nr, u0, s, e_t):
+    """``V + s >= V_th`` with V the potential of frame value u0 at E(t) = e_t (docs/semantics.md).
+
+    NOTE: a call, not inlined: the rare tie path kept inline made Brunel's Poisson and bucket
+    loops ~10 % slower (measured with perf/ab.py).
+    """
+    return frame_potential(r.V_inf, u0, e_t) + s >= nr.V_th
+
+
+@njit(**_OPTS)
+def set_v_inf(r, nr, v_inf):
+    """Neuron r's asymptotic potential is now v_inf (mV): V_inf, thr = V_th - V_inf and the
+    V-space terms of :func:`add_inputs`' band, ``FRAME_BAND (|V_inf| + |thr|)``."""
+    r.V_inf = v_inf
+    r.thr = nr.V_th - v_inf
+    r.slack = FRAME_BAND * (abs(v_inf) + abs(r.thr))
+
+
+@njit(inline="always", **_OPTS)
+def open_batch(r, w):
+    """Neuron r's first (non-discarded) input of a batch, w mV; added when the batch closes."""
+    r.bw = w
+    r.bflag = BATCH_OPEN
+    if r.thr < 0.0:
+        # NOTE: ctick only matters while V_inf > V_th; not writing it otherwise keeps a delivery
+        # within the record's first cache line.
+        r.ctick = DIRTY
+
+
+@njit(inline="always", **_OPTS)
+def add_exactly(r, w):
+    """Add another input of w mV to neuron r's open batch if the sum stays exact; False if
+    :func:`add_inexact` must add it. Either way ``r.bw`` stays the batch's exact sum rounded once
+    (docs/semantics.md); O(1) while the additions are exact (equal weights of multapses, most
+    grid values).
+
+    NOTE: the caller calls add_inexact itself: passing the side buffer into an inlined function
+    cost reference counting on every delivery (Benchmark 4: ~10 %).
+    """
+    if r.bflag == BATCH_OPEN:
+        a = r.bw
+        t = a + w
+        b = t - a
+        if (a - (t - b)) + (w - b) == 0.0:  # Knuth's TwoSum: t is the exact sum
+            r.bw = t
+            return True
+    return False
+
+
+@njit(**_OPTS)
+def add_inexact(r, w, side, c):
+    """Add w mV to neuron r's batch through its exact partials (Shewchuk, as math.fsum).
+
+    The partials (non-overlapping, by increasing magnitude) are a list chained through the side
+    buffer from ``r.chain``; a term changes them in place and adds at most one record, so a
+    batch of k inputs holds at most k records (capacity checked by the caller, plus SIDE_SCRATCH
+    free records after them). Then ``r.bw`` becomes their sum rounded once. O(p) for p <= 40
+    partials.
+    """
+    if r.bflag == BATCH_OPEN:  # the sum so far is exact: it is the one partial
+        r.bflag = BATCH_MULTI
+        n = c.side_n
+        side[n].w = r.bw
+        side[n].next = -1
+        r.chain = n
+        c.side_n = n + 1
+    x = w
+    wk = r.chain  # next record to write a partial into (never after k)
+    last = -1
+    k = r.chain
+    while k >= 0:
+        y = side[k].w
+        k = side[k].next
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            side[wk].w = lo
+            last = wk
+            wk = side[wk].next
+        x = hi
+    if wk >= 0:
+        side[wk].w = x
+        side[wk].next = -1
+    else:
+        n = c.side_n
+        side[n].w = x
+        side[n].next = -1
+        side[last].next = n
+        c.side_n = n + 1
+    r.bw = rounded_sum(side, r.chain, c.side_n)
+
+
+@njit(**_OPTS)
+def rounded_sum(side, head, p0):
+    """The sum of the partials chained from ``side[head]`` (increasing magnitude), rounded once
+    as :func:`math.fsum` rounds it; ``side[p0:p0 + SIDE_SCRATCH]`` is scratch."""
+    n = 0
+    k = head
+    while k >= 0:
+        side[p0 + n].w = side[k].w
+        n += 1
+        k = side[k].next
+    n -= 1
+    hi = side[p0 + n].w
+    lo = 0.0
+    while n > 0:
+        x = hi
+        n -= 1
+        y = side[p0 + n].w
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            break
+    # round half to even across the partials below, as math.fsum does
+    if n > 0 and ((lo < 0.0 and side[p0 + n - 1].w < 0.0) or (lo > 0.0 and side[p0 + n - 1].w > 0.0)):
+        y = lo * 2.0
+        x = hi + y
+        if y == x - hi:
+            hi = x
+    return hi
+
+
+@njit(inline="always", **_OPTS)
+def close_batch(r, nr, i, tick, frac, e_t, q, c, win):
+    """End neuron i's batch at (tick, frac), E(t) = e_t: add its sum ``bw``, test the threshold once.
+
+    Returns True when the neuron's wake-up may have come earlier (it fired, or excitation while
+    V_inf > V_th); inlined because a call with array arguments costs ~20 ns per delivery.
+    """
+    flag = r.bflag
+    r.bflag = BATCH_NONE
+    if flag != BATCH_OPEN and flag != BATCH_MULTI:
+        return False
+    s = r.bw
+    if add_inputs(r, nr, s, e_t):
+        fire(r, nr, i, tick, frac, False, q, c, win)
+        return True
+    return s > 0.0 and r.thr < 0.0
 
 
 @njit(**_OPTS)
@@ -479,8 +663,7 @@ def change_current(r, nr, i, tick, frac, delta, q, c, stream, win):
         r.U = (nr.V_reset - v_inf) * frame_exp(r.ref_tick, r.ref_frac, c.base, q)
     else:
         r.U = (r.V_inf + r.U / e_t - v_inf) * e_t
-    r.V_inf = v_inf
-    r.thr = nr.V_th - v_inf
+    set_v_inf(r, nr, v_inf)
     r.ctick = DIRTY
     if refractory:  # it restarts from V_reset at the end of the refractory period: clean
         predict_clean_crossing(r, nr, r.ref_tick, r.ref_frac, nr.V_reset)
@@ -553,6 +736,7 @@ def start(net, st):
             draw_next_arrival(sr, sr.start, 0.0)
     for i in range(net.neuron.size):
         r, nr = st.nrn[i], net.neuron[i]
+        set_v_inf(r, nr, r.V_inf)
         refresh_next_poisson(r, nr, stream)
         r.U = nr.V_init - r.V_inf
         predict_clean_crossing(r, nr, np.int64(0), 0.0, nr.V_init)
@@ -703,7 +887,7 @@ def gather_window(net, st, buf, t_end):
                 c.cc_p = p
             else:
                 c.vs_p = p
-    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w), n_g
+    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side), n_g
 
 
 @njit(**_OPTS)
@@ -736,26 +920,15 @@ def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
 
 
 @njit(inline="always", **_OPTS)
-def close_batch(r, nr, i, times, time_E, n_cls, q, c, win):
-    """Threshold test of neuron i's open input batch (all its same-time inputs summed); inlined
-    because a call with three array arguments costs ~20 ns."""
-    if r.bflag == BATCH_OPEN:
-        bt = r.bt
-        if r.U >= r.thr * time_E[bt * n_cls + r.cls]:
-            fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
-    r.bflag = BATCH_NONE
-
-
-@njit(inline="always", **_OPTS)
 def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, c, stream, win, cc, vs,
-                    voltages, touched, n_touched):
+                    voltages, touched, n_touched, side):
     """Advance the neurons of one bucket through its entries ``j0:j1``, in time order.
 
-    An input at the time of its target's open batch is only summed (one multiply-add); any other
-    entry first closes that batch (threshold test), then brings the neuron to the entry's time
-    (its Poisson arrivals and crossings before it, :func:`catch_up`) and opens a new batch, changes
-    the current or samples the potential. Neurons met for the first time in the window are
-    appended to ``touched``; returns the new count.
+    An input at the time of its target's open batch is only added to the batch; any other entry
+    first closes that batch (sum and threshold test, :func:`close_batch`), then brings the neuron
+    to the entry's time (its Poisson arrivals and crossings before it, :func:`catch_up`) and opens
+    a new batch, changes the current or samples the potential. Neurons met for the first time in
+    the window are appended to ``touched``; returns the new count.
     """
     n_cls = cls_q.size
     discarded = 0
@@ -765,22 +938,24 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
         it = grp[x & 0xFFFFFFFF]
         r = nrn[i]
         ti = it.ti
-        if it.kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch: sum
+        if it.kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch
             if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
             else:
-                r.U += (ent_w[j] if np.isnan(it.w) else it.w) * time_E[ti * n_cls + r.cls]
+                w = ent_w[j] if np.isnan(it.w) else it.w
+                if not add_exactly(r, w):
+                    add_inexact(r, w, side, c)
             continue
         nr = neuron[i]
         q = cls_q[r.cls]
         if r.bt < 0:
             touched[n_touched] = i
             n_touched += 1
-        elif r.bflag == BATCH_OPEN:  # close_batch, written out: inlined by Numba it ran 10 % slower here
+        elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
             bt = r.bt
-            if r.U >= r.thr * time_E[bt * n_cls + r.cls]:
+            if r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
                 fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
-        r.bflag = BATCH_NONE
+            r.bflag = BATCH_NONE
         tick, frac = times[ti].tick, times[ti].frac
         e = time_E[ti * n_cls + r.cls]
         r.bt = ti
@@ -791,10 +966,7 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
-                r.bflag = BATCH_OPEN
-                if r.thr < 0.0:
-                    r.ctick = DIRTY
-                r.U += (ent_w[j] if np.isnan(it.w) else it.w) * e
+                open_batch(r, ent_w[j] if np.isnan(it.w) else it.w)
         elif it.kind == CURRENT:
             change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
         else:
@@ -806,20 +978,23 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
 
 @njit(inline="always", **_OPTS)
 def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_E, c, stream, win, wake,
-                   block_min):
-    """Close the open batch of neurons ``ids[lo:hi]``, bring them to t_end, renew their wake-ups."""
+                   block_min, side):
+    """Close the open batch of neurons ``ids[lo:hi]``, bring them to t_end, renew their wake-ups;
+    empty the side buffer."""
     n_cls = cls_q.size
     for k in range(lo, hi):
         i = ids[k]
         r, nr = nrn[i], neuron[i]
         q = cls_q[r.cls]
-        close_batch(r, nr, i, times, time_E, n_cls, q, c, win)
+        bt = r.bt
+        close_batch(r, nr, i, times[bt].tick, times[bt].frac, time_E[bt * n_cls + r.cls], q, c, win)
         r.bt = -1
         e = class_E[r.cls]
         if needs_catch_up(r, t_end, 0.0, e):
             catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win, False)
         t = crossing_bound(r, nr, t_end, e)
         set_wake(wake, block_min, i, r.ps_tick if r.ps_tick < t else t)
+    c.side_n = 0
 
 
 @njit(**_OPTS)
@@ -877,11 +1052,14 @@ def process_window(net, st, buf, n_g, t_end):
     bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
     grp, times, time_E, touched = buf.grp, buf.times, buf.time_E, st.ids
     total = 0
+    largest = 0
     for b in range(bcnt.size):
         bpos[b] = total
         total += bcnt[b]
+        largest = max(largest, bcnt[b])
     ent = _grown(buf.ent, 0, total)
     ent_w = _grown(buf.ent_w, 0, total)
+    side = _grown(buf.side, 0, largest + SIDE_SCRATCH)  # a bucket's batches: at most one entry per input
     fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     for b in range(bcnt.size):
@@ -889,37 +1067,22 @@ def process_window(net, st, buf, n_g, t_end):
         if k > 0:
             bcnt[b] = 0
             n_touched = process_entries(nrn, neuron, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
-                                        c, stream, win, net.cc, net.vs, st.voltages, touched, 0)
+                                        c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
             finish_neurons(nrn, neuron, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
-                           win, wake, block_min)
+                           win, wake, block_min, side)
     end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, block_min)
-    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w)
-
-
-@njit(**_OPTS)
-def admit(r, w, e, tick, frac, batch):
-    """Add an input of w mV (E(t) = e) unless refractory: 0 discarded, 1 added, 2 new candidate."""
-    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-        return 0
-    r.U += w * e
-    if r.thr < 0.0:
-        # NOTE: ctick only matters while V_inf > V_th; not writing it otherwise keeps a delivery
-        # within the record's first cache line.
-        r.ctick = DIRTY
-    if r.U >= r.thr * e and r.candidate != batch:
-        r.candidate = batch
-        return 2
-    return 1
+    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side)
 
 
 @njit(**_OPTS)
 def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
-                class_stamp, c, stream, win, cand, n_cand, wake, block_min):
+                class_stamp, c, stream, win, opened, n_opened, wake, block_min, side):
     """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
 
-    One iteration per delivery (direct delivery, see :func:`advance`). It takes plain arrays and
-    records only (no Net/State tuples), and calls out only for a neuron's catch-up. Returns the
-    candidate count.
+    One iteration per delivery (direct delivery, see :func:`advance`). A neuron's first input of
+    the batch brings it up to t and opens its batch (appended to ``opened``); later ones are
+    added to it. It takes plain arrays and records only (no Net/State tuples), and calls out only
+    for a neuron's catch-up and a batch's second input. Returns the count of opened batches.
     """
     homogeneous = not np.isnan(w_h)
     w = w_h
@@ -929,62 +1092,71 @@ def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, bat
         if not homogeneous:
             w = weights[s + wsh]
         r = nrn[i]
+        if r.touched == batch:
+            if r.bflag == BATCH_REFRACTORY:
+                discarded += 1
+            elif not add_exactly(r, w):
+                add_inexact(r, w, side, c)
+            continue
+        # NOTE: first input of this batch for i: bring i up to t once, so that the same-time
+        # inputs after it are summed before the single threshold test.
+        r.touched = batch
+        opened[n_opened] = i
+        n_opened += 1
         cl = r.cls
         if class_stamp[cl] != batch:
             class_stamp[cl] = batch
             class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
         e = class_E[cl]
-        caught_up = False
-        if r.touched != batch:
-            # NOTE: first input of this batch for i: bring i up to t once, so that the
-            # same-time inputs after it are summed before the single threshold test.
-            r.touched = batch
-            if needs_catch_up(r, tick, frac, e):
-                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
-                caught_up = True
-        a = admit(r, w, e, tick, frac, batch)
-        if a == 0:
-            discarded += 1
-        elif a == 2:
-            cand[n_cand] = i
-            n_cand += 1
-        # NOTE: inhibition only delays a crossing, so the old wake-up stays a valid (early) bound;
-        # only catch-ups and excitation can bring it forward.
-        if caught_up or (a != 0 and w > 0.0 and r.thr < 0.0):
+        if needs_catch_up(r, tick, frac, e):
+            catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
             update_wake(r, neuron[i], i, tick, e, wake, block_min)
+        if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+            r.bflag = BATCH_REFRACTORY
+            discarded += 1
+        else:
+            open_batch(r, w)
     c.discarded += discarded
-    return n_cand
+    return n_opened
 
 
 @njit(**_OPTS)
-def deliver_batch(net, st, h, tick, frac):
+def deliver_batch(net, st, h, tick, frac, side):
     """Direct delivery: all inputs arriving at exactly (tick, frac), summed per neuron, then one
-    threshold test per neuron (as the buckets do, in the same order: results are bit-identical)."""
+    threshold test per neuron (as the buckets do: results are bit-identical). Returns the side
+    buffer (regrown if needed)."""
     c = st.ctl[0]
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
-    stream, win, cand, wake, block_min = st.stream, st.win, st.ids, st.wake, st.block_min
+    stream, win, opened, wake, block_min = st.stream, st.win, st.ids, st.wake, st.block_min
     syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
     batch = c.batch + 1
     c.batch = batch
     c.batches += 1
-    n_cand = 0
+    n_opened = 0
     n = c.heap_n
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
         n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
         pj = net.proj[j]
-        n_cand = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
-                             batch, cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
+            side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        n_opened = deliver_run(nrn, neuron, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
+                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
+                               block_min, side)
     c.heap_n = n
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
-        n_cand = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
-                             cls_q, class_E, class_stamp, c, stream, win, cand, n_cand, wake, block_min)
-    for k in range(n_cand):
-        i = cand[k]
-        r = nrn[i]
-        if not time_lt(tick, frac, r.ref_tick, r.ref_frac) and r.U >= r.thr * class_E[r.cls]:
-            fire(r, neuron[i], i, tick, frac, False, cls_q[r.cls], c, win)
-            update_wake(r, neuron[i], i, tick, class_E[r.cls], wake, block_min)
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
+            side = _grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        n_opened = deliver_run(nrn, neuron, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
+                               cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min, side)
+    for k in range(n_opened):
+        i = opened[k]
+        r, nr = nrn[i], neuron[i]
+        e = class_E[r.cls]
+        if close_batch(r, nr, i, tick, frac, e, cls_q[r.cls], c, win):
+            update_wake(r, nr, i, tick, e, wake, block_min)
+    c.side_n = 0
+    return side
 
 
 @njit(**_OPTS)
@@ -1014,11 +1186,11 @@ def timed_actions(net, st, kind, tick, frac):
 
 
 @njit(**_OPTS)
-def run_window_direct(net, st, h, t_end):
+def run_window_direct(net, st, h, t_end, side):
     """The window without gathering: events delivered straight from the queues in time order.
 
     Cheaper than the buckets when a window holds few inputs (their targets' states are in cache
-    anyway); gives bit-identical results.
+    anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
     """
     c = st.ctl[0]
     while True:
@@ -1026,11 +1198,12 @@ def run_window_direct(net, st, h, t_end):
         if kind < 0 or tick >= t_end:
             break
         if kind == INPUTS:
-            deliver_batch(net, st, h, tick, frac)
+            side = deliver_batch(net, st, h, tick, frac, side)
         else:
             timed_actions(net, st, kind, tick, frac)
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
     end_of_window(st.nrn, net.neuron, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake, st.block_min)
+    return side
 
 
 @njit(**_OPTS)
@@ -1074,7 +1247,8 @@ def advance(net, st, buf, stop_tick):
         t_end = min((k + 1) * W, stop_tick)
         syn_before = c.syn_events
         if c.direct:
-            run_window_direct(net, st, buf.heap, t_end)
+            side = run_window_direct(net, st, buf.heap, t_end, buf.side)
+            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side)
             c.direct_windows += 1
         else:
             buf, n_g = gather_window(net, st, buf, t_end)
@@ -1086,7 +1260,7 @@ def advance(net, st, buf, stop_tick):
         if c.overflow:
             break
         h, out = flush_window(net, st, buf.heap, buf.out)
-        buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w)
+        buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side)
         now = t_end
         c.now = now
     return buf

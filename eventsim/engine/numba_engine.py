@@ -31,8 +31,8 @@ State = namedtuple("State", "ctl nrn class_E class_stamp stream win voltages wak
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
-scratch list of neuron ids (the neurons a bucket's entries reached; direct delivery's threshold
-candidates)."""
+scratch list of neuron ids (the neurons a bucket's entries reached; the neurons a direct
+delivery's batch reached)."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _MAX_BUCKETS = 512
@@ -143,7 +143,7 @@ def make_state(p: Prepared, net: Net) -> State:
     n = p.n_neurons
     v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
     nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"],
-                   ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY, bt=-1)
+                   ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY, bt=-1, chain=-1)
     window = window_ticks(p, float(p.tau_m.min()) if n else 1.0)
     per_neuron = window_spike_bound(p, window) or _GROWN_FROM_PER_NEURON
     out_per_pop = np.diff(p.pop_proj_ptr)
@@ -189,7 +189,7 @@ class NumbaEngine:
         self.state = make_state(prepared, self.net)
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
-                              ent_w=np.empty(1024))
+                              ent_w=np.empty(1024), side=np.empty(64, K.SIDE))
         self._growing = window_spike_bound(prepared, int(self.state.ctl[0]["window"])) is None
         self._lost = None  # why the state can no longer be simulated, if it cannot
 
