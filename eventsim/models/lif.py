@@ -46,6 +46,17 @@ SOLVER_TOL_MS = 1e-12
 def validate(values: dict, given: dict, where: str) -> None:
     """Model-specific checks on resolved per-neuron arrays (see :func:`eventsim.models.resolve_parameters`)."""
     check_time_scales(values, given, where)
+    check_v_inf_and_reset(values, given, where)
+    if np.any(values["delta_theta"] < 0):
+        raise ValidationError(f"{where}.delta_theta", f"must be >= 0 mV, got {values['delta_theta'].min()}")
+    if np.any(~(values["tau_theta"] >= 1e-6)):
+        raise ValidationError(f"{where}.tau_theta", f"must be at least 1e-06 ms (1 ns), got "
+                                                    f"{values['tau_theta'].min()}")
+
+
+def check_v_inf_and_reset(values: dict, given: dict, where: str) -> None:
+    """The checks every LIF-like model makes: ``V_inf`` finite (blamed on ``I_e``) and ``V_reset < V_th``
+    (blamed on the one of the two the user gave)."""
     with np.errstate(over="ignore", invalid="ignore"):
         vi = v_inf(values["E_L"], values["I_e"], values["tau_m"], values["C_m"])
     bad = ~np.isfinite(vi)
@@ -60,11 +71,6 @@ def validate(values: dict, given: dict, where: str) -> None:
             ("V_reset", "must be below V_th")
         raise ValidationError(f"{where}.{key}", f"{what}, got V_reset={values['V_reset'][k]} >= "
                                                 f"V_th={values['V_th'][k]} mV")
-    if np.any(values["delta_theta"] < 0):
-        raise ValidationError(f"{where}.delta_theta", f"must be >= 0 mV, got {values['delta_theta'].min()}")
-    if np.any(~(values["tau_theta"] >= 1e-6)):
-        raise ValidationError(f"{where}.tau_theta", f"must be at least 1e-06 ms (1 ns), got "
-                                                    f"{values['tau_theta'].min()}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,20 +97,7 @@ def validate(values: dict, given: dict, where: str) -> None:
         if np.any(values[key] < MIN_TAU_MS):
             raise ValidationError(f"{where}.{key}", f"must be at least {MIN_TAU_MS:g} ms (1 ns), got "
                                                     f"{values[key].min():g} ms")
-    with np.errstate(over="ignore", invalid="ignore"):
-        vi = lif.v_inf(values["E_L"], values["I_e"], values["tau_m"], values["C_m"])
-    bad = ~np.isfinite(vi)
-    if bad.any():
-        k = int(np.argmax(bad))
-        raise ValidationError(f"{where}.I_e", f"V_inf = E_L + I_e tau_m / C_m overflows with I_e={values['I_e'][k]} "
-                                              f"pA, tau_m={values['tau_m'][k]} ms, C_m={values['C_m'][k]} pF")
-    bad = values["V_reset"] >= values["V_th"]
-    if bad.any():
-        k = int(np.argmax(bad))
-        key, what = ("V_th", "must be above V_reset") if "V_th" in given and "V_reset" not in given else \
-            ("V_reset", "must be below V_th")
-        raise ValidationError(f"{where}.{key}", f"{what}, got V_reset={values['V_reset'][k]} >= "
-                                                f"V_th={values['V_th'][k]} mV")
+    lif.check_v_inf_and_reset(values, given, where)
 
 
 # ---------------------------------------------------------------------------------------------
