@@ -2,8 +2,8 @@
 
 Everything here is ``@njit(cache=True)`` and takes only arrays, scalars and the two namedtuples
 built by :mod:`eventsim.engine.numba_engine` (``Net``: the static network, ``State``: everything
-that changes). Kernels that call each other live together in this one module because Numba's
-cache does not notice changes in other modules that a cached kernel calls.
+that changes). They are still one module, but need not stay one: :mod:`eventsim.engine.jit_cache`
+keys Numba's cache by all engine sources, so kernels split over modules cannot load stale code.
 
 The algorithm (docs/architecture.md has the long version):
 
