@@ -49,6 +49,17 @@ def small_chunks(net):
     eng.advance = functools.partial(type(eng).advance, eng, chunk_seconds=0.0)
 
 
+def assert_split_and_chunked_like(whole, make, pieces):
+    """``make()`` run in ``pieces`` (ms, summing to whole's duration), and in the smallest chunks, gives ``whole``."""
+    split = make()
+    for piece in pieces:
+        split.run(piece)
+    assert_same(whole, split.results)
+    chunked = make()
+    small_chunks(chunked)
+    assert_same(whole, chunked.run(whole.t_stop, progress=lambda t: None))
+
+
 def assert_same(a, b, voltages=True):
     assert np.array_equal(a.spike_ids, b.spike_ids)
     assert np.array_equal(a.spike_times, b.spike_times)  # bit identity is the claim
@@ -122,13 +133,7 @@ def t_ref_zero(engine):
 def test_t_ref_zero_network_grows_its_window_buffer_with_identical_results():
     whole = t_ref_zero("numba").run(250.0)
     assert whole.spike_ids.size > 20 * 250
-    split = t_ref_zero("numba")
-    for piece in (37.1, 100.0, 0.5, 112.4):
-        split.run(piece)
-    assert_same(whole, split.results)
-    chunked = t_ref_zero("numba")
-    small_chunks(chunked)
-    assert_same(whole, chunked.run(250.0, progress=lambda t: None))
+    assert_split_and_chunked_like(whole, lambda: t_ref_zero("numba"), (37.1, 100.0, 0.5, 112.4))
     ref = t_ref_zero("reference").run(250.0)
     assert np.array_equal(whole.spike_ids, ref.spike_ids)
     np.testing.assert_allclose(whole.spike_times, ref.spike_times, rtol=0, atol=1e-9)
@@ -139,13 +144,7 @@ def test_window_is_capped_by_the_poisson_rate_and_results_do_not_depend_on_chunk
     monkeypatch.setattr(numba_engine, "EVENTS_PER_WINDOW", 64)
     whole = recurrent("numba").run(100.0)
     assert recurrent("numba").engine.state.ctl[0]["window"] < 500_000  # below the 0.5 ms minimum delay
-    split = recurrent("numba")
-    for piece in (0.0, 33.3, 0.1, 66.6):
-        split.run(piece)
-    assert_same(whole, split.results)
-    chunked = recurrent("numba")
-    small_chunks(chunked)
-    assert_same(whole, chunked.run(100.0, progress=lambda t: None))
+    assert_split_and_chunked_like(whole, lambda: recurrent("numba"), (0.0, 33.3, 0.1, 66.6))
 
 
 def test_ctrl_c_is_seen_quickly_at_1e10_hz():
