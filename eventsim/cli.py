@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: <scenario name>-out)")
     run.add_argument("--seed", type=int, help="replace run.seed")
     run.add_argument("--engine", choices=("numba", "reference"), help="replace run.engine")
-    run.add_argument("--format", dest="formats", action="append", default=[], choices=("npz", "sonata"),
+    run.add_argument("--format", dest="formats", action="append", default=[], choices=output.FORMATS,
                      help="also write the spikes as a SONATA file spikes.h5 (sonata; needs h5py); repeatable, "
                           "adds to run.formats (spikes.npz is always written)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary on stdout")

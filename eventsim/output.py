@@ -26,6 +26,9 @@ __all__ = ["FORMAT", "FILES", "Destination", "plan", "write_temporary", "move_in
 FORMAT = "eventsim-output/1"
 """Value of the ``format`` key of the ``summary.json`` written by this version."""
 
+FORMATS = ("npz", "sonata")
+"""Spike file formats of an output folder: ``npz`` (spikes.npz, always written) and ``sonata`` (spikes.h5)."""
+
 FILES = ("spikes.npz", "summary.json", "scenario.toml", "voltages.npz", "spikes.h5", "raster.png")
 """Every file an output folder may hold (``eventsim run`` writes the first five, spikes.h5 with ``--format sonata``; ``eventsim plot`` the last)."""
 

@@ -29,6 +29,7 @@ import numpy as np
 from eventsim import tables
 from eventsim.checker import Checker, missing_file, show
 from eventsim.connectivity import ALIASES, RULE_PARAMS, RULES
+from eventsim.output import FORMATS
 from eventsim.distributions import DISTRIBUTIONS
 from eventsim.documents import apply_overrides, document_hash, read_document
 from eventsim.errors import ScenarioError, ValidationError, did_you_mean
@@ -44,8 +45,6 @@ SCHEMA = 1
 MAX_NEURONS = 2**31 - 1  # global ids and CSR targets are int32
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
 _RUN = ("duration", "seed", "engine", "formats")
-FORMATS = ("npz", "sonata")
-"""Spike file formats of an output folder: ``npz`` (spikes.npz, always written) and ``sonata`` (spikes.h5)."""
 # rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
 _RULES = {name: RULE_PARAMS[ALIASES.get(name, name)] for name in (*RULES, *ALIASES) if name != "explicit"}
 _RULES["explicit"] = ()
@@ -542,7 +541,7 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
     seed, engine : optional
         Replace ``run.seed`` / ``run.engine``.
     formats : sequence of str
-        Spike file formats added to ``run.formats`` (see :data:`FORMATS`).
+        Spike file formats added to ``run.formats`` (see :data:`eventsim.output.FORMATS`).
     check_memory : bool
         Raise when the memory estimate exceeds :func:`available_memory`.
 
