@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from eventsim.engine import kernels as K
-from eventsim.models import check_compiled
+from eventsim.models import check_compiled, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
 from eventsim.workload import autonomous_rate
@@ -141,7 +141,7 @@ def make_net(p: Prepared) -> Net:
 def make_state(p: Prepared, net: Net) -> State:
     """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call)."""
     n = p.n_neurons
-    v_inf = p.E_L + p.I_e * (p.tau_m / p.C_m)
+    v_inf = lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)
     nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"],
                    ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY, bt=-1, chain=-1)
     window = window_ticks(p, float(p.tau_m.min()) if n else 1.0)
