@@ -7,8 +7,7 @@ are (``default_parameters``, ``units``, ``translations``, ``recordable``,
 exactly as ``IF_curr_delta``'s are (nF -> pF, nA -> pA: a multiplication by 1000.0). They exist on
 eventsim only.
 
-Both run on eventsim's reference engine only in this version (docs/models.md): see
-:func:`choose_engine` for how the backend selects it.
+Which engine runs a population is eventsim's answer, not a list kept here: see :func:`choose_engine`.
 """
 
 from __future__ import annotations
@@ -17,6 +16,9 @@ import warnings
 
 from pyNN.standardmodels import StandardCellType, build_translations
 
+import eventsim
+from eventsim import models
+from eventsim.errors import ValidationError
 from eventsim.pynn.simulator import EventsimPyNNError
 from eventsim.pynn.standardmodels import IF_curr_delta
 
@@ -60,7 +62,7 @@ class QIF_curr_delta(StandardCellType):
         ("i_offset", "I_e", 1000.0),  # nA -> pA
     )
     eventsim_model = "qif"
-    reference_only = True
+    weight_scale = 1.0  # weights are jumps of v in mV
 
 
 class IF_curr_delta_adaptive(StandardCellType):
@@ -68,8 +70,7 @@ class IF_curr_delta_adaptive(StandardCellType):
 
     The threshold is ``v_thresh + a(t)``; ``a`` jumps by ``delta_theta`` at each spike and decays with
     ``tau_theta`` (also during the refractory period). With ``delta_theta = 0`` it is ``IF_curr_delta``.
-    eventsim-specific: the ``lif`` model with ``delta_theta`` and ``tau_theta``, spike times exact,
-    reference engine only in this version.
+    eventsim-specific: the ``lif`` model with ``delta_theta`` and ``tau_theta``, spike times exact.
     """
 
     default_parameters = dict(IF_curr_delta.default_parameters,
@@ -83,23 +84,49 @@ class IF_curr_delta_adaptive(StandardCellType):
     translations = dict(IF_curr_delta.translations,
                         **build_translations(("delta_theta", "delta_theta"), ("tau_theta", "tau_theta")))
     eventsim_model = "lif"
-    reference_only = True
+    weight_scale = 1.0  # weights are jumps of v in mV
 
 
-def choose_engine(state, celltype) -> None:
-    """Make sure ``state`` runs on an engine that can simulate a new population of ``celltype``.
+def compiled_engine_runs(celltype, size: int, native: dict) -> bool:
+    """True if eventsim's compiled engine can simulate ``size`` cells of ``celltype`` with ``native`` parameters.
 
-    A cell type that runs on the reference engine only selects it when no engine was chosen in
-    ``setup`` (the whole network then runs on it), with a one-line warning saying so once.
+    The question goes to :func:`eventsim.models.check_compiled`, on a network holding just this
+    population (no connections: O(size)), so the backend follows whatever the compiled engine
+    supports (models, and parameter-dependent cases such as an adaptive threshold) without a list of
+    its own. Spike sources (relay ``lif`` neurons) and parameters eventsim refuses answer True: the
+    build reports invalid parameters, which is no question of the engine.
+    """
+    model = getattr(celltype, "eventsim_model", None)
+    if model is None:
+        return True
+    try:
+        net = eventsim.Network(engine="numba")
+        net.add_population("probe", size, model, **native)
+        prepared = net.prepare()
+    except ValidationError:
+        return True
+    try:
+        models.check_compiled(prepared)
+    except ValidationError:
+        return False
+    return True
+
+
+def choose_engine(state, pop, stacklevel: int = 2) -> None:
+    """Make sure ``state`` runs on an engine that can simulate population ``pop`` as its parameters are now.
+
+    A population that the compiled engine cannot run (:func:`compiled_engine_runs`) selects the
+    reference engine when no engine was chosen in ``setup`` (the whole network then runs on it), with
+    a one-line warning saying so once; ``stacklevel`` points the warning at the script's line.
 
     Raises
     ------
     EventsimPyNNError
-        If ``setup(engine="numba")`` chose the compiled engine, which cannot run ``celltype``.
+        If ``setup(engine="numba")`` chose the compiled engine, which cannot run ``pop``.
     """
-    if not getattr(celltype, "reference_only", False) or state.engine == "reference":
+    if state.engine == "reference" or compiled_engine_runs(pop.celltype, pop.size, pop._parameters):
         return
-    name = type(celltype).__name__
+    name = type(pop.celltype).__name__
     if state.engine == "numba":
         raise EventsimPyNNError(f"{name} runs on eventsim's reference engine only in this version, but "
                                 "setup(engine='numba') chose the compiled engine: use sim.setup(engine='reference') "
@@ -107,4 +134,4 @@ def choose_engine(state, celltype) -> None:
     state.engine = "reference"
     warnings.warn(f"{name} runs on eventsim's reference engine only in this version: the whole network runs on "
                   "engine='reference' (slower); sim.setup(engine='reference') selects it without this warning",
-                  stacklevel=5)  # the script's Population(...)
+                  stacklevel=stacklevel + 1)
