@@ -38,7 +38,8 @@ def auto():
 
 def _spikes(pop):
     """{cell index: spike times (ms)} from get_data."""
-    return {st.annotations["source_index"]: st.magnitude.copy() for st in pop.get_data("spikes").segments[0].spiketrains}
+    trains = pop.get_data("spikes").segments[0].spiketrains
+    return {st.annotations["source_index"]: st.magnitude.copy() for st in trains}
 
 
 def _psp(s, w_pA, tau_syn):
@@ -50,7 +51,8 @@ def _psp(s, w_pA, tau_syn):
 
 # ------------------------------------------------------------------------------------------- units
 def test_if_curr_exp_maps_parameters_and_weights_as_pynn_nest_does(auto):
-    pop = sim.Population(3, sim.IF_curr_exp(**dict(EXP, cm=0.3), i_offset=[0.1, 0.37, 1.7]), initial_values={"v": -58.0})
+    pop = sim.Population(3, sim.IF_curr_exp(**dict(EXP, cm=0.3), i_offset=[0.1, 0.37, 1.7]),
+                         initial_values={"v": -58.0})
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.37, delay=1.0))
     sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=-0.21, delay=1.0),
@@ -66,9 +68,11 @@ def test_if_curr_exp_maps_parameters_and_weights_as_pynn_nest_does(auto):
         if native != "C_m":
             assert np.array_equal(epop.params[native], np.full(3, value)), native
     # weights are currents: nA x 1000.0 = pA (StaticSynapse's translation in pyNN.nest), inhibitory ones negative
-    assert [list(np.broadcast_to(p["weight"], (3,))) for p in net.projections] == [[0.37 * 1000.0] * 3, [-0.21 * 1000.0] * 3]
+    weights = [list(np.broadcast_to(p["weight"], (3,))) for p in net.projections]
+    assert weights == [[0.37 * 1000.0] * 3, [-0.21 * 1000.0] * 3]
     # and back to PyNN's names and units
-    assert pop.get("tau_syn_E") == 2.0 and pop.get("tau_syn_I") == 5.0 and pop.get("cm") == pytest.approx(0.3, rel=1e-15)
+    assert pop.get("tau_syn_E") == 2.0 and pop.get("tau_syn_I") == 5.0
+    assert pop.get("cm") == pytest.approx(0.3, rel=1e-15)
 
 
 def test_weights_take_the_unit_of_each_target_population(auto):

@@ -39,10 +39,11 @@ above it shorter than a step can be missed and a crossing is reported at the end
 Brunel's external drive is ``PoissonInput(N=CE, rate=eta * nu_th, weight=J)``, how Brian2 users
 write it: each step adds J * Binomial(CE, rate * dt) to v (also discarded while refractory). That is
 the grid approximation of the independent 20000 Hz (``brunel_psc_exp``: 3000 Hz, onto ``I_ex``)
-Poisson train per neuron that eventsim and NEST draw; ``ext_events`` is its expectation N * CE * rate * T (``ext_events_exact = false``).
+Poisson train per neuron that eventsim and NEST draw; ``ext_events`` is its expectation
+N * CE * rate * T (``ext_events_exact = false``).
 
-Grid: dt = 0.1 ms for both Brunel networks (delay 1.5 ms = 15 steps), dt = 0.125 ms for Benchmark 4 (delay
-0.125 ms = 1 step), as NEST's examples; ``--dt`` overrides (the delay must stay a multiple).
+Grid: dt = 0.1 ms for both Brunel networks (delay 1.5 ms = 15 steps), dt = 0.125 ms for Benchmark 4
+(delay 0.125 ms = 1 step), as NEST's examples; ``--dt`` overrides (the delay must stay a multiple).
 """
 
 from __future__ import annotations
@@ -82,20 +83,21 @@ def gcc_version() -> str | None:
 
 
 def neuron_model(net) -> dict:
-    """Equations, namespace and per-input effects of the network's neurons (Brian2 objects)."""
+    """Equations, namespace, synaptic effects (``on_pre`` of exc / inh, weight unit) and the external
+    drive's target variable and weight of the network's neurons (the ext weight matters for Brunel only)."""
     from brian2 import mV, ms, pA, pF
 
     ns = {"E_L": net.E_L * mV, "tau_m": net.tau_m * ms, "V_th": net.V_th * mV, "V_reset": net.V_reset * mV}
     if net.tau_syn is None:  # delta synapses: a jump of v, discarded while refractory
         jump = "v_post += w_syn * int(not_refractory_post)"
         return {"eqs": "dv/dt = (E_L - v) / tau_m : volt (unless refractory)", "ns": ns, "unit": mV,
-                "exc": jump, "inh": jump, "ext_target": "v", "ext_gate": " * int(not_refractory)"}
+                "exc": jump, "inh": jump, "ext_target": "v", "ext_weight": f"{net.J!r} * mV * int(not_refractory)"}
     ns.update(C_m=net.C_m * pF, tau_syn=net.tau_syn * ms)
     eqs = """dv/dt = (E_L - v) / tau_m + (I_ex + I_in) / C_m : volt (unless refractory)
              dI_ex/dt = -I_ex / tau_syn : amp
              dI_in/dt = -I_in / tau_syn : amp"""
     return {"eqs": eqs, "ns": ns, "unit": pA, "exc": "I_ex_post += w_syn", "inh": "I_in_post += w_syn",
-            "ext_target": "I_ex", "ext_gate": ""}
+            "ext_target": "I_ex", "ext_weight": f"{net.J!r} * pA"}
 
 
 def main() -> None:
@@ -160,9 +162,8 @@ def main() -> None:
         objs = [G, *syn]
         if brunel:
             # Binomial(CE, eta * nu_th * dt) external arrivals of J per step (see the docstring)
-            unit = "mV" if net.tau_syn is None else "pA"
             objs.append(b2.PoissonInput(G, nm["ext_target"], N=net.CE, rate=net.ext_rate_per_synapse_hz * Hz,
-                                        weight=f"{net.J!r} * {unit}{nm['ext_gate']}"))
+                                        weight=nm["ext_weight"]))
         mon = b2.SpikeMonitor(G, record=True, name="spikes")
         network = b2.Network(*objs, mon)
         py_build_s = time.perf_counter() - t0
