@@ -511,21 +511,6 @@ ADAPTIVE = dict(LIF, delta_theta=3.0, tau_theta=50.0)
 
 
 @pytest.fixture
-def qif_and_adaptive_reference_only(monkeypatch):
-    """eventsim's check_compiled refusing qif and the adaptive threshold, as in the version these tests were written
-    for: the backend's engine choice is tested whatever the compiled engine runs by now."""
-    from eventsim import models
-
-    def check(prepared):
-        for name, model, lo, hi in zip(prepared.pop_names, prepared.pop_model, prepared.pop_start[:-1],
-                                       prepared.pop_start[1:]):
-            if model == "qif" or np.any(prepared.delta_theta[lo:hi] != 0):
-                raise eventsim.ValidationError(f"populations.{name}.model", "runs on the reference engine only")
-
-    monkeypatch.setattr(models, "check_compiled", check)
-
-
-@pytest.fixture
 def auto_setup():
     """setup() with no engine chosen, the warning about the reference engine silenced (tested on its own)."""
     sim.setup(rng_seed=5)
@@ -575,7 +560,7 @@ def test_adaptive_cell_maps_units_onto_lif_with_a_threshold_exactly(auto_setup):
 
 
 @pytest.mark.parametrize("celltype", [sim.QIF_curr_delta, sim.IF_curr_delta_adaptive])
-def test_reference_only_cell_types_select_the_reference_engine_with_one_warning(celltype, qif_and_adaptive_reference_only):
+def test_reference_only_cell_types_select_the_reference_engine_with_one_warning(celltype):
     sim.setup()
     with pytest.warns(UserWarning, match=f"^{celltype.__name__} runs on eventsim's reference engine only") as caught:
         sim.Population(1, sim.IF_curr_delta())
@@ -604,8 +589,7 @@ def test_plain_networks_still_run_on_the_compiled_engine():
 
 
 @pytest.mark.parametrize("celltype", [sim.QIF_curr_delta, sim.IF_curr_delta_adaptive])
-def test_reference_only_cell_types_on_an_explicit_compiled_engine_fail_saying_how(celltype,
-                                                                                  qif_and_adaptive_reference_only):
+def test_reference_only_cell_types_on_an_explicit_compiled_engine_fail_saying_how(celltype):
     sim.setup(engine="numba")
     with pytest.raises(sim.EventsimPyNNError, match=r"reference engine only .* use sim.setup\(engine='reference'\)"):
         sim.Population(1, celltype())

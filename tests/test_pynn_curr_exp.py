@@ -265,3 +265,19 @@ def test_invalid_parameters_are_reported_by_the_build_not_taken_for_an_engine_li
     with pytest.raises(ValidationError, match="V_reset"):
         sim.run(1.0)
     sim.end()
+
+
+class IF_curr_delta_on_reference(sim.IF_curr_delta):
+    """A cell type that asks for the reference engine although the compiled one runs its model."""
+
+    reference_only = True
+
+
+def test_a_cell_type_may_still_declare_itself_reference_only():
+    sim.setup()
+    sim.Population(1, sim.IF_curr_delta())
+    assert state.engine is None  # plain lif: the compiled engine
+    with pytest.warns(UserWarning, match="^IF_curr_delta_on_reference runs on eventsim's reference engine only"):
+        sim.Population(1, IF_curr_delta_on_reference())
+    assert state.engine == "reference"
+    sim.end()

@@ -7,7 +7,8 @@ are (``default_parameters``, ``units``, ``translations``, ``recordable``,
 exactly as ``IF_curr_delta``'s are (nF -> pF, nA -> pA: a multiplication by 1000.0). They exist on
 eventsim only.
 
-Which engine runs a population is eventsim's answer, not a list kept here: see :func:`choose_engine`.
+Both run on eventsim's reference engine only in this version (docs/models.md): see
+:func:`choose_engine` for how the backend selects it.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ class QIF_curr_delta(StandardCellType):
         ("i_offset", "I_e", 1000.0),  # nA -> pA
     )
     eventsim_model = "qif"
-    weight_scale = 1.0  # weights are jumps of v in mV
 
 
 class IF_curr_delta_adaptive(StandardCellType):
@@ -70,7 +70,8 @@ class IF_curr_delta_adaptive(StandardCellType):
 
     The threshold is ``v_thresh + a(t)``; ``a`` jumps by ``delta_theta`` at each spike and decays with
     ``tau_theta`` (also during the refractory period). With ``delta_theta = 0`` it is ``IF_curr_delta``.
-    eventsim-specific: the ``lif`` model with ``delta_theta`` and ``tau_theta``, spike times exact.
+    eventsim-specific: the ``lif`` model with ``delta_theta`` and ``tau_theta``, spike times exact,
+    reference engine only in this version.
     """
 
     default_parameters = dict(IF_curr_delta.default_parameters,
@@ -84,7 +85,6 @@ class IF_curr_delta_adaptive(StandardCellType):
     translations = dict(IF_curr_delta.translations,
                         **build_translations(("delta_theta", "delta_theta"), ("tau_theta", "tau_theta")))
     eventsim_model = "lif"
-    weight_scale = 1.0  # weights are jumps of v in mV
 
 
 def compiled_engine_runs(celltype, size: int, native: dict) -> bool:
@@ -115,16 +115,19 @@ def compiled_engine_runs(celltype, size: int, native: dict) -> bool:
 def choose_engine(state, pop, stacklevel: int = 2) -> None:
     """Make sure ``state`` runs on an engine that can simulate population ``pop`` as its parameters are now.
 
-    A population that the compiled engine cannot run (:func:`compiled_engine_runs`) selects the
-    reference engine when no engine was chosen in ``setup`` (the whole network then runs on it), with
-    a one-line warning saying so once; ``stacklevel`` points the warning at the script's line.
+    A population that the compiled engine cannot run (:func:`compiled_engine_runs`), or whose cell
+    type declares ``reference_only = True`` (to run on the reference engine whatever the compiled one
+    supports), selects the reference engine when no engine was chosen in ``setup`` (the whole network
+    then runs on it), with a one-line warning saying so once; ``stacklevel`` points the warning at the
+    script's line.
 
     Raises
     ------
     EventsimPyNNError
         If ``setup(engine="numba")`` chose the compiled engine, which cannot run ``pop``.
     """
-    if state.engine == "reference" or compiled_engine_runs(pop.celltype, pop.size, pop._parameters):
+    if state.engine == "reference" or (not getattr(pop.celltype, "reference_only", False)
+                                        and compiled_engine_runs(pop.celltype, pop.size, pop._parameters)):
         return
     name = type(pop.celltype).__name__
     if state.engine == "numba":
