@@ -14,6 +14,9 @@ Models:
     scenarios/benchmark4.toml: 3,200 + 800 neurons times ``--scale``; the connection probability
     p = 0.02 is kept (as the peers in perf/peers/ do), so synapses grow with the *square* of the
     scale (~320 k at scale 1, ~1.3 M at scale 2) and the in-degree grows linearly.
+``brunel_psc_exp``
+    scenarios/brunel_psc_exp.toml: 400 + 100 ``lif_psc_exp`` neurons times ``--scale``, fixed
+    in-degrees (CE = 40, CI = 10) kept; ``--engine reference`` until the compiled engine runs the model.
 ``sparse``
     A large sparse network (not a bundled scenario): ``1,000,000 x --scale`` neurons of one
     population with Brunel's neuron parameters, fixed in-degree 100 from the population onto
@@ -33,7 +36,8 @@ JSON line carries the medians of every time. ``peak_rss_mb`` is the peak of the 
 
 Output: one JSON line on stdout with ``model, scale, neurons, synapses, simulated_ms, build_s,
 compile_s, sim_s, spikes, rate_hz, syn_events, ext_events, events_per_s, ns_per_event,
-bytes_per_synapse, peak_rss_mb, engine, seed, machine, date, command, versions`` (and a few more);
+bytes_per_synapse, peak_rss_mb, engine, seed, machine, date, command, versions`` (and a few more, e.g.
+``cv_isi``, the mean CV of the inter-spike intervals as perf/peers/common.py computes it);
 without ``--json`` a readable table is printed first. ``events_per_s = (syn_events + ext_events) /
 sim_s`` where ``syn_events`` counts synaptic deliveries and ``ext_events`` external (Poisson)
 arrivals, as the engine's counters report them.
@@ -52,11 +56,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+from peers.common import cv_isi  # noqa: E402  (one definition of the CV for eventsim and the peers)
 
 SCENARIOS = _common.ROOT / "scenarios"
 MODELS = {  # model -> (scenario file, base population sizes); sparse is built in sparse_network()
     "brunel": (SCENARIOS / "brunel_delta.toml", {"exc": 10000, "inh": 2500}),
     "benchmark4": (SCENARIOS / "benchmark4.toml", {"exc": 3200, "inh": 800}),
+    "brunel_psc_exp": (SCENARIOS / "brunel_psc_exp.toml", {"exc": 400, "inh": 100}),
     "sparse": (None, {"all": 1_000_000}),
 }
 SPARSE_SEED = 1
@@ -113,6 +119,7 @@ def run_once(args, duration: float) -> dict:
                pop_start=[int(x) for x in p.pop_start], counters=counters, seed=seed)
     ids = rec.results.spike_ids
     out["pop_spikes"] = [int(((ids >= a) & (ids < b)).sum()) for a, b in zip(p.pop_start[:-1], p.pop_start[1:])]
+    out["cv_isi"] = cv_isi(ids, rec.results.spike_times, p.n_neurons)
     del net, rec, p
     gc.collect()
     return out
@@ -161,6 +168,7 @@ def record(args, runs: list, first_compile_s: float) -> dict:
         "build_s_min": round(build["min"], 6), "build_syn_per_s": round(r0["synapses"] / build["median"]),
         "rate_pop_hz": [round(rate(k, m), 4) for k, m in zip(r0["pop_spikes"], pops)],
         "counters": r0["counters"], "cold_cache": args.cold_cache,
+        "cv_isi": None if r0["cv_isi"] is None else round(r0["cv_isi"], 4),
     }
 
 

@@ -4,6 +4,7 @@
     python perf/compare.py --model brunel --scale 1 --duration 1000
     python perf/compare.py --model benchmark4 --scale 1 --duration 10000 --peers brian2-cpp,nest-ps
     python perf/compare.py --model brunel --scale 0.1 --duration 200 --peers none    # eventsim alone
+    python perf/compare.py --model brunel_psc_exp --scale 1 --duration 200 --engine reference
 
 Runs eventsim (perf/bench.py, this interpreter) and each peer (perf/peers/*.py with the peers'
 interpreter, default .venv-peers/bin/python, made by ``perf/peers/setup.sh``) on the same network
@@ -13,8 +14,16 @@ network), one thread each, every run in a fresh process. Runs alternate, round a
 simulators alike. A peer that is not installed (exit code 3, or no peers' interpreter) is
 "skipped"; a peer that fails or exceeds ``--timeout`` is reported as such and not run again.
 
+``brunel_psc_exp`` (exponential current synapses) runs NEST's ``iaf_psc_exp_ps`` (``nest-ps``) and
+``iaf_psc_exp`` (``nest-grid``) and Brian2's two-current equations; eventsim runs ``lif_psc_exp``
+on the engine ``--engine`` names (default numba; ``reference`` until the compiled engine runs
+``lif_psc_exp``). The header and eventsim's row say which engine ran.
+
 Prints a Markdown table of medians over the rounds: sim_s, events/s, build_s, compile_s, peak
-RSS, rate, and ratios against eventsim: ``speedup`` = peer sim_s / eventsim sim_s (> 1: eventsim
+RSS, the rates of the excitatory and inhibitory populations, the mean CV of the inter-spike
+intervals (so that the simulators can be seen to simulate the same dynamics: each draws its own
+network and Poisson trains, so they agree statistically, within a few percent), and ratios against
+eventsim: ``speedup`` = peer sim_s / eventsim sim_s (> 1: eventsim
 faster), and eventsim / peer for events/s, build_s and peak RSS. Peers count events as
 perf/peers/common.py says (NEST's ``ext_events`` is an expected count). Every JSON line (and one
 line of metadata: machine, date, command, commit) goes to ``--out``.
@@ -47,7 +56,7 @@ def commands(args, peer_python: Path) -> dict:
     common = ["--model", args.model, "--scale", repr(args.scale), "--duration", repr(args.duration)]
     if args.seed is not None:
         common += ["--seed", str(args.seed)]
-    cmds = {"eventsim": [sys.executable, str(_common.PERF / "bench.py"), *common, "--json"]}
+    cmds = {"eventsim": [sys.executable, str(_common.PERF / "bench.py"), *common, "--engine", args.engine, "--json"]}
     for name in args.peers:
         script, extra = PEERS[name]
         cmds[name] = [str(peer_python), str(_common.PERF / "peers" / script), *common, *extra]
@@ -87,22 +96,35 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def population_rates(rec: dict) -> dict:
+    """The record's excitatory and inhibitory rates (Hz) under one name: peers report ``rate_exc_hz`` and
+    ``rate_inh_hz``, perf/bench.py ``rate_pop_hz`` in population order (exc, inh)."""
+    if "rate_exc_hz" in rec:
+        return {"rate_exc_hz": rec["rate_exc_hz"], "rate_inh_hz": rec.get("rate_inh_hz")}
+    pops = list(rec.get("rate_pop_hz") or []) + [None, None]
+    return {"rate_exc_hz": pops[0], "rate_inh_hz": pops[1]}
+
+
 def table(results: dict) -> str:
     """The Markdown table of medians and ratios (eventsim's row first)."""
     es = results["eventsim"][0]
     ref = {k: median(es, k) for k in ("sim_s", "events_per_s", "build_s", "peak_rss_mb")}
     header = ["simulator", "runs", "sim_s", "M events/s", "build_s", "compile_s", "peak RSS MiB", "rate Hz",
-              "speedup (peer/es sim_s)", "es/peer events/s", "es/peer build_s", "es/peer RSS", "note"]
+              "exc Hz", "inh Hz", "CV ISI", "speedup (peer/es sim_s)", "es/peer events/s", "es/peer build_s",
+              "es/peer RSS", "note"]
     rows = []
     for name, (recs, status) in results.items():
         if not recs:
-            rows.append([name, 0, *(["-"] * 10), status])
+            rows.append([name, 0, *(["-"] * (len(header) - 3)), status])
             continue
-        m = {k: median(recs, k) for k in ("sim_s", "events_per_s", "build_s", "compile_s", "peak_rss_mb", "rate_hz")}
+        recs = [dict(r, **population_rates(r)) for r in recs]
+        m = {k: median(recs, k) for k in ("sim_s", "events_per_s", "build_s", "compile_s", "peak_rss_mb", "rate_hz",
+                                          "rate_exc_hz", "rate_inh_hz", "cv_isi")}
         peer = name != "eventsim"
         mev = None if m["events_per_s"] is None else m["events_per_s"] / 1e6
-        rows.append([name, len(recs), m["sim_s"], mev, m["build_s"], m["compile_s"], m["peak_rss_mb"],
-                     m["rate_hz"],
+        label = name if peer else f"eventsim ({recs[0].get('engine')})"
+        rows.append([label, len(recs), m["sim_s"], mev, m["build_s"], m["compile_s"], m["peak_rss_mb"],
+                     m["rate_hz"], m["rate_exc_hz"], m["rate_inh_hz"], m["cv_isi"],
                      ratio(m["sim_s"], ref["sim_s"]) if peer else "1",
                      ratio(ref["events_per_s"], m["events_per_s"]) if peer else "1",
                      ratio(ref["build_s"], m["build_s"]) if peer else "1",
@@ -114,8 +136,11 @@ def table(results: dict) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=("brunel", "benchmark4"), required=True)
+    ap.add_argument("--model", choices=("brunel", "benchmark4", "brunel_psc_exp"), required=True)
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--engine", choices=("numba", "reference"), default="numba",
+                    help="eventsim's engine (default numba; brunel_psc_exp: reference until the compiled engine "
+                         "runs lif_psc_exp)")
     ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
     ap.add_argument("--repeat", type=int, default=2, help="rounds (default 2)")
     ap.add_argument("--peers", default=",".join(PEERS),
@@ -159,11 +184,14 @@ def main(argv=None) -> int:
     results = run_rounds(args, cmds, log)
     results.update(skipped)
     if not results["eventsim"][0]:
-        print(f"compare.py: eventsim did not run: {results['eventsim'][1]}", file=sys.stderr)
+        reason = results["eventsim"][1]
+        hint = " (try --engine reference)" if args.engine == "numba" and "reference engine only" in reason else ""
+        print(f"compare.py: eventsim did not run: {reason}{hint}", file=sys.stderr)
         return 1
     es = results["eventsim"][0][0]
     print(f"{args.model} x {args.scale:g}: {es['neurons']:,} neurons, {es['synapses']:,} synapses, "
-          f"{args.duration:g} ms simulated, medians of {args.repeat} alternating round(s); "
+          f"{args.duration:g} ms simulated, eventsim's {es.get('engine')} engine, "
+          f"medians of {args.repeat} alternating round(s); "
           f"commit {es.get('commit')}, {meta['date']}, {meta['machine']['cpu']} x {meta['machine']['nproc']}")
     print(f"command: {meta['command']}\n")
     print(table(results))

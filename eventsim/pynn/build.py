@@ -2,8 +2,9 @@
 
 * Each PyNN ``Population`` becomes an eventsim population of the same size, in creation order, so
   PyNN's cell ids are eventsim's global neuron ids. ``IF_curr_delta`` cells are ``lif`` neurons
-  with their native (NEST-named) parameters, one value per neuron; eventsim's own cell types
-  (:mod:`eventsim.pynn.cells`) likewise, each of its ``eventsim_model``.
+  and ``IF_curr_exp`` cells ``lif_psc_exp`` neurons, with their native (NEST-named) parameters, one
+  value per neuron; eventsim's own cell types (:mod:`eventsim.pynn.cells`) likewise, each of its
+  ``eventsim_model``.
 * Spike sources are *relay* neurons (but see :func:`direct_poisson`): ``lif`` neurons at rest (``E_L = V_reset = 0``, ``V_th = 1`` mV,
   ``t_ref = 0``) that fire at the exact time an input of :data:`RELAY_WEIGHT` mV reaches them, so
   their spikes travel through ordinary eventsim projections with the projections' weights and
@@ -13,7 +14,8 @@
   inputs need a delay of at least 1 ns). Its spike times must therefore be at least 1 ns and
   distinct within a cell.
 * Each ``Projection`` becomes one eventsim ``explicit`` projection per (source population, target
-  population) pair it spans (views and assemblies can span several).
+  population) pair it spans (views and assemblies can span several), its weights converted into
+  the unit of the target's model (:func:`weight_scale`: nA -> pA onto ``IF_curr_exp``).
 * ``DCSource`` and ``StepCurrentSource`` become current steps (pA).
 * Recorded cells: spikes of the union of all recorders' cells; ``v`` of each population's recorded
   cells at ``k * sampling_interval`` up to the horizon.
@@ -61,7 +63,7 @@ def build_network(state: State, horizon: float) -> eventsim.Network:
     direct = direct_poisson(state)
     relayed = np.array([id(pop) not in direct for pop in state.populations])
     for prj in state.projections:
-        _add_projection(net, pops, prj, relayed)
+        _add_projection(net, pops, prj, relayed, state)
     for pop, epop in zip(state.populations, pops):
         _drive(net, epop, pop, state.versions(pop)[0], direct.get(id(pop)))
     for source in state.current_sources:
@@ -120,7 +122,8 @@ def direct_poisson(state: State) -> dict:
             if np.unique(local).size != local.size or np.any(target[local] >= 0):
                 single = False
                 break
-            target[local], weight[local], delay[local] = tgt[mine], prj._weight[mine], prj._delay[mine]
+            target[local], delay[local] = tgt[mine], prj._delay[mine]
+            weight[local] = native_weights(state, tgt[mine], prj._weight[mine])
         if single:
             out[id(pop)] = (target, weight, delay)
     return out
@@ -227,13 +230,30 @@ def window_steps(times, amplitudes, t0: float, t1: float) -> tuple[list, list]:
     return out_t, out_a
 
 
-def _add_projection(net, pops, prj, relayed: np.ndarray) -> None:
+def weight_scale(celltype) -> float:
+    """Factor from a PyNN weight onto ``celltype`` to eventsim's weight (its model's unit).
+
+    ``IF_curr_exp``: nA -> pA (1000.0, pyNN.nest's factor); cells with voltage-jump synapses (mV) and
+    spike sources (never a target): 1.0.
+    """
+    return float(getattr(celltype, "weight_scale", 1.0))
+
+
+def native_weights(state: State, targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """eventsim weights of connections onto the cells ``targets`` (global ids) with PyNN ``weights``."""
+    first = np.array([int(pop.first_id) for pop in state.populations], dtype=np.int64)
+    scale = np.array([weight_scale(pop.celltype) for pop in state.populations])
+    return weights * scale[np.searchsorted(first, targets, side="right") - 1]
+
+
+def _add_projection(net, pops, prj, relayed: np.ndarray, state: State) -> None:
     """eventsim projections for ``prj``'s connections whose source population is ``relayed``."""
     src, tgt = prj.global_ids()
     starts = np.array([p.start for p in pops], dtype=np.int64)
     src_pop = np.searchsorted(starts, src, side="right") - 1
     keep = relayed[src_pop]
-    src, tgt, src_pop, weight, delay = src[keep], tgt[keep], src_pop[keep], prj._weight[keep], prj._delay[keep]
+    weight = native_weights(state, tgt, prj._weight)[keep]
+    src, tgt, src_pop, delay = src[keep], tgt[keep], src_pop[keep], prj._delay[keep]
     tgt_pop = np.searchsorted(starts, tgt, side="right") - 1
     pair = src_pop * len(pops) + tgt_pop
     for key in np.unique(pair):

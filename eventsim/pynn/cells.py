@@ -17,6 +17,9 @@ import warnings
 
 from pyNN.standardmodels import StandardCellType, build_translations
 
+import eventsim
+from eventsim import models
+from eventsim.errors import ValidationError
 from eventsim.pynn.simulator import EventsimPyNNError
 from eventsim.pynn.standardmodels import IF_curr_delta
 
@@ -60,7 +63,6 @@ class QIF_curr_delta(StandardCellType):
         ("i_offset", "I_e", 1000.0),  # nA -> pA
     )
     eventsim_model = "qif"
-    reference_only = True
 
 
 class IF_curr_delta_adaptive(StandardCellType):
@@ -83,23 +85,51 @@ class IF_curr_delta_adaptive(StandardCellType):
     translations = dict(IF_curr_delta.translations,
                         **build_translations(("delta_theta", "delta_theta"), ("tau_theta", "tau_theta")))
     eventsim_model = "lif"
-    reference_only = True
 
 
-def choose_engine(state, celltype) -> None:
-    """Make sure ``state`` runs on an engine that can simulate a new population of ``celltype``.
+def compiled_engine_runs(celltype, size: int, native: dict) -> bool:
+    """True if eventsim's compiled engine can simulate ``size`` cells of ``celltype`` with ``native`` parameters.
 
-    A cell type that runs on the reference engine only selects it when no engine was chosen in
-    ``setup`` (the whole network then runs on it), with a one-line warning saying so once.
+    The question goes to :func:`eventsim.models.check_compiled`, on a network holding just this
+    population (no connections: O(size)), so the backend follows whatever the compiled engine
+    supports (models, and parameter-dependent cases such as an adaptive threshold) without a list of
+    its own. Spike sources (relay ``lif`` neurons) and parameters eventsim refuses answer True: the
+    build reports invalid parameters, which is no question of the engine.
+    """
+    model = getattr(celltype, "eventsim_model", None)
+    if model is None:
+        return True
+    try:
+        net = eventsim.Network(engine="numba")
+        net.add_population("probe", size, model, **native)
+        prepared = net.prepare()
+    except ValidationError:
+        return True
+    try:
+        models.check_compiled(prepared)
+    except ValidationError:
+        return False
+    return True
+
+
+def choose_engine(state, pop, stacklevel: int = 2) -> None:
+    """Make sure ``state`` runs on an engine that can simulate population ``pop`` as its parameters are now.
+
+    A population that the compiled engine cannot run (:func:`compiled_engine_runs`), or whose cell
+    type declares ``reference_only = True`` (to run on the reference engine whatever the compiled one
+    supports), selects the reference engine when no engine was chosen in ``setup`` (the whole network
+    then runs on it), with a one-line warning saying so once; ``stacklevel`` points the warning at the
+    script's line.
 
     Raises
     ------
     EventsimPyNNError
-        If ``setup(engine="numba")`` chose the compiled engine, which cannot run ``celltype``.
+        If ``setup(engine="numba")`` chose the compiled engine, which cannot run ``pop``.
     """
-    if not getattr(celltype, "reference_only", False) or state.engine == "reference":
+    if state.engine == "reference" or (not getattr(pop.celltype, "reference_only", False)
+                                        and compiled_engine_runs(pop.celltype, pop.size, pop._parameters)):
         return
-    name = type(celltype).__name__
+    name = type(pop.celltype).__name__
     if state.engine == "numba":
         raise EventsimPyNNError(f"{name} runs on eventsim's reference engine only in this version, but "
                                 "setup(engine='numba') chose the compiled engine: use sim.setup(engine='reference') "
@@ -107,4 +137,4 @@ def choose_engine(state, celltype) -> None:
     state.engine = "reference"
     warnings.warn(f"{name} runs on eventsim's reference engine only in this version: the whole network runs on "
                   "engine='reference' (slower); sim.setup(engine='reference') selects it without this warning",
-                  stacklevel=5)  # the script's Population(...)
+                  stacklevel=stacklevel + 1)

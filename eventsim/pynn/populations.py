@@ -15,6 +15,7 @@ from pyNN.standardmodels import StandardCellType
 from eventsim.pynn import simulator
 from eventsim.pynn.cells import choose_engine
 from eventsim.pynn.recording import Recorder
+from eventsim.pynn.simulator import EventsimPyNNError
 
 
 class Assembly(common.Assembly):
@@ -53,10 +54,13 @@ class PopulationView(common.PopulationView):
         for name, value in parameter_space.items():
             root._parameters[name][self._root_index] = value
         _note_change(root)
+        _recheck_engine(root)
 
     def _set_initial_value_array(self, variable, initial_values):
         simulator.state.check_mutable("change initial values")
-        self.grandparent._initial[variable][self._root_index] = initial_values.evaluate(simplify=False)
+        values = initial_values.evaluate(simplify=False)
+        _check_fixed_initial(self.grandparent, variable, values)
+        self.grandparent._initial[variable][self._root_index] = values
 
     def _get_view(self, selector, label=None):
         _check_not_empty(self, selector)
@@ -98,7 +102,6 @@ class Population(common.Population):
     def _create_cells(self):
         state = simulator.state
         _check_standard(self.celltype)
-        choose_engine(state, self.celltype)
         self.all_cells = np.array([simulator.ID(i) for i in range(state.id_counter, state.id_counter + self.size)],
                                   dtype=simulator.ID)
         self._mask_local = np.ones(self.size, dtype=bool)
@@ -106,6 +109,7 @@ class Population(common.Population):
         space.shape = (self.size,)
         space.evaluate(simplify=False)
         self._parameters = space.as_dict()
+        choose_engine(state, self, stacklevel=4)  # the script's Population(...)
         self._initial = {name: np.full(self.size, np.nan) for name in self.celltype.default_initial_values}
         for cell in self.all_cells:
             cell.parent = self
@@ -114,7 +118,9 @@ class Population(common.Population):
 
     def _set_initial_value_array(self, variable, initial_values):
         simulator.state.check_mutable("change initial values")
-        self._initial[variable] = np.array(initial_values.evaluate(simplify=False), dtype=float).reshape(self.size)
+        values = np.array(initial_values.evaluate(simplify=False), dtype=float).reshape(self.size)
+        _check_fixed_initial(self, variable, values)
+        self._initial[variable] = values
 
     def _get_view(self, selector, label=None):
         _check_not_empty(self, selector)
@@ -132,9 +138,11 @@ class Population(common.Population):
         for name, value in parameter_space.items():
             self._parameters[name] = value
         _note_change(self)
+        _recheck_engine(self)
 
 
-CHANGEABLE_DURING_RUN = {"IF_curr_delta": {"I_e"}, "QIF_curr_delta": {"I_e"}, "IF_curr_delta_adaptive": {"I_e"},
+CHANGEABLE_DURING_RUN = {"IF_curr_delta": {"I_e"}, "IF_curr_exp": {"I_e"}, "QIF_curr_delta": {"I_e"},
+                         "IF_curr_delta_adaptive": {"I_e"},
                          "SpikeSourcePoisson": {"rate", "start", "duration"},
                          "SpikeSourceArray": {"spike_times"}}
 """Native parameters that may change between runs (eventsim applies them from that time on)."""
@@ -148,6 +156,19 @@ def _check_changeable(pop, native_names) -> None:
     if fixed:
         simulator.state.check_mutable(f"change {', '.join(sorted(fixed))} of {pop.label!r} (only i_offset, "
                                       "spike-source parameters and current sources can change during a run)")
+
+
+def _recheck_engine(pop) -> None:
+    """A parameter change before the first run may decide the engine (e.g. an adaptive threshold switched on)."""
+    if simulator.state.network is None:
+        choose_engine(simulator.state, pop, stacklevel=4)  # the script's pop.set(...)
+
+
+def _check_fixed_initial(pop, variable: str, values) -> None:
+    """Refuse an initial value eventsim's model cannot start from (``IF_curr_exp``'s synaptic currents: 0 only)."""
+    if variable in getattr(pop.celltype, "fixed_initial_values", ()) and np.any(np.asarray(values, dtype=float) != 0):
+        raise EventsimPyNNError(f"{type(pop.celltype).__name__} {pop.label!r}: eventsim starts the synaptic currents "
+                                f"at 0; an initial {variable} other than 0 is not supported")
 
 
 def _note_change(pop) -> None:

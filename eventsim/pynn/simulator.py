@@ -64,7 +64,7 @@ class State(common.control.BaseState):
     seed : int
         Seed of the eventsim network (Poisson trains); segment ``k`` after ``k`` resets uses ``seed + k``.
     engine : {"numba", "reference"} or None
-        None until chosen: ``setup(engine=...)``, or a reference-only cell type
+        None until chosen: ``setup(engine=...)``, or a population the compiled engine cannot run
         (:func:`eventsim.pynn.cells.choose_engine`); the compiled engine runs what is not chosen.
     network : eventsim.Network or None
         The built network, or None before the first run (and after ``reset``).

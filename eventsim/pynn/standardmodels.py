@@ -1,10 +1,12 @@
 """PyNN's standard cell types, current sources and synapses, translated to eventsim's names and units.
 
 eventsim uses NEST's names and units (mV, ms, pF, pA), so the translations are those of
-``pyNN.nest`` for NEST's ``iaf_psc_delta``: capacitance nF -> pF and current nA -> pA, each a
-multiplication by 1000.0 (as ``pyNN.nest`` does, so both backends get the same float64 values).
-Synaptic weights onto ``IF_curr_delta`` are membrane-potential jumps in mV and are passed on
-unchanged; inhibitory weights are negative, as with any current-based PyNN synapse.
+``pyNN.nest`` for NEST's ``iaf_psc_delta`` and ``iaf_psc_exp``: capacitance nF -> pF and current
+nA -> pA, each a multiplication by 1000.0 (as ``pyNN.nest`` does, so both backends get the same
+float64 values). Synaptic weights onto ``IF_curr_delta`` are membrane-potential jumps in mV and are
+passed on unchanged; onto ``IF_curr_exp`` they are currents in nA, multiplied by 1000.0 into pA at the
+build (a cell type's ``weight_scale``). Inhibitory weights are negative, as with any current-based
+PyNN synapse (PyNN itself refuses positive ones with ``receptor_type="inhibitory"``).
 
 Spike sources are eventsim neurons that relay an input: see :mod:`eventsim.pynn.build`.
 What eventsim cannot simulate exists under PyNN's name and raises ``NotImplementedError`` saying so.
@@ -17,8 +19,9 @@ from pyNN.standardmodels import build_translations, cells, electrodes, synapses
 from eventsim.pynn.simulator import state
 
 __all__ = [
-    "IF_curr_delta", "SpikeSourcePoisson", "SpikeSourceArray", "DCSource", "StepCurrentSource", "StaticSynapse",
-    "IF_curr_exp", "IF_curr_alpha", "IF_cond_exp", "IF_cond_alpha", "HH_cond_exp", "EIF_cond_exp_isfa_ista",
+    "IF_curr_delta", "IF_curr_exp", "SpikeSourcePoisson", "SpikeSourceArray", "DCSource", "StepCurrentSource",
+    "StaticSynapse",
+    "IF_curr_alpha", "IF_cond_exp", "IF_cond_alpha", "HH_cond_exp", "EIF_cond_exp_isfa_ista",
     "EIF_cond_alpha_isfa_ista", "Izhikevich", "SpikeSourcePoissonRefractory", "SpikeSourceGamma",
     "ACSource", "NoisyCurrentSource", "TsodyksMarkramSynapse", "STDPMechanism", "SpikePairRule",
     "AdditiveWeightDependence", "MultiplicativeWeightDependence", "ElectricalSynapse",
@@ -40,6 +43,30 @@ class IF_curr_delta(cells.IF_curr_delta):
         ("i_offset", "I_e", 1000.0),  # nA -> pA
     )
     eventsim_model = "lif"
+    weight_scale = 1.0  # weights are jumps of v in mV, as eventsim's lif takes them
+
+
+class IF_curr_exp(cells.IF_curr_exp):
+    __doc__ = cells.IF_curr_exp.__doc__ + """
+    On eventsim: the ``lif_psc_exp`` model (NEST's ``iaf_psc_exp_ps``), spikes at exact times, and no
+    threshold crossing between two inputs is missed. Weights are currents in nA (negative: inhibitory).
+    The synaptic currents start at 0 (initial ``isyn_exc`` and ``isyn_inh`` other than 0 are refused).
+    """
+
+    translations = build_translations(  # those of pyNN.nest
+        ("v_rest", "E_L"),
+        ("v_reset", "V_reset"),
+        ("cm", "C_m", 1000.0),        # nF -> pF
+        ("tau_m", "tau_m"),
+        ("tau_refrac", "t_ref"),
+        ("tau_syn_E", "tau_syn_ex"),
+        ("tau_syn_I", "tau_syn_in"),
+        ("v_thresh", "V_th"),
+        ("i_offset", "I_e", 1000.0),  # nA -> pA
+    )
+    eventsim_model = "lif_psc_exp"
+    weight_scale = 1000.0  # nA -> pA, pyNN.nest's factor (its StaticSynapse translation)
+    fixed_initial_values = ("isyn_exc", "isyn_inh")
 
 
 class SpikeSourcePoisson(cells.SpikeSourcePoisson):
@@ -138,9 +165,8 @@ def _unavailable(base, reason: str):
     return type(base.__name__, (base,), {"__init__": __init__, "__doc__": base.__doc__, "unavailable": reason})
 
 
-_CELL = ("eventsim simulates integrate-and-fire neurons with delta synapses: use IF_curr_delta, QIF_curr_delta or "
-         "IF_curr_delta_adaptive")
-IF_curr_exp = _unavailable(cells.IF_curr_exp, "needs the lif_psc_exp model")
+_CELL = ("eventsim simulates integrate-and-fire neurons with delta or exponential current synapses: use IF_curr_delta, "
+         "IF_curr_exp, QIF_curr_delta or IF_curr_delta_adaptive")
 IF_curr_alpha = _unavailable(cells.IF_curr_alpha, _CELL)
 IF_cond_exp = _unavailable(cells.IF_cond_exp, _CELL)
 IF_cond_alpha = _unavailable(cells.IF_cond_alpha, _CELL)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""How fast does Brian2 simulate eventsim's two bundled networks on one thread?
+"""How fast does Brian2 simulate eventsim's bundled networks on one thread?
 
     .venv-peers/bin/python perf/peers/brian2_peer.py --model brunel --scale 0.1 --duration 200
     .venv-peers/bin/python perf/peers/brian2_peer.py --model benchmark4 --scale 1 --duration 1000 \\
         --target cpp_standalone
+    .venv-peers/bin/python perf/peers/brian2_peer.py --model brunel_psc_exp --scale 1 --duration 200
 
 Prints one JSON line (fields in common.py / README). Timing per target:
 
@@ -27,13 +28,22 @@ and eventsim. Brunel's connections are drawn with numpy exactly like NEST's ``fi
 with autapses and multapses (each target draws CE resp. CI sources uniformly with replacement);
 Benchmark 4 uses Brian2's own ``connect(p=0.02)`` (autapses included).
 
+``brunel_psc_exp`` (exponential current synapses, weights in pA) adds two currents to the same
+linear system, ``dI_ex/dt = -I_ex / tau_syn`` and ``dI_in/dt = -I_in / tau_syn`` driving
+``dv/dt = (E_L - v) / tau_m + (I_ex + I_in) / C_m`` (all integrated exactly); a spike adds its
+weight to ``I_ex`` or ``I_in`` by its sign. Only v is held during the refractory period: the
+currents keep decaying and receiving inputs (as NEST's ``iaf_psc_exp`` and eventsim's
+``lif_psc_exp``), so nothing is discarded. The threshold is tested once per step, so an excursion
+above it shorter than a step can be missed and a crossing is reported at the end of its step.
+
 Brunel's external drive is ``PoissonInput(N=CE, rate=eta * nu_th, weight=J)``, how Brian2 users
 write it: each step adds J * Binomial(CE, rate * dt) to v (also discarded while refractory). That is
-the grid approximation of the independent 20000 Hz Poisson train per neuron that eventsim and NEST
-draw; ``ext_events`` is its expectation N * CE * rate * T (``ext_events_exact = false``).
+the grid approximation of the independent 20000 Hz (``brunel_psc_exp``: 3000 Hz, onto ``I_ex``)
+Poisson train per neuron that eventsim and NEST draw; ``ext_events`` is its expectation
+N * CE * rate * T (``ext_events_exact = false``).
 
-Grid: dt = 0.1 ms for Brunel (delay 1.5 ms = 15 steps), dt = 0.125 ms for Benchmark 4 (delay
-0.125 ms = 1 step), as NEST's examples; ``--dt`` overrides (the delay must stay a multiple).
+Grid: dt = 0.1 ms for both Brunel networks (delay 1.5 ms = 15 steps), dt = 0.125 ms for Benchmark 4
+(delay 0.125 ms = 1 step), as NEST's examples; ``--dt`` overrides (the delay must stay a multiple).
 """
 
 from __future__ import annotations
@@ -59,7 +69,8 @@ _RSS_WRAPPER = (
 
 def extra_args(ap) -> None:
     ap.add_argument("--target", choices=("cython", "cpp_standalone", "numpy"), default="cython")
-    ap.add_argument("--dt", type=float, default=None, help="ms; default 0.1 (brunel) or 0.125 (benchmark4)")
+    ap.add_argument("--dt", type=float, default=None,
+                    help="ms; default 0.1 (brunel, brunel_psc_exp) or 0.125 (benchmark4)")
     ap.add_argument("--keep-project", action="store_true", help="cpp_standalone: keep the project directory")
 
 
@@ -69,6 +80,24 @@ def gcc_version() -> str | None:
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def neuron_model(net) -> dict:
+    """Equations, namespace, synaptic effects (``on_pre`` of exc / inh, weight unit) and the external
+    drive's target variable and weight of the network's neurons (the ext weight matters for Brunel only)."""
+    from brian2 import mV, ms, pA, pF
+
+    ns = {"E_L": net.E_L * mV, "tau_m": net.tau_m * ms, "V_th": net.V_th * mV, "V_reset": net.V_reset * mV}
+    if net.tau_syn is None:  # delta synapses: a jump of v, discarded while refractory
+        jump = "v_post += w_syn * int(not_refractory_post)"
+        return {"eqs": "dv/dt = (E_L - v) / tau_m : volt (unless refractory)", "ns": ns, "unit": mV,
+                "exc": jump, "inh": jump, "ext_target": "v", "ext_weight": f"{net.J!r} * mV * int(not_refractory)"}
+    ns.update(C_m=net.C_m * pF, tau_syn=net.tau_syn * ms)
+    eqs = """dv/dt = (E_L - v) / tau_m + (I_ex + I_in) / C_m : volt (unless refractory)
+             dI_ex/dt = -I_ex / tau_syn : amp
+             dI_in/dt = -I_in / tau_syn : amp"""
+    return {"eqs": eqs, "ns": ns, "unit": pA, "exc": "I_ex_post += w_syn", "inh": "I_in_post += w_syn",
+            "ext_target": "I_ex", "ext_weight": f"{net.J!r} * pA"}
 
 
 def main() -> None:
@@ -107,12 +136,11 @@ def main() -> None:
         rng = np.random.default_rng(net.seed)
 
         t0 = time.perf_counter()
-        ns = {"E_L": net.E_L * mV, "tau_m": net.tau_m * ms, "V_th": net.V_th * mV,
-              "V_reset": net.V_reset * mV}
-        G = b2.NeuronGroup(net.N, "dv/dt = (E_L - v) / tau_m : volt (unless refractory)",
-                           threshold="v >= V_th", reset="v = V_reset", refractory=net.t_ref * ms,
-                           method="exact", namespace=ns, name="neurons")
-        if net.name == "brunel":
+        brunel = isinstance(net, common.Brunel)
+        nm = neuron_model(net)
+        G = b2.NeuronGroup(net.N, nm["eqs"], threshold="v >= V_th", reset="v = V_reset",
+                           refractory=net.t_ref * ms, method="exact", namespace=nm["ns"], name="neurons")
+        if brunel:
             G.v = net.V_init * mV
             w_exc, w_inh = net.J, net.J_in
         else:
@@ -120,9 +148,9 @@ def main() -> None:
             w_exc, w_inh = net.w_exc, net.w_inh
         syn = []
         for name, src, w in (("exc", G[: net.NE], w_exc), ("inh", G[net.NE:], w_inh)):
-            S = b2.Synapses(src, G, on_pre="v_post += w_syn * int(not_refractory_post)",
-                            delay=net.delay * ms, namespace={"w_syn": w * mV}, name=f"syn_{name}")
-            if net.name == "brunel":
+            S = b2.Synapses(src, G, on_pre=nm[name], delay=net.delay * ms, namespace={"w_syn": w * nm["unit"]},
+                            name=f"syn_{name}")
+            if brunel:
                 k = net.CE if name == "exc" else net.CI
                 n_src = len(src)
                 # fixed in-degree, with replacement (autapses and multapses), targets in order
@@ -132,10 +160,10 @@ def main() -> None:
                 S.connect(p=net.p)
             syn.append(S)
         objs = [G, *syn]
-        if net.name == "brunel":
+        if brunel:
             # Binomial(CE, eta * nu_th * dt) external arrivals of J per step (see the docstring)
-            objs.append(b2.PoissonInput(G, "v", N=net.CE, rate=net.ext_rate_per_synapse_hz * Hz,
-                                        weight=f"{net.J!r} * mV * int(not_refractory)"))
+            objs.append(b2.PoissonInput(G, nm["ext_target"], N=net.CE, rate=net.ext_rate_per_synapse_hz * Hz,
+                                        weight=nm["ext_weight"]))
         mon = b2.SpikeMonitor(G, record=True, name="spikes")
         network = b2.Network(*objs, mon)
         py_build_s = time.perf_counter() - t0
@@ -170,8 +198,9 @@ def main() -> None:
             pre = np.asarray(S.i[:], dtype=np.int64)
             synapses += len(pre)
             out_degree += np.bincount(pre + offset, minlength=net.N)
-        stats = common.spike_stats(net, counts, args.duration, out_degree=out_degree)
-        if net.name == "brunel":
+        spikes = (np.asarray(mon.i[:], dtype=np.int64), np.asarray(mon.t[:] / ms, dtype=np.float64))
+        stats = common.spike_stats(net, counts, args.duration, out_degree=out_degree, spikes=spikes)
+        if brunel:
             ext_events = net.N * net.CE * net.ext_rate_per_synapse_hz * args.duration / 1000.0
         else:
             ext_events = 0.0
@@ -186,7 +215,7 @@ def main() -> None:
         shutil.rmtree(project, ignore_errors=True)
     common.emit(peer=peer, net=net, duration_ms=args.duration, synapses=synapses, build_s=build_s,
                 compile_s=compile_s, sim_s=sim_s, stats=stats, ext_events=ext_events,
-                ext_events_exact=(net.name != "brunel"), versions=versions, peak_rss=peak,
+                ext_events_exact=not brunel, versions=versions, peak_rss=peak,
                 dt_ms=dt_ms, **extra)
 
 

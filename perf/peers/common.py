@@ -1,12 +1,15 @@
-"""What the peer scripts share: the two networks' parameters, argument parsing and the JSON line.
+"""What the peer scripts share: the networks' parameters, argument parsing, spike statistics, the JSON line.
 
 The peer scripts (``nest_peer.py``, ``brian2_peer.py``) run in their own virtual env (see
-``setup.sh``), which has no eventsim: this module uses the standard library and numpy only.
+``setup.sh``), which has no eventsim: this module uses the standard library and numpy only
+(perf/bench.py imports :func:`cv_isi` from it too, so that every simulator's CV is one definition).
 
-The parameters mirror eventsim's bundled scenarios ``scenarios/brunel_delta.toml`` and
-``scenarios/benchmark4.toml`` (see those files for the sources of every value). ``--scale S``
-multiplies the population sizes only: Brunel's in-degrees CE = 1000 and CI = 250 stay fixed (the
-paper's scaling) and Benchmark 4's connection probability 0.02 stays fixed.
+The parameters mirror eventsim's bundled scenarios ``scenarios/brunel_delta.toml``,
+``scenarios/benchmark4.toml`` and ``scenarios/brunel_psc_exp.toml`` (see those files for the
+sources of every value; tests/test_compare_psc_exp.py checks the last against its file). ``--scale S``
+multiplies the population sizes only: Brunel's in-degrees (CE = 1000 and CI = 250; 40 and 10 for
+``brunel_psc_exp``) stay fixed (the paper's scaling) and Benchmark 4's connection probability 0.02
+stays fixed.
 """
 
 from __future__ import annotations
@@ -46,14 +49,16 @@ class Brunel:
     seed: int = 12345
 
     name = "brunel"
+    NE0, NI0 = 10000, 2500    # population sizes at scale 1
+    tau_syn = None            # delta synapses: weights are jumps of V in mV
 
     @property
     def NE(self) -> int:
-        return int(round(10000 * self.scale))
+        return int(round(self.NE0 * self.scale))
 
     @property
     def NI(self) -> int:
-        return int(round(2500 * self.scale))
+        return int(round(self.NI0 * self.scale))
 
     @property
     def N(self) -> int:
@@ -80,6 +85,32 @@ class Brunel:
 
     def expected_synapses(self) -> int:
         return self.N * (self.CE + self.CI)
+
+
+@dataclass(frozen=True)
+class BrunelPscExp(Brunel):
+    """Brunel (2000) with exponential current synapses, g = 6, eta = 1.5 (scenarios/brunel_psc_exp.toml).
+
+    NEST's ``iaf_psc_exp_ps`` (eventsim's ``lif_psc_exp``): weights are currents in pA, each
+    decaying with ``tau_syn`` (both kinds); J = 250 pA injects J tau_syn = 125 fC, 0.5 mV without
+    leak. Inputs during the refractory period still charge the currents (NEST, Brian2, eventsim).
+    """
+
+    CE: int = 40              # excitatory in-degree (fixed, not scaled)
+    CI: int = 10              # inhibitory in-degree (fixed, not scaled)
+    J: float = 250.0          # pA, excitatory weight (and external weight)
+    g: float = 6.0            # relative inhibition: -g * J = -1500 pA
+    eta: float = 1.5          # external rate relative to threshold rate
+    tau_syn: float = 0.5      # ms, tau_syn_ex = tau_syn_in
+    seed: int = 2026
+
+    name = "brunel_psc_exp"
+    NE0, NI0 = 400, 100
+
+    @property
+    def nu_th(self) -> float:
+        """Threshold rate per external synapse, in 1/ms: V_th C_m / (J tau_syn CE tau_m) = 0.05 (50 Hz)."""
+        return self.V_th * self.C_m / (self.J * self.tau_syn * self.CE * self.tau_m)
 
 
 @dataclass(frozen=True)
@@ -116,15 +147,20 @@ class Benchmark4:
         return self.NE + self.NI
 
     ext_rate_hz = 0.0
+    tau_syn = None
 
     def expected_synapses(self) -> float:
         return self.p * self.N * self.N
 
 
+NETWORKS = {net.name: net for net in (Brunel, BrunelPscExp, Benchmark4)}
+"""Model name (``--model``) -> its network class."""
+
+
 def parse_args(description: str, extra=None) -> argparse.Namespace:
     """The common command line; ``extra(parser)`` adds the peer's own options."""
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--model", choices=("brunel", "benchmark4"), required=True)
+    ap.add_argument("--model", choices=tuple(NETWORKS), required=True)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the population sizes")
     ap.add_argument("--duration", type=float, required=True, help="simulated time in ms")
     ap.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
@@ -137,10 +173,8 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
 
 
 def network(args: argparse.Namespace):
-    net = Brunel(args.scale) if args.model == "brunel" else Benchmark4(args.scale)
-    if args.seed is not None:
-        net = type(net)(args.scale, seed=args.seed)
-    return net
+    cls = NETWORKS[args.model]
+    return cls(args.scale) if args.seed is None else cls(args.scale, seed=args.seed)
 
 
 def skip(peer: str, exc: BaseException) -> None:
@@ -171,25 +205,63 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
-def spike_stats(net, spikes_per_neuron, duration_ms: float, out_degree=None, mean_out_degree=None) -> dict:
-    """Spike count, rates and synaptic deliveries from per-neuron spike counts.
+def cv_isi(ids, times, n: int, min_spikes: int = 3):
+    """Mean over neurons of the coefficient of variation of their inter-spike intervals.
+
+    Parameters
+    ----------
+    ids : array of int
+        Neuron of each spike, ``0 .. n-1``.
+    times : array of float
+        Spike times, ms, in any order.
+    n : int
+        Number of neurons.
+    min_spikes : int
+        Neurons with fewer spikes (fewer than ``min_spikes - 1`` intervals) are left out (default 3).
+
+    Returns
+    -------
+    float or None
+        ``mean_i std(ISI_i) / mean(ISI_i)`` (population standard deviation), or None if no neuron has
+        ``min_spikes`` spikes. O(S log S) for S spikes.
+    """
+    import numpy as np
+
+    ids, times = np.asarray(ids, dtype=np.int64), np.asarray(times, dtype=np.float64)
+    order = np.lexsort((times, ids))
+    ids, times = ids[order], times[order]
+    counts = np.bincount(ids, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)))
+    cvs = []
+    for i in np.flatnonzero(counts >= min_spikes):
+        isi = np.diff(times[starts[i]:starts[i + 1]])
+        cvs.append(isi.std() / isi.mean())
+    return float(np.mean(cvs)) if cvs else None
+
+
+def spike_stats(net, spikes_per_neuron, duration_ms: float, out_degree=None, mean_out_degree=None,
+                spikes=None) -> dict:
+    """Spike count, rates, CV and synaptic deliveries from per-neuron spike counts.
 
     ``syn_events`` is the sum over spikes of the spiking neuron's out-degree: exact from the
     per-neuron ``out_degree`` array, or, when only ``mean_out_degree = (exc, inh)`` is known,
     each spike of a population counted with its population's mean out-degree
-    (``syn_events_exact`` says which).
+    (``syn_events_exact`` says which). ``spikes = (ids, times)`` (0-based ids, ms) adds ``cv_isi``
+    (:func:`cv_isi`).
     """
     import numpy as np
 
     counts = np.asarray(spikes_per_neuron, dtype=np.int64)
-    spikes = int(counts.sum())
     sec = duration_ms / 1000.0
     out = {
-        "spikes": spikes,
-        "rate_hz": spikes / (net.N * sec),
+        "spikes": int(counts.sum()),
+        "rate_hz": int(counts.sum()) / (net.N * sec),
         "rate_exc_hz": int(counts[: net.NE].sum()) / (net.NE * sec),
         "rate_inh_hz": int(counts[net.NE:].sum()) / (net.NI * sec),
     }
+    if spikes is not None:
+        cv = cv_isi(*spikes, net.N)
+        out["cv_isi"] = None if cv is None else round(cv, 4)
     if out_degree is not None:
         out["syn_events"] = int(np.dot(counts, np.asarray(out_degree, dtype=np.int64)))
         out["syn_events_exact"] = True
