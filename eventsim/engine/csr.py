@@ -24,6 +24,7 @@ from numba import njit
 
 __all__ = [
     "bounded_int",
+    "rowptr_from_counts",
     "sample_rows",
     "hypergeometric_draws",
     "by_column",
@@ -60,7 +61,8 @@ def _below(rng, n):
 
 
 @njit(**_OPTS)
-def _rowptr_from_counts(counts):
+def rowptr_from_counts(counts):
+    """Row pointers int64[R+1] of rows with ``counts`` int64[R] entries. Complexity: O(R)."""
     rowptr = np.zeros(counts.size + 1, np.int64)
     for r in range(counts.size):
         rowptr[r + 1] = rowptr[r] + counts[r]
@@ -123,7 +125,7 @@ def sample_rows(rng, counts, n_range, excluded, distinct, mark, stamp):
     Complexity: O(k) per row of k values with ``2k <= n`` candidates or not ``distinct``, else O(n);
     no allocation but the result.
     """
-    rowptr = _rowptr_from_counts(counts)
+    rowptr = rowptr_from_counts(counts)
     out = np.empty(rowptr[-1], np.int32)
     for r in range(counts.size):
         k, lo, x = counts[r], rowptr[r], excluded[r]
@@ -169,7 +171,7 @@ def by_column(rows, rowptr, values, n_cols):
     count = np.zeros(n_cols, np.int64)
     for s in range(values.size):
         count[values[s]] += 1
-    colptr = _rowptr_from_counts(count)
+    colptr = rowptr_from_counts(count)
     pos = colptr[:-1].copy()
     row_of = np.empty(values.size, np.int32)
     for r in range(rows.size):
