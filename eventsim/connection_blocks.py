@@ -6,8 +6,8 @@ targets of the range from :func:`block_chunks`, in block order; :func:`is_empty`
 against the populations first (on the whole projection, so every part raises alike).
 
 The targets are cut into blocks of :data:`eventsim.connectivity.TARGET_BLOCK` (1024) consecutive
-local indices, a constant: never derived from the number of processes or threads. All randomness comes from streams
-of :class:`eventsim.rng.ConnectionStreams` keyed by (seed, projection, ...):
+local indices, a constant: never derived from the number of processes or threads. All randomness
+comes from streams of :class:`eventsim.rng.ConnectionStreams` keyed by (seed, projection, ...):
 
 * ``connections(b)``: which synapses block ``b``'s targets get. ``fixed_indegree``: ``indegree``
   sources per target, i.i.d. uniform (distinct without multapses: Floyd's sampling);
@@ -38,7 +38,9 @@ the int32 sources it returns (4 bytes per synapse until the rows are filled).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,7 +79,8 @@ def _degree(params, key: str, n_rows: int, n_cand: int, exclude_self, multapses,
 @dataclass
 class BlockBuild:
     """One build of a projection's synapses onto targets ``[lo, hi)``: the rule and the sizes, the
-    streams, and the work array of distinct draws (one stamp per row ever drawn)."""
+    streams, the number of threads drawing blocks, and each thread's work array of distinct draws
+    (one stamp per row it ever drew)."""
 
     rule: Rule
     n_pre: int
@@ -89,8 +92,8 @@ class BlockBuild:
     lo: int
     hi: int
     where: str
-    mark: np.ndarray = None
-    stamp: int = 0
+    threads: int = 1
+    work: threading.local = field(default_factory=threading.local)
 
     @property
     def n_src(self) -> int:
@@ -101,11 +104,22 @@ class BlockBuild:
         return b * self.block, min((b + 1) * self.block, self.n_post)
 
     def sample(self, rng, counts, n_range, excluded, distinct):
-        """:func:`csr.sample_rows` with this build's work array and fresh stamps."""
-        if self.mark is None or (distinct and self.mark.size == 0):  # the distinct draws' work array
-            self.mark = np.full(max(self.n_pre, min(self.block, self.n_post)) if distinct else 0, -1, np.int64)
-        out = csr.sample_rows(rng, counts, n_range, excluded, distinct, self.mark, self.stamp)
-        self.stamp += counts.size
+        """Rows of ``counts`` values drawn uniformly from ``[0, n_range)`` without ``excluded[r]``
+        (-1: none): ``(rowptr, values int32)``. Distinct values by :func:`csr.sample_rows` with the
+        calling thread's work array and fresh stamps, else independent draws."""
+        if not distinct:
+            rowptr = csr.rowptr_from_counts(counts)
+            n = n_range - (excluded >= 0)  # candidates per row
+            # NOTE: numpy's vectorised integers() costs ~2 ns a value, a per-value draw in Numba ~8 ns
+            high = n[0] if n.size and np.all(n == n[0]) else np.repeat(n, counts)
+            values = rng.integers(0, high, size=int(rowptr[-1]), dtype=np.int32)
+            csr.shift_past(rowptr, values, excluded)
+            return rowptr, values
+        w = self.work
+        if getattr(w, "mark", None) is None:
+            w.mark, w.stamp = np.full(max(self.n_pre, min(self.block, self.n_post)), -1, np.int64), 0
+        out = csr.sample_rows(rng, counts, n_range, excluded, w.mark, w.stamp)
+        w.stamp += counts.size
         return out
 
 
@@ -286,16 +300,26 @@ def is_empty(bd: BlockBuild) -> bool:
     return (name == "pairwise_bernoulli" and p["p"] == 0.0) or bd.n_src == 0
 
 
+def _drawn(bd: BlockBuild, first: int, end: int):
+    """The drawn blocks' chunks, in block order (drawn on ``bd.threads`` threads: the same chunks)."""
+    if bd.rule.name == "fixed_outdegree":
+        jobs = ((_outdegree_block, (bd, b, ids, counts)) for b, ids, counts in _outdegree_leaves(bd, first, end))
+    else:
+        split = _total_number_split(bd) if bd.rule.name == "fixed_total_number" else None
+        jobs = ((_BLOCK_RULES[bd.rule.name], (bd, b, split)) for b in range(first, end))
+    if bd.threads <= 1:
+        yield from (f(*a) for f, a in jobs)
+        return
+    # NOTE: blocks are independent (own streams, per-thread work arrays) and the sampling kernels
+    # release the GIL, so threads draw them concurrently; map() keeps block order.
+    with ThreadPoolExecutor(bd.threads) as pool:
+        yield from pool.map(lambda job: job[0](*job[1]), jobs)
+
+
 def block_chunks(bd: BlockBuild):
     """The chunks of the blocks that hold the build's targets, in block order, each with ``keep``."""
     first, end = bd.lo // bd.block, -(-bd.hi // bd.block)
-    if bd.rule.name == "explicit":
-        chunks = _explicit_chunks(bd, first, end)
-    elif bd.rule.name == "fixed_outdegree":
-        chunks = (_outdegree_block(bd, b, ids, counts) for b, ids, counts in _outdegree_leaves(bd, first, end))
-    else:
-        split = _total_number_split(bd) if bd.rule.name == "fixed_total_number" else None
-        chunks = (_BLOCK_RULES[bd.rule.name](bd, b, split) for b in range(first, end))
+    chunks = _explicit_chunks(bd, first, end) if bd.rule.name == "explicit" else _drawn(bd, first, end)
     for ch in chunks:
         t0, t1 = bd.block_range(ch.block)
         ch.keep = np.zeros(0, np.bool_)

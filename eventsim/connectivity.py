@@ -228,7 +228,7 @@ def check_values(rule: Rule, weight, delay, where: str = "projection") -> None:
 def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool, weight, delay, *,
                      allow_autapses: bool = True, allow_multapses: bool = True, streams: ConnectionStreams,
                      target_range: tuple[int, int] | None = None, block: int = TARGET_BLOCK,
-                     where: str = "projection") -> ProjectionData:
+                     threads: int = 1, where: str = "projection") -> ProjectionData:
     """Build a projection's CSR arrays, or only its synapses onto a range of targets.
 
     Parameters
@@ -258,6 +258,9 @@ def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool,
     block : int, default TARGET_BLOCK
         Targets per block of random streams. Part of what a seed means: keep the default (tests use
         small blocks to cross many block boundaries).
+    threads : int, default 1
+        Threads drawing the blocks' connections (the result does not depend on it); the rows are
+        filled, and per-synapse values drawn, on the calling thread.
     where : str, default "projection"
         Prefix of error locations (``where + ".delay"``, ``".weight"``, ``".rule"``, ...).
 
@@ -283,7 +286,7 @@ def build_projection(rule: Rule, n_pre: int, n_post: int, same_population: bool,
     check_values(rule, weight, delay, where)
     lo, hi = _target_range(target_range, n_post, where)
     bd = BlockBuild(rule, n_pre, n_post, bool(same_population and not allow_autapses), bool(allow_multapses),
-                    streams, int(block), lo, hi, where)
+                    streams, int(block), lo, hi, where, max(int(threads), 1))
     chunks = [] if is_empty(bd) or lo == hi else list(block_chunks(bd))
     count = np.zeros(n_pre, np.int64)  # two passes: count each source's synapses, then place them
     for ch in chunks:

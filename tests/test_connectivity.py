@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from eventsim import connectivity as C
 from eventsim import distributions as D
+from eventsim.connection_blocks import BlockBuild
 from eventsim.engine import csr
 from eventsim.errors import ValidationError
 from eventsim.prepared import Prepared
@@ -27,12 +28,12 @@ MS = 1_000_000  # ticks per ms
 
 
 def build(rule, n_pre, n_post, *, same=False, weight=1.0, delay=1.0, seed=0, autapses=True, multapses=True,
-          block=C.TARGET_BLOCK, target_range=None, **params):
+          block=C.TARGET_BLOCK, target_range=None, threads=1, **params):
     """Build one projection (projection 0 of network ``seed``) and check its invariants."""
     r = rule if isinstance(rule, C.Rule) else C.make_rule(rule, **params)
     pd = C.build_projection(r, n_pre, n_post, same, D.value_spec(weight, "w"), D.value_spec(delay, "d"),
                             allow_autapses=autapses, allow_multapses=multapses, streams=ConnectionStreams(seed, 0),
-                            target_range=target_range, block=block, where="proj")
+                            target_range=target_range, block=block, threads=threads, where="proj")
     pd._check(n_post)
     return pd
 
@@ -372,7 +373,7 @@ def test_every_listed_rule_validates_and_builds(name):
 def test_bounded_int_is_uniform():
     rng = np.random.default_rng(1)
     none = np.full(6000, -1, np.int64)
-    counts = csr.sample_rows(rng, np.full(6000, 1, np.int64), 7, none, False, np.zeros(0, np.int64), 0)[1]
+    counts = csr.sample_rows(rng, np.full(6000, 1, np.int64), 7, none, np.full(7, -1, np.int64), 0)[1]
     hist = np.bincount(counts, minlength=7)
     assert abs(hist - 6000 / 7).max() < 5 * math.sqrt(6000 / 7)
 
@@ -380,11 +381,10 @@ def test_bounded_int_is_uniform():
 @pytest.mark.parametrize("distinct", [False, True])
 def test_sample_rows_excludes(distinct):
     """Row r draws from [0, 10) without excluded[r]; distinct rows have no repeats, sparse and dense."""
-    rng = np.random.default_rng(3)
     counts = np.array([0, 2, 9, 5, 4, 3], np.int64)  # 9 of 9 candidates and 5 of 10 are dense
     excluded = np.array([-1, 4, 0, -1, 9, 2], np.int64)
-    mark = np.full(10, -1, np.int64)
-    rp, v = csr.sample_rows(rng, counts, 10, excluded, distinct, mark, 100)
+    bd = BlockBuild(C.make_rule("all_to_all"), 10, 10, True, not distinct, ConnectionStreams(0, 0), 4, 0, 10, "p")
+    rp, v = bd.sample(np.random.default_rng(3), counts, 10, excluded, distinct)
     assert rp.tolist() == [0, 0, 2, 11, 16, 20, 23]
     for r in range(6):
         row = v[rp[r]:rp[r + 1]]

@@ -80,6 +80,20 @@ def test_parts_of_the_default_block_size(rule, params, multapses):
     assert whole.n_synapses > 0 and all(s != t for s, t in pair_counts(whole))
 
 
+@pytest.mark.parametrize("rule, params", [("fixed_indegree", {"indegree": 40}), ("pairwise_bernoulli", {"p": 0.2}),
+                                          ("fixed_outdegree", {"outdegree": 40}), ("fixed_total_number", {"N": 20000}),
+                                          ("all_to_all", {})])
+@pytest.mark.parametrize("multapses", [True, False])
+def test_threads_give_the_same_projection(rule, params, multapses):
+    """Blocks drawn on 1, 2 or 3 threads (each its own work array of distinct draws): the same bits."""
+    kw = dict(same=True, autapses=False, multapses=multapses,
+              weight={"distribution": "uniform", "min": 0.0, "max": 1.0}, seed=11, block=37, target_range=(5, 990), **params)
+    one = build(rule, 1000, 1000, **kw)
+    assert one.n_synapses > 0
+    for threads in (2, 3):
+        assert_same(build(rule, 1000, 1000, threads=threads, **kw), one)
+
+
 def test_target_range_errors():
     with pytest.raises(ValidationError, match=r"proj: target_range must satisfy 0 <= lo <= hi <= 5, got \[3, 6\)"):
         build("all_to_all", 5, 5, target_range=(3, 6))

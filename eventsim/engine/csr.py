@@ -26,6 +26,7 @@ __all__ = [
     "bounded_int",
     "rowptr_from_counts",
     "sample_rows",
+    "shift_past",
     "hypergeometric_draws",
     "by_column",
     "count_sources",
@@ -96,20 +97,19 @@ def _scan(mark, stamp, n, out, lo):
 
 
 @njit(**_OPTS)
-def sample_rows(rng, counts, n_range, excluded, distinct, mark, stamp):
-    """Row ``r`` gets ``counts[r]`` values drawn uniformly from ``[0, n_range)`` without ``excluded[r]``.
+def sample_rows(rng, counts, n_range, excluded, mark, stamp):
+    """Row ``r`` gets ``counts[r]`` distinct values, a uniform subset of ``[0, n_range)`` without
+    ``excluded[r]``.
 
     Parameters
     ----------
     rng : numpy.random.Generator
     counts : int64[R]
-        Values per row; with ``distinct`` at most the row's number of candidates.
+        Values per row, at most the row's number of candidates.
     n_range : int64
         Size of the candidate range.
     excluded : int64[R]
         A value row ``r`` leaves out (then it has ``n_range - 1`` candidates), or -1.
-    distinct : bool
-        Distinct values (a uniform subset per row), else independent uniform draws.
     mark : int64[>= n_range]
         Work array of the distinct draws, reused across calls: it must hold no value in
         ``[stamp, stamp + R)`` (start it at -1 and give each call fresh stamps).
@@ -122,8 +122,8 @@ def sample_rows(rng, counts, n_range, excluded, distinct, mark, stamp):
     values : int32[sum(counts)]
         In draw order within a row (ascending for dense rows).
 
-    Complexity: O(k) per row of k values with ``2k <= n`` candidates or not ``distinct``, else O(n);
-    no allocation but the result.
+    Complexity: O(k) per row of k values with ``2k <= n`` candidates, else O(n); no allocation but
+    the result.
     """
     rowptr = rowptr_from_counts(counts)
     out = np.empty(rowptr[-1], np.int32)
@@ -132,21 +132,29 @@ def sample_rows(rng, counts, n_range, excluded, distinct, mark, stamp):
         if k == 0:
             continue
         n = n_range - 1 if x >= 0 else n_range
-        dense = distinct and 2 * k > n
         # NOTE: a dense row marks the n - k values it leaves out and scans: n - k draws, not k.
-        if dense:
+        if 2 * k > n:
             _floyd(rng, mark, stamp + r, n, n - k, out, lo, False)
             _scan(mark, stamp + r, n, out, lo)
-        elif distinct:
-            _floyd(rng, mark, stamp + r, n, k, out, lo, True)
         else:
-            for s in range(lo, lo + k):
-                out[s] = bounded_int(rng, n)
-        if x >= 0:
-            for s in range(lo, lo + k):
-                if out[s] >= x:
-                    out[s] += 1
+            _floyd(rng, mark, stamp + r, n, k, out, lo, True)
+    shift_past(rowptr, out, excluded)
     return rowptr, out
+
+
+@njit(**_OPTS)
+def shift_past(rowptr, values, excluded):
+    """In place, in each row ``r`` with ``excluded[r] >= 0``, add one to the values ``>= excluded[r]``.
+
+    Turns values drawn from the ``n - 1`` candidates of a row into values of ``[0, n)`` without
+    ``excluded[r]``, keeping their order. Complexity: O(R + S).
+    """
+    for r in range(rowptr.size - 1):
+        x = excluded[r]
+        if x >= 0:
+            for s in range(rowptr[r], rowptr[r + 1]):
+                if values[s] >= x:
+                    values[s] += 1
 
 
 @njit(**_OPTS)
