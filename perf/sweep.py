@@ -17,8 +17,8 @@ see perf/bench.py), 100 ms simulated. Raw JSON lines go to ``--out``.
 
 ``--against REV`` (a git revision, or a folder holding an eventsim checkout) also runs that version,
 alternating with this tree at each scale (this tree first at odd scales, REV first at even ones, so
-that drift in the machine falls on both; each version first makes one untimed warm-up run that
-compiles or loads its Numba kernels), and prints one row per version and scale plus the ratios
+that drift in the machine falls on both; each version first makes one untimed warm-up run, at
+scale 0.1 at most, that compiles or loads its Numba kernels), and prints one row per version and scale plus the ratios
 this tree / REV of build time and peak RSS:
 
     python perf/sweep.py --scales 1,4 --duration 20 --against 49fb1d2   # build and memory, before/after
@@ -94,7 +94,8 @@ def sweep(sides: dict, args, meta: dict) -> tuple[list, list, dict]:
     if len(sides) > 1:  # compile (or load) each version's kernels first, as ab.py does: untimed
         for label, folder in sides.items():
             print(f"[warm-up] {label} ...", file=sys.stderr, flush=True)
-            run_scale(folder, model, min(args.scale_list), argparse.Namespace(**{**vars(args), "duration": 1.0}), env)
+            small = argparse.Namespace(**{**vars(args), "duration": 1.0, "repeat": 1})
+            run_scale(folder, model, min(min(args.scale_list), 0.1), small, env)
     for k, scale in enumerate(args.scale_list):
         for label in (list(sides) if k % 2 == 0 else list(sides)[::-1]):
             print(f"{model} x {scale:g} [{label}] ...", end=" ", file=sys.stderr, flush=True)
