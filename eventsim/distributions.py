@@ -4,7 +4,9 @@ Weights (mV), delays (ms) and per-neuron parameters are each given as a number, 
 distribution, :class:`Uniform` or :class:`Normal` (also written as a dict with a ``"distribution"``
 key). :func:`value_spec` validates and normalises such a spec; :func:`fill` draws from a
 distribution into an array, and :func:`draw` turns any spec into ``n`` values (per-neuron
-parameters). :mod:`eventsim.connectivity` draws per-synapse values with :func:`fill` in chunks.
+parameters). :mod:`eventsim.connectivity` draws per-synapse values with :func:`fill` in chunks,
+and splits synapse counts over blocks of targets with :func:`split_count` (binomial or
+hypergeometric splits).
 
 Randomness comes only from the ``numpy.random.Generator`` passed in. ``Uniform`` draws
 ``min + (max - min) * U`` and ``Normal`` ``mean + std * Z`` (the same values as
@@ -23,7 +25,7 @@ import numpy as np
 from eventsim.errors import ValidationError
 
 __all__ = ["Uniform", "Normal", "DISTRIBUTIONS", "value_spec", "check_distribution", "fill", "draw",
-           "is_real", "describe"]
+           "is_real", "describe", "hypergeometric", "split_count"]
 
 DISTRIBUTIONS = {"uniform": (("min", "max"), ()), "normal": (("mean", "std"), ("min", "max"))}
 """Distribution name -> (required keys, optional keys) of its dict form."""
@@ -197,4 +199,58 @@ def draw(spec, n: int, rng: np.random.Generator, where: str) -> np.ndarray:
         return spec
     out = np.empty(n, np.float64)
     fill(rng, spec, out, spec.min, spec.max, where)
+    return out
+
+
+# ------------------------------------------------------------------------------------ counts
+_HYPERGEOM_MAX = 10**9  # numpy's hypergeometric refuses populations of this size or more
+
+
+def hypergeometric(rng: np.random.Generator, good: np.ndarray, bad: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Hypergeometric variates: of ``n[i]`` items drawn without replacement from ``good[i]`` good
+    and ``bad[i]`` bad ones, how many are good (int64 arrays, elementwise).
+
+    numpy's sampler where both populations are below 10**9 (drawn first, in index order), an
+    exact sequential sampler (:func:`eventsim.engine.csr.hypergeometric_draws`, O(min(n, good +
+    bad - n)) per variate) for the others.
+    """
+    from eventsim.engine.csr import hypergeometric_draws
+
+    good, bad, n = (np.asarray(x, np.int64) for x in (good, bad, n))
+    out = np.zeros(n.size, np.int64)
+    small = (good < _HYPERGEOM_MAX) & (bad < _HYPERGEOM_MAX)
+    if small.any():
+        out[small] = rng.hypergeometric(good[small], bad[small], n[small])
+    if not small.all():
+        out[~small] = hypergeometric_draws(rng, good[~small], bad[~small], n[~small])
+    return out
+
+
+def split_count(rng: np.random.Generator, n: int, sizes: np.ndarray, distinct: bool) -> np.ndarray:
+    """How ``n`` items fall into parts of ``sizes`` items each (int64 array of one count per part).
+
+    Without ``distinct``, each item falls into a part with probability proportional to its size,
+    independently (multinomial). With ``distinct``, the ``n`` items are a uniform random subset of
+    the ``sum(sizes)`` (multivariate hypergeometric; needs ``n <= sum(sizes)``), drawn by halving
+    the parts recursively, each split one hypergeometric variate, level by level.
+
+    Complexity: O(len(sizes)) (plus :func:`hypergeometric`'s cost for populations >= 10**9).
+    """
+    sizes = np.asarray(sizes, np.int64)
+    if not distinct:
+        total = int(sizes.sum())
+        return rng.multinomial(n, sizes / total) if total else np.zeros(sizes.size, np.int64)
+    out = np.zeros(sizes.size, np.int64)
+    csum = np.concatenate(([0], np.cumsum(sizes)))
+    first, end, count = np.array([0]), np.array([sizes.size]), np.array([n], np.int64)
+    while first.size:
+        keep = count > 0
+        first, end, count = first[keep], end[keep], count[keep]
+        leaf = end - first == 1
+        out[first[leaf]] = count[leaf]
+        first, end, count = first[~leaf], end[~leaf], count[~leaf]
+        mid = (first + end) // 2
+        left = hypergeometric(rng, csum[mid] - csum[first], csum[end] - csum[mid], count)
+        first, end = np.concatenate((first, mid)), np.concatenate((mid, end))
+        count = np.concatenate((left, count - left))
     return out

@@ -30,15 +30,14 @@ from eventsim.errors import ValidationError, did_you_mean
 from eventsim.models import resolve_parameters
 from eventsim.prepared import Prepared
 from eventsim.recording import Results, VoltageTrace
-from eventsim.rng import build_generator
+from eventsim.rng import ConnectionStreams, build_generator
 from eventsim.stimuli import CurrentSteps, PoissonGenerator, SpikeTable, SpikeTrain, stimulus_arrays
 from eventsim.timebase import MAX_MS, ms_to_ticks, ms_to_time, ticks_to_ms, time_to_ms
 
 __all__ = ["Network", "Population", "NeuronView", "ENGINES"]
 
 ENGINES = ("numba", "reference")
-_PURPOSE_PARAMS = 2
-_PURPOSE_CONNECT = 3
+_PURPOSE_PARAMS = 2  # rng.PURPOSE_CONNECT (3) keys the connectivity streams
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
@@ -412,7 +411,7 @@ class Network:
             data = connectivity.build_projection(
                 pr["rule"], pre.size, post.size, pre is post, pr["weight"], pr["delay"],
                 allow_autapses=pr["allow_autapses"], allow_multapses=pr["allow_multapses"],
-                rng=build_generator(self.seed, _PURPOSE_CONNECT, j), where=pr["where"])
+                streams=ConnectionStreams(self.seed, j), where=pr["where"])
             built.append((pr["pre"], pr["post"], data))
         conn = connectivity.assemble(built, pop_start)
         stim = stimulus_arrays(self.stimuli, n, self.seed)

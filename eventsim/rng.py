@@ -4,8 +4,10 @@ Two kinds of randomness:
 
 * **Build-time draws** (connections, distributed parameters, initial potentials) come from
   ``numpy.random.Generator`` objects made by :func:`build_generator` from the run seed and a
-  *purpose key* (e.g. ``("projection", 2)``) through ``SeedSequence`` spawn keys, so adding a
-  projection does not change the draws of another.
+  *purpose key* (e.g. ``(PURPOSE_CONNECT, 2, ...)``) through ``SeedSequence`` spawn keys, so adding
+  a projection does not change the draws of another. A projection's connectivity comes from many
+  such streams, keyed by (seed, projection, block of targets) (:class:`ConnectionStreams`), so any
+  process can draw the synapses onto its own neurons alone and get the same network.
 * **Run-time draws** (Poisson arrivals) come from one SplitMix64 stream per (generator, target
   neuron) pair, keyed by :func:`stream_keys`. A stream's numbers depend only on the seed, the
   generator index and the target id, never on the order in which neurons are processed, so a
@@ -22,6 +24,7 @@ engine and in ``eventsim.engine.kernels`` for the compiled loop, from the same t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,6 +35,8 @@ __all__ = [
     "exponential_gap",
     "standard_exponential",
     "PURPOSE_POISSON",
+    "PURPOSE_CONNECT",
+    "ConnectionStreams",
     "ZIG_X",
     "ZIG_F",
 ]
@@ -41,6 +46,8 @@ _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 _MASK = (1 << 64) - 1
 PURPOSE_POISSON = 1
+PURPOSE_CONNECT = 3
+"""Spawn-key purpose of connectivity streams (2 is per-population parameters, in ``network``)."""
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
 
 ZIG_R = 7.69711747013104972
@@ -157,3 +164,44 @@ def build_generator(seed: int, *purpose: int) -> np.random.Generator:
         Spawn key, e.g. ``(2, projection_index)``.
     """
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=tuple(int(p) for p in purpose)))
+
+
+_CONNECTIONS, _VALUES, _NODE, _SPLIT = 0, 1, 2, 3  # kinds of connectivity stream
+
+
+@dataclass(frozen=True)
+class ConnectionStreams:
+    """The build-time streams of one projection's connectivity (:mod:`eventsim.connectivity`).
+
+    Every stream is a :func:`build_generator` keyed by ``(seed, PURPOSE_CONNECT, projection, kind,
+    ...)``: the same key gives the same numbers in any process, and different keys are independent.
+
+    Parameters
+    ----------
+    seed : int
+        Run seed.
+    projection : int
+        Index of the projection in the network description.
+    """
+
+    seed: int
+    projection: int
+
+    def _stream(self, *key: int) -> np.random.Generator:
+        return build_generator(self.seed, PURPOSE_CONNECT, self.projection, *key)
+
+    def connections(self, block: int) -> np.random.Generator:
+        """Which synapses block ``block`` of the targets gets."""
+        return self._stream(_CONNECTIONS, block)
+
+    def values(self, block: int) -> np.random.Generator:
+        """The drawn delays and weights of block ``block``'s synapses."""
+        return self._stream(_VALUES, block)
+
+    def node(self, first: int, end: int) -> np.random.Generator:
+        """How counts split between the two halves of blocks ``[first, end)`` (``fixed_outdegree``)."""
+        return self._stream(_NODE, first, end)
+
+    def split(self) -> np.random.Generator:
+        """How a projection's synapse count splits over its blocks (``fixed_total_number``)."""
+        return self._stream(_SPLIT)

@@ -5,8 +5,10 @@ A weight spec (mV) or delay spec (ms) from :func:`eventsim.distributions.value_s
 distribution (drawn per synapse). Delays become int64 ticks of 1 ns: a delay stored once may be up
 to 2**62 ticks, a per-synapse delay is int32 (at most 2147.483647 ms); every delay is >= 1 tick.
 Normal delays are truncated to that range by redrawing; weights are at most 1e100 mV in magnitude
-(:data:`~eventsim.models.MAX_VALUE`; Normal weights truncated alike). Used by
-:func:`eventsim.connectivity.build_projection`, which fixes the order of the draws.
+(:data:`~eventsim.models.MAX_VALUE`; Normal weights truncated alike). Whether a projection stores
+one value or one per synapse is decided on the whole spec (:func:`weight_value`,
+:func:`delay_value`). Used by :func:`eventsim.connectivity.build_projection`, which fixes the
+streams and the order of the draws.
 
 Cost: O(n) for n synapses; drawn values come in chunks of 2**16 so that float64 temporaries stay
 small (delays are drawn as float64 ms and stored as int32 ticks).
@@ -23,7 +25,8 @@ from eventsim.errors import ValidationError
 from eventsim.models import MAX_VALUE, check_magnitude
 from eventsim.timebase import TICK_MS, ms_to_ticks
 
-__all__ = ["MAX_SYN_DELAY_TICKS", "MAX_DELAY_TICKS", "check_weight", "check_delay", "weights", "delays"]
+__all__ = ["MAX_SYN_DELAY_TICKS", "MAX_DELAY_TICKS", "check_weight", "check_delay", "weight_value", "delay_value",
+           "weights", "delays"]
 
 MAX_SYN_DELAY_TICKS = 2**31 - 1  # per-synapse delays are int32 ticks (2147.483647 ms)
 MAX_DELAY_TICKS = 2**62  # a single delay is int64 ticks; keep headroom for adding it to times
@@ -130,25 +133,41 @@ def _draw(rng, spec, out: np.ndarray, lo: float, hi: float, where: str) -> None:
             out[a:b] = ms_to_ticks(buf[:b - a])
 
 
-def weights(spec, order, n: int, rng, where: str):
-    """The projection's weights: a float, or float64[n] in row order."""
+def weight_value(spec) -> float | None:
+    """The one weight (mV) of a spec stored once per projection (a number, or an array of equal
+    values), or None when weights are per synapse. Decided on the whole spec, so every part of a
+    projection built by target ranges stores its weights alike."""
     if isinstance(spec, float):
         return spec
+    if isinstance(spec, np.ndarray) and spec.size and np.all(spec == spec[0]):
+        return float(spec[0])
+    return None
+
+
+def delay_value(spec) -> int | None:
+    """The one delay (ticks) of a spec stored once per projection, or None (as :func:`weight_value`)."""
+    if isinstance(spec, float):
+        return int(ms_to_ticks(spec))
+    if isinstance(spec, np.ndarray) and spec.size:
+        ticks = ms_to_ticks(spec)
+        if np.all(ticks == ticks[0]):
+            return int(ticks[0])
+    return None
+
+
+def weights(spec, order, n: int, rng, where: str) -> np.ndarray:
+    """Per-synapse weights, float64[n]: ``spec[order]`` for an array, else ``n`` draws from ``rng``."""
     if isinstance(spec, np.ndarray):
-        w = spec[order]
-        return float(w[0]) if w.size and np.all(w == w[0]) else w
+        return spec[order]
     out = np.empty(n, np.float64)
     _draw(rng, spec, out, max(spec.min, -MAX_VALUE), min(spec.max, MAX_VALUE), where)
     return out
 
 
-def delays(spec, order, n: int, rng, where: str):
-    """The projection's delays in ticks: an int, or int32[n] in row order."""
-    if isinstance(spec, float):
-        return int(ms_to_ticks(spec))
+def delays(spec, order, n: int, rng, where: str) -> np.ndarray:
+    """Per-synapse delays in ticks, int32[n]: of ``spec[order]`` for an array, else ``n`` draws."""
     if isinstance(spec, np.ndarray):
-        d = ms_to_ticks(spec)[order]
-        return int(d[0]) if d.size and np.all(d == d[0]) else d.astype(np.int32)
+        return ms_to_ticks(spec[order]).astype(np.int32)
     lo, hi = _delay_bounds(spec, where)
     out = np.empty(n, np.int32)
     _draw(rng, spec, out, lo, hi, where)

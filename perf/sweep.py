@@ -14,16 +14,27 @@ and RSS per synapse mean linear scaling.
 ``--large`` runs bench.py's ``sparse`` model instead: 1,000,000 neurons with 100 synapses each
 (fixed in-degree 100 from one population onto itself, Brunel's neuron parameters and Poisson drive,
 see perf/bench.py), 100 ms simulated. Raw JSON lines go to ``--out``.
+
+``--against REV`` (a git revision, or a folder holding an eventsim checkout) also runs that version,
+alternating with this tree at each scale (this tree first at odd scales, REV first at even ones, so
+that drift in the machine falls on both; each version first makes one untimed warm-up run, at
+scale 0.1 at most, that compiles or loads its Numba kernels), and prints one row per version and scale plus the ratios
+this tree / REV of build time and peak RSS:
+
+    python perf/sweep.py --scales 1,4 --duration 20 --against 49fb1d2   # build and memory, before/after
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+from ab import checkout  # noqa: E402
 
 HEADER = ["scale", "neurons", "synapses", "build_s", "M syn/s built", "compile_s", "sim_s", "M events/s", "ns/event",
           "B/syn (conn)", "peak RSS MiB", "RSS B/syn", "rate Hz"]
@@ -49,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=1, help="passed to bench.py (default 1)")
     ap.add_argument("--engine", choices=("numba", "reference"), default="numba")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per scale (default 3600)")
+    ap.add_argument("--against", default=None, metavar="REV",
+                    help="also run this git revision or eventsim folder, alternating with this tree")
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON lines (default perf/results/sweep-<model>.jsonl or large.jsonl; overwritten)")
     args = ap.parse_args(argv)
@@ -65,6 +78,54 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def run_scale(folder: Path, model: str, scale: float, args, env: dict):
+    """One ``bench.py --json`` run of the eventsim in ``folder`` (its own bench.py and PYTHONPATH)."""
+    argv = [sys.executable, str(folder / "perf" / "bench.py"), "--model", model, "--scale", repr(scale),
+            "--duration", repr(args.duration), "--repeat", str(args.repeat), "--engine", args.engine, "--json"]
+    return _common.run_json(argv, timeout=args.timeout, env=dict(env, PYTHONPATH=str(folder)), cwd=folder)
+
+
+def sweep(sides: dict, args, meta: dict) -> tuple[list, list, dict]:
+    """Run every scale on every side (alternating the order); returns table rows, failures and
+    label -> scale -> record."""
+    model = "sparse" if args.large else args.model
+    env = _common.single_thread_env()
+    rows, failures, records = [], [], {label: {} for label in sides}
+    if len(sides) > 1:  # compile (or load) each version's kernels first, as ab.py does: untimed
+        for label, folder in sides.items():
+            print(f"[warm-up] {label} ...", file=sys.stderr, flush=True)
+            small = argparse.Namespace(**{**vars(args), "duration": 1.0, "repeat": 1})
+            run_scale(folder, model, min(min(args.scale_list), 0.1), small, env)
+    for k, scale in enumerate(args.scale_list):
+        for label in (list(sides) if k % 2 == 0 else list(sides)[::-1]):
+            print(f"{model} x {scale:g} [{label}] ...", end=" ", file=sys.stderr, flush=True)
+            out = run_scale(sides[label], model, scale, args, env)
+            _common.append_jsonl(args.out, {"kind": "run", "version": label, "scale": scale, "status": out.status,
+                                            "reason": out.reason, "wall_s": round(out.wall_s, 2), "record": out.record})
+            if out.status != "ok":
+                print(f"{out.status}: {out.reason}", file=sys.stderr)
+                failures.append(f"scale {scale:g} [{label}]: {out.status}: {out.reason}")
+                continue
+            rec = records[label][scale] = out.record
+            meta.setdefault("commit", rec.get("commit"))
+            print(f"build {rec['build_s']} s, sim {rec['sim_s']} s, peak RSS {rec['peak_rss_mb']:,.0f} MiB "
+                  f"(wall {out.wall_s:.0f} s)", file=sys.stderr)
+        rows += [[label] + row(scale, records[label][scale]) for label in sides if scale in records[label]]
+    return rows, failures, records
+
+
+def ratios(records: dict, scales: list) -> str:
+    """Lines 'scale s: build_s this/REV = x, peak RSS this/REV = y' for scales both sides ran."""
+    this, other = records.values()
+    lines = []
+    for s in scales:
+        if s in this and s in other:
+            b = this[s]["build_s"] / other[s]["build_s"]
+            m = this[s]["peak_rss_mb"] / other[s]["peak_rss_mb"]
+            lines.append(f"- scale {s:g}: build_s this/REV = {b:.3f}, peak RSS this/REV = {m:.3f}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     model = "sparse" if args.large else args.model
@@ -72,29 +133,27 @@ def main(argv=None) -> int:
     args.out.write_text("")
     meta = {"kind": "meta", "command": _common.command_line(), "date": _common.now(), "machine": _common.machine()}
     _common.append_jsonl(args.out, meta)
-    rows, failures = [], []
-    env = _common.single_thread_env()
-    for scale in args.scale_list:
-        argv = [sys.executable, str(_common.PERF / "bench.py"), "--model", model, "--scale", repr(scale),
-                "--duration", repr(args.duration), "--repeat", str(args.repeat), "--engine", args.engine, "--json"]
-        print(f"{model} x {scale:g} ...", end=" ", file=sys.stderr, flush=True)
-        out = _common.run_json(argv, timeout=args.timeout, env=env)
-        _common.append_jsonl(args.out, {"kind": "run", "scale": scale, "status": out.status, "reason": out.reason,
-                                        "wall_s": round(out.wall_s, 2), "record": out.record})
-        if out.status != "ok":
-            print(f"{out.status}: {out.reason}", file=sys.stderr)
-            failures.append(f"scale {scale:g}: {out.status}: {out.reason}")
-            continue
-        rec = out.record
-        meta.setdefault("commit", rec.get("commit"))
-        print(f"sim {rec['sim_s']} s, peak RSS {rec['peak_rss_mb']:,.0f} MiB (wall {out.wall_s:.0f} s)", file=sys.stderr)
-        rows.append(row(scale, rec))
+    with tempfile.TemporaryDirectory(prefix="eventsim-sweep-") as tmp:
+        sides = {f"this ({_common.git_commit(_common.ROOT / 'eventsim')})": _common.ROOT}
+        worktree = None
+        try:
+            if args.against is not None:
+                folder, described = checkout(args.against, Path(tmp), "against")
+                sides[f"REV {described}"] = folder
+                worktree = folder if folder.is_relative_to(Path(tmp)) else None
+            rows, failures, records = sweep(sides, args, meta)
+        finally:
+            if worktree is not None:
+                subprocess.run(["git", "-C", str(_common.ROOT), "worktree", "remove", "--force", str(worktree)],
+                               capture_output=True)
     what = ("sparse: 1e6 x scale neurons, in-degree 100" if args.large
             else f"{model}: {'in-degrees kept' if model == 'brunel' else 'p = 0.02 kept'}")
-    print(f"{what}; {args.duration:g} ms simulated; {args.engine} engine; one process per scale; "
-          f"commit {meta.get('commit')}, {meta['date']}, {meta['machine']['cpu']} x {meta['machine']['nproc']}")
+    print(f"{what}; {args.duration:g} ms simulated; {args.engine} engine; one process per scale and version; "
+          f"{meta['date']}, {meta['machine']['cpu']} x {meta['machine']['nproc']}")
     print(f"command: {meta['command']}\n")
-    print(_common.markdown_table(HEADER, rows))
+    print(_common.markdown_table(["version"] + HEADER, rows))
+    if len(sides) == 2:
+        print("\n" + ratios(records, args.scale_list))
     for f in failures:
         print(f"- {f}")
     print(f"\nraw JSON lines: {args.out}")

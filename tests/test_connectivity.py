@@ -18,20 +18,22 @@ from hypothesis import strategies as st
 
 from eventsim import connectivity as C
 from eventsim import distributions as D
+from eventsim.connection_blocks import BlockBuild
 from eventsim.engine import csr
 from eventsim.errors import ValidationError
 from eventsim.prepared import Prepared
+from eventsim.rng import ConnectionStreams
 
 MS = 1_000_000  # ticks per ms
 
 
 def build(rule, n_pre, n_post, *, same=False, weight=1.0, delay=1.0, seed=0, autapses=True, multapses=True,
-          **params):
-    """Build one projection with a fresh seeded generator and check its invariants."""
+          block=C.TARGET_BLOCK, target_range=None, threads=1, **params):
+    """Build one projection (projection 0 of network ``seed``) and check its invariants."""
     r = rule if isinstance(rule, C.Rule) else C.make_rule(rule, **params)
     pd = C.build_projection(r, n_pre, n_post, same, D.value_spec(weight, "w"), D.value_spec(delay, "d"),
-                            allow_autapses=autapses, allow_multapses=multapses,
-                            rng=np.random.default_rng(seed), where="proj")
+                            allow_autapses=autapses, allow_multapses=multapses, streams=ConnectionStreams(seed, 0),
+                            target_range=target_range, block=block, threads=threads, where="proj")
     pd._check(n_post)
     return pd
 
@@ -71,10 +73,12 @@ def test_one_to_one():
         build("one_to_one", 3, 4)
 
 
+@pytest.mark.parametrize("block", [C.TARGET_BLOCK, 2])  # one block, and blocks of 2 targets
 @pytest.mark.parametrize("same, autapses, multapses", [(False, True, True), (True, False, True),
                                                        (True, True, False), (True, False, False)])
-def test_fixed_indegree_exact(same, autapses, multapses):
-    pd = build("fixed_indegree", 30, 30, same=same, autapses=autapses, multapses=multapses, indegree=7, seed=3)
+def test_fixed_indegree_exact(same, autapses, multapses, block):
+    pd = build("fixed_indegree", 30, 30, same=same, autapses=autapses, multapses=multapses, indegree=7, seed=3,
+               block=block)
     assert np.all(np.bincount(pd.targets, minlength=30) == 7)
     pairs = pair_counts(pd)
     if not autapses:
@@ -93,10 +97,12 @@ def test_fixed_indegree_full_without_multapses_and_limits():
         build("fixed_indegree", 1, 1, same=True, autapses=False, indegree=3)
 
 
+@pytest.mark.parametrize("block", [C.TARGET_BLOCK, 2])  # one block, and blocks of 2 targets
 @pytest.mark.parametrize("same, autapses, multapses", [(False, True, True), (True, False, True),
                                                        (True, True, False), (True, False, False)])
-def test_fixed_outdegree_exact(same, autapses, multapses):
-    pd = build("fixed_outdegree", 25, 25, same=same, autapses=autapses, multapses=multapses, outdegree=9, seed=5)
+def test_fixed_outdegree_exact(same, autapses, multapses, block):
+    pd = build("fixed_outdegree", 25, 25, same=same, autapses=autapses, multapses=multapses, outdegree=9, seed=5,
+               block=block)
     assert np.all(np.diff(pd.rowptr) == 9)
     pairs = pair_counts(pd)
     if not autapses:
@@ -104,23 +110,24 @@ def test_fixed_outdegree_exact(same, autapses, multapses):
     if not multapses:
         assert max(pairs.values()) == 1
     with pytest.raises(ValidationError, match="outdegree 26"):
-        build("fixed_outdegree", 25, 25, multapses=False, outdegree=26)
+        build("fixed_outdegree", 25, 25, multapses=False, outdegree=26, block=block)
 
 
-@pytest.mark.parametrize("N", [0, 1, 17, 60, 89, 90, 91, 100])  # 60 uses the complement path
+@pytest.mark.parametrize("block", [C.TARGET_BLOCK, 2])  # one block, and blocks of 2 targets
+@pytest.mark.parametrize("N", [0, 1, 17, 60, 89, 90, 91, 100])  # 60: more than half the pairs (dense rows)
 @pytest.mark.parametrize("autapses", [True, False])
-def test_fixed_total_number_exact(N, autapses):
+def test_fixed_total_number_exact(N, autapses, block):
     """Without multapses N distinct pairs, up to all of them: 100, or 90 without autapses."""
     n_pairs = 100 if autapses else 90
     if N > n_pairs:
         with pytest.raises(ValidationError, match=f"N = {N} synapses is impossible: only 90 candidate"):
-            build("fixed_total_number", 10, 10, same=True, autapses=False, multapses=False, N=N)
+            build("fixed_total_number", 10, 10, same=True, autapses=False, multapses=False, N=N, block=block)
         return
-    pd = build("fixed_total_number", 10, 10, same=True, autapses=autapses, multapses=False, N=N, seed=N)
+    pd = build("fixed_total_number", 10, 10, same=True, autapses=autapses, multapses=False, N=N, seed=N, block=block)
     pairs = pair_counts(pd)
     assert pd.n_synapses == N and (N == 0 or max(pairs.values()) == 1)
     assert autapses or all(i != j for i, j in pairs)
-    pd = build("fixed_total_number", 10, 7, N=3 * N, seed=N)
+    pd = build("fixed_total_number", 10, 7, N=3 * N, seed=N, block=block)
     assert pd.n_synapses == 3 * N
 
 
@@ -131,23 +138,25 @@ def test_fixed_total_number_limits():
         build("fixed_total_number", 0, 10, N=1)
 
 
+@pytest.mark.parametrize("block", [C.TARGET_BLOCK, 2])  # one block, and blocks of 2 targets
 @pytest.mark.parametrize("dense", [False, True])
-def test_distinct_sampling_is_uniform(dense):
+def test_distinct_sampling_is_uniform(dense, block):
     """Each pair is equally likely in N-of-M sampling without multapses (both code paths)."""
     N, reps = (7 if dense else 3), 1500
     counts = Counter()
     for seed in range(reps):
-        counts.update(pair_counts(build("fixed_total_number", 3, 3, multapses=False, N=N, seed=seed)))
+        counts.update(pair_counts(build("fixed_total_number", 3, 3, multapses=False, N=N, seed=seed, block=block)))
     p = N / 9
     mean, sd = reps * p, math.sqrt(reps * p * (1 - p))
     assert len(counts) == 9 and all(abs(c - mean) < 5 * sd for c in counts.values())
 
 
+@pytest.mark.parametrize("block", [C.TARGET_BLOCK, 2])  # one block, and blocks of 2 targets
 @pytest.mark.parametrize("p", [0.05, 0.3, 0.8])
 @pytest.mark.parametrize("autapses", [True, False])
-def test_pairwise_bernoulli_count(p, autapses):
+def test_pairwise_bernoulli_count(p, autapses, block):
     n = 150
-    pd = build("pairwise_bernoulli", n, n, same=True, autapses=autapses, p=p, seed=11)
+    pd = build("pairwise_bernoulli", n, n, same=True, autapses=autapses, p=p, seed=11, block=block)
     trials = n * n if autapses else n * (n - 1)
     mean, sd = trials * p, math.sqrt(trials * p * (1 - p))
     assert abs(pd.n_synapses - mean) < 5 * sd
@@ -162,10 +171,11 @@ def test_pairwise_bernoulli_extremes_and_alias():
     assert C.make_rule("fixed_probability", p=0.5).name == "pairwise_bernoulli"
 
 
-def test_pairwise_bernoulli_each_pair_equally_likely():
+@pytest.mark.parametrize("block", [C.TARGET_BLOCK, 2])  # one block, and blocks of 2 targets
+def test_pairwise_bernoulli_each_pair_equally_likely(block):
     counts, reps, p = Counter(), 1000, 0.3
     for seed in range(reps):
-        counts.update(pair_counts(build("pairwise_bernoulli", 3, 4, p=p, seed=seed)))
+        counts.update(pair_counts(build("pairwise_bernoulli", 3, 4, p=p, seed=seed, block=block)))
     mean, sd = reps * p, math.sqrt(reps * p * (1 - p))
     assert len(counts) == 12 and all(abs(c - mean) < 5 * sd for c in counts.values())
 
@@ -362,30 +372,51 @@ def test_every_listed_rule_validates_and_builds(name):
 # ------------------------------------------------------------------------------------ kernels
 def test_bounded_int_is_uniform():
     rng = np.random.default_rng(1)
-    counts = csr.sample_rows(rng, np.full(6000, 1, np.int64), 7, False)[1]
+    none = np.full(6000, -1, np.int64)
+    counts = csr.sample_rows(rng, np.full(6000, 1, np.int64), 7, none, np.full(7, -1, np.int64), 0)[1]
     hist = np.bincount(counts, minlength=7)
     assert abs(hist - 6000 / 7).max() < 5 * math.sqrt(6000 / 7)
 
 
-def test_merge_and_complement_rows():
-    rp = np.array([0, 2, 2, 3], np.int64)
-    a = np.array([1, 4, 0], np.int32)
-    rp_b = np.array([0, 3, 4, 4], np.int64)
-    b = np.array([0, 1, 1, 2], np.int32)
-    rp_m, m = csr.merge_unique_rows(rp, a, rp_b, b)
-    assert rp_m.tolist() == [0, 3, 4, 5] and m.tolist() == [0, 1, 4, 2, 0]
-    rp_c, c = csr.complement_rows(rp_m, m, 5)
-    assert rp_c.tolist() == [0, 2, 6, 10] and c.tolist() == [2, 3, 0, 1, 3, 4, 1, 2, 3, 4]
+@pytest.mark.parametrize("distinct", [False, True])
+def test_sample_rows_excludes(distinct):
+    """Row r draws from [0, 10) without excluded[r]; distinct rows have no repeats, sparse and dense."""
+    counts = np.array([0, 2, 9, 5, 4, 3], np.int64)  # 9 of 9 candidates and 5 of 10 are dense
+    excluded = np.array([-1, 4, 0, -1, 9, 2], np.int64)
+    bd = BlockBuild(C.make_rule("all_to_all"), 10, 10, True, not distinct, ConnectionStreams(0, 0), 4, 0, 10, "p")
+    rp, v = bd.sample(np.random.default_rng(3), counts, 10, excluded, distinct)
+    assert rp.tolist() == [0, 0, 2, 11, 16, 20, 23]
+    for r in range(6):
+        row = v[rp[r]:rp[r + 1]]
+        assert np.all((row >= 0) & (row < 10)) and excluded[r] not in row
+        assert not distinct or np.unique(row).size == row.size
+    if distinct:
+        assert v[rp[2]:rp[3]].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
-def test_sort_rows_handles_mixed_lengths():
-    rng = np.random.default_rng(2)
-    lengths = rng.integers(0, 9, 300)
-    rp = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    v = rng.integers(0, 50, rp[-1]).astype(np.int32)
-    expected = np.concatenate([np.sort(v[a:b]) for a, b in zip(rp[:-1], rp[1:])])
-    C._sort_rows(rp, v)
-    assert np.array_equal(v, expected)
+def test_hypergeometric_beyond_numpy_limit():
+    """The sequential sampler (populations >= 1e9) has the hypergeometric mean and variance, and
+    numpy's sampler serves the small ones."""
+    rng = np.random.default_rng(4)
+    g, b, n, reps = 3 * 10**9, 10**9, 40, 4000
+    x = D.hypergeometric(rng, np.full(reps, g), np.full(reps, b), np.full(reps, n))
+    mean, var = n * 0.75, n * 0.75 * 0.25  # the finite-population correction is ~1 here
+    assert abs(x.mean() - mean) < 5 * math.sqrt(var / reps) and abs(x.var() / var - 1) < 0.15
+    y = D.hypergeometric(rng, np.array([5, 3 * 10**9]), np.array([5, 10]), np.array([10, 3 * 10**9 + 4]))
+    assert y.tolist() == [5, 3 * 10**9 - 6]  # all good ones taken; 6 of the 3e9 left out, flipped path
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_split_count_sums_and_means(distinct):
+    """Counts sum to n, an empty part gets none, and each part's mean is n times its share."""
+    sizes = np.array([5, 0, 20, 75, 100], np.int64)
+    reps, n = 3000, 50
+    rng = np.random.default_rng(5)
+    got = np.array([D.split_count(rng, n, sizes, distinct) for _ in range(reps)])
+    assert np.all(got.sum(axis=1) == n) and np.all(got[:, 1] == 0) and np.all(got <= (sizes if distinct else n))
+    p = sizes / sizes.sum()
+    sd = np.sqrt(n * p * (1 - p) / reps)
+    assert np.all(np.abs(got.mean(axis=0) - n * p) <= 5 * sd + 1e-12)
 
 
 # ------------------------------------------------------------------------------------ assemble
@@ -533,3 +564,20 @@ def test_assemble_empty_and_shifts():
     empty = C.assemble([], pop_start)
     check_assembled(empty, [], pop_start)
     assert empty["rowptr"].size == 0 and empty["pop_proj_ptr"].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("span", [3, 300, 70_000, 2**31 - 2])  # one to four radix passes
+def test_sort_rows_by_delay_is_stable(span):
+    """Rows sorted by target come out sorted by (delay, target), equal keys in their former order
+    (the weights tell), for short rows (insertion sort) and long ones (radix sort)."""
+    rng = np.random.default_rng(span)
+    lengths = rng.integers(0, 80, 200)
+    rp = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    tg = np.concatenate([np.sort(rng.integers(0, 20, k)) for k in lengths]).astype(np.int32)
+    d = (1 + rng.integers(0, span + 1, rp[-1])).astype(np.int32)
+    d[::7] = d[0]  # many equal delays
+    w = np.arange(rp[-1], dtype=np.float64)
+    expected = [sorted(zip(d[a:b].tolist(), tg[a:b].tolist(), w[a:b].tolist())) for a, b in zip(rp[:-1], rp[1:])]
+    csr.sort_rows_by_delay(rp, d, tg, w)
+    got = [list(zip(d[a:b].tolist(), tg[a:b].tolist(), w[a:b].tolist())) for a, b in zip(rp[:-1], rp[1:])]
+    assert got == expected  # w ascends with the former position: sorted() on (d, t, w) is the stable order

@@ -90,11 +90,13 @@ def test_brunel_like_network_agrees(rng):
 
 def test_regression_crossing_from_reset_ties_an_arrival():
     """Identical neurons: a crossing from reset coincides (exactly) with an arrival of an identical
-    neuron's spike; both engines must apply "crossing first" (found by the hypothesis test)."""
+    neuron's spike; both engines must apply "crossing first" (found by the hypothesis test). The
+    network of this seed (connectivity streams by blocks of targets) has such ties: with the reference
+    engine's CROSSING and INPUT kinds swapped it gives 4 crossing spikes and 9 discarded inputs."""
     args = (1121, 3, [1, 3, 1], False, False, False, False)
     fast, ref = (random_network(e, *args).run(50.0) for e in ("numba", "reference"))
-    assert fast.counters["crossing_spikes"] == ref.counters["crossing_spikes"] == 8
-    assert fast.counters["discarded"] == ref.counters["discarded"] == 4
+    assert fast.counters["crossing_spikes"] == ref.counters["crossing_spikes"] == 6
+    assert fast.counters["discarded"] == ref.counters["discarded"] == 11
     assert np.array_equal(fast.spike_ids, ref.spike_ids)
 
 

@@ -74,3 +74,17 @@ def test_build_generators_are_independent_per_purpose():
     c = rng.build_generator(5, 3, 0).random(4)
     assert not np.array_equal(a, b)
     assert np.array_equal(a, c)
+
+
+def test_connection_streams_are_keyed_and_independent():
+    """Each kind of connectivity stream and each key gives its own numbers; the same key the same
+    numbers (in any process: SeedSequence spawn keys, no state shared)."""
+    s = rng.ConnectionStreams(7, 2)
+    draws = {key: g.random(4) for key, g in [("c0", s.connections(0)), ("c1", s.connections(1)),
+                                             ("v0", s.values(0)), ("n01", s.node(0, 1)), ("split", s.split()),
+                                             ("other projection", rng.ConnectionStreams(7, 3).connections(0)),
+                                             ("other seed", rng.ConnectionStreams(8, 2).connections(0)),
+                                             ("old key", rng.build_generator(7, rng.PURPOSE_CONNECT, 2))]}
+    values = [tuple(v) for v in draws.values()]
+    assert len(set(values)) == len(values)
+    assert np.array_equal(rng.ConnectionStreams(7, 2).connections(1).random(4), draws["c1"])

@@ -1,10 +1,16 @@
-"""Numba kernels of the connectivity builder: sampling rows, counting sorts, per-row sorts.
+"""Numba kernels of the connectivity builder: sampling rows, placing pairs into CSR rows, sorting rows.
 
 :mod:`eventsim.connectivity` turns a connection rule into one projection's CSR arrays (``rowptr``
 int64[n_pre+1], ``targets`` int32[S], optional per-synapse ``weight`` float64[S] and ``delay``
-int32[S] ticks) with these kernels. Each kernel takes fixed dtypes, so it compiles one signature:
-row pointers, counts and permutations are int64, neuron indices int32 (int64 for the user's
-``explicit`` arrays), weights float64, delays int32 ticks, randomness a ``numpy.random.Generator``.
+int32[S] ticks), one block of targets at a time, with these kernels. Each kernel takes fixed dtypes,
+so it compiles one signature: row pointers, counts and positions are int64, neuron indices int32,
+weights float64, delays int32 ticks, randomness a ``numpy.random.Generator``.
+
+A block's synapses come by target: rows of sources, one row per target of the block, targets
+ascending. :func:`count_sources` and :func:`place_block` turn the blocks of a projection, taken in
+block order, into CSR by source with a stable counting sort (so each row is sorted by target);
+per-synapse values move along; :func:`sort_rows_by_delay` then orders rows by (delay, target) where
+delays are per synapse.
 
 Complexities: ``S`` synapses, ``R`` rows, ``n`` the candidate range of a row, ``k`` a row's length.
 Kernels that call each other live together here (Numba's cache does not notice changes in other
@@ -18,16 +24,14 @@ from numba import njit
 
 __all__ = [
     "bounded_int",
+    "rowptr_from_counts",
     "sample_rows",
-    "rows_from_blocked_sources",
-    "shift_rows",
-    "merge_unique_rows",
-    "complement_rows",
-    "all_to_all_rows",
-    "counting_sort_order",
-    "sort_rows_by_key",
+    "shift_past",
+    "hypergeometric_draws",
+    "by_column",
+    "count_sources",
+    "place_block",
     "sort_rows_by_delay",
-    "first_duplicate",
 ]
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
@@ -50,7 +54,16 @@ def bounded_int(rng, n):
 
 
 @njit(**_OPTS)
-def _rowptr_from_counts(counts):
+def _below(rng, n):
+    """Exactly uniform integer in ``[0, n)`` for ``1 <= n < 2**63``."""
+    if n <= np.int64(4503599627370496):  # 2**52
+        return bounded_int(rng, n)
+    return rng.integers(0, n)
+
+
+@njit(**_OPTS)
+def rowptr_from_counts(counts):
+    """Row pointers int64[R+1] of rows with ``counts`` int64[R] entries. Complexity: O(R)."""
     rowptr = np.zeros(counts.size + 1, np.int64)
     for r in range(counts.size):
         rowptr[r + 1] = rowptr[r] + counts[r]
@@ -84,224 +97,177 @@ def _scan(mark, stamp, n, out, lo):
 
 
 @njit(**_OPTS)
-def sample_rows(rng, counts, n_range, exclude_self):
-    """Row ``r`` gets ``counts[r]`` distinct values drawn uniformly from ``[0, n_range)``.
+def sample_rows(rng, counts, n_range, excluded, mark, stamp):
+    """Row ``r`` gets ``counts[r]`` distinct values, a uniform subset of ``[0, n_range)`` without
+    ``excluded[r]``.
 
     Parameters
     ----------
     rng : numpy.random.Generator
     counts : int64[R]
-        Values per row; each at most the number of candidates.
+        Values per row, at most the row's number of candidates.
     n_range : int64
         Size of the candidate range.
-    exclude_self : bool
-        Leave out value ``r`` in row ``r`` (``n_range - 1`` candidates; needs ``R <= n_range``).
+    excluded : int64[R]
+        A value row ``r`` leaves out (then it has ``n_range - 1`` candidates), or -1.
+    mark : int64[>= n_range]
+        Work array of the distinct draws, reused across calls: it must hold no value in
+        ``[stamp, stamp + R)`` (start it at -1 and give each call fresh stamps).
+    stamp : int64
+        Row ``r`` marks its values with ``stamp + r``.
 
     Returns
     -------
     rowptr : int64[R+1]
     values : int32[sum(counts)]
-        The order within a row is unspecified (sort afterwards if needed).
+        In draw order within a row (ascending for dense rows).
 
-    Complexity: O(k) per row with ``2k <= n`` candidates, else O(n); O(n) memory for the marks.
+    Complexity: O(k) per row of k values with ``2k <= n`` candidates, else O(n); no allocation but
+    the result.
     """
-    rowptr = _rowptr_from_counts(counts)
+    rowptr = rowptr_from_counts(counts)
     out = np.empty(rowptr[-1], np.int32)
-    n = n_range - 1 if exclude_self else n_range
-    mark = np.full(max(n, 0), -1, np.int64)
     for r in range(counts.size):
-        k, lo = counts[r], rowptr[r]
+        k, lo, x = counts[r], rowptr[r], excluded[r]
         if k == 0:
             continue
+        n = n_range - 1 if x >= 0 else n_range
         # NOTE: a dense row marks the n - k values it leaves out and scans: n - k draws, not k.
         if 2 * k > n:
-            _floyd(rng, mark, r, n, n - k, out, lo, False)
-            _scan(mark, r, n, out, lo)
+            _floyd(rng, mark, stamp + r, n, n - k, out, lo, False)
+            _scan(mark, stamp + r, n, out, lo)
         else:
-            _floyd(rng, mark, r, n, k, out, lo, True)
-        if exclude_self:
-            for s in range(lo, lo + k):
-                if out[s] >= r:
-                    out[s] += 1
+            _floyd(rng, mark, stamp + r, n, k, out, lo, True)
+    shift_past(rowptr, out, excluded)
     return rowptr, out
 
 
 @njit(**_OPTS)
-def rows_from_blocked_sources(src, block, n_rows, exclude_self):
-    """CSR by source of synapses ``k`` whose target is ``k // block`` and source ``src[k]``.
+def shift_past(rowptr, values, excluded):
+    """In place, in each row ``r`` with ``excluded[r] >= 0``, add one to the values ``>= excluded[r]``.
 
-    A stable counting sort: since targets ascend with ``k``, every row comes out sorted by target.
-    With ``exclude_self``, a source ``s >= target`` stands for ``s + 1`` (sources were drawn from
-    ``n_rows - 1`` candidates); ``src`` is rewritten with the shifted values.
-
-    Parameters
-    ----------
-    src : int32[S]
-    block : int64
-        Synapses per target (S = block * number of targets).
-    n_rows : int64
-        Number of sources.
-    exclude_self : bool
-
-    Returns
-    -------
-    rowptr : int64[n_rows+1]
-    targets : int32[S]
-
-    Complexity: O(S + n_rows) time, O(n_rows) extra memory.
-    """
-    n_t = src.size // block if block > 0 else 0
-    count = np.zeros(n_rows, np.int64)
-    k = 0
-    for t in range(n_t):
-        for _ in range(block):
-            s = src[k]
-            if exclude_self and s >= t:
-                s += 1
-                src[k] = s
-            count[s] += 1
-            k += 1
-    rowptr = _rowptr_from_counts(count)
-    pos = rowptr[:-1].copy()
-    out = np.empty(src.size, np.int32)
-    k = 0
-    for t in range(n_t):
-        for _ in range(block):
-            s = src[k]
-            out[pos[s]] = t
-            pos[s] += 1
-            k += 1
-    return rowptr, out
-
-
-@njit(**_OPTS)
-def shift_rows(rowptr, values):
-    """In place, in each row ``r`` replace values ``v >= r`` by ``v + 1``.
-
-    Turns values drawn from ``n - 1`` candidates into values of ``[0, n)`` without ``r``; keeps
-    the order within rows. Complexity: O(S).
+    Turns values drawn from the ``n - 1`` candidates of a row into values of ``[0, n)`` without
+    ``excluded[r]``, keeping their order. Complexity: O(R + S).
     """
     for r in range(rowptr.size - 1):
-        for s in range(rowptr[r], rowptr[r + 1]):
-            if values[s] >= r:
-                values[s] += 1
+        x = excluded[r]
+        if x >= 0:
+            for s in range(rowptr[r], rowptr[r + 1]):
+                if values[s] >= x:
+                    values[s] += 1
 
 
 @njit(**_OPTS)
-def merge_unique_rows(rowptr_a, a, rowptr_b, b):
-    """Row-wise union of two CSR sets, rows sorted; ``a`` has no repeats, ``b`` may have some.
-
-    Returns
-    -------
-    rowptr : int64[R+1]
-    values : int32[...]
-        Each row sorted, without repeats. Complexity: O(size of a + size of b).
-    """
-    R = rowptr_a.size - 1
-    count = np.zeros(R, np.int64)
-    for r in range(R):
-        count[r] = _merge_row(a, rowptr_a[r], rowptr_a[r + 1], b, rowptr_b[r], rowptr_b[r + 1], a, -1)
-    rowptr = _rowptr_from_counts(count)
-    out = np.empty(rowptr[-1], np.int32)
-    for r in range(R):
-        _merge_row(a, rowptr_a[r], rowptr_a[r + 1], b, rowptr_b[r], rowptr_b[r + 1], out, rowptr[r])
-    return rowptr, out
-
-
-@njit(**_OPTS)
-def _merge_row(a, ia, ha, b, ib, hb, out, o):
-    """Merge sorted ``a[ia:ha]`` and ``b[ib:hb]`` dropping repeats; write at ``out[o:]`` if ``o >= 0``.
-
-    Returns the number of distinct values.
-    """
-    n = 0
-    last = np.int64(-1)
-    while ia < ha or ib < hb:
-        if ib >= hb or (ia < ha and a[ia] <= b[ib]):
-            v = np.int64(a[ia])
-            ia += 1
-        else:
-            v = np.int64(b[ib])
-            ib += 1
-        if v != last:
-            if o >= 0:
-                out[o + n] = v
-            n += 1
-            last = v
-    return n
-
-
-@njit(**_OPTS)
-def complement_rows(rowptr, values, n_range):
-    """Per row, the values of ``[0, n_range)`` missing from the (sorted, distinct) row, ascending.
-
-    Complexity: O(R n_range).
-    """
-    R = rowptr.size - 1
-    count = np.empty(R, np.int64)
-    for r in range(R):
-        count[r] = n_range - (rowptr[r + 1] - rowptr[r])
-    out_ptr = _rowptr_from_counts(count)
-    out = np.empty(out_ptr[-1], np.int32)
-    for r in range(R):
-        s, hi, o = rowptr[r], rowptr[r + 1], out_ptr[r]
-        for t in range(n_range):
-            if s < hi and values[s] == t:
-                s += 1
-            else:
-                out[o] = t
-                o += 1
-    return out_ptr, out
-
-
-@njit(**_OPTS)
-def all_to_all_rows(n_pre, n_post, exclude_self):
-    """Every source to every target (without ``r -> r`` when ``exclude_self``), rows ascending.
-
-    Complexity: O(n_pre n_post).
-    """
-    per_row = n_post - 1 if exclude_self else n_post
-    per_row = max(per_row, 0)
-    rowptr = np.arange(n_pre + 1) * np.int64(per_row)
-    out = np.empty(n_pre * per_row, np.int32)
-    o = 0
-    for r in range(n_pre):
-        for t in range(n_post):
-            if exclude_self and t == r:
-                continue
-            out[o] = t
-            o += 1
-    return rowptr, out
-
-
-@njit(**_OPTS)
-def counting_sort_order(src, n_rows):
-    """Stable permutation ``order`` with ``src[order]`` ascending, and the row pointers.
+def by_column(rows, rowptr, values, n_cols):
+    """The pairs ``(rows[r], values[s])`` of CSR rows regrouped by value (a stable counting sort).
 
     Parameters
     ----------
-    src : int64[S]
-        Row of each item, in ``[0, n_rows)``.
-    n_rows : int64
+    rows : int32[R]
+    rowptr : int64[R+1]
+    values : int32[S] in ``[0, n_cols)``
+    n_cols : int64
 
     Returns
     -------
-    rowptr : int64[n_rows+1]
-    order : int64[S]
+    colptr : int64[n_cols+1]
+    row_of : int32[S]
+        For each value ``v``, the rows holding it in row order, at ``colptr[v]:colptr[v+1]``.
 
-    Complexity: O(S + n_rows).
+    Complexity: O(S + R + n_cols).
     """
-    count = np.zeros(n_rows, np.int64)
-    for k in range(src.size):
-        count[src[k]] += 1
-    rowptr = _rowptr_from_counts(count)
-    pos = rowptr[:-1].copy()
-    order = np.empty(src.size, np.int64)
-    for k in range(src.size):
-        s = src[k]
-        order[pos[s]] = k
-        pos[s] += 1
-    return rowptr, order
+    count = np.zeros(n_cols, np.int64)
+    for s in range(values.size):
+        count[values[s]] += 1
+    colptr = rowptr_from_counts(count)
+    pos = colptr[:-1].copy()
+    row_of = np.empty(values.size, np.int32)
+    for r in range(rows.size):
+        for s in range(rowptr[r], rowptr[r + 1]):
+            v = values[s]
+            row_of[pos[v]] = rows[r]
+            pos[v] += 1
+    return colptr, row_of
+
+
+@njit(**_OPTS)
+def hypergeometric_draws(rng, good, bad, n):
+    """Hypergeometric variates by sequential draws: ``n[i]`` items taken without replacement from
+    ``good[i] + bad[i] < 2**63`` items, ``out[i]`` of them good.
+
+    For populations beyond numpy's limit (10**9). Complexity: O(min(n, good + bad - n)) per variate.
+    """
+    out = np.empty(good.size, np.int64)
+    for i in range(good.size):
+        g, b, m = good[i], bad[i], n[i]
+        flip = 2 * m > g + b  # draw the items left out instead: fewer draws
+        if flip:
+            m = g + b - m
+        x = 0
+        for _ in range(m):
+            if _below(rng, g + b) < g:
+                x += 1
+                g -= 1
+            else:
+                b -= 1
+        out[i] = good[i] - x if flip else x
+    return out
+
+
+@njit(**_OPTS)
+def count_sources(rowptr, sources, keep, count):
+    """Add one to ``count[source]`` per synapse of a block (only where ``keep``, if non-empty).
+
+    Parameters
+    ----------
+    rowptr : int64[R+1]
+        The block's target rows.
+    sources : int32[S]
+    keep : bool[S] or bool[0]
+    count : int64[n_pre], updated in place
+
+    Complexity: O(S).
+    """
+    for s in range(sources.size):
+        if keep.size == 0 or keep[s]:
+            count[sources[s]] += 1
+
+
+@njit(**_OPTS)
+def place_block(targets_of_rows, rowptr, sources, keep, pos, targets, weight, weight_out, delay, delay_out):
+    """Write each kept synapse at ``pos[source]`` (its target, and its weight and delay if given),
+    then advance ``pos[source]``.
+
+    Blocks placed in block order with ``pos`` starting at the row starts make a stable counting sort
+    by source: each CSR row holds its synapses in block order, and within a block in target order.
+
+    Parameters
+    ----------
+    targets_of_rows : int32[R]
+        The block's targets, ascending; row ``r`` holds the sources of target ``targets_of_rows[r]``.
+    rowptr : int64[R+1]
+    sources : int32[S]
+    keep : bool[S] or bool[0]
+        The synapses to place (empty: all).
+    pos : int64[n_pre], updated in place
+    targets : int32[S_total], written
+    weight, weight_out : float64[S] and float64[S_total], or both float64[0] (one weight for all)
+    delay, delay_out : int32[S] and int32[S_total], or both int32[0] (one delay for all)
+
+    Complexity: O(R + S).
+    """
+    with_w, with_d = weight.size > 0, delay.size > 0
+    for r in range(targets_of_rows.size):
+        t = targets_of_rows[r]
+        for s in range(rowptr[r], rowptr[r + 1]):
+            if keep.size == 0 or keep[s]:
+                p = pos[sources[s]]
+                pos[sources[s]] = p + 1
+                targets[p] = t
+                if with_w:
+                    weight_out[p] = weight[s]
+                if with_d:
+                    delay_out[p] = delay[s]
 
 
 @njit(**_OPTS)
@@ -310,27 +276,6 @@ def _sorted(key, lo, hi):
         if key[s] < key[s - 1]:
             return False
     return True
-
-
-@njit(**_OPTS)
-def sort_rows_by_key(rowptr, key, order):
-    """In place, stably sort each row of ``key`` ascending, moving ``order`` along.
-
-    Parameters
-    ----------
-    rowptr : int64[R+1]
-    key : int64[S]
-    order : int64[S]
-
-    Complexity: O(k log k) per row (O(k) when already sorted).
-    """
-    for r in range(rowptr.size - 1):
-        lo, hi = rowptr[r], rowptr[r + 1]
-        if hi - lo < 2 or _sorted(key, lo, hi):
-            continue
-        p = np.argsort(key[lo:hi], kind="mergesort")
-        key[lo:hi] = key[lo:hi][p]
-        order[lo:hi] = order[lo:hi][p]
 
 
 @njit(**_OPTS)
@@ -347,22 +292,62 @@ def sort_rows_by_delay(rowptr, delay, targets, weight):
     weight : float64[S] or float64[0]
         Per-synapse weights, or an empty array when the projection has one weight.
 
-    Complexity: O(k^2) for rows up to 24 synapses (insertion sort), else O(k log k).
+    Complexity: O(k^2) for rows up to 24 synapses (insertion sort), else O(k b / 8 + 256 b / 8) for
+    delays spanning ``b`` bits in the row (LSD radix sort, 8 bits a pass); O(longest row) memory.
     """
     with_w = weight.size > 0
+    longest = 0
+    for r in range(rowptr.size - 1):
+        longest = max(longest, rowptr[r + 1] - rowptr[r])
+    buf_d = np.empty(longest, np.int32)
+    buf_t = np.empty(longest, np.int32)
+    buf_w = np.empty(longest if with_w else 0, np.float64)
+    count = np.empty(257, np.int64)
     for r in range(rowptr.size - 1):
         lo, hi = rowptr[r], rowptr[r + 1]
         if hi - lo < 2 or _sorted(delay, lo, hi):
             continue
-        # NOTE: rows up to 24 synapses use an insertion sort: stable and free of argsort's allocations.
+        # NOTE: rows up to 24 synapses use an insertion sort: stable and free of the radix passes'
+        # 256-entry counts; longer ones a radix sort, ~20x faster than Numba's mergesort argsort.
         if hi - lo <= 24:
             _insertion_by_delay(lo, hi, delay, targets, weight, with_w)
-            continue
-        p = np.argsort(delay[lo:hi], kind="mergesort")
-        delay[lo:hi] = delay[lo:hi][p]
-        targets[lo:hi] = targets[lo:hi][p]
+        else:
+            _radix_by_delay(lo, hi, delay, targets, weight, with_w, buf_d, buf_t, buf_w, count)
+
+
+@njit(**_OPTS)
+def _radix_by_delay(lo, hi, delay, targets, weight, with_w, buf_d, buf_t, buf_w, count):
+    """Stable LSD radix sort of row ``[lo, hi)`` by ``delay - min``, 8 bits a pass, ping-ponging
+    between the row and the buffers (copied back after an odd number of passes)."""
+    n = hi - lo
+    d_min, d_max = delay[lo], delay[lo]
+    for s in range(lo, hi):
+        d_min, d_max = min(d_min, delay[s]), max(d_max, delay[s])
+    span = np.int64(d_max) - d_min
+    src_d, src_t, src_w = delay[lo:hi], targets[lo:hi], weight[lo:hi] if with_w else buf_w
+    dst_d, dst_t, dst_w = buf_d[:n], buf_t[:n], buf_w[:n] if with_w else buf_w
+    shift, passes = 0, 0
+    while (span >> shift) > 0:
+        count[:] = 0
+        for s in range(n):
+            count[((src_d[s] - d_min) >> shift & 255) + 1] += 1
+        for b in range(256):
+            count[b + 1] += count[b]
+        for s in range(n):
+            b = (src_d[s] - d_min) >> shift & 255
+            p = count[b]
+            count[b] = p + 1
+            dst_d[p], dst_t[p] = src_d[s], src_t[s]
+            if with_w:
+                dst_w[p] = src_w[s]
+        src_d, dst_d, src_t, dst_t, src_w, dst_w = dst_d, src_d, dst_t, src_t, dst_w, src_w
+        shift += 8
+        passes += 1
+    if passes % 2:
+        delay[lo:hi] = src_d
+        targets[lo:hi] = src_t
         if with_w:
-            weight[lo:hi] = weight[lo:hi][p]
+            weight[lo:hi] = src_w
 
 
 @njit(**_OPTS)
@@ -381,16 +366,3 @@ def _insertion_by_delay(lo, hi, delay, targets, weight, with_w):
         targets[j + 1] = t
         if with_w:
             weight[j + 1] = w
-
-
-@njit(**_OPTS)
-def first_duplicate(rowptr, values):
-    """Index of the first synapse equal to its predecessor in the same row, or -1.
-
-    Rows must be sorted. Complexity: O(S).
-    """
-    for r in range(rowptr.size - 1):
-        for s in range(rowptr[r] + 1, rowptr[r + 1]):
-            if values[s] == values[s - 1]:
-                return s
-    return -1
