@@ -8,7 +8,7 @@ always, also while refractory. ``delta_theta = 0`` (the default) is NEST's ``iaf
 Everything about the model is here: its parameters (:data:`SPEC`, :func:`validate`), its closed
 forms in plain Python (one definition each; the reference engine and the tests call them) and
 :class:`ReferenceOps`, the per-model interface of the reference engine. The compiled engine's
-frame-based version of the same closed forms lives in :mod:`eventsim.engine.kernels` (plain LIF only).
+frame-based version of the same closed forms lives in :mod:`eventsim.engine.lif_frame` (plain LIF only).
 Units: ms, mV, pA, pF.
 """
 
