@@ -193,7 +193,7 @@ def period(*, C_m: float, tau_m: float, E_L: float, V_c: float, V_peak: float, V
 def rate_bound(p, lo: int, hi: int) -> np.ndarray:
     """Firing rate of neurons ``lo..hi`` of ``p`` (a Prepared) under their constant current alone, in
     spikes per ms (``1 / period``; 0 if they do not fire), for the run-size estimate (eventsim.workload).
-    One closed form per neuron: qif runs on the reference engine, which spends far more per neuron."""
+    One closed form per neuron, in Python: O(N), run once per estimate."""
     rate = np.zeros(hi - lo)
     for k, i in enumerate(range(lo, hi)):
         per = period(C_m=p.C_m[i], tau_m=p.tau_m[i], E_L=p.E_L[i], V_c=p.V_c[i], V_peak=p.V_th[i],
