@@ -33,7 +33,8 @@ JSON line carries the medians of every time. ``peak_rss_mb`` is the peak of the 
 
 Output: one JSON line on stdout with ``model, scale, neurons, synapses, simulated_ms, build_s,
 compile_s, sim_s, spikes, rate_hz, syn_events, ext_events, events_per_s, ns_per_event,
-bytes_per_synapse, peak_rss_mb, engine, seed, machine, date, command, versions`` (and a few more);
+bytes_per_synapse, peak_rss_mb, engine, seed, machine, date, command, versions`` (and a few more,
+among them ``phase_ns_per_event``: where the time went, eventsim.profiling.phase_table);
 without ``--json`` a readable table is printed first. ``events_per_s = (syn_events + ext_events) /
 sim_s`` where ``syn_events`` counts synaptic deliveries and ``ext_events`` external (Poisson)
 arrivals, as the engine's counters report them.
@@ -97,7 +98,7 @@ def describe(args, duration: float):
 
 def run_once(args, duration: float) -> dict:
     """Build, compile and simulate one fresh network; the figures of this run."""
-    from eventsim.profiling import timed_run
+    from eventsim.profiling import phase_table, timed_run
 
     t0 = time.perf_counter()
     net, seed = describe(args, duration)
@@ -110,7 +111,8 @@ def run_once(args, duration: float) -> dict:
     out = dict(neurons=p.n_neurons, synapses=p.n_synapses, simulated_ms=float(rec.results.t_stop),
                build_s=describe_s + rec.build_s, compile_s=rec.compile_s, sim_s=rec.simulate_s,
                spikes=int(rec.results.spike_ids.size), connectivity_bytes=p.connectivity_bytes(),
-               pop_start=[int(x) for x in p.pop_start], counters=counters, seed=seed)
+               pop_start=[int(x) for x in p.pop_start], counters=counters, seed=seed,
+               phases=phase_table(getattr(net.engine, "phase_cycles", None), rec.simulate_s))
     ids = rec.results.spike_ids
     out["pop_spikes"] = [int(((ids >= a) & (ids < b)).sum()) for a, b in zip(p.pop_start[:-1], p.pop_start[1:])]
     del net, rec, p
@@ -161,6 +163,9 @@ def record(args, runs: list, first_compile_s: float) -> dict:
         "build_s_min": round(build["min"], 6), "build_syn_per_s": round(r0["synapses"] / build["median"]),
         "rate_pop_hz": [round(rate(k, m), 4) for k, m in zip(r0["pop_spikes"], pops)],
         "counters": r0["counters"], "cold_cache": args.cold_cache,
+        # where the time went (eventsim.profiling.phase_table): ns per event of each phase, medians over runs
+        "phase_ns_per_event": {k: round(_common.summary(r["phases"][k] for r in runs)["median"] * 1e9 / events, 2)
+                               for k in r0["phases"]} if events else {},
     }
 
 
@@ -180,6 +185,7 @@ def table(rec: dict) -> str:
                           f"{', '.join(f'{r:.2f}' for r in rec['rate_pop_hz'])} Hz)"),
         ("syn / ext events", f"{f(rec['syn_events'])} / {f(rec['ext_events'])}"),
         ("events/s", f"{f(rec['events_per_s'])}  ({rec['ns_per_event']} ns/event)"),
+        ("ns/event by phase", ", ".join(f"{k} {v:g}" for k, v in rec["phase_ns_per_event"].items()) or "-"),
         ("bytes/synapse", f"{rec['bytes_per_synapse']}"),
         ("peak RSS", f"{rec['peak_rss_mb']:,.0f} MiB"),
         ("machine", f"{rec['machine']['cpu']}, {rec['machine']['nproc']} cores, {rec['machine']['mem_gb']} GiB, load {rec['machine'].get('load_1min')}"),

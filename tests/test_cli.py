@@ -334,7 +334,7 @@ def test_profile_prints_table(run):
     code, out, _ = run("profile", *brunel(*BRIEF["brunel_delta"]))
     assert code == 0
     for word in ("build_s", "compile_s", "simulate_s", "bytes_per_synapse", "syn_events", "ext_events",
-                 "events_per_s", "ns_per_event", "peak_rss_MiB"):
+                 "events_per_s", "ns_per_event", "peak_rss_MiB", "time by phase", "gather", "buckets", "window_end"):
         assert word in out
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine.clock import frame_exp, time_lt
+from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
@@ -220,8 +221,10 @@ def process_window(net, st, buf, n_g, t_end):
     ent = grown(buf.ent, 0, total)
     ent_w = grown(buf.ent_w, 0, total)
     side = grown(buf.side, 0, largest + SIDE_SCRATCH)  # a bucket's batches: at most one entry per input
+    t0 = cycle_counter()
     fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
+    t1 = cycle_counter()
     for b in range(bcnt.size):
         k = bcnt[b]
         if k > 0:
@@ -230,5 +233,9 @@ def process_window(net, st, buf, n_g, t_end):
                                         c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
             finish_neurons(nrn, neuron, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
                            win, wake, block_min, side)
+    t2 = cycle_counter()
     end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+    c.cyc_scatter += t1 - t0
+    c.cyc_buckets += t2 - t1
+    c.cyc_window_end += cycle_counter() - t2
     return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side)

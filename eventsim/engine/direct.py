@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine.clock import frame_exp, time_lt
+from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import catch_up, change_current, close_batch, needs_catch_up, open_batch, potential
@@ -134,6 +135,7 @@ def run_window_direct(net, st, h, t_end, side):
     anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
     """
     c = st.ctl[0]
+    t0 = cycle_counter()
     while True:
         kind, tick, frac = next_kind(net, c, h)
         if kind < 0 or tick >= t_end:
@@ -142,6 +144,9 @@ def run_window_direct(net, st, h, t_end, side):
             side = deliver_batch(net, st, h, tick, frac, side)
         else:
             timed_actions(net, st, kind, tick, frac)
+    t1 = cycle_counter()
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
     end_of_window(st.nrn, net.neuron, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake, st.block_min)
+    c.cyc_direct += t1 - t0
+    c.cyc_window_end += cycle_counter() - t1
     return side

@@ -22,6 +22,7 @@ from eventsim.workload import autonomous_rate
 __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 
 COUNTER_NAMES = K.COUNTER_NAMES
+PHASE_NAMES = K.PHASE_NAMES
 
 Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
@@ -313,6 +314,13 @@ class NumbaEngine:
         """Event counters (see :data:`COUNTER_NAMES`)."""
         ctl = self.state.ctl[0]
         return {k: int(ctl[k]) for k in COUNTER_NAMES}
+
+    @property
+    def phase_cycles(self) -> dict:
+        """Cycles spent so far in each phase of the compiled loop (:data:`PHASE_NAMES`) and in the whole
+        loop (``total``), read from the processor's cycle counter (:mod:`eventsim.engine.cycles`)."""
+        ctl = self.state.ctl[0]
+        return {k: int(ctl[f"cyc_{k}"]) for k in (*PHASE_NAMES, "total")}
 
     def queue_bytes(self) -> int:
         """Bytes held by the spike-group heap and the window's item and entry tables."""
