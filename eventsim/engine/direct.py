@@ -16,7 +16,7 @@ from eventsim.engine.records import BATCH_REFRACTORY, CURRENT, INPUTS, SIDE_SCRA
 from eventsim.engine.wakeups import end_of_window, set_window_end_E, update_wake
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def deliver_run(nrn, neuron, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
                 class_stamp, c, stream, win, opened, n_opened, wake, block_min, side):
     """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
