@@ -9,13 +9,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential, set_wake)
-from eventsim.engine.records import BATCH_NONE, BATCH_REFRACTORY, CURRENT, INPUTS, SIDE_SCRATCH, Buffers, grown, _OPTS
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, Buffers,
+                                     _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_window_end_E
 
 
@@ -122,7 +124,7 @@ def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
 
 
 @njit(inline="always", **_OPTS)
-def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, c, stream, win, cc, vs,
+def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cls_q, c, stream, win, cc, vs,
                     voltages, touched, n_touched, side):
     """Advance the neurons of one bucket through its entries ``j0:j1``, in time order.
 
@@ -130,7 +132,8 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
     first closes that batch (sum and threshold test, :func:`close_batch`), then brings the neuron
     to the entry's time (its Poisson arrivals and crossings before it, :func:`catch_up`) and opens
     a new batch, changes the current or samples the potential. Neurons met for the first time in
-    the window are appended to ``touched``; returns the new count.
+    the window are appended to ``touched``; returns the new count. Neurons on the generic path
+    (``r.model``) take the same steps through :mod:`eventsim.engine.generic`.
     """
     n_cls = cls_q.size
     discarded = 0
@@ -155,20 +158,30 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
             n_touched += 1
         elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
             bt = r.bt
-            if r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
+            if r.model != FRAME_LIF:
+                G.close_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win)
+            elif r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
                 fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
             r.bflag = BATCH_NONE
         tick, frac = times[ti].tick, times[ti].frac
         e = time_E[ti * n_cls + r.cls]
         r.bt = ti
         if it.kind == INPUTS:
-            if needs_catch_up(r, tick, frac, e):
+            if r.model != FRAME_LIF:
+                if G.needs_catch_up(r, tick, frac):
+                    G.catch_up(r, nr, gen[i], i, tick, frac, c, stream, win, True)
+            elif needs_catch_up(r, tick, frac, e):
                 catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
             if time_lt(tick, frac, r.ref_tick, r.ref_frac):
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
                 open_batch(r, ent_w[j] if np.isnan(it.w) else it.w)
+        elif r.model != FRAME_LIF:
+            if it.kind == CURRENT:
+                G.change_current(r, nr, gen[i], i, tick, frac, cc[it.aux].value, c, stream, win)
+            else:
+                voltages[vs[it.aux].slot] = G.potential(r, nr, gen[i], i, tick, frac, c, stream, win)
         elif it.kind == CURRENT:
             change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
         else:
@@ -179,7 +192,7 @@ def process_entries(nrn, neuron, ent, ent_w, j0, j1, grp, times, time_E, cls_q, 
 
 
 @njit(inline="always", **_OPTS)
-def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_E, c, stream, win, wake,
+def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, class_E, c, stream, win, wake,
                    block_min, side):
     """Close the open batch of neurons ``ids[lo:hi]``, bring them to t_end, renew their wake-ups;
     empty the side buffer."""
@@ -187,6 +200,10 @@ def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_
     for k in range(lo, hi):
         i = ids[k]
         r, nr = nrn[i], neuron[i]
+        if r.model != FRAME_LIF:
+            finish_generic(r, nr, gen[i], i, times[r.bt].tick, times[r.bt].frac, t_end, c, stream, win, wake,
+                           block_min)
+            continue
         q = cls_q[r.cls]
         bt = r.bt
         close_batch(r, nr, i, times[bt].tick, times[bt].frac, time_E[bt * n_cls + r.cls], q, c, win)
@@ -197,6 +214,16 @@ def finish_neurons(nrn, neuron, ids, lo, hi, t_end, times, time_E, cls_q, class_
         t = crossing_bound(r, nr, t_end, e)
         set_wake(wake, block_min, i, r.ps_tick if r.ps_tick < t else t)
     c.side_n = 0
+
+
+@njit(**_OPTS)
+def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_min):
+    """:func:`finish_neurons` for a neuron on the generic path, its batch at (tick, frac)."""
+    G.close_batch(r, nr, g, i, tick, frac, c, win)
+    r.bt = -1
+    if G.needs_catch_up(r, t_end, 0.0):
+        G.catch_up(r, nr, g, i, t_end, 0.0, c, stream, win, False)
+    set_wake(wake, block_min, i, G.wake_tick(r))
 
 
 @njit(**_OPTS)
@@ -211,7 +238,7 @@ def process_window(net, st, buf, n_g, t_end):
     c = st.ctl[0]
     nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
     bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
-    grp, times, time_E, touched = buf.grp, buf.times, buf.time_E, st.ids
+    grp, times, time_E, touched, gen = buf.grp, buf.times, buf.time_E, st.ids, st.gen
     total = 0
     largest = 0
     for b in range(bcnt.size):
@@ -229,12 +256,12 @@ def process_window(net, st, buf, n_g, t_end):
         k = bcnt[b]
         if k > 0:
             bcnt[b] = 0
-            n_touched = process_entries(nrn, neuron, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
+            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
                                         c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
-            finish_neurons(nrn, neuron, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
+            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
                            win, wake, block_min, side)
     t2 = cycle_counter()
-    end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+    end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     c.cyc_scatter += t1 - t0
     c.cyc_buckets += t2 - t1
     c.cyc_window_end += cycle_counter() - t2

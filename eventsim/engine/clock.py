@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from eventsim import rng as _rng
-from eventsim.engine.records import NEVER, TICKS_PER_MS, _OPTS
+from eventsim.engine.records import NEVER, TICK_MS, TICKS_PER_MS, _OPTS
 
 
 # NOTE: the ziggurat tables are frozen into the compiled code (jit_cache hashes eventsim/rng.py, so a
@@ -44,6 +44,13 @@ def add_ticks(tick, frac, x_ticks):
     y = frac + x_ticks
     k = np.floor(y)
     return tick + np.int64(k), y - k
+
+
+@njit(**_OPTS)
+def elapsed_ms(tick, frac, tick0, frac0):
+    """Duration from (tick0, frac0) to (tick, frac) in ms: the reference engine's float64 operations
+    (``eventsim.reference.elapsed_ms``), so that both engines advance model states by the same dt."""
+    return (np.float64(tick - tick0) + (frac - frac0)) * TICK_MS
 
 
 @njit(**_OPTS)

@@ -11,6 +11,7 @@ split over modules cannot load stale code. The modules:
 * :mod:`~eventsim.engine.heap`: the heap of spike groups and taking due events off the queues;
 * :mod:`~eventsim.engine.exact_sum`: a same-time batch's exact sum;
 * :mod:`~eventsim.engine.lif_frame`: plain LIF's neuron operations in the time-invariant frame;
+* :mod:`~eventsim.engine.generic`: every other model (adaptive ``lif``, ``qif``) through its closed forms;
 * :mod:`~eventsim.engine.wakeups`: wake-up bounds and the end of a window;
 * :mod:`~eventsim.engine.buckets` and :mod:`~eventsim.engine.direct`: the two delivery paths;
 * :mod:`~eventsim.engine.loop`: :func:`advance`, the loop over windows.
@@ -50,9 +51,11 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import heap_check, heap_pop, heap_push
 from eventsim.engine.lif_frame import open_batch
 from eventsim.engine.loop import advance
-from eventsim.engine.records import (BLOCK_SHIFT, COUNTER_NAMES, CTL, DIRTY, GROUP, HEAP, NEURON, NEVER, NSTATE,
-                                     PHASE_NAMES, PROJ, SIDE, SIDE_SCRATCH, SPIKE, STREAM, TIMED, WTIME, Buffers)
+from eventsim.engine.records import (BLOCK_SHIFT, COUNTER_NAMES, CTL, DIRTY, FRAME_LIF, GEN, GEN_LIF, GEN_QIF, GROUP,
+                                     HEAP, NEURON, NEVER, NSTATE, PHASE_NAMES, PROJ, SIDE, SIDE_SCRATCH, SPIKE, STREAM, TIMED, WTIME,
+                                     Buffers)
 
-__all__ = ["BLOCK_SHIFT", "COUNTER_NAMES", "CTL", "DIRTY", "GROUP", "HEAP", "NEURON", "NEVER", "NSTATE", "PHASE_NAMES", "PROJ", "SIDE",
+__all__ = ["BLOCK_SHIFT", "COUNTER_NAMES", "CTL", "DIRTY", "FRAME_LIF", "GEN", "GEN_LIF", "GEN_QIF", "GROUP", "HEAP",
+           "NEURON", "NEVER", "NSTATE", "PHASE_NAMES", "PROJ", "SIDE",
            "SIDE_SCRATCH", "SPIKE", "STREAM", "TIMED", "WTIME", "Buffers", "add_exactly", "add_inexact", "advance",
            "exponential_gap", "heap_check", "heap_pop", "heap_push", "open_batch"]

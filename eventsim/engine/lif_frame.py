@@ -17,7 +17,7 @@ from numba import njit
 
 from eventsim.engine.clock import add_ms, add_ticks, draw_next_arrival, frame_exp, refresh_next_poisson, time_lt
 from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BLOCK_SHIFT, DIRTY, FRAME_BAND, NEVER,
-                                     TICKS_PER_MS, _OPTS)
+                                     TICKS_PER_MS, _OPTS, record_spike)
 
 
 @njit(**_OPTS)
@@ -79,16 +79,7 @@ def set_wake(wake, block_min, i, t):
 @njit(**_OPTS)
 def fire(r, nr, i, tick, frac, crossing, q, c, win):
     """Neuron i spikes at (tick, frac): reset, start refractoriness, remember the spike."""
-    n = c.win_n
-    if n < win.size:
-        w = win[n]
-        w.id, w.tick, w.frac = i, tick, frac
-    else:
-        c.overflow = 1
-    c.win_n = n + 1
-    c.spikes += 1
-    if crossing:
-        c.crossing_spikes += 1
+    record_spike(i, tick, frac, crossing, c, win)
     rt = tick + nr.t_ref
     r.ref_tick = rt
     r.ref_frac = frac

@@ -8,13 +8,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from eventsim.engine import generic as G
 from eventsim.engine.buckets import gather_window, process_window
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
-from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
-from eventsim.engine.records import NEVER, REBASE_EXPONENT, Buffers, grown, _OPTS
+from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf, set_wake
+from eventsim.engine.records import FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
 from eventsim.engine.wakeups import update_wake
 
 
@@ -59,7 +60,8 @@ def flush_window(net, st, h, out):
 
 @njit(**_OPTS)
 def start(net, st):
-    """Set the initial state at t = 0: frame values, first Poisson arrivals, V_init >= V_th."""
+    """Set the initial state at t = 0: frame values (generic path: model states), first Poisson
+    arrivals, V_init >= V_th."""
     c = st.ctl[0]
     c.base = 0
     stream = st.stream
@@ -72,6 +74,11 @@ def start(net, st):
             draw_next_arrival(sr, sr.start, 0.0)
     for i in range(net.neuron.size):
         r, nr = st.nrn[i], net.neuron[i]
+        if r.model != FRAME_LIF:
+            refresh_next_poisson(r, nr, stream)
+            G.start(r, nr, st.gen[i], i, c, st.win)
+            set_wake(st.wake, st.block_min, i, G.wake_tick(r))
+            continue
         set_v_inf(r, nr, r.V_inf)
         refresh_next_poisson(r, nr, stream)
         r.U = nr.V_init - r.V_inf

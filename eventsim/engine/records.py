@@ -1,6 +1,6 @@
 """Record layouts and constants of the compiled engine (numpy structured dtypes, one record per
 neuron, stream, heap entry...), the control record ``CTL``, the options every kernel compiles with,
-and the one allocation helper the loop uses (:func:`grown`).
+the allocation helper the loop uses (:func:`grown`) and the recording of a spike (:func:`record_spike`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("bt", np.int32), ("bflag", np.int32), ("bw", np.float64), ("cls", np.int32), ("ps_m", np.int32),
+                   ("bt", np.int32), ("bflag", np.int16), ("model", np.int16), ("bw", np.float64), ("cls", np.int32), ("ps_m", np.int32),
                    ("slack", np.float64),
                    ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
                    ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("chain", np.int64)],
@@ -28,9 +28,12 @@ what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, 
 the open input batch (time index bt of the window, -1 if none since the window began; bflag
 BATCH_NONE / BATCH_OPEN / BATCH_MULTI / BATCH_REFRACTORY; bw its first weight, mV, added to U
 when the batch closes), the time-constant class and the Poisson stream of the earliest pending
-arrival (ps_m, -1 if none), and the frame's V-space rounding allowance ``slack`` (mV,
-:func:`set_v_inf`). The second: that arrival's time, the clean crossing time (ctick,
-cfrac; ctick = DIRTY when an input arrived since the last reset), V_inf (mV), the injected
+arrival (ps_m, -1 if none), the frame's V-space rounding allowance ``slack`` (mV,
+:func:`set_v_inf`) and the neuron's path ``model`` (FRAME_LIF: the fields above; otherwise its GEN
+record holds the model state, and U, thr, slack and V_inf are unused). The second: that arrival's
+time, the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last
+reset; on the generic path the neuron's next own event: the end of its refractory period, else
+its predicted crossing, NEVER if none), V_inf (mV), the injected
 current I (pA), the batch stamp of direct delivery (touched) and the first of the batch's
 partials in the side buffer when its sum is not exact in float64 (chain, :func:`add_inexact`)."""
 
@@ -52,12 +55,23 @@ GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo"
 """One item of the current window, in time order: time index ti; kind INPUTS (targets ``[lo, hi)``
 of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
 synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
+GEN = np.dtype([("t_tick", np.int64), ("t_frac", np.float64), ("V", np.float64), ("x1", np.float64),
+                ("x2", np.float64), ("E_L", np.float64), ("tau_m", np.float64), ("C_m", np.float64),
+                ("V_th", np.float64), ("V_reset", np.float64), ("V_c", np.float64), ("delta_theta", np.float64),
+                ("tau_theta", np.float64), ("tau_syn_ex", np.float64), ("tau_syn_in", np.float64)], align=True)
+"""A neuron on the generic path (eventsim.engine.generic): its model state ``(V, x1, x2)`` at the state
+time ``(t_tick, t_frac)`` — ``lif``: V (mV), x1 = a, the threshold's adaptation (mV); ``qif``: V — and
+its model's parameters (ms, mV, pF; ``V_th`` holds ``V_peak`` for ``qif``). One record type for every
+model, indexed by neuron id like NSTATE (docs/architecture.md, "Models")."""
 SIDE = np.dtype([("w", np.float64), ("next", np.int64)], align=True)
 """A partial of a batch's exact sum (mV), chained per neuron (next: -1 ends it); :func:`add_inexact`."""
 WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
 """A distinct event time of the current window."""
 CURRENT, INPUTS, SAMPLE = 0, 1, 2
 BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, BATCH_MULTI = 0, 1, 2, 3
+FRAME_LIF, GEN_LIF, GEN_QIF = 0, 1, 2
+"""NSTATE.model: plain LIF in the time-invariant frame (delta_theta = 0), or a model on the generic path
+(``lif`` with an adaptive threshold, ``qif``)."""
 
 Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side")
 """Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
@@ -110,6 +124,8 @@ PHASE_NAMES = ("gather", "scatter", "buckets", "direct", "window_end", "queue")
 loop's own bookkeeping (idle-window skips, frame rebases, mode choice)."""
 
 TICKS_PER_MS = 1e6
+TICK_MS = 1e-6  # eventsim.timebase.TICK_MS: elapsed times are (ticks) * TICK_MS, as the reference engine computes them
+MAX_AHEAD_MS = 1e12  # a predicted crossing further ahead than this is never reached (runs end by 1e11 ms)
 NEVER = np.iinfo(np.int64).max
 DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
 BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
@@ -131,3 +147,19 @@ def grown(a, n, need):
     b = np.empty(max(need, 2 * a.size, 64), a.dtype)
     b[:n] = a[:n]
     return b
+
+
+@njit(inline="always", **_OPTS)
+def record_spike(i, tick, frac, crossing, c, win):
+    """Neuron i spiked at (tick, frac): append it to the window's spike buffer ``win`` (or flag the
+    overflow) and count it (``crossing``: an autonomous spike between events)."""
+    n = c.win_n
+    if n < win.size:
+        w = win[n]
+        w.id, w.tick, w.frac = i, tick, frac
+    else:
+        c.overflow = 1
+    c.win_n = n + 1
+    c.spikes += 1
+    if crossing:
+        c.crossing_spikes += 1

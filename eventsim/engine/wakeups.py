@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from numba import njit
 
+from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp
 from eventsim.engine.lif_frame import catch_up, crossing_bound, needs_catch_up, set_wake
-from eventsim.engine.records import BLOCK_SHIFT, NEVER, _OPTS
+from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, _OPTS
 
 
 @njit(**_OPTS)
@@ -31,7 +32,7 @@ def set_window_end_E(cls_q, class_E, class_stamp, base, t_end):
 
 
 @njit(**_OPTS)
-def end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, block_min):
+def end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min):
     """Bring every neuron that may act on its own before t_end (Poisson arrival, crossing) up to it.
 
     Only blocks of 64 neurons whose wake-up minimum is before t_end are looked at, so a window
@@ -49,6 +50,12 @@ def end_of_window(nrn, neuron, t_end, cls_q, class_E, c, stream, win, wake, bloc
         for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
             if wake[i] < t_end:
                 r, nr = nrn[i], neuron[i]
+                if r.model != FRAME_LIF:
+                    G.catch_up(r, nr, gen[i], i, t_end, 0.0, c, stream, win, False)
+                    wake[i] = G.wake_tick(r)
+                    if wake[i] < m:
+                        m = wake[i]
+                    continue
                 e = class_E[r.cls]
                 if needs_catch_up(r, t_end, 0.0, e):
                     catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win, False)
