@@ -28,13 +28,15 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids")
+State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids "
+                             "batch_u0")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``gen`` the model states and parameters of neurons
 on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none); ``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
-scratch list of neuron ids (the neurons a bucket's entries reached; the neurons a direct
-delivery's batch reached)."""
+scratch list of neuron ids (the neurons a bucket's entries reached; the neurons of a direct
+delivery's batch that must be tested when it closes) and ``batch_u0`` the frame values, before the
+batch, of the neurons whose single input a direct delivery added at once (scratch)."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _MAX_BUCKETS = 512
@@ -192,7 +194,7 @@ def make_state(p: Prepared, net: Net) -> State:
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
         bcnt=np.zeros((n >> shift) + 1, np.int64), bpos=np.zeros((n >> shift) + 1, np.int64),
-        ids=np.zeros(max(n, 1), np.int64),
+        ids=np.zeros(max(n, 1), np.int64), batch_u0=np.zeros(max(n, 1)),
     )
 
 
