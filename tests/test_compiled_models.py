@@ -271,7 +271,8 @@ def permuted_network(model, order_seed):
     tgt = net.add_population("tgt", 10, **model_params(model, g))
     src = [net.add_population(f"s{k}", 3, V_init=-70.0, t_ref=0.5) for k in range(3)]
     drive = [(s, [1.0, 4.0, 4.5, 9.0]) for s in src]
-    projections = [(s, float(w), float(d)) for s in src for w, d in zip(g.uniform(-3.0, 4.0, 2), g.choice([0.5, 1.0], 2))]
+    projections = [(s, float(w), float(d)) for s in src
+                   for w, d in zip(g.uniform(-3.0, 4.0, 2), g.choice([0.5, 1.0], 2))]
     trains = [(k, float(w), t) for k in range(10) for w, t in zip(g.uniform(-2.0, 6.0, 3), g.choice([2.0, 5.0], 3))]
     for k in perm.permutation(len(drive)):
         net.add_spike_train(drive[k][0], times=drive[k][1], weight=40.0, delay=0.5)

@@ -15,10 +15,10 @@ from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
-                                       needs_catch_up, open_batch, potential, set_wake)
+                                       needs_catch_up, open_batch, potential)
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, Buffers,
                                      _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_window_end_E
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E
 
 
 @njit(**_OPTS)
@@ -256,10 +256,10 @@ def process_window(net, st, buf, n_g, t_end):
         k = bcnt[b]
         if k > 0:
             bcnt[b] = 0
-            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
-                                        c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
-            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
-                           win, wake, block_min, side)
+            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
+                                        cls_q, c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
+            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
+                           stream, win, wake, block_min, side)
     t2 = cycle_counter()
     end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     c.cyc_scatter += t1 - t0

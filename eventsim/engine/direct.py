@@ -13,10 +13,10 @@ from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
-                                       potential, set_wake)
+                                       potential)
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF, INPUTS,
                                      SIDE_SCRATCH, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_window_end_E, update_wake
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
 
 
 @njit(inline="always", **_OPTS)
@@ -175,7 +175,8 @@ def timed_actions(net, st, kind, tick, frac):
             r = nrn[i]
             c.vs_p += 1
             if r.model != FRAME_LIF:
-                st.voltages[vs[c.vs_p - 1].slot] = G.potential(r, neuron[i], st.gen[i], i, tick, frac, c, stream, win)
+                v = G.potential(r, neuron[i], st.gen[i], i, tick, frac, c, stream, win)
+                st.voltages[vs[c.vs_p - 1].slot] = v
                 set_wake(st.wake, st.block_min, i, G.wake_tick(r))
                 continue
             q = cls_q[r.cls]
@@ -204,7 +205,8 @@ def run_window_direct(net, st, h, t_end, side):
             timed_actions(net, st, kind, tick, frac)
     t1 = cycle_counter()
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
-    end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake, st.block_min)
+    end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake,
+                  st.block_min)
     c.cyc_direct += t1 - t0
     c.cyc_window_end += cycle_counter() - t1
     return side

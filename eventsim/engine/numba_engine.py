@@ -32,7 +32,8 @@ State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages
                              "batch_u0")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``gen`` the model states and parameters of neurons
-on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none); ``bcnt`` and ``bpos`` are the window's entry
+on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none);
+``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
 scratch list of neuron ids (the neurons a bucket's entries reached; the neurons of a direct
 delivery's batch that must be tested when it closes) and ``batch_u0`` the frame values, before the
