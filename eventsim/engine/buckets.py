@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp, time_lt
@@ -226,6 +226,115 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
     set_wake(wake, block_min, i, G.wake_tick(r))
 
 
+# ---------------------------------------------------------------------------------------------
+# Threads: a window's buckets worked in parallel, with results bit-identical for any thread count.
+#
+# Within a window neurons are independent (a spike emitted in it arrives in a later one), and each
+# bucket holds the entries of its own range of neurons, so the buckets can be worked in any order
+# and on any thread: every neuron goes through exactly the same operations on the same floats. What
+# threads would share is made private:
+#
+# * counters and the spike count (a ``CTL`` record per part, ``State.ctls``, copied from the run's at
+#   the window's start; its counters added back at the end);
+# * the window's spike buffer: a part writes into the slice of it that belongs to its neurons (a
+#   neuron emits at most ``win.size // N`` spikes per window where that bound is used, so a slice of
+#   that many per neuron cannot overflow; otherwise an overflow is handled as in one thread:
+#   :meth:`~eventsim.engine.numba_engine.NumbaEngine._call` simulates the window again with a larger
+#   buffer); the slices are then moved together in part order;
+# * the side buffer of inexact batch sums (one slice per part) and the list of touched neurons (one
+#   slice per bucket).
+#
+# Wake-up minima are kept per block of 64 neurons and a bucket holds whole blocks; Poisson streams,
+# generic-model records and voltage-sample slots belong to one neuron each. The order in which a
+# window's spikes reach the spike buffer may differ with the number of parts, but the heap orders
+# spike groups by their full key and recorded spikes are sorted when read, so nothing downstream
+# sees it. Gathering the window, scattering entries into the buckets and the window's end stay on
+# one thread.
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def split_buckets(bcnt, parts):
+    """Boundaries of ``parts`` contiguous ranges of buckets holding about equal numbers of entries."""
+    total = 0
+    for b in range(bcnt.size):
+        total += bcnt[b]
+    bounds = np.empty(parts + 1, np.int64)
+    bounds[0] = 0
+    b = 0
+    seen = 0
+    for t in range(1, parts):
+        goal = total * t // parts
+        while b < bcnt.size and seen + bcnt[b] <= goal:
+            seen += bcnt[b]
+            b += 1
+        bounds[t] = b
+    bounds[parts] = bcnt.size
+    return bounds
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
+                             win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift):
+    """Work every bucket of the window (entries, then the touched neurons up to ``t_end``) in
+    ``ctls.size`` parts on Numba's threads; afterwards the run's ``ctl`` holds the counts and the
+    window's spikes are at the start of ``win`` as if one thread had emitted them (module docstring).
+
+    ``side`` holds ``ctls.size`` equal slices, each large enough for one bucket's batches; ``ids`` one
+    entry per neuron. The run's ``ctl`` must have no spikes pending in ``win`` (``win_n == 0``).
+    """
+    parts = ctls.size
+    n = nrn.size
+    bounds = split_buckets(bcnt, parts)
+    per_neuron = win.size // n
+    side_len = side.size // parts
+    for t in range(parts):
+        ctls[t:t + 1] = ctl
+        ct = ctls[t]
+        ct.win_n = 0
+        ct.side_n = 0
+        ct.overflow = 0
+        ct.discarded = 0
+        ct.ext_events = 0
+        ct.spikes = 0
+        ct.crossing_spikes = 0
+    for t in prange(parts):
+        ct = ctls[t]
+        b0, b1 = bounds[t], bounds[t + 1]
+        twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
+        tside = side[t * side_len:(t + 1) * side_len]
+        for b in range(b0, b1):
+            k = bcnt[b]
+            if k > 0:
+                bcnt[b] = 0
+                touched = ids[b << shift:min(n, (b + 1) << shift)]
+                n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
+                                            cls_q, ct, stream, twin, cc, vs, voltages, touched, 0, tside)
+                finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, ct,
+                               stream, twin, wake, block_min, tside)
+    c = ctl[0]
+    need = 0
+    for t in range(parts):
+        ct = ctls[t]
+        c.discarded += ct.discarded
+        c.ext_events += ct.ext_events
+        c.spikes += ct.spikes
+        c.crossing_spikes += ct.crossing_spikes
+        lo = min(n, bounds[t] << shift)
+        hi = min(n, bounds[t + 1] << shift)
+        k = ct.win_n
+        if ct.overflow or k > (hi - lo) * per_neuron:
+            c.overflow = 1
+            # a buffer that gives this part's neurons room for k spikes
+            need = max(need, (k * n) // max(hi - lo, 1) + 1)
+            continue
+        src = lo * per_neuron
+        dst = c.win_n
+        for s in range(k):  # dst <= src: moving towards the start in order is safe
+            win[dst + s] = win[src + s]
+        c.win_n = dst + k
+    if c.overflow:
+        c.win_n = max(c.win_n, need)
+
+
 @njit(**_OPTS)
 def process_window(net, st, buf, n_g, t_end):
     """Advance every neuron that has entries or may act on its own through the window to t_end.
@@ -247,19 +356,25 @@ def process_window(net, st, buf, n_g, t_end):
         largest = max(largest, bcnt[b])
     ent = grown(buf.ent, 0, total)
     ent_w = grown(buf.ent_w, 0, total)
-    side = grown(buf.side, 0, largest + SIDE_SCRATCH)  # a bucket's batches: at most one entry per input
+    parts = st.ctls.size if c.win_n == 0 else 1  # (spikes at t = 0 of V_init >= V_th: one part)
+    side = grown(buf.side, 0, parts * (largest + SIDE_SCRATCH))  # a bucket's batches: at most one entry per input
     t0 = cycle_counter()
     fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     t1 = cycle_counter()
-    for b in range(bcnt.size):
-        k = bcnt[b]
-        if k > 0:
-            bcnt[b] = 0
-            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
-                                        cls_q, c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
-            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
-                           stream, win, wake, block_min, side)
+    if parts > 1:
+        work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
+                                 win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
+                                 st.ctls, c.bucket_shift)
+    else:
+        for b in range(bcnt.size):
+            k = bcnt[b]
+            if k > 0:
+                bcnt[b] = 0
+                n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
+                                            cls_q, c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
+                finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
+                               stream, win, wake, block_min, side)
     t2 = cycle_counter()
     end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     c.cyc_scatter += t1 - t0
