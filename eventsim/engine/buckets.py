@@ -226,6 +226,29 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
     set_wake(wake, block_min, i, G.wake_tick(r))
 
 
+@njit(**_OPTS)
+def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
+                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift):
+    """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
+    they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``), while the bucket's
+    neuron states are in cache; leaves the bucket counts at zero.
+
+    NOTE: a call (not inlined) per window, or per part of it (:func:`work_buckets_in_parallel`): the
+    per-entry code is compiled once for both, where inlining it into the parallel loop too doubled
+    the engine's compile time.
+    """
+    n = nrn.size
+    for b in range(b0, b1):
+        k = bcnt[b]
+        if k > 0:
+            bcnt[b] = 0
+            touched = ids[b << shift:min(n, (b + 1) << shift)]
+            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
+                                        cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
+            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
+                           stream, win, wake, block_min, side)
+
+
 # ---------------------------------------------------------------------------------------------
 # Threads: a window's buckets worked in parallel, with results bit-identical for any thread count.
 #
@@ -297,19 +320,10 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         ct.spikes = 0
         ct.crossing_spikes = 0
     for t in prange(parts):
-        ct = ctls[t]
         b0, b1 = bounds[t], bounds[t + 1]
-        twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
-        tside = side[t * side_len:(t + 1) * side_len]
-        for b in range(b0, b1):
-            k = bcnt[b]
-            if k > 0:
-                bcnt[b] = 0
-                touched = ids[b << shift:min(n, (b + 1) << shift)]
-                n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
-                                            cls_q, ct, stream, twin, cc, vs, voltages, touched, 0, tside)
-                finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, ct,
-                               stream, twin, wake, block_min, tside)
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
+                     stream, win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron], cc, vs, voltages,
+                     ids, side[t * side_len:(t + 1) * side_len], wake, block_min, t_end, shift)
     c = ctl[0]
     need = 0
     for t in range(parts):
@@ -367,14 +381,8 @@ def process_window(net, st, buf, n_g, t_end):
                                  win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
                                  st.ctls, c.bucket_shift)
     else:
-        for b in range(bcnt.size):
-            k = bcnt[b]
-            if k > 0:
-                bcnt[b] = 0
-                n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
-                                            cls_q, c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
-                finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
-                               stream, win, wake, block_min, side)
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, 0, bcnt.size, grp, times, time_E, cls_q, class_E, c,
+                     stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift)
     t2 = cycle_counter()
     end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     c.cyc_scatter += t1 - t0

@@ -8,6 +8,7 @@ no Python code runs per event.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import namedtuple
 
@@ -221,6 +222,12 @@ class NumbaEngine:
         check_compiled(prepared)  # lif (adaptive or not) and qif
         self.prepared = prepared
         self.threads = int(threads)
+        if self.threads > 1:
+            # NOTE: OpenMP workers that spin between windows took the cores from the window's serial
+            # parts (gathering, the window's end) and from other processes: 4x slower than one thread
+            # on a shared 2-core machine, against 1.1x faster with passive waiting (perf/RESULTS.md).
+            # Read once, when Numba first starts its OpenMP threads; a user's own setting wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.net = make_net(prepared)
         self.state = make_state(prepared, self.net, self.threads)
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
