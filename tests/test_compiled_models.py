@@ -102,6 +102,19 @@ def test_engines_agree_on_random_networks_of_every_model(seed, models, sizes, gr
     assert_agree(fast, ref, exact="lif" not in models)
 
 
+@pytest.mark.parametrize("model", ["qif", "adaptive"])
+@pytest.mark.parametrize("seed", range(3))
+def test_engines_agree_bit_for_bit_per_model(model, seed):
+    """Networks of one model (two populations of it), homogeneous and per-synapse delays, Poisson
+    drive, a current step, spike trains and samples: the generic path is the reference's arithmetic."""
+    args = (1000 + seed, [model, model], [8, 6, 1], seed == 1, seed != 1, True, True)
+    fast, ref = (random_network(e, *args).run(50.0) for e in ("numba", "reference"))
+    assert ref.spike_ids.size > 5
+    assert_agree(fast, ref, exact=True)
+    for name in fast.voltages:
+        assert np.array_equal(fast.voltages[name].values, ref.voltages[name].values, equal_nan=True)
+
+
 @pytest.mark.parametrize("models", [("qif", "lif"), ("lif", "qif"), ("adaptive", "lif"), ("lif", "adaptive"),
                                     ("qif", "adaptive")])
 def test_mixed_networks_drive_each_other(models):
