@@ -77,11 +77,11 @@ def sizes(model: str, scale: float) -> dict:
     return {name: int(round(n * scale)) for name, n in MODELS[model][1].items()}
 
 
-def sparse_network(scale: float, seed: int, engine: str):
+def sparse_network(scale: float, seed: int, engine: str, threads: int = 1):
     """The ``sparse`` model: one population of 1e6 x scale neurons, in-degree 100 onto itself."""
     from eventsim import Network
 
-    net = Network(seed=seed, engine=engine)
+    net = Network(seed=seed, engine=engine, threads=threads)
     pop = net.add_population("all", sizes("sparse", scale)["all"], tau_m=20.0, V_th=20.0, V_reset=10.0,
                              E_L=0.0, V_init=0.0, t_ref=2.0, C_m=250.0)
     net.connect(pop, pop, rule="fixed_indegree", indegree=SPARSE_INDEGREE, weight=-0.5, delay=1.5)
@@ -97,11 +97,11 @@ NEURONS = {  # --neuron -> the parameters of both Brunel populations (None: the 
 }
 
 
-def brunel_network(scale: float, seed: int, engine: str, params: dict):
+def brunel_network(scale: float, seed: int, engine: str, params: dict, threads: int = 1):
     """scenarios/brunel_delta.toml (sizes, in-degrees, weights, delay, Poisson drive) with other neurons."""
     from eventsim import Network
 
-    net = Network(seed=seed, engine=engine)
+    net = Network(seed=seed, engine=engine, threads=threads)
     n = sizes("brunel", scale)
     exc, inh = (net.add_population(name, n[name], **params) for name in ("exc", "inh"))
     for pre, indegree, w in ((exc, 1000, 0.1), (inh, 250, -0.5)):
@@ -116,16 +116,16 @@ def describe(args, duration: float):
     """A fresh, unprepared Network for the chosen model; returns (network, seed)."""
     if args.model == "sparse":
         seed = SPARSE_SEED if args.seed is None else args.seed
-        return sparse_network(args.scale, seed, args.engine), seed
+        return sparse_network(args.scale, seed, args.engine, args.threads), seed
     from eventsim import scenario
 
     if args.neuron != "lif":
         seed = 12345 if args.seed is None else args.seed  # the scenario's
-        return brunel_network(args.scale, seed, args.engine, NEURONS[args.neuron]), seed
+        return brunel_network(args.scale, seed, args.engine, NEURONS[args.neuron], args.threads), seed
     path, _ = MODELS[args.model]
     overrides = [f"populations.{k}.size={n}" for k, n in sizes(args.model, args.scale).items()]
     overrides.append(f"run.duration={duration!r}")
-    sc = scenario.load(path, overrides, seed=args.seed, engine=args.engine)
+    sc = scenario.load(path, overrides, seed=args.seed, engine=args.engine, threads=args.threads)
     return sc.network(), sc.seed
 
 
@@ -188,7 +188,7 @@ def record(args, runs: list, first_compile_s: float) -> dict:
         "ns_per_event": round(sim["median"] * 1e9 / events, 3) if events else None,
         "bytes_per_synapse": round(r0["connectivity_bytes"] / r0["synapses"], 3) if r0["synapses"] else None,
         "peak_rss_mb": round((peak_rss_bytes() or 0) / 2**20, 1),
-        "engine": args.engine, "seed": r0["seed"],
+        "engine": args.engine, "threads": args.threads, "seed": r0["seed"],
         "machine": _common.machine(), "date": _common.now(), "command": _common.command_line(),
         "versions": versions(), "commit": _common.git_commit(),
         # beyond the required fields
@@ -206,7 +206,7 @@ def table(rec: dict) -> str:
     """The record as an aligned two-column table."""
     f = _common.fmt
     rows = [
-        ("model", f"{rec['model']} x {rec['scale']:g}, {rec['neuron']} ({rec['engine']} engine, seed {rec['seed']})"),
+        ("model", f"{rec['model']} x {rec['scale']:g}, {rec['neuron']} ({rec['engine']} engine, {rec['threads']} thread(s), seed {rec['seed']})"),
         ("neurons / synapses", f"{f(rec['neurons'])} / {f(rec['synapses'])}"),
         ("simulated", f"{rec['simulated_ms']:g} ms"),
         ("build", f"{rec['build_s']:.3f} s  ({f(rec['build_syn_per_s'])} synapses/s)"),
@@ -235,6 +235,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the population sizes (default 1)")
     ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
     ap.add_argument("--engine", choices=("numba", "reference"), default="numba")
+    ap.add_argument("--threads", type=int, default=1, help="threads of the compiled engine (default 1)")
     ap.add_argument("--neuron", choices=tuple(NEURONS), default="lif",
                     help="neuron model of brunel's populations (default lif: the scenario)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs after a warm-up when > 1 (default 1)")
