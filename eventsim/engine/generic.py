@@ -25,8 +25,8 @@ import math
 from numba import njit
 
 from eventsim.engine.clock import add_ms, draw_next_arrival, elapsed_ms, refresh_next_poisson, time_lt
-from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, GEN_LIF, MAX_AHEAD_MS, NEVER, _OPTS,
-                                     record_spike)
+from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, GEN_LIF, INPUTS,
+                                     MAX_AHEAD_MS, NEVER, _OPTS, record_spike)
 from eventsim.models import lif, qif
 
 
@@ -190,6 +190,31 @@ def close_batch(r, nr, g, i, tick, frac, c, win):
     v, x1, x2 = receive(r.model, v, x1, x2, r.bw)
     after_input(r, nr, g, i, tick, frac, v, x1, x2, c, win)
     return True
+
+
+@njit(**_OPTS)
+def bucket_entry(r, nr, g, i, kind, ti, bt_tick, bt_frac, tick, frac, x, c, stream, win):
+    """One bucket entry of kind INPUTS, CURRENT or SAMPLE (``x``: the input's weight, mV, or the current's
+    change, pA) at (tick, frac), time index ti: close the neuron's open batch (at its time
+    ``(bt_tick, bt_frac)``), catch up, then open a batch, change the current or sample. Returns the
+    sampled potential (mV; NaN for other kinds)."""
+    if r.bt >= 0:
+        close_batch(r, nr, g, i, bt_tick, bt_frac, c, win)
+    r.bt = ti
+    if kind == INPUTS:
+        if needs_catch_up(r, tick, frac):
+            catch_up(r, nr, g, i, tick, frac, c, stream, win, True)
+        if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+            r.bflag = BATCH_REFRACTORY
+            c.discarded += 1
+        else:
+            r.bw = x
+            r.bflag = BATCH_OPEN
+        return math.nan
+    if kind == CURRENT:
+        change_current(r, nr, g, i, tick, frac, x, c, stream, win)
+        return math.nan
+    return potential(r, nr, g, i, tick, frac, c, stream, win)
 
 
 @njit(**_OPTS)
