@@ -16,9 +16,9 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
-from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SAMPLE, SIDE_SCRATCH,
-                                     Buffers, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, INPUTS, NEVER, SAMPLE,
+                                     SIDE_SCRATCH, Buffers, _OPTS, grown)
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
 
 
 @njit(**_OPTS)
@@ -276,8 +276,8 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
 # generic-model records and voltage-sample slots belong to one neuron each. The order in which a
 # window's spikes reach the spike buffer may differ with the number of parts, but the heap orders
 # spike groups by their full key and recorded spikes are sorted when read, so nothing downstream
-# sees it. Gathering the window, scattering entries into the buckets and the window's end stay on
-# one thread.
+# sees it. Each part then brings its own neurons to the window's end. Gathering the window and
+# scattering entries into the buckets stay on one thread.
 # ---------------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def split_buckets(bcnt, parts):
@@ -302,9 +302,10 @@ def split_buckets(bcnt, parts):
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                              win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift):
-    """Work every bucket of the window (entries, then the touched neurons up to ``t_end``) in
-    ``ctls.size`` parts on Numba's threads; afterwards the run's ``ctl`` holds the counts and the
-    window's spikes are at the start of ``win`` as if one thread had emitted them (module docstring).
+    """Work every bucket of the window (entries, then the touched neurons up to ``t_end``), then the
+    window's end (:func:`wake_blocks`), in ``ctls.size`` parts of neurons on Numba's threads;
+    afterwards the run's ``ctl`` holds the counts and the smallest wake-up, and the window's spikes
+    are at the start of ``win`` as if one thread had emitted them (comment above).
 
     ``side`` holds ``ctls.size`` equal slices, each large enough for one bucket's batches; ``ids`` one
     entry per neuron. The run's ``ctl`` must have no spikes pending in ``win`` (``win_n == 0``).
@@ -326,13 +327,21 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         ct.crossing_spikes = 0
     for t in prange(parts):
         b0, b1 = bounds[t], bounds[t + 1]
+        twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
-                     stream, win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron], cc, vs, voltages,
-                     ids, side[t * side_len:(t + 1) * side_len], wake, block_min, t_end, shift)
+                     stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
+                     t_end, shift)
+        # then the window's end of the part's own neurons (blocks of 64 within its buckets)
+        k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
+        k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
+        ctls[t].wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, ctls[t], stream, twin, wake,
+                                       block_min, k_lo, k_hi)
     c = ctl[0]
     need = 0
+    c.wake_min = NEVER
     for t in range(parts):
         ct = ctls[t]
+        c.wake_min = min(c.wake_min, ct.wake_min)
         c.discarded += ct.discarded
         c.ext_events += ct.ext_events
         c.spikes += ct.spikes
@@ -381,15 +390,16 @@ def process_window(net, st, buf, n_g, t_end):
     fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     t1 = cycle_counter()
-    if parts > 1:
+    if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
         work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                                  win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
                                  st.ctls, c.bucket_shift)
+        t2 = cycle_counter()
     else:
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, 0, bcnt.size, grp, times, time_E, cls_q, class_E, c,
                      stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift)
-    t2 = cycle_counter()
-    end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+        t2 = cycle_counter()
+        end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     c.cyc_scatter += t1 - t0
     c.cyc_buckets += t2 - t1
     c.cyc_window_end += cycle_counter() - t2
