@@ -41,12 +41,14 @@ def gather_window(net, st, buf, t_end):
     """Take every event before t_end off the queues, in time order, as the window's items.
 
     Each distinct time gets an index and its ``E`` per time-constant class; each item adds one
-    entry per target to its target's bucket count ``st.bcnt``. Per-synapse delays: a group is the
+    entry per target to its target's bucket count ``st.bcnt`` (with one thread; with several,
+    :func:`count_in_parallel` counts). Per-synapse delays: a group is the
     run of equal delays, the rest of the row goes back to the heap. Returns (buf, items).
     """
     c = st.ctl[0]
     h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
+    counting = st.ctls.size == 1  # with threads, the parts count (and scatter) the entries themselves
     n_cls = cls_q.size
     syn_delay, rowptr, proj, pop_start = net.syn_delay, net.rowptr, net.proj, net.pop_start
     n_g = 0
@@ -71,13 +73,15 @@ def gather_window(net, st, buf, t_end):
                 pj = proj[j]
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
-                _count_targets(bcnt, shift, net.syn_target, lo, hi)
+                if counting:
+                    _count_targets(bcnt, shift, net.syn_target, lo, hi)
             c.heap_n = n
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
                 n_g += 1
-                _count_targets(bcnt, shift, net.sa_target, lo, hi)
+                if counting:
+                    _count_targets(bcnt, shift, net.sa_target, lo, hi)
         else:
             tl = net.cc if kind == CURRENT else net.vs
             p = c.cc_p if kind == CURRENT else c.vs_p
@@ -85,7 +89,8 @@ def gather_window(net, st, buf, t_end):
                 i = tl[p].target
                 grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
                 n_g += 1
-                bcnt[i >> shift] += 1
+                if counting:
+                    bcnt[i >> shift] += 1
                 p += 1
             if kind == CURRENT:
                 c.cc_p = p
@@ -95,15 +100,16 @@ def gather_window(net, st, buf, t_end):
 
 
 @njit(**_OPTS)
-def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
-    """Append every item's entries ``target << 32 | item`` (and per-synapse weights) to its targets'
-    buckets, in item order, so that each bucket comes out sorted by time with same-time inputs
-    in queue order. ``bpos[b]`` is bucket b's write cursor (it ends at the bucket's end).
+def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
+    """Append the entries ``target << 32 | item`` (and per-synapse weights) of items ``g0:g1`` to
+    their targets' buckets, in item order, so that each bucket comes out sorted by time with
+    same-time inputs in queue order. ``bpos[b]`` is bucket b's write cursor (it ends past the
+    entries written).
 
     A few hundred buckets keep the writes in a few hundred streams (cache-friendly) where one
     slice per neuron would scatter them over the whole table.
     """
-    for g in range(n_g):
+    for g in range(g0, g1):
         it = grp[g]
         if it.kind != INPUTS:
             b = it.lo >> shift
@@ -121,6 +127,17 @@ def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
             if heterogeneous:
                 ent_w[k] = weights[s + it.wsh]
             bpos[b] = k + 1
+
+
+@njit(**_OPTS)
+def count_entries(net, grp, g0, g1, cnt, shift):
+    """Add the entries of items ``g0:g1`` to their buckets' counts ``cnt`` (as :func:`gather_window` counts)."""
+    for g in range(g0, g1):
+        it = grp[g]
+        if it.kind != INPUTS:
+            cnt[it.lo >> shift] += 1
+        else:
+            _count_targets(cnt, shift, net.syn_target if it.src == 0 else net.sa_target, it.lo, it.hi)
 
 
 @njit(inline="always", **_OPTS)
@@ -363,6 +380,62 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         c.win_n = max(c.win_n, need)
 
 
+@njit(cache=True, nogil=True)
+def split_items(grp, n_g, parts):
+    """Boundaries of ``parts`` contiguous ranges of the window's items holding about equal numbers of entries."""
+    total = 0
+    for g in range(n_g):
+        total += grp[g].hi - grp[g].lo
+    bounds = np.empty(parts + 1, np.int64)
+    bounds[0] = 0
+    g = 0
+    seen = 0
+    for t in range(1, parts):
+        goal = total * t // parts
+        while g < n_g and seen + grp[g].hi - grp[g].lo <= goal:
+            seen += grp[g].hi - grp[g].lo
+            g += 1
+        bounds[t] = g
+    bounds[parts] = n_g
+    return bounds
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def count_in_parallel(net, grp, item_bounds, bcnt, part_cnt, shift):
+    """Each part counts its items' entries per bucket (``part_cnt``, parts x buckets, flattened);
+    ``bcnt`` becomes their sum."""
+    parts = item_bounds.size - 1
+    nb = bcnt.size
+    for t in prange(parts):
+        cnt = part_cnt[t * nb:(t + 1) * nb]
+        cnt[:] = 0
+        count_entries(net, grp, item_bounds[t], item_bounds[t + 1], cnt, shift)
+    for b in range(nb):
+        k = 0
+        for t in range(parts):
+            k += part_cnt[t * nb + b]
+        bcnt[b] = k
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, shift, ent, ent_w):
+    """:func:`fill_entries` of each part's items, into its own stretch of every bucket: part t writes
+    after the entries of parts before it (earlier items), so the buckets come out exactly as one
+    thread fills them. ``bpos`` holds the buckets' starts and ends at their ends; ``part_cnt`` is
+    turned into the parts' write cursors."""
+    parts = item_bounds.size - 1
+    nb = bpos.size
+    for b in range(nb):
+        k = bpos[b]
+        for t in range(parts):
+            n = part_cnt[t * nb + b]
+            part_cnt[t * nb + b] = k
+            k += n
+        bpos[b] = k
+    for t in prange(parts):
+        fill_entries(net, grp, item_bounds[t], item_bounds[t + 1], part_cnt[t * nb:(t + 1) * nb], shift, ent, ent_w)
+
+
 @njit(**_OPTS)
 def process_window(net, st, buf, n_g, t_end):
     """Advance every neuron that has entries or may act on its own through the window to t_end.
@@ -376,6 +449,12 @@ def process_window(net, st, buf, n_g, t_end):
     nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
     bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
     grp, times, time_E, touched, gen = buf.grp, buf.times, buf.time_E, st.ids, st.gen
+    t0 = cycle_counter()
+    threads = st.ctls.size
+    if threads > 1:
+        item_bounds = split_items(grp, n_g, threads)
+        part_cnt = np.empty(threads * bcnt.size, np.int64)
+        count_in_parallel(net, grp, item_bounds, bcnt, part_cnt, c.bucket_shift)
     total = 0
     largest = 0
     for b in range(bcnt.size):
@@ -384,10 +463,12 @@ def process_window(net, st, buf, n_g, t_end):
         largest = max(largest, bcnt[b])
     ent = grown(buf.ent, 0, total)
     ent_w = grown(buf.ent_w, 0, total)
-    parts = st.ctls.size if c.win_n == 0 else 1  # (spikes at t = 0 of V_init >= V_th: one part)
+    parts = threads if c.win_n == 0 else 1  # (spikes at t = 0 of V_init >= V_th: worked in one part)
     side = grown(buf.side, 0, parts * (largest + SIDE_SCRATCH))  # a bucket's batches: at most one entry per input
-    t0 = cycle_counter()
-    fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
+    if threads > 1:
+        fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, c.bucket_shift, ent, ent_w)
+    else:
+        fill_entries(net, grp, 0, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     t1 = cycle_counter()
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
