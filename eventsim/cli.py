@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", metavar="OUTDIR", help="output folder (default: <scenario name>-out)")
     run.add_argument("--seed", type=int, help="replace run.seed")
     run.add_argument("--engine", choices=("numba", "reference"), help="replace run.engine")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="replace run.threads: threads of the compiled engine (same spikes for any N)")
     run.add_argument("--format", dest="formats", action="append", default=[], choices=output.FORMATS,
                      help="also write the spikes as a SONATA file spikes.h5 (sonata; needs h5py); repeatable, "
                           "adds to run.formats (spikes.npz is always written)")
@@ -341,7 +343,7 @@ def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
 
 
 def _cmd_run(args, stop: _StopSignals) -> int:
-    sc = _load(args, seed=args.seed, engine=args.engine, formats=args.formats)
+    sc = _load(args, seed=args.seed, engine=args.engine, threads=args.threads, formats=args.formats)
     _check_formats(sc)
     dest = output.plan(args.output or f"{sc.path.stem}-out", args.force)
     net, rec = _simulate(sc, stop, notice=not args.quiet, bar=not args.quiet)
@@ -398,7 +400,7 @@ def _summary(args, sc, net, rec, signum: int | None) -> dict:
     return {
         "format": output.FORMAT,
         "scenario": {"path": str(sc.path.resolve()), "sha256": sc.sha256, "overrides": list(args.overrides)},
-        "seed": sc.seed, "engine": sc.engine, "versions": _versions(),
+        "seed": sc.seed, "engine": sc.engine, "threads": sc.threads, "versions": _versions(),
         "neurons": p.n_neurons, "synapses": p.n_synapses,
         "duration_ms": sc.duration, "simulated_ms": res.t_stop, "interrupted": rec.interrupted,
         "signal": stopped_by,

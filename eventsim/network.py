@@ -156,6 +156,29 @@ class Population:
         return f"Population({self.name!r}, size={self.size}, model={self.model!r})"
 
 
+def max_threads() -> int:
+    """The most threads a run may use: ``NUMBA_NUM_THREADS``, the threads Numba may start (the
+    number of CPUs unless that environment variable says otherwise)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+def too_many_threads(threads: int) -> str:
+    """The message for a thread count above :func:`max_threads`."""
+    return (f"at most NUMBA_NUM_THREADS = {max_threads()} (the CPUs Numba may use; set that environment "
+            f"variable to allow more), got {threads}")
+
+
+def check_threads(threads, where: str) -> int:
+    """``threads`` as an int from 1 to :func:`max_threads`; ValidationError at ``where`` otherwise."""
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or not 1 <= threads:
+        raise ValidationError(where, f"must be an integer >= 1, got {describe(threads)}")
+    if threads > max_threads():
+        raise ValidationError(where, f"must be {too_many_threads(threads)}")
+    return int(threads)
+
+
 class Network:
     """Description of a spiking network, and the runs made with it.
 
@@ -165,15 +188,20 @@ class Network:
         Seed of every random choice (connections, distributed parameters, Poisson trains).
     engine : {"numba", "reference"}
         The compiled engine, or the pure-Python reference engine (slow; the test oracle).
+    threads : int
+        Threads of the compiled engine (1 to ``NUMBA_NUM_THREADS``, which defaults to the number of
+        CPUs): a window's neurons are worked in that many parts at once. Spikes and voltages are
+        bit-identical for every thread count. The reference engine runs on one.
     """
 
-    def __init__(self, seed: int = 0, engine: str = "numba"):
+    def __init__(self, seed: int = 0, engine: str = "numba", threads: int = 1):
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**63:
             raise ValidationError("seed", f"must be an integer in [0, 2**63), got {describe(seed)}")
         if not isinstance(engine, str) or engine not in ENGINES:
             raise ValidationError("engine", f"must be one of {ENGINES}, got {describe(engine)}")
         self.seed = int(seed)
         self.engine_name = engine
+        self.threads = check_threads(threads, "threads")
         self.populations: list[Population] = []
         self.projections: list[dict] = []
         self.stimuli: list = []
@@ -450,7 +478,7 @@ class Network:
             if self.engine_name == "numba":
                 from eventsim.engine.numba_engine import NumbaEngine
 
-                self._engine = NumbaEngine(prepared)
+                self._engine = NumbaEngine(prepared, threads=self.threads)
             else:
                 from eventsim.reference import ReferenceEngine
 

@@ -96,6 +96,7 @@ def profile_of(net, rec: RunRecord) -> dict:
     """
     p = net.prepare()
     counters = dict(rec.results.counters)
+    phases = phase_table(getattr(net.engine, "phase_cycles", None), rec.simulate_s)
     events = int(counters.get("syn_events", 0) + counters.get("ext_events", 0))
     sim = rec.simulate_s
     return dict(
@@ -105,11 +106,31 @@ def profile_of(net, rec: RunRecord) -> dict:
         spikes=int(rec.results.spike_ids.size), events=events,
         events_per_s=events / sim if sim > 0 else 0.0,
         ns_per_event=sim * 1e9 / events if events else 0.0,
-        peak_rss_bytes=peak_rss_bytes(), interrupted=rec.interrupted, counters=counters,
+        peak_rss_bytes=peak_rss_bytes(), interrupted=rec.interrupted, counters=counters, phases=phases,
     )
 
 
+def phase_table(cycles: dict | None, simulate_s: float) -> dict:
+    """Seconds per phase of the compiled loop, from its cycle counts (``NumbaEngine.phase_cycles``).
+
+    ``other`` is the loop's own bookkeeping (idle-window skips, rebases, the choice of mode) and
+    ``outside`` the Python around the compiled calls (chunks, progress, snapshots): ``simulate_s``
+    less the loop's time. Empty for an engine without cycle counts (the reference engine)."""
+    if not cycles or cycles.get("total", 0) <= 0:
+        return {}
+    from eventsim.engine.cycles import cycles_per_second
+
+    hz = cycles_per_second()
+    total = cycles["total"]
+    table = {k: v / hz for k, v in cycles.items() if k != "total"}
+    table["other"] = max(0, total - sum(v for k, v in cycles.items() if k != "total")) / hz
+    table["outside"] = max(0.0, simulate_s - total / hz)
+    return table
+
+
 def _fmt(v) -> str:
+    if isinstance(v, str):
+        return v
     if isinstance(v, bool) or v is None:
         return str(v)
     if isinstance(v, int):
@@ -128,6 +149,11 @@ def format_profile(d: dict) -> str:
     rows += [("throughput", ""), ("  spikes", d["spikes"]), ("  events (syn + ext)", d["events"]),
              ("  events_per_s", d["events_per_s"]), ("  ns_per_event", d["ns_per_event"]),
              ("memory", ""), ("  peak_rss_MiB", None if d["peak_rss_bytes"] is None else d["peak_rss_bytes"] / 2**20)]
+    phases = d.get("phases") or {}
+    if phases:
+        events = d["events"]
+        rows.append(("time by phase (s, ns/event)", ""))
+        rows += [(f"  {k}", f"{v:.4g}  {v * 1e9 / events if events else 0.0:6.1f}") for k, v in phases.items()]
     if d.get("interrupted"):
         rows.append(("interrupted", True))
     width = max(len(k) for k, _ in rows) + 2

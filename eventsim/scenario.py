@@ -36,7 +36,7 @@ from eventsim.errors import ScenarioError, ValidationError, did_you_mean
 from eventsim.memory import available_memory, peak_bytes
 from eventsim.memory import megabytes as _mb
 from eventsim.models import MODELS
-from eventsim.network import ENGINES, Network
+from eventsim.network import ENGINES, Network, max_threads, too_many_threads
 from eventsim.timebase import MAX_MS
 
 __all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
@@ -44,7 +44,7 @@ __all__ = ["SCHEMA", "Scenario", "load", "available_memory"]
 SCHEMA = 1
 MAX_NEURONS = 2**31 - 1  # global ids and CSR targets are int32
 _TOP = ("schema", "description", "run", "populations", "projections", "stimuli", "recorders")
-_RUN = ("duration", "seed", "engine", "formats")
+_RUN = ("duration", "seed", "engine", "threads", "formats")
 # rule -> its numeric parameters (explicit's sources and targets are checked apart, see _EXPLICIT)
 _RULES = {name: RULE_PARAMS[ALIASES.get(name, name)] for name in (*RULES, *ALIASES) if name != "explicit"}
 _RULES["explicit"] = ()
@@ -166,6 +166,9 @@ class Scenario:
         self.duration = float(ck.number(run["duration"], "run.duration", minimum=0.0, maximum=MAX_MS))
         self.seed = int(ck.number(run.get("seed", 0), "run.seed", integer=True, minimum=0, maximum=2**63 - 1))
         self.engine = ck.string(run.get("engine", "numba"), "run.engine", ENGINES)
+        self.threads = int(ck.number(run.get("threads", 1), "run.threads", integer=True, minimum=1))
+        if self.threads > max_threads():
+            ck.fail("run.threads", f"expected {too_many_threads(self.threads)}")
         formats = run.get("formats", ["npz"])
         if not isinstance(formats, list):
             ck.fail("run.formats", f"expected a list of formats from {list(FORMATS)}, got {formats!r}")
@@ -444,7 +447,7 @@ class Scenario:
             raise ScenarioError(str(self.path), e.where, e.detail) from None
 
     def _build(self) -> Network:
-        net = Network(seed=self.seed, engine=self.engine)
+        net = Network(seed=self.seed, engine=self.engine, threads=self.threads)
         pops = {}
         for name, size in self.sizes.items():
             where = f"populations.{name}"
@@ -528,8 +531,8 @@ def _set_path(doc, key: tuple, value) -> None:
     node[key[-1]] = value
 
 
-def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None, formats=(),
-         check_memory: bool = True) -> Scenario:
+def load(path, overrides=(), *, seed: int | None = None, engine: str | None = None, threads: int | None = None,
+         formats=(), check_memory: bool = True) -> Scenario:
     """Read, override, validate a scenario and check that it fits in memory.
 
     Parameters
@@ -538,8 +541,8 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
         The scenario file (table files are relative to it).
     overrides : list of str
         ``"dotted.key=value"`` items, see :func:`apply_overrides`.
-    seed, engine : optional
-        Replace ``run.seed`` / ``run.engine``.
+    seed, engine, threads : optional
+        Replace ``run.seed`` / ``run.engine`` / ``run.threads``.
     formats : sequence of str
         Spike file formats added to ``run.formats`` (see :data:`eventsim.output.FORMATS`).
     check_memory : bool
@@ -556,6 +559,8 @@ def load(path, overrides=(), *, seed: int | None = None, engine: str | None = No
             doc["run"]["seed"] = seed
         if engine is not None:
             doc["run"]["engine"] = engine
+        if threads is not None:
+            doc["run"]["threads"] = threads
         if formats:
             doc["run"]["formats"] = list(doc["run"].get("formats", ["npz"])) + list(formats)
     available = available_memory() if check_memory else None

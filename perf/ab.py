@@ -53,7 +53,8 @@ def checkout(spec: str, tmp: Path, label: str) -> tuple[Path, str]:
 def bench_argv(folder: Path, args) -> list:
     argv = [sys.executable, str(folder / "perf" / "bench.py"), "--model", args.model, "--scale", repr(args.scale),
             "--duration", repr(args.duration), "--json"]
-    return argv + (["--seed", str(args.seed)] if args.seed is not None else [])
+    argv += ["--seed", str(args.seed)] if args.seed is not None else []
+    return argv + (["--threads", str(args.threads)] if args.threads is not None else [])
 
 
 def run_side(folder: Path, args, env: dict) -> dict:
@@ -114,6 +115,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
     ap.add_argument("--rounds", type=int, default=3, help="timed runs of each side (default 3)")
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="threads of both sides (versions with run.threads)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run (default 1800)")
     ap.add_argument("--out", type=Path, default=None, help="append the JSON record to this file")
     args = ap.parse_args(argv)

@@ -44,7 +44,8 @@ JSON line carries the medians of every time. ``peak_rss_mb`` is the peak of the 
 Output: one JSON line on stdout with ``model, scale, neurons, synapses, simulated_ms, build_s,
 compile_s, sim_s, spikes, rate_hz, syn_events, ext_events, events_per_s, ns_per_event,
 bytes_per_synapse, peak_rss_mb, engine, seed, machine, date, command, versions`` (and a few more, e.g.
-``cv_isi``, the mean CV of the inter-spike intervals as perf/peers/common.py computes it);
+``cv_isi``, the mean CV of the inter-spike intervals as perf/peers/common.py computes it, and
+``phase_ns_per_event``: where the time went, eventsim.profiling.phase_table);
 without ``--json`` a readable table is printed first. ``events_per_s = (syn_events + ext_events) /
 sim_s`` where ``syn_events`` counts synaptic deliveries and ``ext_events`` external (Poisson)
 arrivals, as the engine's counters report them.
@@ -82,11 +83,11 @@ def sizes(model: str, scale: float) -> dict:
     return {name: int(round(n * scale)) for name, n in MODELS[model][1].items()}
 
 
-def sparse_network(scale: float, seed: int, engine: str):
+def sparse_network(scale: float, seed: int, engine: str, threads: int = 1):
     """The ``sparse`` model: one population of 1e6 x scale neurons, in-degree 100 onto itself."""
     from eventsim import Network
 
-    net = Network(seed=seed, engine=engine)
+    net = Network(seed=seed, engine=engine, threads=threads)
     pop = net.add_population("all", sizes("sparse", scale)["all"], tau_m=20.0, V_th=20.0, V_reset=10.0,
                              E_L=0.0, V_init=0.0, t_ref=2.0, C_m=250.0)
     net.connect(pop, pop, rule="fixed_indegree", indegree=SPARSE_INDEGREE, weight=-0.5, delay=1.5)
@@ -102,11 +103,11 @@ NEURONS = {  # --neuron -> the parameters of both Brunel populations (None: the 
 }
 
 
-def brunel_network(scale: float, seed: int, engine: str, params: dict):
+def brunel_network(scale: float, seed: int, engine: str, params: dict, threads: int = 1):
     """scenarios/brunel_delta.toml (sizes, in-degrees, weights, delay, Poisson drive) with other neurons."""
     from eventsim import Network
 
-    net = Network(seed=seed, engine=engine)
+    net = Network(seed=seed, engine=engine, threads=threads)
     n = sizes("brunel", scale)
     exc, inh = (net.add_population(name, n[name], **params) for name in ("exc", "inh"))
     for pre, indegree, w in ((exc, 1000, 0.1), (inh, 250, -0.5)):
@@ -121,22 +122,22 @@ def describe(args, duration: float):
     """A fresh, unprepared Network for the chosen model; returns (network, seed)."""
     if args.model == "sparse":
         seed = SPARSE_SEED if args.seed is None else args.seed
-        return sparse_network(args.scale, seed, args.engine), seed
+        return sparse_network(args.scale, seed, args.engine, args.threads), seed
     from eventsim import scenario
 
     if args.neuron != "lif":
         seed = 12345 if args.seed is None else args.seed  # the scenario's
-        return brunel_network(args.scale, seed, args.engine, NEURONS[args.neuron]), seed
+        return brunel_network(args.scale, seed, args.engine, NEURONS[args.neuron], args.threads), seed
     path, _ = MODELS[args.model]
     overrides = [f"populations.{k}.size={n}" for k, n in sizes(args.model, args.scale).items()]
     overrides.append(f"run.duration={duration!r}")
-    sc = scenario.load(path, overrides, seed=args.seed, engine=args.engine)
+    sc = scenario.load(path, overrides, seed=args.seed, engine=args.engine, threads=args.threads)
     return sc.network(), sc.seed
 
 
 def run_once(args, duration: float) -> dict:
     """Build, compile and simulate one fresh network; the figures of this run."""
-    from eventsim.profiling import timed_run
+    from eventsim.profiling import phase_table, timed_run
 
     t0 = time.perf_counter()
     net, seed = describe(args, duration)
@@ -149,7 +150,8 @@ def run_once(args, duration: float) -> dict:
     out = dict(neurons=p.n_neurons, synapses=p.n_synapses, simulated_ms=float(rec.results.t_stop),
                build_s=describe_s + rec.build_s, compile_s=rec.compile_s, sim_s=rec.simulate_s,
                spikes=int(rec.results.spike_ids.size), connectivity_bytes=p.connectivity_bytes(),
-               pop_start=[int(x) for x in p.pop_start], counters=counters, seed=seed)
+               pop_start=[int(x) for x in p.pop_start], counters=counters, seed=seed,
+               phases=phase_table(getattr(net.engine, "phase_cycles", None), rec.simulate_s))
     ids = rec.results.spike_ids
     out["pop_spikes"] = [int(((ids >= a) & (ids < b)).sum()) for a, b in zip(p.pop_start[:-1], p.pop_start[1:])]
     out["cv_isi"] = cv_isi(ids, rec.results.spike_times, p.n_neurons)
@@ -193,7 +195,7 @@ def record(args, runs: list, first_compile_s: float) -> dict:
         "ns_per_event": round(sim["median"] * 1e9 / events, 3) if events else None,
         "bytes_per_synapse": round(r0["connectivity_bytes"] / r0["synapses"], 3) if r0["synapses"] else None,
         "peak_rss_mb": round((peak_rss_bytes() or 0) / 2**20, 1),
-        "engine": args.engine, "seed": r0["seed"],
+        "engine": args.engine, "threads": args.threads, "seed": r0["seed"],
         "machine": _common.machine(), "date": _common.now(), "command": _common.command_line(),
         "versions": versions(), "commit": _common.git_commit(),
         # beyond the required fields
@@ -202,6 +204,9 @@ def record(args, runs: list, first_compile_s: float) -> dict:
         "rate_pop_hz": [round(rate(k, m), 4) for k, m in zip(r0["pop_spikes"], pops)],
         "counters": r0["counters"], "cold_cache": args.cold_cache,
         "cv_isi": None if r0["cv_isi"] is None else round(r0["cv_isi"], 4),
+        # where the time went (eventsim.profiling.phase_table): ns per event of each phase, medians over runs
+        "phase_ns_per_event": {k: round(_common.summary(r["phases"][k] for r in runs)["median"] * 1e9 / events, 2)
+                               for k in r0["phases"]} if events else {},
     }
 
 
@@ -209,7 +214,7 @@ def table(rec: dict) -> str:
     """The record as an aligned two-column table."""
     f = _common.fmt
     rows = [
-        ("model", f"{rec['model']} x {rec['scale']:g}, {rec['neuron']} ({rec['engine']} engine, seed {rec['seed']})"),
+        ("model", f"{rec['model']} x {rec['scale']:g}, {rec['neuron']} ({rec['engine']} engine, {rec['threads']} thread(s), seed {rec['seed']})"),
         ("neurons / synapses", f"{f(rec['neurons'])} / {f(rec['synapses'])}"),
         ("simulated", f"{rec['simulated_ms']:g} ms"),
         ("build", f"{rec['build_s']:.3f} s  ({f(rec['build_syn_per_s'])} synapses/s)"),
@@ -221,6 +226,7 @@ def table(rec: dict) -> str:
                           f"{', '.join(f'{r:.2f}' for r in rec['rate_pop_hz'])} Hz)"),
         ("syn / ext events", f"{f(rec['syn_events'])} / {f(rec['ext_events'])}"),
         ("events/s", f"{f(rec['events_per_s'])}  ({rec['ns_per_event']} ns/event)"),
+        ("ns/event by phase", ", ".join(f"{k} {v:g}" for k, v in rec["phase_ns_per_event"].items()) or "-"),
         ("bytes/synapse", f"{rec['bytes_per_synapse']}"),
         ("peak RSS", f"{rec['peak_rss_mb']:,.0f} MiB"),
         ("machine", f"{rec['machine']['cpu']}, {rec['machine']['nproc']} cores, {rec['machine']['mem_gb']} GiB, load {rec['machine'].get('load_1min')}"),
@@ -237,6 +243,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the population sizes (default 1)")
     ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
     ap.add_argument("--engine", choices=("numba", "reference"), default="numba")
+    ap.add_argument("--threads", type=int, default=1, help="threads of the compiled engine (default 1)")
     ap.add_argument("--neuron", choices=tuple(NEURONS), default="lif",
                     help="neuron model of brunel's populations (default lif: the scenario)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs after a warm-up when > 1 (default 1)")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -113,6 +114,31 @@ def test_seed_engine_and_set_flags(run, tmp_path):
     za, zb = np.load(tmp_path / "a" / "spikes.npz"), np.load(tmp_path / "b" / "spikes.npz")
     assert np.array_equal(za["ids"], zb["ids"]) and np.allclose(za["times"], zb["times"], rtol=0, atol=1e-9)
     assert "seed = 5" in (tmp_path / "b" / "scenario.toml").read_text()
+
+
+def test_threads_flag_gives_the_same_spikes(run, tmp_path):
+    """Brunel above direct delivery's size (busy windows in buckets), one thread against all Numba may use."""
+    path = SCENARIOS / "brunel_delta.toml"
+    args = ["--quiet", *sets(["populations.exc.size=2000", "populations.inh.size=500", "run.duration=30",
+                              "projections.0.indegree=40", "projections.1.indegree=40",
+                              "projections.2.indegree=10", "projections.3.indegree=10"])]
+    threads = numba.config.NUMBA_NUM_THREADS
+    assert run("run", path, "-o", tmp_path / "a", *args)[0] == 0
+    assert run("run", path, "-o", tmp_path / "b", "--threads", threads, *args)[0] == 0
+    sa, sb = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
+    assert sa["threads"] == 1 and sb["threads"] == threads
+    za, zb = np.load(tmp_path / "a" / "spikes.npz"), np.load(tmp_path / "b" / "spikes.npz")
+    assert za["ids"].size > 500
+    assert np.array_equal(za["ids"], zb["ids"]) and np.array_equal(za["times"], zb["times"])
+
+
+def test_bad_thread_counts(run):
+    limit = numba.config.NUMBA_NUM_THREADS
+    assert "brunel_delta.toml: run.threads: expected an integer >= 1, got 0" in bad(run, "run", *brunel(),
+                                                                                   "--threads", 0)
+    err = bad(run, "validate", *brunel(f"run.threads={limit + 1}"))
+    assert f"run.threads: expected at most NUMBA_NUM_THREADS = {limit}" in err
+    assert "run.threads: expected an integer" in bad(run, "validate", *brunel('run.threads="2"'))
 
 
 # ------------------------------------------------------------------------------------- replay
@@ -334,7 +360,7 @@ def test_profile_prints_table(run):
     code, out, _ = run("profile", *brunel(*BRIEF["brunel_delta"]))
     assert code == 0
     for word in ("build_s", "compile_s", "simulate_s", "bytes_per_synapse", "syn_events", "ext_events",
-                 "events_per_s", "ns_per_event", "peak_rss_MiB"):
+                 "events_per_s", "ns_per_event", "peak_rss_MiB", "time by phase", "gather", "buckets", "window_end"):
         assert word in out
 
 

@@ -7,17 +7,18 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp, time_lt
+from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
-from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SAMPLE, SIDE_SCRATCH,
-                                     Buffers, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, INPUTS, NEVER, SAMPLE,
+                                     SIDE_SCRATCH, Buffers, _OPTS, grown)
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
 
 
 @njit(**_OPTS)
@@ -40,12 +41,14 @@ def gather_window(net, st, buf, t_end):
     """Take every event before t_end off the queues, in time order, as the window's items.
 
     Each distinct time gets an index and its ``E`` per time-constant class; each item adds one
-    entry per target to its target's bucket count ``st.bcnt``. Per-synapse delays: a group is the
+    entry per target to its target's bucket count ``st.bcnt`` (with one thread; with several,
+    :func:`count_in_parallel` counts). Per-synapse delays: a group is the
     run of equal delays, the rest of the row goes back to the heap. Returns (buf, items).
     """
     c = st.ctl[0]
     h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
+    counting = st.ctls.size == 1  # with threads, the parts count (and scatter) the entries themselves
     n_cls = cls_q.size
     syn_delay, rowptr, proj, pop_start = net.syn_delay, net.rowptr, net.proj, net.pop_start
     n_g = 0
@@ -70,13 +73,15 @@ def gather_window(net, st, buf, t_end):
                 pj = proj[j]
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
-                _count_targets(bcnt, shift, net.syn_target, lo, hi)
+                if counting:
+                    _count_targets(bcnt, shift, net.syn_target, lo, hi)
             c.heap_n = n
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
                 n_g += 1
-                _count_targets(bcnt, shift, net.sa_target, lo, hi)
+                if counting:
+                    _count_targets(bcnt, shift, net.sa_target, lo, hi)
         else:
             tl = net.cc if kind == CURRENT else net.vs
             p = c.cc_p if kind == CURRENT else c.vs_p
@@ -84,7 +89,8 @@ def gather_window(net, st, buf, t_end):
                 i = tl[p].target
                 grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
                 n_g += 1
-                bcnt[i >> shift] += 1
+                if counting:
+                    bcnt[i >> shift] += 1
                 p += 1
             if kind == CURRENT:
                 c.cc_p = p
@@ -94,15 +100,16 @@ def gather_window(net, st, buf, t_end):
 
 
 @njit(**_OPTS)
-def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
-    """Append every item's entries ``target << 32 | item`` (and per-synapse weights) to its targets'
-    buckets, in item order, so that each bucket comes out sorted by time with same-time inputs
-    in queue order. ``bpos[b]`` is bucket b's write cursor (it ends at the bucket's end).
+def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
+    """Append the entries ``target << 32 | item`` (and per-synapse weights) of items ``g0:g1`` to
+    their targets' buckets, in item order, so that each bucket comes out sorted by time with
+    same-time inputs in queue order. ``bpos[b]`` is bucket b's write cursor (it ends past the
+    entries written).
 
     A few hundred buckets keep the writes in a few hundred streams (cache-friendly) where one
     slice per neuron would scatter them over the whole table.
     """
-    for g in range(n_g):
+    for g in range(g0, g1):
         it = grp[g]
         if it.kind != INPUTS:
             b = it.lo >> shift
@@ -120,6 +127,17 @@ def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
             if heterogeneous:
                 ent_w[k] = weights[s + it.wsh]
             bpos[b] = k + 1
+
+
+@njit(**_OPTS)
+def count_entries(net, grp, g0, g1, cnt, shift):
+    """Add the entries of items ``g0:g1`` to their buckets' counts ``cnt`` (as :func:`gather_window` counts)."""
+    for g in range(g0, g1):
+        it = grp[g]
+        if it.kind != INPUTS:
+            cnt[it.lo >> shift] += 1
+        else:
+            _count_targets(cnt, shift, net.syn_target if it.src == 0 else net.sa_target, it.lo, it.hi)
 
 
 @njit(inline="always", **_OPTS)
@@ -231,6 +249,194 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 
 
 @njit(**_OPTS)
+def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
+                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift):
+    """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
+    they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``), while the bucket's
+    neuron states are in cache; leaves the bucket counts at zero.
+
+    NOTE: a call (not inlined) per window, or per part of it (:func:`work_buckets_in_parallel`): the
+    per-entry code is compiled once for both, where inlining it into the parallel loop too doubled
+    the engine's compile time.
+    """
+    n = nrn.size
+    for b in range(b0, b1):
+        k = bcnt[b]
+        if k > 0:
+            bcnt[b] = 0
+            touched = ids[b << shift:min(n, (b + 1) << shift)]
+            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
+                                        cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
+            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
+                           stream, win, wake, block_min, side)
+
+
+# ---------------------------------------------------------------------------------------------
+# Threads: a window's buckets worked in parallel, with results bit-identical for any thread count.
+#
+# Within a window neurons are independent (a spike emitted in it arrives in a later one), and each
+# bucket holds the entries of its own range of neurons, so the buckets can be worked in any order
+# and on any thread: every neuron goes through exactly the same operations on the same floats. What
+# threads would share is made private:
+#
+# * counters and the spike count (a ``CTL`` record per part, ``State.ctls``, copied from the run's at
+#   the window's start; its counters added back at the end);
+# * the window's spike buffer: a part writes into the slice of it that belongs to its neurons (a
+#   neuron emits at most ``win.size // N`` spikes per window where that bound is used, so a slice of
+#   that many per neuron cannot overflow; otherwise an overflow is handled as in one thread:
+#   :meth:`~eventsim.engine.numba_engine.NumbaEngine._call` simulates the window again with a larger
+#   buffer); the slices are then moved together in part order;
+# * the side buffer of inexact batch sums (one slice per part) and the list of touched neurons (one
+#   slice per bucket).
+#
+# Wake-up minima are kept per block of 64 neurons and a bucket holds whole blocks; Poisson streams,
+# generic-model records and voltage-sample slots belong to one neuron each. The order in which a
+# window's spikes reach the spike buffer may differ with the number of parts, but the heap orders
+# spike groups by their full key and recorded spikes are sorted when read, so nothing downstream
+# sees it. Each part then brings its own neurons to the window's end. Gathering the window and
+# scattering entries into the buckets stay on one thread.
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def split_buckets(bcnt, parts):
+    """Boundaries of ``parts`` contiguous ranges of buckets holding about equal numbers of entries."""
+    total = 0
+    for b in range(bcnt.size):
+        total += bcnt[b]
+    bounds = np.empty(parts + 1, np.int64)
+    bounds[0] = 0
+    b = 0
+    seen = 0
+    for t in range(1, parts):
+        goal = total * t // parts
+        while b < bcnt.size and seen + bcnt[b] <= goal:
+            seen += bcnt[b]
+            b += 1
+        bounds[t] = b
+    bounds[parts] = bcnt.size
+    return bounds
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
+                             win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift):
+    """Work every bucket of the window (entries, then the touched neurons up to ``t_end``), then the
+    window's end (:func:`wake_blocks`), in ``ctls.size`` parts of neurons on Numba's threads;
+    afterwards the run's ``ctl`` holds the counts and the smallest wake-up, and the window's spikes
+    are at the start of ``win`` as if one thread had emitted them (comment above).
+
+    ``side`` holds ``ctls.size`` equal slices, each large enough for one bucket's batches; ``ids`` one
+    entry per neuron. The run's ``ctl`` must have no spikes pending in ``win`` (``win_n == 0``).
+    """
+    parts = ctls.size
+    n = nrn.size
+    bounds = split_buckets(bcnt, parts)
+    per_neuron = win.size // n
+    side_len = side.size // parts
+    for t in range(parts):
+        ctls[t:t + 1] = ctl
+        ct = ctls[t]
+        ct.win_n = 0
+        ct.side_n = 0
+        ct.overflow = 0
+        ct.discarded = 0
+        ct.ext_events = 0
+        ct.spikes = 0
+        ct.crossing_spikes = 0
+    for t in prange(parts):
+        b0, b1 = bounds[t], bounds[t + 1]
+        twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
+                     stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
+                     t_end, shift)
+        # then the window's end of the part's own neurons (blocks of 64 within its buckets)
+        k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
+        k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
+        ctls[t].wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, ctls[t], stream, twin, wake,
+                                       block_min, k_lo, k_hi)
+    c = ctl[0]
+    need = 0
+    c.wake_min = NEVER
+    for t in range(parts):
+        ct = ctls[t]
+        c.wake_min = min(c.wake_min, ct.wake_min)
+        c.discarded += ct.discarded
+        c.ext_events += ct.ext_events
+        c.spikes += ct.spikes
+        c.crossing_spikes += ct.crossing_spikes
+        lo = min(n, bounds[t] << shift)
+        hi = min(n, bounds[t + 1] << shift)
+        k = ct.win_n
+        if ct.overflow or k > (hi - lo) * per_neuron:
+            c.overflow = 1
+            # a buffer that gives this part's neurons room for k spikes
+            need = max(need, (k * n) // max(hi - lo, 1) + 1)
+            continue
+        src = lo * per_neuron
+        dst = c.win_n
+        for s in range(k):  # dst <= src: moving towards the start in order is safe
+            win[dst + s] = win[src + s]
+        c.win_n = dst + k
+    if c.overflow:
+        c.win_n = max(c.win_n, need)
+
+
+@njit(cache=True, nogil=True)
+def split_items(grp, n_g, parts):
+    """Boundaries of ``parts`` contiguous ranges of the window's items holding about equal numbers of entries."""
+    total = 0
+    for g in range(n_g):
+        total += grp[g].hi - grp[g].lo
+    bounds = np.empty(parts + 1, np.int64)
+    bounds[0] = 0
+    g = 0
+    seen = 0
+    for t in range(1, parts):
+        goal = total * t // parts
+        while g < n_g and seen + grp[g].hi - grp[g].lo <= goal:
+            seen += grp[g].hi - grp[g].lo
+            g += 1
+        bounds[t] = g
+    bounds[parts] = n_g
+    return bounds
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def count_in_parallel(net, grp, item_bounds, bcnt, part_cnt, shift):
+    """Each part counts its items' entries per bucket (``part_cnt``, parts x buckets, flattened);
+    ``bcnt`` becomes their sum."""
+    parts = item_bounds.size - 1
+    nb = bcnt.size
+    for t in prange(parts):
+        cnt = part_cnt[t * nb:(t + 1) * nb]
+        cnt[:] = 0
+        count_entries(net, grp, item_bounds[t], item_bounds[t + 1], cnt, shift)
+    for b in range(nb):
+        k = 0
+        for t in range(parts):
+            k += part_cnt[t * nb + b]
+        bcnt[b] = k
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, shift, ent, ent_w):
+    """:func:`fill_entries` of each part's items, into its own stretch of every bucket: part t writes
+    after the entries of parts before it (earlier items), so the buckets come out exactly as one
+    thread fills them. ``bpos`` holds the buckets' starts and ends at their ends; ``part_cnt`` is
+    turned into the parts' write cursors."""
+    parts = item_bounds.size - 1
+    nb = bpos.size
+    for b in range(nb):
+        k = bpos[b]
+        for t in range(parts):
+            n = part_cnt[t * nb + b]
+            part_cnt[t * nb + b] = k
+            k += n
+        bpos[b] = k
+    for t in prange(parts):
+        fill_entries(net, grp, item_bounds[t], item_bounds[t + 1], part_cnt[t * nb:(t + 1) * nb], shift, ent, ent_w)
+
+
+@njit(**_OPTS)
 def process_window(net, st, buf, n_g, t_end):
     """Advance every neuron that has entries or may act on its own through the window to t_end.
 
@@ -243,6 +449,12 @@ def process_window(net, st, buf, n_g, t_end):
     nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
     bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
     grp, times, time_E, touched, gen = buf.grp, buf.times, buf.time_E, st.ids, st.gen
+    t0 = cycle_counter()
+    threads = st.ctls.size
+    if threads > 1:
+        item_bounds = split_items(grp, n_g, threads)
+        part_cnt = np.empty(threads * bcnt.size, np.int64)
+        count_in_parallel(net, grp, item_bounds, bcnt, part_cnt, c.bucket_shift)
     total = 0
     largest = 0
     for b in range(bcnt.size):
@@ -251,16 +463,25 @@ def process_window(net, st, buf, n_g, t_end):
         largest = max(largest, bcnt[b])
     ent = grown(buf.ent, 0, total)
     ent_w = grown(buf.ent_w, 0, total)
-    side = grown(buf.side, 0, largest + SIDE_SCRATCH)  # a bucket's batches: at most one entry per input
-    fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
+    parts = threads if c.win_n == 0 else 1  # (spikes at t = 0 of V_init >= V_th: worked in one part)
+    side = grown(buf.side, 0, parts * (largest + SIDE_SCRATCH))  # a bucket's batches: at most one entry per input
+    if threads > 1:
+        fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, c.bucket_shift, ent, ent_w)
+    else:
+        fill_entries(net, grp, 0, n_g, bpos, c.bucket_shift, ent, ent_w)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
-    for b in range(bcnt.size):
-        k = bcnt[b]
-        if k > 0:
-            bcnt[b] = 0
-            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
-                                        cls_q, c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
-            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
-                           stream, win, wake, block_min, side)
-    end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+    t1 = cycle_counter()
+    if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
+        work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
+                                 win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
+                                 st.ctls, c.bucket_shift)
+        t2 = cycle_counter()
+    else:
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, 0, bcnt.size, grp, times, time_E, cls_q, class_E, c,
+                     stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift)
+        t2 = cycle_counter()
+        end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+    c.cyc_scatter += t1 - t0
+    c.cyc_buckets += t2 - t1
+    c.cyc_window_end += cycle_counter() - t2
     return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side)

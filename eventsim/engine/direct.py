@@ -9,22 +9,31 @@ from numba import njit
 
 from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp, time_lt
+from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
-from eventsim.engine.lif_frame import catch_up, change_current, close_batch, needs_catch_up, open_batch, potential
-from eventsim.engine.records import BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, _OPTS, grown
+from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
+                                       potential)
+from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF, INPUTS,
+                                     SIDE_SCRATCH, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
-                class_stamp, c, stream, win, opened, n_opened, wake, block_min, side):
+                class_stamp, c, stream, win, opened, n_opened, batch_u0, n_applied, wake, block_min, side):
     """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
 
     One iteration per delivery (direct delivery, see :func:`advance`). A neuron's first input of
-    the batch brings it up to t and opens its batch (appended to ``opened``); later ones are
-    added to it. It takes plain arrays and records only (no Net/State tuples), and calls out only
-    for a neuron's catch-up and a batch's second input. Returns the count of opened batches.
+    the batch brings it up to t. Then a plain-LIF neuron that this input alone leaves clearly below
+    threshold (beyond :func:`add_inputs`' rounding band) takes it at once, its frame value before it
+    kept in ``batch_u0`` (index in ``r.chain``): the batch is then closed unless another input
+    comes, which restores that value and reopens the batch. Every other first input opens a batch
+    (appended to ``opened``, tested when the batch closes); later inputs are added to it. Both
+    ways give the same floats and decisions as closing every batch (:func:`close_batch`), without a
+    second visit for the single, subthreshold inputs that most neurons get. It takes plain arrays
+    and records only (no Net/State tuples), and calls out only for a neuron's catch-up and a
+    batch's second input. Returns the counts of opened and of at-once batches.
     """
     homogeneous = not np.isnan(w_h)
     w = w_h
@@ -35,6 +44,14 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             w = weights[s + wsh]
         r = nrn[i]
         if r.touched == batch:
+            if r.bflag == BATCH_NONE:  # a plain LIF neuron whose first input was discarded or taken at once
+                if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+                    discarded += 1
+                    continue
+                r.U = batch_u0[r.chain]  # take the first input back: the batch is summed, then tested
+                r.bflag = BATCH_OPEN
+                opened[n_opened] = i
+                n_opened += 1
             if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
             elif not add_exactly(r, w):
@@ -43,28 +60,49 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
         # NOTE: first input of this batch for i: bring i up to t once, so that the same-time
         # inputs after it are summed before the single threshold test.
         r.touched = batch
-        opened[n_opened] = i
-        n_opened += 1
         if r.model != FRAME_LIF:
+            opened[n_opened] = i
+            n_opened += 1
             if G.needs_catch_up(r, tick, frac):
                 G.catch_up(r, neuron[i], gen[i], i, tick, frac, c, stream, win, True)
                 set_wake(wake, block_min, i, G.wake_tick(r))
-        else:
-            cl = r.cls
-            if class_stamp[cl] != batch:
-                class_stamp[cl] = batch
-                class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
-            e = class_E[cl]
-            if needs_catch_up(r, tick, frac, e):
-                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
-                update_wake(r, neuron[i], i, tick, e, wake, block_min)
+            if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+                r.bflag = BATCH_REFRACTORY
+                discarded += 1
+            else:
+                open_batch(r, w)
+            continue
+        cl = r.cls
+        if class_stamp[cl] != batch:
+            class_stamp[cl] = batch
+            class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
+        e = class_E[cl]
+        if needs_catch_up(r, tick, frac, e):
+            catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
+            update_wake(r, neuron[i], i, tick, e, wake, block_min)
         if time_lt(tick, frac, r.ref_tick, r.ref_frac):
-            r.bflag = BATCH_REFRACTORY
+            r.bflag = BATCH_NONE
             discarded += 1
+            continue
+        u0 = r.U
+        if clearly_below(r, u0, w, e):
+            # NOTE: the same floats as add_inputs at the close, which would decide "no spike"
+            r.U = u0 + w * e
+            r.bw = w
+            r.bflag = BATCH_NONE
+            r.chain = n_applied
+            batch_u0[n_applied] = u0
+            n_applied += 1
+            if r.thr < 0.0:
+                r.ctick = DIRTY
+                if w > 0.0:
+                    update_wake(r, neuron[i], i, tick, e, wake, block_min)
         else:
+            opened[n_opened] = i
+            n_opened += 1
             open_batch(r, w)
     c.discarded += discarded
-    return n_opened
+    return n_opened, n_applied
 
 
 @njit(**_OPTS)
@@ -80,23 +118,25 @@ def deliver_batch(net, st, h, tick, frac, side):
     c.batch = batch
     c.batches += 1
     n_opened = 0
+    n_applied = 0
+    batch_u0 = st.batch_u0
     n = c.heap_n
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
         n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
         pj = net.proj[j]
         if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
             side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
-        n_opened = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick,
-                               frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
-                               block_min, side)
+        n_opened, n_applied = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight,
+                                          pj.weight_shift, tick, frac, batch, cls_q, class_E, class_stamp, c, stream,
+                                          win, opened, n_opened, batch_u0, n_applied, wake, block_min, side)
     c.heap_n = n
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
         if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
             side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
-        n_opened = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac,
-                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min,
-                               side)
+        n_opened, n_applied = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick,
+                                          frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
+                                          batch_u0, n_applied, wake, block_min, side)
     for k in range(n_opened):
         i = opened[k]
         r, nr = nrn[i], neuron[i]
@@ -154,6 +194,7 @@ def run_window_direct(net, st, h, t_end, side):
     anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
     """
     c = st.ctl[0]
+    t0 = cycle_counter()
     while True:
         kind, tick, frac = next_kind(net, c, h)
         if kind < 0 or tick >= t_end:
@@ -162,7 +203,10 @@ def run_window_direct(net, st, h, t_end, side):
             side = deliver_batch(net, st, h, tick, frac, side)
         else:
             timed_actions(net, st, kind, tick, frac)
+    t1 = cycle_counter()
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
     end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake,
                   st.block_min)
+    c.cyc_direct += t1 - t0
+    c.cyc_window_end += cycle_counter() - t1
     return side

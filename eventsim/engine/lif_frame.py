@@ -181,9 +181,23 @@ def add_inputs(r, nr, s, e_t):
     # NOTE: a few flops per batch, all from the record's first cache line (slack holds the
     # V_inf and thr terms), keep the frame's speed; only a margin within rounding of zero (ties
     # of the sum with V_th) pays for the division of the V-space test.
-    if abs(d) > FRAME_BAND * abs(u0) + e_t * (FRAME_BAND * abs(s) + r.slack):
+    if abs(d) > frame_band(r, u0, s, e_t):
         return d >= 0.0
     return reaches_in_v_space(r, nr, u0, s, e_t)
+
+
+@njit(inline="always", **_OPTS)
+def frame_band(r, u0, s, e_t):
+    """Rounding allowance of the frame's threshold test for inputs s (mV) at E(t) = e_t from frame value u0."""
+    return FRAME_BAND * abs(u0) + e_t * (FRAME_BAND * abs(s) + r.slack)
+
+
+@njit(inline="always", **_OPTS)
+def clearly_below(r, u0, s, e_t):
+    """True when inputs s (mV) at E(t) = e_t leave frame value u0 below threshold by more than the
+    rounding band: exactly when :func:`add_inputs` would return False without the V-space test (same floats)."""
+    d = (u0 + s * e_t) - r.thr * e_t
+    return d < 0.0 and -d > frame_band(r, u0, s, e_t)
 
 
 @njit(**_OPTS)

@@ -11,6 +11,7 @@ from numba import njit
 from eventsim.engine import generic as G
 from eventsim.engine.buckets import gather_window, process_window
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
+from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
@@ -114,6 +115,7 @@ def advance(net, st, buf, stop_tick):
     more spikes than the window buffer holds (the caller simulates again with a larger one).
     """
     c = st.ctl[0]
+    t_call = cycle_counter()
     if c.started == 0:
         start(net, st)
     W = c.window
@@ -145,7 +147,9 @@ def advance(net, st, buf, stop_tick):
             buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side)
             c.direct_windows += 1
         else:
+            t0 = cycle_counter()
             buf, n_g = gather_window(net, st, buf, t_end)
+            c.cyc_gather += cycle_counter() - t0
             buf = process_window(net, st, buf, n_g, t_end)
         c.windows += 1
         # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
@@ -153,8 +157,11 @@ def advance(net, st, buf, stop_tick):
         c.direct = 1 if nrn_n <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
         if c.overflow:
             break
+        t0 = cycle_counter()
         h, out = flush_window(net, st, buf.heap, buf.out)
+        c.cyc_queue += cycle_counter() - t0
         buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side)
         now = t_end
         c.now = now
+    c.cyc_total += cycle_counter() - t_call
     return buf

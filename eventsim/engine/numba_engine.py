@@ -8,9 +8,11 @@ no Python code runs per event.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import namedtuple
 
+import numba
 import numpy as np
 
 from eventsim.engine import kernels as K
@@ -22,19 +24,24 @@ from eventsim.workload import autonomous_rate
 __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 
 COUNTER_NAMES = K.COUNTER_NAMES
+PHASE_NAMES = K.PHASE_NAMES
 
 Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids")
+State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids "
+                             "batch_u0 ctls")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``gen`` the model states and parameters of neurons
 on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none);
 ``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
-scratch list of neuron ids (the neurons a bucket's entries reached; the neurons a direct
-delivery's batch reached)."""
+scratch list of neuron ids (the neurons a bucket's entries reached; the neurons of a direct
+delivery's batch that must be tested when it closes), ``batch_u0`` the frame values, before the
+batch, of the neurons whose single input a direct delivery added at once (scratch), and ``ctls``
+one CTL record per part of a window's buckets worked in parallel (its length is the thread count;
+eventsim.engine.buckets.work_buckets_in_parallel)."""
 
 _EXPONENT_PER_WINDOW = 20.0
 _MAX_BUCKETS = 512
@@ -158,7 +165,7 @@ def make_gen(p: Prepared, codes: np.ndarray) -> np.ndarray:
                     tau_syn_in=p.tau_syn_in)
 
 
-def make_state(p: Prepared, net: Net) -> State:
+def make_state(p: Prepared, net: Net, threads: int = 1) -> State:
     """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call)."""
     n = p.n_neurons
     codes = model_codes(p)
@@ -192,7 +199,7 @@ def make_state(p: Prepared, net: Net) -> State:
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
         bcnt=np.zeros((n >> shift) + 1, np.int64), bpos=np.zeros((n >> shift) + 1, np.int64),
-        ids=np.zeros(max(n, 1), np.int64),
+        ids=np.zeros(max(n, 1), np.int64), batch_u0=np.zeros(max(n, 1)), ctls=np.zeros(threads, K.CTL),
     )
 
 
@@ -203,15 +210,26 @@ class NumbaEngine:
     ----------
     prepared : Prepared
         The network to simulate.
+    threads : int
+        Parts each window's buckets are worked in, in parallel on Numba's threads (at most
+        ``min(threads, NUMBA_NUM_THREADS)`` of them run at once); spikes and voltages are
+        bit-identical for every value (:func:`eventsim.engine.buckets.work_buckets_in_parallel`).
     """
 
     name = "numba"
 
-    def __init__(self, prepared: Prepared):
+    def __init__(self, prepared: Prepared, threads: int = 1):
         check_compiled(prepared)  # lif (adaptive or not) and qif
         self.prepared = prepared
+        self.threads = int(threads)
+        if self.threads > 1:
+            # NOTE: OpenMP workers that spin between windows took the cores from the window's serial
+            # parts (gathering, the window's end) and from other processes: 4x slower than one thread
+            # on a shared 2-core machine, against 1.1x faster with passive waiting (perf/RESULTS.md).
+            # Read once, when Numba first starts its OpenMP threads; a user's own setting wins.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.net = make_net(prepared)
-        self.state = make_state(prepared, self.net)
+        self.state = make_state(prepared, self.net, self.threads)
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
                               ent_w=np.empty(1024), side=np.empty(64, K.SIDE))
@@ -267,6 +285,8 @@ class NumbaEngine:
         if self._lost is not None:
             raise RuntimeError(self._lost)
         saved = self._snapshot() if self._growing else None
+        if self.threads > 1:
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
         while True:
             try:
                 self._buf = K.advance(self.net, self.state, self._buf, np.int64(stop_tick))
@@ -338,6 +358,13 @@ class NumbaEngine:
         """Event counters (see :data:`COUNTER_NAMES`)."""
         ctl = self.state.ctl[0]
         return {k: int(ctl[k]) for k in COUNTER_NAMES}
+
+    @property
+    def phase_cycles(self) -> dict:
+        """Cycles spent so far in each phase of the compiled loop (:data:`PHASE_NAMES`) and in the whole
+        loop (``total``), read from the processor's cycle counter (:mod:`eventsim.engine.cycles`)."""
+        ctl = self.state.ctl[0]
+        return {k: int(ctl[f"cyc_{k}"]) for k in (*PHASE_NAMES, "total")}
 
     def queue_bytes(self) -> int:
         """Bytes held by the spike-group heap and the window's item and entry tables."""

@@ -108,10 +108,21 @@ CTL = np.dtype([
     ("windows", np.int64),
     ("batches", np.int64),  # same-time input batches
     ("direct_windows", np.int64),  # windows delivered directly
+    # cycles (eventsim.engine.cycles) spent in each phase of the loop, and in the whole loop
+    ("cyc_gather", np.int64),  # taking a window's events off the queues (bucket mode)
+    ("cyc_scatter", np.int64),  # writing the entries into the neuron buckets
+    ("cyc_buckets", np.int64),  # working the buckets: deliveries, batches, catch-ups of touched neurons
+    ("cyc_direct", np.int64),  # direct delivery: the same, straight from the queues
+    ("cyc_window_end", np.int64),  # neurons woken by their own Poisson arrivals or crossings
+    ("cyc_queue", np.int64),  # queueing and recording a window's spikes
+    ("cyc_total", np.int64),  # the whole compiled loop
 ], align=True)
 """Control scalars and counters of a run, one record (passed by pointer: no reference counting)."""
 COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "heap_pushes",
                  "heap_peak", "windows", "batches", "direct_windows")
+PHASE_NAMES = ("gather", "scatter", "buckets", "direct", "window_end", "queue")
+"""The loop's phases timed in cycles (CTL fields ``cyc_<name>``); the rest of ``cyc_total`` is the
+loop's own bookkeeping (idle-window skips, frame rebases, mode choice)."""
 
 TICKS_PER_MS = 1e6
 TICK_MS = 1e-6  # eventsim.timebase.TICK_MS: elapsed times are (ticks) * TICK_MS, as the reference engine computes them

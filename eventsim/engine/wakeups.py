@@ -48,9 +48,16 @@ def end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake,
     in which few neurons can fire by themselves costs little more than its block scan. Leaves
     the smallest wake-up of all in ``c.wake_min``.
     """
+    c.wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min, 0,
+                             block_min.size)
+
+
+@njit(**_OPTS)
+def wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min, b_lo, b_hi):
+    """:func:`end_of_window` for the blocks ``b_lo:b_hi`` of 64 neurons; returns their smallest wake-up."""
     n = nrn.size
     wake_min = NEVER
-    for b in range(block_min.size):
+    for b in range(b_lo, b_hi):
         if block_min[b] >= t_end:
             if block_min[b] < wake_min:
                 wake_min = block_min[b]
@@ -75,4 +82,4 @@ def end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake,
         block_min[b] = m
         if m < wake_min:
             wake_min = m
-    c.wake_min = wake_min
+    return wake_min
