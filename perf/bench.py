@@ -4,6 +4,7 @@
     python perf/bench.py --model brunel --scale 1 --duration 1000
     python perf/bench.py --model benchmark4 --scale 1 --duration 10000 --repeat 3 --json
     python perf/bench.py --model sparse --scale 1 --duration 100       # 1e6 neurons, 1e8 synapses
+    python perf/bench.py --model brunel --neuron qif --scale 0.5 --duration 300
 
 Models:
 
@@ -19,6 +20,12 @@ Models:
     population with Brunel's neuron parameters, fixed in-degree 100 from the population onto
     itself (inhibitory, -0.5 mV, delay 1.5 ms: Brunel & Hakim's purely inhibitory network) and
     Brunel's Poisson drive (20 kHz of 0.1 mV per neuron). At scale 1: 1e8 synapses.
+
+``--neuron`` (``brunel`` only) swaps the neuron model of both populations, all else equal:
+``lif`` (default: the scenario itself), ``adaptive`` (``lif`` with ``delta_theta = 1`` mV,
+``tau_theta = 100`` ms: the compiled engine's generic path) or ``qif`` (``E_L = 0``, ``V_c = 20``,
+``V_peak = 30``, ``V_reset = 10`` mV, the other parameters Brunel's). It answers what one event
+costs on the generic path beside plain LIF's frame.
 
 Phases, each timed on its own (:func:`eventsim.profiling.timed_run`):
 ``build_s`` reading the scenario, describing and preparing the network (connectivity, state, the
@@ -81,6 +88,29 @@ def sparse_network(scale: float, seed: int, engine: str):
     return net
 
 
+BRUNEL_NEURON = dict(C_m=250.0, tau_m=20.0, E_L=0.0, V_reset=10.0, V_init=0.0, t_ref=2.0)
+NEURONS = {  # --neuron -> the parameters of both Brunel populations (None: the scenario file itself)
+    "lif": None,
+    "adaptive": dict(model="lif", V_th=20.0, delta_theta=1.0, tau_theta=100.0, **BRUNEL_NEURON),
+    "qif": dict(model="qif", V_c=20.0, V_peak=30.0, **BRUNEL_NEURON),
+}
+
+
+def brunel_network(scale: float, seed: int, engine: str, params: dict):
+    """scenarios/brunel_delta.toml (sizes, in-degrees, weights, delay, Poisson drive) with other neurons."""
+    from eventsim import Network
+
+    net = Network(seed=seed, engine=engine)
+    n = sizes("brunel", scale)
+    exc, inh = (net.add_population(name, n[name], **params) for name in ("exc", "inh"))
+    for pre, indegree, w in ((exc, 1000, 0.1), (inh, 250, -0.5)):
+        for post in (exc, inh):
+            net.connect(pre, post, rule="fixed_indegree", indegree=indegree, weight=w, delay=1.5)
+    for pop in (exc, inh):
+        net.add_poisson(pop, rate=20000.0, weight=0.1)
+    return net
+
+
 def describe(args, duration: float):
     """A fresh, unprepared Network for the chosen model; returns (network, seed)."""
     if args.model == "sparse":
@@ -88,6 +118,9 @@ def describe(args, duration: float):
         return sparse_network(args.scale, seed, args.engine), seed
     from eventsim import scenario
 
+    if args.neuron != "lif":
+        seed = 12345 if args.seed is None else args.seed  # the scenario's
+        return brunel_network(args.scale, seed, args.engine, NEURONS[args.neuron]), seed
     path, _ = MODELS[args.model]
     overrides = [f"populations.{k}.size={n}" for k, n in sizes(args.model, args.scale).items()]
     overrides.append(f"run.duration={duration!r}")
@@ -144,7 +177,7 @@ def record(args, runs: list, first_compile_s: float) -> dict:
     rate = lambda k, m: (k / (m * seconds) if m and seconds > 0 else 0.0)  # noqa: E731
     pops = [b - a for a, b in zip(r0["pop_start"][:-1], r0["pop_start"][1:])]
     return {
-        "model": args.model, "scale": args.scale, "neurons": n, "synapses": r0["synapses"],
+        "model": args.model, "neuron": args.neuron, "scale": args.scale, "neurons": n, "synapses": r0["synapses"],
         "simulated_ms": r0["simulated_ms"],
         "build_s": round(build["median"], 6), "compile_s": round(first_compile_s, 6),
         "sim_s": round(sim["median"], 6), "spikes": r0["spikes"], "rate_hz": round(rate(r0["spikes"], n), 4),
@@ -168,7 +201,7 @@ def table(rec: dict) -> str:
     """The record as an aligned two-column table."""
     f = _common.fmt
     rows = [
-        ("model", f"{rec['model']} x {rec['scale']:g} ({rec['engine']} engine, seed {rec['seed']})"),
+        ("model", f"{rec['model']} x {rec['scale']:g}, {rec['neuron']} ({rec['engine']} engine, seed {rec['seed']})"),
         ("neurons / synapses", f"{f(rec['neurons'])} / {f(rec['synapses'])}"),
         ("simulated", f"{rec['simulated_ms']:g} ms"),
         ("build", f"{rec['build_s']:.3f} s  ({f(rec['build_syn_per_s'])} synapses/s)"),
@@ -196,11 +229,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the population sizes (default 1)")
     ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
     ap.add_argument("--engine", choices=("numba", "reference"), default="numba")
+    ap.add_argument("--neuron", choices=tuple(NEURONS), default="lif",
+                    help="neuron model of brunel's populations (default lif: the scenario)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs after a warm-up when > 1 (default 1)")
     ap.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
     ap.add_argument("--cold-cache", action="store_true", help="use an empty Numba cache: compile_s is a true JIT")
     ap.add_argument("--json", action="store_true", help="print only the JSON line")
     args = ap.parse_args(argv)
+    if args.neuron != "lif" and args.model != "brunel":
+        ap.error("--neuron applies to --model brunel only")
     if args.scale <= 0 or args.duration <= 0 or args.repeat < 1:
         ap.error("--scale and --duration must be positive, --repeat at least 1")
     return args

@@ -556,7 +556,23 @@ def test_adaptive_cell_maps_units_onto_lif_with_a_threshold_exactly(auto_setup):
     assert pop.get("delta_theta") == 3.0 and pop.get("tau_theta") == 50.0 and pop.get("cm") == 0.25
 
 
+class QIF_reference_only(sim.QIF_curr_delta):
+    """A cell type that runs on the reference engine only (eventsim's own ones all run compiled)."""
+    reference_only = True
+
+
 @pytest.mark.parametrize("celltype", [sim.QIF_curr_delta, sim.IF_curr_delta_adaptive])
+def test_qif_and_adaptive_cells_run_on_the_compiled_engine(celltype):
+    sim.setup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim.Population(2, celltype())
+        sim.run(1.0)
+    assert _network().engine_name == "numba"
+    sim.end()
+
+
+@pytest.mark.parametrize("celltype", [QIF_reference_only])
 def test_reference_only_cell_types_select_the_reference_engine_with_one_warning(celltype):
     sim.setup()
     with pytest.warns(UserWarning, match=f"^{celltype.__name__} runs on eventsim's reference engine only") as caught:
@@ -585,7 +601,7 @@ def test_plain_networks_still_run_on_the_compiled_engine():
     sim.end()
 
 
-@pytest.mark.parametrize("celltype", [sim.QIF_curr_delta, sim.IF_curr_delta_adaptive])
+@pytest.mark.parametrize("celltype", [QIF_reference_only])
 def test_reference_only_cell_types_on_an_explicit_compiled_engine_fail_saying_how(celltype):
     sim.setup(engine="numba")
     with pytest.raises(sim.EventsimPyNNError, match=r"reference engine only .* use sim.setup\(engine='reference'\)"):
@@ -649,7 +665,7 @@ def test_mixed_lif_and_qif_network_equals_the_eventsim_api_bit_for_bit(auto_setu
     assert sum(t.size for t in got.values()) > 50 and all(got[int(c)].size for c in q.all_cells)
 
     # the same network written directly against eventsim, with the connections PyNN's connectors drew
-    net = eventsim.Network(seed=0, engine="reference")
+    net = eventsim.Network(seed=0, engine=_network().engine_name)
     elif_ = net.add_population("lif", 10, "lif", C_m=250.0, tau_m=20.0, E_L=-65.0, V_reset=-70.0, V_th=-50.0,
                                t_ref=2.0, V_init=-65.0, I_e=i_lif * 1000.0)
     eq = net.add_population("q", 8, "qif", C_m=250.0, tau_m=10.0, E_L=-70.0, V_c=-55.0, V_peak=-40.0, V_reset=-70.0,

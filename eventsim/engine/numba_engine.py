@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from eventsim.engine import kernels as K
-from eventsim.models import check_compiled, lif
+from eventsim.models import REGISTRY, check_compiled, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
 from eventsim.workload import autonomous_rate
@@ -27,9 +27,10 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
                         "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
 """Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
 
-State = namedtuple("State", "ctl nrn class_E class_stamp stream win voltages wake block_min bcnt bpos ids")
+State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
-``nrn`` (per-neuron state records) above all; ``bcnt`` and ``bpos`` are the window's entry
+``nrn`` (per-neuron state records) above all; ``gen`` the model states and parameters of neurons
+on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none); ``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
 scratch list of neuron ids (the neurons a bucket's entries reached; the neurons a direct
 delivery's batch reached)."""
@@ -138,13 +139,36 @@ def make_net(p: Prepared) -> Net:
     )
 
 
+def model_codes(p: Prepared) -> np.ndarray:
+    """Each neuron's path in the compiled loop (``NSTATE.model``): ``FRAME_LIF`` for plain ``lif``
+    (``delta_theta = 0``), ``GEN_LIF`` for ``lif`` with an adaptive threshold, ``GEN_QIF`` for ``qif``."""
+    models = list(REGISTRY)
+    codes = np.where(p.model_id == models.index("qif"), K.GEN_QIF, K.FRAME_LIF)
+    adaptive = (p.model_id == models.index("lif")) & (p.delta_theta != 0)
+    return np.where(adaptive, K.GEN_LIF, codes).astype(np.int16)
+
+
+def make_gen(p: Prepared, codes: np.ndarray) -> np.ndarray:
+    """GEN records of the neurons on the generic path (indexed by neuron id; one record if none)."""
+    if not np.any(codes != K.FRAME_LIF):
+        return np.zeros(1, K.GEN)
+    return _records(K.GEN, p.n_neurons, E_L=p.E_L, tau_m=p.tau_m, C_m=p.C_m, V_th=p.V_th, V_reset=p.V_reset,
+                    V_c=p.V_c, delta_theta=p.delta_theta, tau_theta=p.tau_theta, tau_syn_ex=p.tau_syn_ex,
+                    tau_syn_in=p.tau_syn_in)
+
+
 def make_state(p: Prepared, net: Net) -> State:
     """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call)."""
     n = p.n_neurons
+    codes = model_codes(p)
+    frame = codes == K.FRAME_LIF
     v_inf = lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)
-    nrn = _records(K.NSTATE, n, U=0.0, thr=p.V_th - v_inf, V_inf=v_inf, I=p.I_e, cls=net.neuron["tau_class"],
-                   ps_tick=K.NEVER, ps_m=-1, ctick=K.DIRTY, bt=-1, chain=-1)
-    window = window_ticks(p, float(p.tau_m.min()) if n else 1.0)
+    # thr = +inf keeps the frame's code from touching a generic neuron's fields (open_batch's ctick)
+    nrn = _records(K.NSTATE, n, U=0.0, thr=np.where(frame, p.V_th - v_inf, np.inf), V_inf=v_inf, I=p.I_e,
+                   cls=net.neuron["tau_class"], model=codes, ps_tick=K.NEVER, ps_m=-1,
+                   ctick=np.where(frame, K.DIRTY, K.NEVER), bt=-1, chain=-1)
+    # the frame's exponent cap concerns plain LIF neurons only
+    window = window_ticks(p, float(p.tau_m[frame].min()) if frame.any() else np.inf)
     per_neuron = window_spike_bound(p, window) or _GROWN_FROM_PER_NEURON
     out_per_pop = np.diff(p.pop_proj_ptr)
     ctl = np.zeros(1, K.CTL)
@@ -157,7 +181,7 @@ def make_state(p: Prepared, net: Net) -> State:
     ctl["direct_max_neurons"] = DIRECT_MAX_NEURONS
     ctl["direct_max_entries"] = DIRECT_MAX_ENTRIES
     return State(
-        ctl=ctl, nrn=nrn,
+        ctl=ctl, nrn=nrn, gen=make_gen(p, codes),
         class_E=np.ones(net.cls_q.size), class_stamp=np.full(net.cls_q.size, -1, np.int64),
         stream=_records(K.STREAM, p.ps_rate.size, rate=p.ps_rate, weight=p.ps_weight, start=p.ps_start,
                         stop=p.ps_stop, key=p.ps_key),
@@ -183,7 +207,7 @@ class NumbaEngine:
     name = "numba"
 
     def __init__(self, prepared: Prepared):
-        check_compiled(prepared)  # plain lif only in this version
+        check_compiled(prepared)  # lif (adaptive or not) and qif
         self.prepared = prepared
         self.net = make_net(prepared)
         self.state = make_state(prepared, self.net)
@@ -272,7 +296,7 @@ class NumbaEngine:
     def _snapshot(self) -> dict:
         """Copies of everything a compiled call changes in place (append-only outputs excepted)."""
         st = self.state
-        arrays = {k: getattr(st, k).copy() for k in ("ctl", "nrn", "stream", "voltages", "wake", "block_min",
+        arrays = {k: getattr(st, k).copy() for k in ("ctl", "nrn", "gen", "stream", "voltages", "wake", "block_min",
                                                       "class_E", "class_stamp", "bcnt", "bpos")}
         arrays["heap"] = self._buf.heap[: int(st.ctl[0]["heap_n"])].copy()
         return arrays

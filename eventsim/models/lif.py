@@ -8,7 +8,9 @@ always, also while refractory. ``delta_theta = 0`` (the default) is NEST's ``iaf
 Everything about the model is here: its parameters (:data:`SPEC`, :func:`validate`), its closed
 forms in plain Python (one definition each; the reference engine and the tests call them) and
 :class:`ReferenceOps`, the per-model interface of the reference engine. The compiled engine's
-frame-based version of the same closed forms lives in :mod:`eventsim.engine.kernels` (plain LIF only).
+frame-based version of plain LIF lives in :mod:`eventsim.engine.lif_frame`; neurons with an adaptive
+threshold run there on the generic path (:mod:`eventsim.engine.generic`), which calls this module's
+closed forms and state operations themselves (``register_jitable``: plain Python that Numba also compiles).
 Units: ms, mV, pA, pF.
 """
 
@@ -17,13 +19,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from eventsim.errors import ValidationError
 from eventsim.models.spec import ModelSpec, check_time_scales, source
 from eventsim.timebase import TICK_MS
 
 __all__ = ["SPEC", "validate", "v_inf", "free_potential", "crossing_time", "period", "threshold_gap",
-           "adaptive_crossing_time", "ReferenceOps"]
+           "adaptive_crossing_time", "advance", "advance_clamped", "fires", "reset", "ReferenceOps"]
 
 SPEC = ModelSpec(
     name="lif",
@@ -76,6 +79,7 @@ def check_v_inf_and_reset(values: dict, given: dict, where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Closed forms (ms, mV, pA, pF)
 # ---------------------------------------------------------------------------------------------
+@register_jitable
 def v_inf(E_L, I, tau_m, C_m):
     """Asymptotic potential ``E_L + I (tau_m / C_m)`` in mV (scalars or arrays).
 
@@ -84,11 +88,13 @@ def v_inf(E_L, I, tau_m, C_m):
     return E_L + I * (tau_m / C_m)
 
 
+@register_jitable
 def free_potential(t: float, v0: float, v_inf: float, tau_m: float) -> float:
     """Potential ``t`` ms after being ``v0`` with no input: ``v_inf + (v0 - v_inf) exp(-t/tau_m)``."""
     return v_inf + (v0 - v_inf) * math.exp(-t / tau_m)
 
 
+@register_jitable
 def crossing_time(v0: float, v_inf: float, v_th: float, tau_m: float) -> float:
     """Time in ms for the free potential to go from ``v0`` to the fixed threshold ``v_th``.
 
@@ -125,6 +131,7 @@ def rate_bound(p, lo: int, hi: int) -> np.ndarray:
     return rate
 
 
+@register_jitable
 def threshold_gap(t: float, v0: float, a0: float, v_inf: float, v_th: float, tau_m: float,
                   tau_theta: float) -> float:
     """``V(t) - theta(t)`` in mV, ``t`` ms after ``(V, a) = (v0, a0)`` with no input:
@@ -132,6 +139,7 @@ def threshold_gap(t: float, v0: float, a0: float, v_inf: float, v_th: float, tau
     return (v_inf - v_th) + (v0 - v_inf) * math.exp(-t / tau_m) - a0 * math.exp(-t / tau_theta)
 
 
+@register_jitable
 def adaptive_crossing_time(v0: float, a0: float, v_inf: float, v_th: float, tau_m: float,
                            tau_theta: float) -> float:
     """First time in ms at which ``V(t) >= V_th + a(t)`` with no input, or inf.
@@ -143,56 +151,96 @@ def adaptive_crossing_time(v0: float, a0: float, v_inf: float, v_th: float, tau_
     ``t_up``, where both exponentials are below ``c/2``); a safeguarded Newton iteration refines it.
     The result ``b`` has ``g(b) >= 0`` and the first crossing lies in ``(b - 1e-12 ms, b]``
     (or within 4 ulp of ``b`` when that is wider).
+
+    Plain Python that Numba compiles too (``register_jitable``): the compiled engine calls this very
+    definition (:mod:`eventsim.engine.generic`), so both engines compute the same float64 operations.
     """
     if a0 == 0.0:
         return crossing_time(v0, v_inf, v_th, tau_m)
-    g = lambda t: threshold_gap(t, v0, a0, v_inf, v_th, tau_m, tau_theta)  # noqa: E731
-    if g(0.0) >= 0.0:
+    if threshold_gap(0.0, v0, a0, v_inf, v_th, tau_m, tau_theta) >= 0.0:
         return 0.0
     c, A = v_inf - v_th, v0 - v_inf
-    pieces = []
+    t_star = math.nan  # the far end of the first monotone piece, if g has an extremum at t > 0
     rate = 1.0 / tau_theta - 1.0 / tau_m
     if A > 0.0 and rate != 0.0:
         # t* solves exp(t (1/tau_theta - 1/tau_m)) = a0 tau_m / (A tau_theta); in logs: nothing overflows
-        t_star = (math.log(a0) + math.log(tau_m) - math.log(A) - math.log(tau_theta)) / rate
-        if math.isfinite(t_star) and t_star > 0.0:
-            pieces.append(t_star)
+        x = (math.log(a0) + math.log(tau_m) - math.log(A) - math.log(tau_theta)) / rate
+        if math.isfinite(x) and x > 0.0:
+            t_star = x
+    lo = 0.0
+    if t_star == t_star:  # not NaN
+        if threshold_gap(t_star, v0, a0, v_inf, v_th, tau_m, tau_theta) >= 0.0:
+            return _refine(lo, t_star, v0, a0, v_inf, v_th, tau_m, tau_theta)
+        lo = t_star
     if c > 0.0:
         t_up = max(0.0, tau_m * math.log(2.0 * abs(A) / c) if A != 0.0 else 0.0,
                    tau_theta * math.log(2.0 * a0 / c))
-        t_up = max(t_up, pieces[0] if pieces else 0.0)
-        while g(t_up) < 0.0:  # only rounding can leave g(t_up) below 0
+        t_up = max(t_up, lo)
+        while threshold_gap(t_up, v0, a0, v_inf, v_th, tau_m, tau_theta) < 0.0:  # only rounding leaves g < 0
             t_up = 2.0 * t_up + tau_m
-        pieces.append(t_up)
-    lo = 0.0
-    for hi in pieces:
-        if g(hi) >= 0.0:
-            return _refine(g, lo, hi, v0 - v_inf, a0, tau_m, tau_theta)
-        lo = hi
+        return _refine(lo, t_up, v0, a0, v_inf, v_th, tau_m, tau_theta)
     return math.inf
 
 
-def _refine(g, lo: float, hi: float, A: float, a0: float, tau_m: float, tau_theta: float) -> float:
-    """Safeguarded Newton on ``g`` over ``[lo, hi]`` (``g(lo) < 0 <= g(hi)``, g monotone there);
-    returns ``hi`` once ``hi - lo <= max(SOLVER_TOL_MS, 4 ulp(hi))``."""
-    dg = lambda t: -A / tau_m * math.exp(-t / tau_m) + a0 / tau_theta * math.exp(-t / tau_theta)  # noqa: E731
+@register_jitable
+def _ulp(x: float) -> float:
+    """``math.ulp`` of a non-negative x, written so that Numba compiles it."""
+    return np.nextafter(x, np.inf) - x
+
+
+@register_jitable
+def _refine(lo: float, hi: float, v0: float, a0: float, v_inf: float, v_th: float, tau_m: float,
+            tau_theta: float) -> float:
+    """Safeguarded Newton on :func:`threshold_gap` over ``[lo, hi]`` (``g(lo) < 0 <= g(hi)``, g monotone
+    there); returns ``hi`` once ``hi - lo <= max(SOLVER_TOL_MS, 4 ulp(hi))``."""
+    A = v0 - v_inf
     t = 0.5 * (lo + hi)
     for _ in range(400):
-        tol = max(SOLVER_TOL_MS, 4.0 * math.ulp(hi))
+        tol = max(SOLVER_TOL_MS, 4.0 * _ulp(hi))
         if hi - lo <= tol:
             break
-        gt = g(t)
+        gt = threshold_gap(t, v0, a0, v_inf, v_th, tau_m, tau_theta)
         if gt >= 0.0:
             hi = t
         else:
             lo = t
-        d = dg(t)
+        d = -A / tau_m * math.exp(-t / tau_m) + a0 / tau_theta * math.exp(-t / tau_theta)  # g'(t)
         nt = t - gt / d if d != 0.0 else math.nan
         if abs(nt - t) < tol / 4:
             # Newton has converged: step just past the root so that the bracket closes on it
             nt += math.copysign(tol / 4, nt - t) if nt != t else (tol / 4 if gt < 0.0 else -tol / 4)
         t = nt if lo < nt < hi else 0.5 * (lo + hi)  # the safeguard: bisect when Newton leaves the bracket
     return hi
+
+
+# ---------------------------------------------------------------------------------------------
+# The model's operations on its state (V, a), in plain floats: ReferenceOps and the compiled engine's
+# generic path (eventsim.engine.generic) call these same definitions (Numba compiles them there).
+# ---------------------------------------------------------------------------------------------
+@register_jitable
+def advance(v: float, a: float, dt: float, v_inf: float, tau_m: float, tau_theta: float) -> tuple:
+    """State ``(V, a)`` ``dt`` ms later with no input, asymptotic potential ``v_inf`` (mV)."""
+    if a != 0.0:
+        a *= math.exp(-dt / tau_theta)
+    return free_potential(dt, v, v_inf, tau_m), a
+
+
+@register_jitable
+def advance_clamped(v: float, a: float, dt: float, tau_theta: float) -> tuple:
+    """State ``(V, a)`` ``dt`` ms later while V is clamped (refractory): only ``a`` relaxes."""
+    return v, (a * math.exp(-dt / tau_theta) if a != 0.0 else a)
+
+
+@register_jitable
+def fires(v: float, a: float, v_th: float) -> bool:
+    """``V >= theta = V_th + a``."""
+    return v >= v_th + a
+
+
+@register_jitable
+def reset(a: float, v_reset: float, delta_theta: float) -> tuple:
+    """State after a spike: V at ``V_reset``, ``a`` (taken at the spike) raised by ``delta_theta``."""
+    return v_reset, a + delta_theta
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,15 +267,11 @@ class ReferenceOps:
 
     def advance(self, i: int, state: tuple, dt: float, I: float) -> tuple:
         """State ``dt`` ms later with no input and current ``I`` (pA)."""
-        v, a = state
-        if a != 0.0:
-            a *= math.exp(-dt / self.tau_theta[i])
-        return free_potential(dt, v, self._v_inf(i, I), self.tau_m[i]), a
+        return advance(state[0], state[1], dt, self._v_inf(i, I), self.tau_m[i], self.tau_theta[i])
 
     def advance_clamped(self, i: int, state: tuple, dt: float) -> tuple:
         """State ``dt`` ms later while V is clamped (refractory): only ``a`` relaxes."""
-        v, a = state
-        return v, (a * math.exp(-dt / self.tau_theta[i]) if a != 0.0 else a)
+        return advance_clamped(state[0], state[1], dt, self.tau_theta[i])
 
     receives_while_refractory = False  # inputs during t_ref are discarded
 
@@ -236,10 +280,10 @@ class ReferenceOps:
         return state[0] + math.fsum(weights), state[1]
 
     def fires(self, i: int, state: tuple) -> bool:
-        return state[0] >= self.V_th[i] + state[1]
+        return fires(state[0], state[1], self.V_th[i])
 
     def reset(self, i: int, state: tuple) -> tuple:
-        return self.V_reset[i], state[1] + self.delta_theta[i]
+        return reset(state[1], self.V_reset[i], self.delta_theta[i])
 
     def time_to_spike(self, i: int, state: tuple, I: float) -> float:
         """Time in ms to the next spike with no input (inf if none)."""

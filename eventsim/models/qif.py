@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from eventsim.errors import ValidationError
 from eventsim.models.spec import ModelSpec, check_time_scales
@@ -72,6 +73,7 @@ def validate(values: dict, given: dict, where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Closed forms (ms, mV, pA, pF)
 # ---------------------------------------------------------------------------------------------
+@register_jitable
 def _scaled(E_L: float, V_c: float, tau_m: float, C_m: float, I: float) -> tuple[float, float, float]:
     """``(D, D R I, q)`` in mV, mV^2, mV^2."""
     D = V_c - E_L
@@ -79,11 +81,13 @@ def _scaled(E_L: float, V_c: float, tau_m: float, C_m: float, I: float) -> tuple
     return D, dri, D * (0.25 * D) - dri
 
 
+@register_jitable
 def drift(v: float, E_L: float, V_c: float, dri: float) -> float:
     """``(V - E_L)(V - V_c) + D R I`` in mV^2: ``D tau_m dV/dt`` (positive: V rises)."""
     return (v - E_L) * (v - V_c) + dri
 
 
+@register_jitable
 def _phi(s: float, q: float) -> float:
     """``s`` or ``tan(sqrt(-q) s)/sqrt(-q)`` (q <= 0): analytic in q (q > 0 is written out in
     :func:`free_potential`)."""
@@ -93,7 +97,8 @@ def _phi(s: float, q: float) -> float:
     return s
 
 
-def free_potential(t: float, v0: float, *, E_L: float, V_c: float, tau_m: float, C_m: float, I: float) -> float:
+@register_jitable
+def free_potential(t: float, v0: float, E_L: float, V_c: float, tau_m: float, C_m: float, I: float) -> float:
     """Potential in mV ``t`` ms after being ``v0`` with no input and current ``I`` (pA).
 
     Valid before the blow-up (the engine never asks past the time to reach ``V_peak``)."""
@@ -119,6 +124,7 @@ def free_potential(t: float, v0: float, *, E_L: float, V_c: float, tau_m: float,
     return v
 
 
+@register_jitable
 def _from_far_below(v: float, v0: float, u0: float, phi: float, q: float, E_L: float, V_c: float) -> float:
     """``V(t)`` when ``v0 + (V - V0)`` cancelled (``v0`` far below the fixed points, V rising to them).
 
@@ -131,17 +137,20 @@ def _from_far_below(v: float, v0: float, u0: float, phi: float, q: float, E_L: f
     return mid + u if abs(mid) + abs(u) < abs(v0) else v
 
 
+@register_jitable
 def _plus_k(u: float, k: float, f: float) -> float:
     """``u + k`` (k > 0, ``f = u^2 - k^2``) without cancellation."""
     return u + k if u >= 0.0 else f / (u - k)
 
 
+@register_jitable
 def _minus_k(u: float, k: float, f: float) -> float:
     """``u - k`` (k > 0, ``f = u^2 - k^2``) without cancellation."""
     return u - k if u <= 0.0 else f / (u + k)
 
 
-def time_to_peak(v0: float, v_peak: float, *, E_L: float, V_c: float, tau_m: float, C_m: float, I: float) -> float:
+@register_jitable
+def time_to_peak(v0: float, v_peak: float, E_L: float, V_c: float, tau_m: float, C_m: float, I: float) -> float:
     """Time in ms for V to go from ``v0`` to ``v_peak`` with no input (0 if already there, inf if never).
 
     V is monotone between events (a one-dimensional autonomous equation): it reaches ``v_peak``
@@ -178,13 +187,13 @@ def period(*, C_m: float, tau_m: float, E_L: float, V_c: float, V_peak: float, V
            I_e: float) -> float:
     """Firing period in ms under constant current ``I_e`` (pA): ``t_ref`` plus the time from
     ``V_reset`` to ``V_peak`` (inf if the neuron does not fire)."""
-    return t_ref + time_to_peak(V_reset, V_peak, E_L=E_L, V_c=V_c, tau_m=tau_m, C_m=C_m, I=I_e)
+    return t_ref + time_to_peak(V_reset, V_peak, E_L, V_c, tau_m, C_m, I_e)
 
 
 def rate_bound(p, lo: int, hi: int) -> np.ndarray:
     """Firing rate of neurons ``lo..hi`` of ``p`` (a Prepared) under their constant current alone, in
     spikes per ms (``1 / period``; 0 if they do not fire), for the run-size estimate (eventsim.workload).
-    One closed form per neuron: qif runs on the reference engine, which spends far more per neuron."""
+    One closed form per neuron, in Python: O(N), run once per estimate."""
     rate = np.zeros(hi - lo)
     for k, i in enumerate(range(lo, hi)):
         per = period(C_m=p.C_m[i], tau_m=p.tau_m[i], E_L=p.E_L[i], V_c=p.V_c[i], V_peak=p.V_th[i],
@@ -212,12 +221,13 @@ class ReferenceOps:
     def initial_state(self, i: int, v: float) -> tuple:
         return (v,)
 
-    def _args(self, i: int, I: float) -> dict:
-        return {"E_L": self.E_L[i], "V_c": self.V_c[i], "tau_m": self.tau_m[i], "C_m": self.C_m[i], "I": I}
+    def _args(self, i: int, I: float) -> tuple:
+        """``(E_L, V_c, tau_m, C_m, I)`` of neuron i, in the closed forms' order."""
+        return self.E_L[i], self.V_c[i], self.tau_m[i], self.C_m[i], I
 
     def advance(self, i: int, state: tuple, dt: float, I: float) -> tuple:
         """State ``dt`` ms later with no input and current ``I`` (pA)."""
-        return (free_potential(dt, state[0], **self._args(i, I)),)
+        return (free_potential(dt, state[0], *self._args(i, I)),)
 
     def advance_clamped(self, i: int, state: tuple, dt: float) -> tuple:
         """State ``dt`` ms later while V is clamped (refractory): unchanged."""
@@ -237,4 +247,4 @@ class ReferenceOps:
 
     def time_to_spike(self, i: int, state: tuple, I: float) -> float:
         """Time in ms to the next spike with no input (inf if none)."""
-        return time_to_peak(state[0], self.V_th[i], **self._args(i, I))
+        return time_to_peak(state[0], self.V_th[i], *self._args(i, I))

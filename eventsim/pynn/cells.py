@@ -7,8 +7,8 @@ are (``default_parameters``, ``units``, ``translations``, ``recordable``,
 exactly as ``IF_curr_delta``'s are (nF -> pF, nA -> pA: a multiplication by 1000.0). They exist on
 eventsim only.
 
-Both run on eventsim's reference engine only in this version (docs/models.md): see
-:func:`choose_engine` for how the backend selects it.
+Both run on either engine, the compiled one included (docs/models.md). A cell type that runs on the
+reference engine only sets ``reference_only``: see :func:`choose_engine` for how the backend then selects it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class QIF_curr_delta(StandardCellType):
     ``v_rest`` is the stable and ``v_crit`` (> ``v_rest``) the unstable fixed point without current;
     the cell spikes when v reaches ``v_spike`` (PyNN's name for the peak of the EIF and AdExp
     cells), then v is held at ``v_reset`` for ``tau_refrac``. eventsim-specific: the ``qif`` model,
-    spike times exact (closed forms), reference engine only in this version.
+    spike times exact (closed forms), on both engines.
     """
 
     default_parameters = {
@@ -60,7 +60,6 @@ class QIF_curr_delta(StandardCellType):
         ("i_offset", "I_e", 1000.0),  # nA -> pA
     )
     eventsim_model = "qif"
-    reference_only = True
 
 
 class IF_curr_delta_adaptive(StandardCellType):
@@ -68,8 +67,8 @@ class IF_curr_delta_adaptive(StandardCellType):
 
     The threshold is ``v_thresh + a(t)``; ``a`` jumps by ``delta_theta`` at each spike and decays with
     ``tau_theta`` (also during the refractory period). With ``delta_theta = 0`` it is ``IF_curr_delta``.
-    eventsim-specific: the ``lif`` model with ``delta_theta`` and ``tau_theta``, spike times exact,
-    reference engine only in this version.
+    eventsim-specific: the ``lif`` model with ``delta_theta`` and ``tau_theta``, spike times exact, on
+    both engines.
     """
 
     default_parameters = dict(IF_curr_delta.default_parameters,
@@ -83,7 +82,6 @@ class IF_curr_delta_adaptive(StandardCellType):
     translations = dict(IF_curr_delta.translations,
                         **build_translations(("delta_theta", "delta_theta"), ("tau_theta", "tau_theta")))
     eventsim_model = "lif"
-    reference_only = True
 
 
 def choose_engine(state, celltype) -> None:

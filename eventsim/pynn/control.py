@@ -27,8 +27,8 @@ def setup(timestep=None, min_delay=DEFAULT_MIN_DELAY, **extra_params):
         Connections and random parameters come from PyNN's RNGs, as on every backend.
     engine : {"numba", "reference"}, optional
         eventsim's compiled engine or its pure-Python reference engine. Unset: the compiled engine,
-        unless a cell type that runs on the reference engine only (``QIF_curr_delta``,
-        ``IF_curr_delta_adaptive``) is used, which selects the reference engine with a warning.
+        unless a cell type that runs on the reference engine only is used (none of eventsim's own
+        ones in this version), which selects the reference engine with a warning.
     max_delay : float or "auto"
         Accepted for compatibility; eventsim has no maximum delay to declare.
 

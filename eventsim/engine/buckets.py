@@ -1,0 +1,261 @@
+"""Bucket delivery of a window: gather everything due in it off the queues in time order
+(:func:`gather_window`), append each item's targets to the bucket of their neuron range
+(:func:`fill_entries`), then work the buckets one at a time with their neurons' states in cache
+(:func:`process_window`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from eventsim.engine import generic as G
+from eventsim.engine.clock import frame_exp, time_lt
+from eventsim.engine.exact_sum import add_exactly, add_inexact
+from eventsim.engine.heap import next_kind, pop_group, take_scheduled
+from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
+                                       needs_catch_up, open_batch, potential, set_wake)
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, Buffers,
+                                     _OPTS, grown)
+from eventsim.engine.wakeups import end_of_window, set_window_end_E
+
+
+@njit(**_OPTS)
+def _count_targets(bcnt, shift, targets, lo, hi):
+    """One more entry in the bucket of each of ``targets[lo:hi]``."""
+    for s in range(lo, hi):
+        bcnt[targets[s] >> shift] += 1
+
+
+@njit(**_OPTS)
+def _add_item(grp, n_g, ti, kind, w, lo, hi, wsh, src, aux):
+    grp = grown(grp, n_g, n_g + 1)
+    g = grp[n_g]
+    g.ti, g.kind, g.w, g.lo, g.hi, g.wsh, g.src, g.aux = ti, kind, w, lo, hi, wsh, src, aux
+    return grp
+
+
+@njit(**_OPTS)
+def gather_window(net, st, buf, t_end):
+    """Take every event before t_end off the queues, in time order, as the window's items.
+
+    Each distinct time gets an index and its ``E`` per time-constant class; each item adds one
+    entry per target to its target's bucket count ``st.bcnt``. Per-synapse delays: a group is the
+    run of equal delays, the rest of the row goes back to the heap. Returns (buf, items).
+    """
+    c = st.ctl[0]
+    h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
+    cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
+    n_cls = cls_q.size
+    syn_delay, rowptr, proj, pop_start = net.syn_delay, net.rowptr, net.proj, net.pop_start
+    n_g = 0
+    n_t = 0
+    while True:
+        kind, tick, frac = next_kind(net, c, h)
+        if kind < 0 or tick >= t_end:
+            break
+        if n_t == 0 or times[n_t - 1].tick != tick or times[n_t - 1].frac != frac:
+            times = grown(times, n_t, n_t + 1)
+            time_E = grown(time_E, n_t * n_cls, (n_t + 1) * n_cls)
+            times[n_t].tick, times[n_t].frac = tick, frac
+            for k in range(n_cls):
+                time_E[n_t * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
+            n_t += 1
+        ti = n_t - 1
+        if kind == INPUTS:
+            c.batches += 1
+            n = c.heap_n
+            while n > 0 and h[0].tick == tick and h[0].frac == frac:
+                n, src, j, lo, hi = pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c)
+                pj = proj[j]
+                grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
+                n_g += 1
+                _count_targets(bcnt, shift, net.syn_target, lo, hi)
+            c.heap_n = n
+            lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
+            if hi > lo:
+                grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
+                n_g += 1
+                _count_targets(bcnt, shift, net.sa_target, lo, hi)
+        else:
+            tl = net.cc if kind == CURRENT else net.vs
+            p = c.cc_p if kind == CURRENT else c.vs_p
+            while p < tl.size and tl[p].tick == tick and tl[p].frac == frac:
+                i = tl[p].target
+                grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
+                n_g += 1
+                bcnt[i >> shift] += 1
+                p += 1
+            if kind == CURRENT:
+                c.cc_p = p
+            else:
+                c.vs_p = p
+    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side), n_g
+
+
+@njit(**_OPTS)
+def fill_entries(net, grp, n_g, bpos, shift, ent, ent_w):
+    """Append every item's entries ``target << 32 | item`` (and per-synapse weights) to its targets'
+    buckets, in item order, so that each bucket comes out sorted by time with same-time inputs
+    in queue order. ``bpos[b]`` is bucket b's write cursor (it ends at the bucket's end).
+
+    A few hundred buckets keep the writes in a few hundred streams (cache-friendly) where one
+    slice per neuron would scatter them over the whole table.
+    """
+    for g in range(n_g):
+        it = grp[g]
+        if it.kind != INPUTS:
+            b = it.lo >> shift
+            ent[bpos[b]] = (it.lo << 32) | g
+            bpos[b] += 1
+            continue
+        targets = net.syn_target if it.src == 0 else net.sa_target
+        heterogeneous = np.isnan(it.w)
+        weights = net.syn_weight if it.src == 0 else net.sa_weight
+        for s in range(it.lo, it.hi):
+            i = np.int64(targets[s])
+            b = i >> shift
+            k = bpos[b]
+            ent[k] = (i << 32) | g
+            if heterogeneous:
+                ent_w[k] = weights[s + it.wsh]
+            bpos[b] = k + 1
+
+
+@njit(inline="always", **_OPTS)
+def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cls_q, c, stream, win, cc, vs,
+                    voltages, touched, n_touched, side):
+    """Advance the neurons of one bucket through its entries ``j0:j1``, in time order.
+
+    An input at the time of its target's open batch is only added to the batch; any other entry
+    first closes that batch (sum and threshold test, :func:`close_batch`), then brings the neuron
+    to the entry's time (its Poisson arrivals and crossings before it, :func:`catch_up`) and opens
+    a new batch, changes the current or samples the potential. Neurons met for the first time in
+    the window are appended to ``touched``; returns the new count. Neurons on the generic path
+    (``r.model``) take the same steps through :mod:`eventsim.engine.generic`.
+    """
+    n_cls = cls_q.size
+    discarded = 0
+    for j in range(j0, j1):
+        x = ent[j]
+        i = x >> 32
+        it = grp[x & 0xFFFFFFFF]
+        r = nrn[i]
+        ti = it.ti
+        if it.kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch
+            if r.bflag == BATCH_REFRACTORY:
+                discarded += 1
+            else:
+                w = ent_w[j] if np.isnan(it.w) else it.w
+                if not add_exactly(r, w):
+                    add_inexact(r, w, side, c)
+            continue
+        nr = neuron[i]
+        q = cls_q[r.cls]
+        if r.bt < 0:
+            touched[n_touched] = i
+            n_touched += 1
+        elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
+            bt = r.bt
+            if r.model != FRAME_LIF:
+                G.close_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win)
+            elif r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
+                fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
+            r.bflag = BATCH_NONE
+        tick, frac = times[ti].tick, times[ti].frac
+        e = time_E[ti * n_cls + r.cls]
+        r.bt = ti
+        if it.kind == INPUTS:
+            if r.model != FRAME_LIF:
+                if G.needs_catch_up(r, tick, frac):
+                    G.catch_up(r, nr, gen[i], i, tick, frac, c, stream, win, True)
+            elif needs_catch_up(r, tick, frac, e):
+                catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
+            if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+                r.bflag = BATCH_REFRACTORY
+                discarded += 1
+            else:
+                open_batch(r, ent_w[j] if np.isnan(it.w) else it.w)
+        elif r.model != FRAME_LIF:
+            if it.kind == CURRENT:
+                G.change_current(r, nr, gen[i], i, tick, frac, cc[it.aux].value, c, stream, win)
+            else:
+                voltages[vs[it.aux].slot] = G.potential(r, nr, gen[i], i, tick, frac, c, stream, win)
+        elif it.kind == CURRENT:
+            change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
+        else:
+            catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
+            voltages[vs[it.aux].slot] = potential(r, nr, tick, frac, q, c.base)
+    c.discarded += discarded
+    return n_touched
+
+
+@njit(inline="always", **_OPTS)
+def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, class_E, c, stream, win, wake,
+                   block_min, side):
+    """Close the open batch of neurons ``ids[lo:hi]``, bring them to t_end, renew their wake-ups;
+    empty the side buffer."""
+    n_cls = cls_q.size
+    for k in range(lo, hi):
+        i = ids[k]
+        r, nr = nrn[i], neuron[i]
+        if r.model != FRAME_LIF:
+            finish_generic(r, nr, gen[i], i, times[r.bt].tick, times[r.bt].frac, t_end, c, stream, win, wake,
+                           block_min)
+            continue
+        q = cls_q[r.cls]
+        bt = r.bt
+        close_batch(r, nr, i, times[bt].tick, times[bt].frac, time_E[bt * n_cls + r.cls], q, c, win)
+        r.bt = -1
+        e = class_E[r.cls]
+        if needs_catch_up(r, t_end, 0.0, e):
+            catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win, False)
+        t = crossing_bound(r, nr, t_end, e)
+        set_wake(wake, block_min, i, r.ps_tick if r.ps_tick < t else t)
+    c.side_n = 0
+
+
+@njit(**_OPTS)
+def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_min):
+    """:func:`finish_neurons` for a neuron on the generic path, its batch at (tick, frac)."""
+    G.close_batch(r, nr, g, i, tick, frac, c, win)
+    r.bt = -1
+    if G.needs_catch_up(r, t_end, 0.0):
+        G.catch_up(r, nr, g, i, t_end, 0.0, c, stream, win, False)
+    set_wake(wake, block_min, i, G.wake_tick(r))
+
+
+@njit(**_OPTS)
+def process_window(net, st, buf, n_g, t_end):
+    """Advance every neuron that has entries or may act on its own through the window to t_end.
+
+    Within a window neurons are independent, so the window is taken bucket by bucket: a bucket's
+    entries in time order, then the neurons they touched (open batch closed, Poisson arrivals and
+    crossings up to t_end), all while the bucket's neuron states are in cache. Then
+    :func:`end_of_window` for the neurons that no entry touched.
+    """
+    c = st.ctl[0]
+    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
+    bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
+    grp, times, time_E, touched, gen = buf.grp, buf.times, buf.time_E, st.ids, st.gen
+    total = 0
+    largest = 0
+    for b in range(bcnt.size):
+        bpos[b] = total
+        total += bcnt[b]
+        largest = max(largest, bcnt[b])
+    ent = grown(buf.ent, 0, total)
+    ent_w = grown(buf.ent_w, 0, total)
+    side = grown(buf.side, 0, largest + SIDE_SCRATCH)  # a bucket's batches: at most one entry per input
+    fill_entries(net, grp, n_g, bpos, c.bucket_shift, ent, ent_w)
+    set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
+    for b in range(bcnt.size):
+        k = bcnt[b]
+        if k > 0:
+            bcnt[b] = 0
+            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
+                                        c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
+            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
+                           win, wake, block_min, side)
+    end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side)

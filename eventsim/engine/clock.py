@@ -1,0 +1,116 @@
+"""Time arithmetic on ``(tick, frac)`` pairs, the frame exponential and per-stream Poisson draws.
+
+``(tick, frac)``: int64 ticks of 1 ns and a float offset in ``[0, 1)`` ticks (docs/semantics.md, "Time").
+Each Poisson stream draws its gaps from SplitMix64 and a ziggurat, bit for bit as :mod:`eventsim.rng`
+(``tests/test_rng.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from eventsim import rng as _rng
+from eventsim.engine.records import NEVER, TICK_MS, TICKS_PER_MS, _OPTS
+
+
+# NOTE: the ziggurat tables are frozen into the compiled code (jit_cache hashes eventsim/rng.py, so a
+# change recompiles); tests/test_rng.py compares both implementations bit for bit.
+_ZIG_X, _ZIG_F, _ZIG_R = _rng.ZIG_X.copy(), _rng.ZIG_F.copy(), _rng.ZIG_R
+_U53 = 1.0 / 9007199254740992.0
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+
+@njit(**_OPTS)
+def time_lt(at, af, bt, bf):
+    """(at, af) < (bt, bf)."""
+    return at < bt or (at == bt and af < bf)
+
+
+@njit(**_OPTS)
+def add_ms(tick, frac, x_ms):
+    """Add a non-negative duration in ms to a time; exact as docs/semantics.md defines it."""
+    y = frac + x_ms * TICKS_PER_MS
+    k = np.floor(y)
+    return tick + np.int64(k), y - k
+
+
+@njit(**_OPTS)
+def add_ticks(tick, frac, x_ticks):
+    """Add a non-negative float number of ticks to a time."""
+    y = frac + x_ticks
+    k = np.floor(y)
+    return tick + np.int64(k), y - k
+
+
+@njit(**_OPTS)
+def elapsed_ms(tick, frac, tick0, frac0):
+    """Duration from (tick0, frac0) to (tick, frac) in ms: the reference engine's float64 operations
+    (``eventsim.reference.elapsed_ms``), so that both engines advance model states by the same dt."""
+    return (np.float64(tick - tick0) + (frac - frac0)) * TICK_MS
+
+
+@njit(**_OPTS)
+def frame_exp(tick, frac, base, q_over_tau):
+    """E(t) = exp((t - base) / tau) with q_over_tau = 1 tick / tau."""
+    return np.exp((np.float64(tick - base) + frac) * q_over_tau)
+
+
+@njit(**_OPTS)
+def _splitmix_next(sr):
+    """Advance the SplitMix64 state of stream record sr; return its output."""
+    z = sr.state + _GOLDEN
+    sr.state = z
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**_OPTS)
+def exponential_gap(sr, rate_per_ms):
+    """Exponential gap in ms from stream record sr: ziggurat Exp(1) / rate, as eventsim.rng."""
+    offset = 0.0
+    while True:
+        z = _splitmix_next(sr)
+        i = np.int64(z & np.uint64(0xFF))
+        x = np.float64(z >> np.uint64(11)) * _U53 * _ZIG_X[i]
+        if x < _ZIG_X[i + 1]:
+            return (offset + x) / rate_per_ms
+        if i == 0:
+            offset += _ZIG_R
+            continue
+        z = _splitmix_next(sr)
+        if _ZIG_F[i] + np.float64(z >> np.uint64(11)) * _U53 * (_ZIG_F[i + 1] - _ZIG_F[i]) < np.exp(-x):
+            return (offset + x) / rate_per_ms
+
+
+@njit(**_OPTS)
+def draw_next_arrival(sr, tick, frac):
+    """Schedule the next arrival of stream record sr after time (tick, frac)."""
+    nt, nf = add_ms(tick, frac, exponential_gap(sr, sr.rate))
+    if nt >= sr.stop:
+        nt, nf = NEVER, 0.0
+    sr.next_tick = nt
+    sr.next_frac = nf
+
+
+@njit(**_OPTS)
+def refresh_next_poisson(r, nr, stream):
+    """Cache in neuron record r the earliest pending arrival among its Poisson streams."""
+    if nr.ps_hi - nr.ps_lo == 1:  # the common case: one stream
+        m = nr.ps_lo
+        r.ps_m = m if stream[m].next_tick != NEVER else -1
+        r.ps_tick = stream[m].next_tick
+        r.ps_frac = stream[m].next_frac
+        return
+    best, bt, bf = -1, NEVER, 0.0
+    for m in range(nr.ps_lo, nr.ps_hi):
+        p = stream[m]
+        if p.next_tick != NEVER and (best < 0 or time_lt(p.next_tick, p.next_frac, bt, bf)):
+            best, bt, bf = m, p.next_tick, p.next_frac
+    r.ps_m = best
+    r.ps_tick = bt
+    r.ps_frac = bf

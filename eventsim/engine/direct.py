@@ -1,0 +1,166 @@
+"""Direct delivery of a window: events straight from the queues in time order, no gathering or
+bucketing; cheaper when a window holds few inputs, bit-identical to :mod:`~eventsim.engine.buckets`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from eventsim.engine import generic as G
+from eventsim.engine.clock import frame_exp, time_lt
+from eventsim.engine.exact_sum import add_exactly, add_inexact
+from eventsim.engine.heap import next_kind, pop_group, take_scheduled
+from eventsim.engine.lif_frame import (catch_up, change_current, close_batch, needs_catch_up, open_batch, potential,
+                                       set_wake)
+from eventsim.engine.records import BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, _OPTS, grown
+from eventsim.engine.wakeups import end_of_window, set_window_end_E, update_wake
+
+
+@njit(**_OPTS)
+def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
+                class_stamp, c, stream, win, opened, n_opened, wake, block_min, side):
+    """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
+
+    One iteration per delivery (direct delivery, see :func:`advance`). A neuron's first input of
+    the batch brings it up to t and opens its batch (appended to ``opened``); later ones are
+    added to it. It takes plain arrays and records only (no Net/State tuples), and calls out only
+    for a neuron's catch-up and a batch's second input. Returns the count of opened batches.
+    """
+    homogeneous = not np.isnan(w_h)
+    w = w_h
+    discarded = 0
+    for s in range(lo, hi):
+        i = np.int64(targets[s])
+        if not homogeneous:
+            w = weights[s + wsh]
+        r = nrn[i]
+        if r.touched == batch:
+            if r.bflag == BATCH_REFRACTORY:
+                discarded += 1
+            elif not add_exactly(r, w):
+                add_inexact(r, w, side, c)
+            continue
+        # NOTE: first input of this batch for i: bring i up to t once, so that the same-time
+        # inputs after it are summed before the single threshold test.
+        r.touched = batch
+        opened[n_opened] = i
+        n_opened += 1
+        if r.model != FRAME_LIF:
+            if G.needs_catch_up(r, tick, frac):
+                G.catch_up(r, neuron[i], gen[i], i, tick, frac, c, stream, win, True)
+                set_wake(wake, block_min, i, G.wake_tick(r))
+        else:
+            cl = r.cls
+            if class_stamp[cl] != batch:
+                class_stamp[cl] = batch
+                class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
+            e = class_E[cl]
+            if needs_catch_up(r, tick, frac, e):
+                catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
+                update_wake(r, neuron[i], i, tick, e, wake, block_min)
+        if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+            r.bflag = BATCH_REFRACTORY
+            discarded += 1
+        else:
+            open_batch(r, w)
+    c.discarded += discarded
+    return n_opened
+
+
+@njit(**_OPTS)
+def deliver_batch(net, st, h, tick, frac, side):
+    """Direct delivery: all inputs arriving at exactly (tick, frac), summed per neuron, then one
+    threshold test per neuron (as the buckets do: results are bit-identical). Returns the side
+    buffer (regrown if needed)."""
+    c = st.ctl[0]
+    nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
+    stream, win, opened, wake, block_min, gen = st.stream, st.win, st.ids, st.wake, st.block_min, st.gen
+    syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
+    batch = c.batch + 1
+    c.batch = batch
+    c.batches += 1
+    n_opened = 0
+    n = c.heap_n
+    while n > 0 and h[0].tick == tick and h[0].frac == frac:
+        n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
+        pj = net.proj[j]
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
+            side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        n_opened = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
+                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
+                               block_min, side)
+    c.heap_n = n
+    lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
+    if hi > lo:
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
+            side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        n_opened = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
+                               cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min, side)
+    for k in range(n_opened):
+        i = opened[k]
+        r, nr = nrn[i], neuron[i]
+        if r.model != FRAME_LIF:
+            if G.close_batch(r, nr, gen[i], i, tick, frac, c, win):
+                set_wake(wake, block_min, i, G.wake_tick(r))
+            continue
+        e = class_E[r.cls]
+        if close_batch(r, nr, i, tick, frac, e, cls_q[r.cls], c, win):
+            update_wake(r, nr, i, tick, e, wake, block_min)
+    c.side_n = 0
+    return side
+
+
+@njit(**_OPTS)
+def timed_actions(net, st, kind, tick, frac):
+    """Direct delivery: current changes or voltage samples at exactly (tick, frac)."""
+    c = st.ctl[0]
+    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
+    if kind == CURRENT:
+        cc = net.cc
+        while c.cc_p < cc.size and cc[c.cc_p].tick == tick and cc[c.cc_p].frac == frac:
+            i = cc[c.cc_p].target
+            r = nrn[i]
+            c.cc_p += 1
+            if r.model != FRAME_LIF:
+                G.change_current(r, neuron[i], st.gen[i], i, tick, frac, cc[c.cc_p - 1].value, c, stream, win)
+                set_wake(st.wake, st.block_min, i, G.wake_tick(r))
+                continue
+            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p - 1].value, cls_q[r.cls], c, stream, win)
+            update_wake(r, neuron[i], i, tick, frame_exp(tick, frac, c.base, cls_q[r.cls]), st.wake, st.block_min)
+    else:
+        vs = net.vs
+        while c.vs_p < vs.size and vs[c.vs_p].tick == tick and vs[c.vs_p].frac == frac:
+            i = vs[c.vs_p].target
+            r = nrn[i]
+            c.vs_p += 1
+            if r.model != FRAME_LIF:
+                st.voltages[vs[c.vs_p - 1].slot] = G.potential(r, neuron[i], st.gen[i], i, tick, frac, c, stream, win)
+                set_wake(st.wake, st.block_min, i, G.wake_tick(r))
+                continue
+            q = cls_q[r.cls]
+            e = frame_exp(tick, frac, c.base, q)
+            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win, True)
+            update_wake(r, neuron[i], i, tick, e, st.wake, st.block_min)
+            st.voltages[vs[c.vs_p - 1].slot] = potential(r, neuron[i], tick, frac, q, c.base)
+
+
+@njit(**_OPTS)
+def run_window_direct(net, st, h, t_end, side):
+    """The window without gathering: events delivered straight from the queues in time order.
+
+    Cheaper than the buckets when a window holds few inputs (their targets' states are in cache
+    anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
+    """
+    c = st.ctl[0]
+    while True:
+        kind, tick, frac = next_kind(net, c, h)
+        if kind < 0 or tick >= t_end:
+            break
+        if kind == INPUTS:
+            side = deliver_batch(net, st, h, tick, frac, side)
+        else:
+            timed_actions(net, st, kind, tick, frac)
+    set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
+    end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake, st.block_min)
+    return side

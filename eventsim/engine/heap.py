@@ -1,0 +1,137 @@
+"""The queues of spike groups and timed events: a binary heap keyed by ``(tick, frac, source, projection)``,
+and taking the next due events off it and off the scheduled arrays.
+
+One heap entry per (spike, outgoing projection), or per run of equal delays in a row with per-synapse
+delays: push and pop O(log n) for n pending groups, not per synapse.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from eventsim.engine.clock import time_lt
+from eventsim.engine.records import CURRENT, INPUTS, NEVER, SAMPLE, _OPTS
+
+
+@njit(**_OPTS)
+def _heap_less(h, a, b):
+    if h[a].tick != h[b].tick:
+        return h[a].tick < h[b].tick
+    if h[a].frac != h[b].frac:
+        return h[a].frac < h[b].frac
+    if h[a].src != h[b].src:
+        return h[a].src < h[b].src
+    return h[a].proj < h[b].proj
+
+
+@njit(**_OPTS)
+def _heap_swap(h, a, b):
+    ra, rb = h[a], h[b]
+    ra.tick, rb.tick = rb.tick, ra.tick
+    ra.frac, rb.frac = rb.frac, ra.frac
+    ra.src, rb.src = rb.src, ra.src
+    ra.proj, rb.proj = rb.proj, ra.proj
+    ra.pos, rb.pos = rb.pos, ra.pos
+
+
+@njit(**_OPTS)
+def heap_push(h, n, tick, frac, src, proj, pos):
+    """Insert an entry at index n (capacity checked by the caller); O(log n)."""
+    r = h[n]
+    r.tick, r.frac, r.src, r.proj, r.pos = tick, frac, src, proj, pos
+    i = n
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _heap_less(h, i, parent):
+            _heap_swap(h, i, parent)
+            i = parent
+        else:
+            break
+
+
+@njit(**_OPTS)
+def heap_pop(h, n):
+    """Move the smallest of n entries to index n-1 and restore the heap on 0..n-2; O(log n)."""
+    last = n - 1
+    _heap_swap(h, 0, last)
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= last:
+            break
+        child = left
+        if left + 1 < last and _heap_less(h, left + 1, left):
+            child = left + 1
+        if _heap_less(h, child, i):
+            _heap_swap(h, child, i)
+            i = child
+        else:
+            break
+
+
+@njit(**_OPTS)
+def heap_check(h, n):
+    """True when the first n entries satisfy the heap property (used by tests)."""
+    for i in range(1, n):
+        if _heap_less(h, i, (i - 1) >> 1):
+            return False
+    return True
+
+
+@njit(**_OPTS)
+def next_kind(net, c, h):
+    """Kind and time of the earliest pending timed event (CURRENT, INPUTS or SAMPLE; -1 if none).
+
+    At equal times current changes come first, then inputs, then voltage samples.
+    """
+    kind, tick, frac = -1, NEVER, 0.0
+    if c.cc_p < net.cc.size:
+        kind, tick, frac = CURRENT, net.cc[c.cc_p].tick, net.cc[c.cc_p].frac
+    if c.heap_n > 0 and (kind < 0 or time_lt(h[0].tick, h[0].frac, tick, frac)):
+        kind, tick, frac = INPUTS, h[0].tick, h[0].frac
+    sp = c.sa_p
+    if sp < net.sa_tick.size and (kind < 0 or time_lt(net.sa_tick[sp], net.sa_frac[sp], tick, frac)):
+        kind, tick, frac = INPUTS, net.sa_tick[sp], net.sa_frac[sp]
+    if c.vs_p < net.vs.size and (kind < 0 or time_lt(net.vs[c.vs_p].tick, net.vs[c.vs_p].frac, tick, frac)):
+        kind, tick, frac = SAMPLE, net.vs[c.vs_p].tick, net.vs[c.vs_p].frac
+    return kind, tick, frac
+
+
+@njit(inline="always", **_OPTS)
+def pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c):
+    """Take the earliest of the n heap entries, due at (tick, frac), off the heap.
+
+    Returns ``(n, src, proj, lo, hi)``: the new entry count and the group's synapses ``[lo, hi)``.
+    With per-synapse delays the group is the run of equal delays and the rest of the row goes
+    back to the heap at its next delay.
+    """
+    heap_pop(h, n)
+    g = h[n - 1]
+    src, j, lo = g.src, g.proj, g.pos
+    pj = proj[j]
+    hi = rowptr[pj.rowptr_start + src - pop_start[pj.pre_pop] + 1]
+    n -= 1
+    if pj.delay < 0:
+        d0 = syn_delay[lo + pj.delay_shift]
+        end = lo + 1
+        while end < hi and syn_delay[end + pj.delay_shift] == d0:
+            end += 1
+        if end < hi:
+            heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
+            c.heap_pushes += 1
+            n += 1
+        hi = end
+    c.syn_events += hi - lo
+    return n, src, j, lo, hi
+
+
+@njit(inline="always", **_OPTS)
+def take_scheduled(sa_tick, sa_frac, c, tick, frac):
+    """The scheduled input arrivals due at exactly (tick, frac): ``[lo, hi)``, taken (counted)."""
+    lo = c.sa_p
+    hi = lo
+    while hi < sa_tick.size and sa_tick[hi] == tick and sa_frac[hi] == frac:
+        hi += 1
+    c.ext_events += hi - lo
+    c.sa_p = hi
+    return lo, hi

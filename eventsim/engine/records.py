@@ -1,0 +1,154 @@
+"""Record layouts and constants of the compiled engine (numpy structured dtypes, one record per
+neuron, stream, heap entry...), the control record ``CTL``, the options every kernel compiles with,
+the allocation helper the loop uses (:func:`grown`) and the recording of a spike (:func:`record_spike`).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+# Record layouts. Per-neuron state (NSTATE) keeps what an input reads in its first cache line.
+NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int64), ("ps_hi", np.int64),
+                   ("t_ref", np.int64), ("record", np.int64), ("E_L", np.float64), ("R_m", np.float64),
+                   ("tau_m", np.float64),
+                   ("V_th", np.float64), ("V_reset", np.float64), ("V_init", np.float64)], align=True)
+"""Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
+
+NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
+                   ("bt", np.int32), ("bflag", np.int16), ("model", np.int16), ("bw", np.float64), ("cls", np.int32), ("ps_m", np.int32),
+                   ("slack", np.float64),
+                   ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
+                   ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("chain", np.int64)],
+                  align=True)
+"""Per-neuron state, 128 bytes on two cache lines (arrays of it start on a line): the first holds
+what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
+the open input batch (time index bt of the window, -1 if none since the window began; bflag
+BATCH_NONE / BATCH_OPEN / BATCH_MULTI / BATCH_REFRACTORY; bw its first weight, mV, added to U
+when the batch closes), the time-constant class and the Poisson stream of the earliest pending
+arrival (ps_m, -1 if none), the frame's V-space rounding allowance ``slack`` (mV,
+:func:`set_v_inf`) and the neuron's path ``model`` (FRAME_LIF: the fields above; otherwise its GEN
+record holds the model state, and U, thr, slack and V_inf are unused). The second: that arrival's
+time, the clean crossing time (ctick, cfrac; ctick = DIRTY when an input arrived since the last
+reset; on the generic path the neuron's next own event: the end of its refractory period, else
+its predicted crossing, NEVER if none), V_inf (mV), the injected
+current I (pA), the batch stamp of direct delivery (touched) and the first of the batch's
+partials in the side buffer when its sum is not exact in float64 (chain, :func:`add_inexact`)."""
+
+PROJ = np.dtype([("pre_pop", np.int64), ("rowptr_start", np.int64), ("weight", np.float64),
+                 ("weight_shift", np.int64), ("delay", np.int64), ("delay_shift", np.int64)], align=True)
+STREAM = np.dtype([("next_tick", np.int64), ("next_frac", np.float64), ("state", np.uint64), ("rate", np.float64),
+                   ("weight", np.float64), ("stop", np.int64), ("start", np.int64), ("key", np.uint64)], align=True)
+"""A Poisson stream: pending arrival, SplitMix64 state, rate (per ms), weight (mV), [start, stop) ticks."""
+TIMED = np.dtype([("tick", np.int64), ("frac", np.float64), ("target", np.int64), ("value", np.float64),
+                  ("slot", np.int64)], align=True)
+"""Scheduled current changes (value = pA) and voltage samples (slot). Scheduled input arrivals are
+plain arrays (sa_tick, sa_frac, sa_target int32, sa_weight) so that they share the delivery loop."""
+SPIKE = np.dtype([("id", np.int64), ("tick", np.int64), ("frac", np.float64)], align=True)
+HEAP = np.dtype([("tick", np.int64), ("frac", np.float64), ("src", np.int64), ("proj", np.int64),
+                 ("pos", np.int64)], align=True)
+"""Pending spike group: arrival time, source neuron, projection, first synapse of the group."""
+GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo", np.int64), ("hi", np.int64),
+                  ("wsh", np.int64), ("src", np.int64), ("aux", np.int64)], align=True)
+"""One item of the current window, in time order: time index ti; kind INPUTS (targets ``[lo, hi)``
+of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
+synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
+GEN = np.dtype([("t_tick", np.int64), ("t_frac", np.float64), ("V", np.float64), ("x1", np.float64),
+                ("x2", np.float64), ("E_L", np.float64), ("tau_m", np.float64), ("C_m", np.float64),
+                ("V_th", np.float64), ("V_reset", np.float64), ("V_c", np.float64), ("delta_theta", np.float64),
+                ("tau_theta", np.float64), ("tau_syn_ex", np.float64), ("tau_syn_in", np.float64)], align=True)
+"""A neuron on the generic path (eventsim.engine.generic): its model state ``(V, x1, x2)`` at the state
+time ``(t_tick, t_frac)`` — ``lif``: V (mV), x1 = a, the threshold's adaptation (mV); ``qif``: V — and
+its model's parameters (ms, mV, pF; ``V_th`` holds ``V_peak`` for ``qif``). One record type for every
+model, indexed by neuron id like NSTATE (docs/architecture.md, "Models")."""
+SIDE = np.dtype([("w", np.float64), ("next", np.int64)], align=True)
+"""A partial of a batch's exact sum (mV), chained per neuron (next: -1 ends it); :func:`add_inexact`."""
+WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
+"""A distinct event time of the current window."""
+CURRENT, INPUTS, SAMPLE = 0, 1, 2
+BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, BATCH_MULTI = 0, 1, 2, 3
+FRAME_LIF, GEN_LIF, GEN_QIF = 0, 1, 2
+"""NSTATE.model: plain LIF in the time-invariant frame (delta_theta = 0), or a model on the generic path
+(``lif`` with an adaptive threshold, ``qif``)."""
+
+Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side")
+"""Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
+the window's items, distinct times, ``E`` per (time, class) and per-target entries (item
+index, and weight when per synapse), and the side buffer of batches with several inputs (SIDE)."""
+
+CTL = np.dtype([
+    ("now", np.int64),  # simulated up to here (ticks, exclusive)
+    ("base", np.int64),  # tick at which the frame exponent is zero
+    ("heap_n", np.int64),  # entries in the heap
+    ("win_n", np.int64),  # spikes emitted in the current window
+    ("out_n", np.int64),  # recorded spikes in the output buffer
+    ("sa_p", np.int64), ("cc_p", np.int64), ("vs_p", np.int64),  # next scheduled arrival / change / sample
+    ("started", np.int64),  # initial state set up
+    ("overflow", np.int64),  # a window emitted more spikes than the window buffer holds
+    ("window", np.int64),  # window length, ticks
+    ("max_out_proj", np.int64),  # most projections leaving one population
+    ("bucket_shift", np.int64),  # neurons i >> bucket_shift share an entry bucket
+    ("batch", np.int64),  # id of the current same-time input batch (direct delivery)
+    ("direct", np.int64),  # deliver the current window directly (1) or through buckets (0)
+    ("direct_max_neurons", np.int64),  # networks up to this size always deliver directly
+    ("direct_max_entries", np.int64),  # a window after one with at most this many inputs too
+    ("side_n", np.int64),  # entries in the side buffer (emptied when the batches close)
+    ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
+    # counters
+    ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
+    ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
+    ("discarded", np.int64),  # inputs dropped because the target was refractory
+    ("spikes", np.int64),  # spikes of all neurons
+    ("crossing_spikes", np.int64),  # spikes at constant-current threshold crossings
+    ("heap_pushes", np.int64),
+    ("heap_peak", np.int64),
+    ("windows", np.int64),
+    ("batches", np.int64),  # same-time input batches
+    ("direct_windows", np.int64),  # windows delivered directly
+], align=True)
+"""Control scalars and counters of a run, one record (passed by pointer: no reference counting)."""
+COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "heap_pushes",
+                 "heap_peak", "windows", "batches", "direct_windows")
+
+TICKS_PER_MS = 1e6
+TICK_MS = 1e-6  # eventsim.timebase.TICK_MS: elapsed times are (ticks) * TICK_MS, as the reference engine computes them
+MAX_AHEAD_MS = 1e12  # a predicted crossing further ahead than this is never reached (runs end by 1e11 ms)
+NEVER = np.iinfo(np.int64).max
+DIRTY = -1  # ctick of a neuron whose crossing must be found from its frame value
+BLOCK_SHIFT = 6  # wake-up minima are kept per block of 64 neurons
+REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
+SIDE_SCRATCH = 64  # side-buffer records kept free after the chains, rounded_sum's scratch (<= 40 partials)
+FRAME_BAND = 2.0 ** -49  # 16 float64 roundings: the frame's threshold margin is trusted beyond this
+_OPTS = dict(cache=True, nogil=True, error_model="numpy")
+# NOTE: a call that LLVM does not inline costs ~12 ns per array argument (reference counting), and
+# passing a Net or State tuple costs ~300 ns. Hence: functions on the per-delivery and
+# per-Poisson-arrival path take records (plain pointers) and the few arrays they need, and loops
+# pull arrays out of the tuples once, before the loop.
+
+
+@njit(**_OPTS)
+def grown(a, n, need):
+    """``a`` if it holds ``need`` records, else a copy of its first n records with room to spare."""
+    if need <= a.size:
+        return a
+    b = np.empty(max(need, 2 * a.size, 64), a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(inline="always", **_OPTS)
+def record_spike(i, tick, frac, crossing, c, win):
+    """Neuron i spiked at (tick, frac): append it to the window's spike buffer ``win`` (or flag the
+    overflow) and count it (``crossing``: an autonomous spike between events)."""
+    n = c.win_n
+    if n < win.size:
+        w = win[n]
+        w.id, w.tick, w.frac = i, tick, frac
+    else:
+        c.overflow = 1
+    c.win_n = n + 1
+    c.spikes += 1
+    if crossing:
+        c.crossing_spikes += 1

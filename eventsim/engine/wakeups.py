@@ -1,0 +1,69 @@
+"""Wake-up bounds and the end of a window: which neurons may act on their own (a Poisson arrival,
+a crossing) before a time, kept per neuron and as minima per block of 64 neurons, so that a
+window's end visits only neurons that may act.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from eventsim.engine import generic as G
+from eventsim.engine.clock import frame_exp
+from eventsim.engine.lif_frame import catch_up, crossing_bound, needs_catch_up, set_wake
+from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, _OPTS
+
+
+@njit(**_OPTS)
+def update_wake(r, nr, i, tick, e_t, wake, block_min):
+    """Recompute neuron i's wake-up tick after its state changed at ``tick``."""
+    t = crossing_bound(r, nr, tick, e_t)
+    if r.ps_tick < t:
+        t = r.ps_tick
+    set_wake(wake, block_min, i, t)
+
+
+@njit(**_OPTS)
+def set_window_end_E(cls_q, class_E, class_stamp, base, t_end):
+    """``E(t_end)`` per time-constant class, for the window's end; forget direct delivery's
+    per-batch values."""
+    for k in range(cls_q.size):
+        class_E[k] = frame_exp(t_end, 0.0, base, cls_q[k])
+        class_stamp[k] = -1
+
+
+@njit(**_OPTS)
+def end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min):
+    """Bring every neuron that may act on its own before t_end (Poisson arrival, crossing) up to it.
+
+    Only blocks of 64 neurons whose wake-up minimum is before t_end are looked at, so a window
+    in which few neurons can fire by themselves costs little more than its block scan. Leaves
+    the smallest wake-up of all in ``c.wake_min``.
+    """
+    n = nrn.size
+    wake_min = NEVER
+    for b in range(block_min.size):
+        if block_min[b] >= t_end:
+            if block_min[b] < wake_min:
+                wake_min = block_min[b]
+            continue
+        m = NEVER
+        for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
+            if wake[i] < t_end:
+                r, nr = nrn[i], neuron[i]
+                if r.model != FRAME_LIF:
+                    G.catch_up(r, nr, gen[i], i, t_end, 0.0, c, stream, win, False)
+                    wake[i] = G.wake_tick(r)
+                    if wake[i] < m:
+                        m = wake[i]
+                    continue
+                e = class_E[r.cls]
+                if needs_catch_up(r, t_end, 0.0, e):
+                    catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win, False)
+                t = crossing_bound(r, nr, t_end, e)
+                wake[i] = r.ps_tick if r.ps_tick < t else t
+            if wake[i] < m:
+                m = wake[i]
+        block_min[b] = m
+        if m < wake_min:
+            wake_min = m
+    c.wake_min = wake_min
