@@ -15,8 +15,8 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential, set_wake)
-from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, Buffers,
-                                     _OPTS, grown)
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP, INPUTS,
+                                     SIDE_SCRATCH, Buffers, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_window_end_E
 
 
@@ -147,7 +147,9 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                 discarded += 1
             else:
                 w = ent_w[j] if np.isnan(it.w) else it.w
-                if not add_exactly(r, w):
+                if w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
+                    G.add_inhibitory(gen[i], w, side, c)
+                elif not add_exactly(r, w):
                     add_inexact(r, w, side, c)
             continue
         nr = neuron[i]
@@ -158,7 +160,10 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
         elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
             bt = r.bt
             if r.model != FRAME_LIF:
-                G.close_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win)
+                if r.model == GEN_LIF_PSC_EXP:
+                    G.close_psc_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win, side)
+                else:
+                    G.close_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win)
             elif r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
                 fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
             r.bflag = BATCH_NONE
@@ -169,6 +174,9 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
             if r.model != FRAME_LIF:
                 if G.needs_catch_up(r, tick, frac):
                     G.catch_up(r, nr, gen[i], i, tick, frac, c, stream, win, True)
+                if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
+                    G.open_psc_batch(r, gen[i], ent_w[j] if np.isnan(it.w) else it.w)
+                    continue
             elif needs_catch_up(r, tick, frac, e):
                 catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
             if time_lt(tick, frac, r.ref_tick, r.ref_frac):
@@ -201,7 +209,7 @@ def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, c
         r, nr = nrn[i], neuron[i]
         if r.model != FRAME_LIF:
             finish_generic(r, nr, gen[i], i, times[r.bt].tick, times[r.bt].frac, t_end, c, stream, win, wake,
-                           block_min)
+                           block_min, side)
             continue
         q = cls_q[r.cls]
         bt = r.bt
@@ -216,9 +224,12 @@ def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, c
 
 
 @njit(**_OPTS)
-def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_min):
+def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_min, side):
     """:func:`finish_neurons` for a neuron on the generic path, its batch at (tick, frac)."""
-    G.close_batch(r, nr, g, i, tick, frac, c, win)
+    if r.model == GEN_LIF_PSC_EXP:
+        G.close_psc_batch(r, nr, g, i, tick, frac, c, win, side)
+    else:
+        G.close_batch(r, nr, g, i, tick, frac, c, win)
     r.bt = -1
     if G.needs_catch_up(r, t_end, 0.0):
         G.catch_up(r, nr, g, i, t_end, 0.0, c, stream, win, False)

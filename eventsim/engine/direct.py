@@ -13,7 +13,8 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, close_batch, needs_catch_up, open_batch, potential,
                                        set_wake)
-from eventsim.engine.records import BATCH_REFRACTORY, CURRENT, FRAME_LIF, INPUTS, SIDE_SCRATCH, _OPTS, grown
+from eventsim.engine.records import (BATCH_REFRACTORY, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH,
+                                     _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_window_end_E, update_wake
 
 
@@ -38,6 +39,8 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
         if r.touched == batch:
             if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
+            elif w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
+                G.add_inhibitory(gen[i], w, side, c)
             elif not add_exactly(r, w):
                 add_inexact(r, w, side, c)
             continue
@@ -50,6 +53,9 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             if G.needs_catch_up(r, tick, frac):
                 G.catch_up(r, neuron[i], gen[i], i, tick, frac, c, stream, win, True)
                 set_wake(wake, block_min, i, G.wake_tick(r))
+            if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
+                G.open_psc_batch(r, gen[i], w)
+                continue
         else:
             cl = r.cls
             if class_stamp[cl] != batch:
@@ -101,7 +107,11 @@ def deliver_batch(net, st, h, tick, frac, side):
         i = opened[k]
         r, nr = nrn[i], neuron[i]
         if r.model != FRAME_LIF:
-            if G.close_batch(r, nr, gen[i], i, tick, frac, c, win):
+            if r.model == GEN_LIF_PSC_EXP:
+                changed = G.close_psc_batch(r, nr, gen[i], i, tick, frac, c, win, side)
+            else:
+                changed = G.close_batch(r, nr, gen[i], i, tick, frac, c, win)
+            if changed:
                 set_wake(wake, block_min, i, G.wake_tick(r))
             continue
         e = class_E[r.cls]

@@ -15,7 +15,8 @@ locals, no lists, no callbacks), marked ``register_jitable`` so that the referen
 Python and compiled code that calls them compiles the same text (``tests/test_psc_exp_jit.py`` checks
 that both give bit-identical results). The derivations, the precision and the proof that
 :func:`first_crossing` cannot miss a crossing are in ``docs/models_psc_exp.md``. The module also holds the model's parameters (:data:`SPEC`, :func:`validate`)
-and :class:`ReferenceOps`, its operations on the reference engine (the compiled engine refuses it).
+and :class:`ReferenceOps`, its operations on the reference engine (the compiled engine calls the closed
+forms from ``eventsim/engine/generic.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from eventsim.models import lif
 from eventsim.models.spec import MIN_TAU_MS, ModelSpec, check_time_scales
 
 __all__ = ["SPEC", "validate", "PscExpParams", "syn_propagator", "propagate", "propagate_refractory", "receive",
-           "receive_batch", "dv_dt", "no_crossing_possible", "first_crossing", "psp_peak", "dc_period",
+           "receive_batch", "dv_dt", "no_crossing_possible", "first_crossing", "time_to_spike", "psp_peak", "dc_period",
            "simulate_neuron", "NeuronState", "run_neuron", "ReferenceOps", "TIME_TOL_MS"]
 
 TIME_TOL_MS = 1e-12
@@ -403,6 +404,15 @@ def _crossing_in_monotone_piece(p: PscExpParams, V: float, I_ex: float, I_in: fl
 
 
 @register_jitable
+def time_to_spike(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
+    """Time in ms to the next threshold crossing with no input, ``inf`` if none: the cheap
+    :func:`no_crossing_possible` first, then :func:`first_crossing` to infinity (both engines)."""
+    if no_crossing_possible(p, V, I_ex, I_in, math.inf):
+        return math.inf
+    return first_crossing(p, V, I_ex, I_in, math.inf)
+
+
+@register_jitable
 def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float, kind: int) -> float:
     """A finite ``H`` (ms) such that a first crossing in ``[0, inf)`` lies in ``[0, H]``.
 
@@ -643,7 +653,4 @@ class ReferenceOps:
 
     def time_to_spike(self, i: int, state: tuple, I: float) -> float:
         """Time in ms to the next threshold crossing with no input (inf if none), by the lossless detector."""
-        p = self._params(i, I)
-        if no_crossing_possible(p, *state, math.inf):
-            return math.inf
-        return first_crossing(p, *state, math.inf)
+        return time_to_spike(self._params(i, I), *state)
