@@ -203,12 +203,14 @@ def test_same_time_batch_sums_each_current_exactly_with_its_value(monkeypatch, d
     _force_delivery(monkeypatch, direct)
     rng = np.random.default_rng(288)
     weights = np.concatenate([rng.normal(0.0, 300.0, 9), [1e-9, -1e-9, 0.1, 0.2, 0.3, -0.1, -0.2]])
-    t_in, samples = 5.0, [5.0, 5.5, 7.0]
+    t_in, samples = 5.0, [5.0 + 0.25 * k for k in range(20)]
+    # V at 0 mV and far below threshold is mostly the currents' terms: a one-ulp change of a current shows
+    params = dict(tau_syn_ex=1.5, tau_syn_in=4.0, E_L=0.0, V_init=0.0, V_reset=-10.0, V_th=1000.0)
     out = []
     for engine in ("numba", "reference"):
         for perm in (weights, weights[::-1]):
             net = eventsim.Network(seed=1, engine=engine)
-            pop = net.add_population("p", 1, "lif_psc_exp", tau_syn_ex=1.5, tau_syn_in=4.0, V_init=-60.0)
+            pop = net.add_population("p", 1, "lif_psc_exp", **params)
             net.add_spike_table(np.zeros(perm.size, np.int64), np.full(perm.size, t_in - 1.0), perm, 1.0)
             net.add_spike_table([0, 0], [1.0, 1.0], [250.0, -300.0], 1.0)  # currents to add the batch to
             net.record_voltage(pop, samples, name="v")
@@ -216,7 +218,7 @@ def test_same_time_batch_sums_each_current_exactly_with_its_value(monkeypatch, d
             assert res.spike_ids.size == 0
             out.append(res.voltages["v"].values[0].tolist())
     assert out[0] == out[1] == out[2] == out[3]
-    p = psc.PscExpParams(tau_syn_ex=1.5, tau_syn_in=4.0, V_init=-60.0)
+    p = psc.PscExpParams(**params)
     V, I_ex, I_in = psc.propagate(p, p.V_init, 0.0, 0.0, 2.0)
     V, I_ex, I_in = psc.propagate(p, V, *psc.receive_batch(I_ex, I_in, [250.0, -300.0]), t_in - 2.0)
     exc, inh = [w for w in weights if w >= 0], [w for w in weights if w < 0]
