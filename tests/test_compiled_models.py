@@ -102,6 +102,19 @@ def test_engines_agree_on_random_networks_of_every_model(seed, models, sizes, gr
     assert_agree(fast, ref, exact="lif" not in models)
 
 
+@pytest.mark.parametrize("model", ["qif", "adaptive"])
+@pytest.mark.parametrize("seed", range(3))
+def test_engines_agree_bit_for_bit_per_model(model, seed):
+    """Networks of one model (two populations of it), homogeneous and per-synapse delays, Poisson
+    drive, a current step, spike trains and samples: the generic path is the reference's arithmetic."""
+    args = (1000 + seed, [model, model], [8, 6, 1], seed == 1, seed != 1, True, True)
+    fast, ref = (random_network(e, *args).run(50.0) for e in ("numba", "reference"))
+    assert ref.spike_ids.size > 5
+    assert_agree(fast, ref, exact=True)
+    for name in fast.voltages:
+        assert np.array_equal(fast.voltages[name].values, ref.voltages[name].values, equal_nan=True)
+
+
 @pytest.mark.parametrize("models", [("qif", "lif"), ("lif", "qif"), ("adaptive", "lif"), ("lif", "adaptive"),
                                     ("qif", "adaptive")])
 def test_mixed_networks_drive_each_other(models):
@@ -271,7 +284,8 @@ def permuted_network(model, order_seed):
     tgt = net.add_population("tgt", 10, **model_params(model, g))
     src = [net.add_population(f"s{k}", 3, V_init=-70.0, t_ref=0.5) for k in range(3)]
     drive = [(s, [1.0, 4.0, 4.5, 9.0]) for s in src]
-    projections = [(s, float(w), float(d)) for s in src for w, d in zip(g.uniform(-3.0, 4.0, 2), g.choice([0.5, 1.0], 2))]
+    projections = [(s, float(w), float(d)) for s in src
+                   for w, d in zip(g.uniform(-3.0, 4.0, 2), g.choice([0.5, 1.0], 2))]
     trains = [(k, float(w), t) for k in range(10) for w, t in zip(g.uniform(-2.0, 6.0, 3), g.choice([2.0, 5.0], 3))]
     for k in perm.permutation(len(drive)):
         net.add_spike_train(drive[k][0], times=drive[k][1], weight=40.0, delay=0.5)

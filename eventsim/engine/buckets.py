@@ -14,10 +14,10 @@ from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
-                                       needs_catch_up, open_batch, potential, set_wake)
-from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP, INPUTS,
+                                       needs_catch_up, open_batch, potential)
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP, INPUTS, SAMPLE,
                                      SIDE_SCRATCH, Buffers, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_window_end_E
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E
 
 
 @njit(**_OPTS)
@@ -153,42 +153,41 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                     add_inexact(r, w, side, c)
             continue
         nr = neuron[i]
+        if r.model != FRAME_LIF:
+            # NOTE: a neuron on the generic path takes one call here, so that the frame's loop body
+            # below keeps the code (and register use) it had before the generic path existed
+            if r.bt < 0:
+                touched[n_touched] = i
+                n_touched += 1
+            x = it.w if it.kind == INPUTS else (cc[it.aux].value if it.kind == CURRENT else 0.0)
+            if it.kind == INPUTS and np.isnan(x):
+                x = ent_w[j]
+            bt = r.bt if r.bt >= 0 else ti
+            v = G.bucket_entry(r, nr, gen[i], i, it.kind, ti, times[bt].tick, times[bt].frac, times[ti].tick,
+                               times[ti].frac, x, c, stream, win, side)
+            if it.kind == SAMPLE:
+                voltages[vs[it.aux].slot] = v
+            continue
         q = cls_q[r.cls]
         if r.bt < 0:
             touched[n_touched] = i
             n_touched += 1
         elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
             bt = r.bt
-            if r.model != FRAME_LIF:
-                if r.model == GEN_LIF_PSC_EXP:
-                    G.close_psc_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win, side)
-                else:
-                    G.close_batch(r, nr, gen[i], i, times[bt].tick, times[bt].frac, c, win)
-            elif r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
+            if r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
                 fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
             r.bflag = BATCH_NONE
         tick, frac = times[ti].tick, times[ti].frac
         e = time_E[ti * n_cls + r.cls]
         r.bt = ti
         if it.kind == INPUTS:
-            if r.model != FRAME_LIF:
-                if G.needs_catch_up(r, tick, frac):
-                    G.catch_up(r, nr, gen[i], i, tick, frac, c, stream, win, True)
-                if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
-                    G.open_psc_batch(r, gen[i], ent_w[j] if np.isnan(it.w) else it.w)
-                    continue
-            elif needs_catch_up(r, tick, frac, e):
+            if needs_catch_up(r, tick, frac, e):
                 catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
             if time_lt(tick, frac, r.ref_tick, r.ref_frac):
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
                 open_batch(r, ent_w[j] if np.isnan(it.w) else it.w)
-        elif r.model != FRAME_LIF:
-            if it.kind == CURRENT:
-                G.change_current(r, nr, gen[i], i, tick, frac, cc[it.aux].value, c, stream, win)
-            else:
-                voltages[vs[it.aux].slot] = G.potential(r, nr, gen[i], i, tick, frac, c, stream, win)
         elif it.kind == CURRENT:
             change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
         else:
@@ -264,9 +263,9 @@ def process_window(net, st, buf, n_g, t_end):
         k = bcnt[b]
         if k > 0:
             bcnt[b] = 0
-            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E, cls_q,
-                                        c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
-            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c, stream,
-                           win, wake, block_min, side)
+            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
+                                        cls_q, c, stream, win, net.cc, net.vs, st.voltages, touched, 0, side)
+            finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
+                           stream, win, wake, block_min, side)
     end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side)

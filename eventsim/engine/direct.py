@@ -11,11 +11,10 @@ from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
-from eventsim.engine.lif_frame import (catch_up, change_current, close_batch, needs_catch_up, open_batch, potential,
-                                       set_wake)
+from eventsim.engine.lif_frame import catch_up, change_current, close_batch, needs_catch_up, open_batch, potential
 from eventsim.engine.records import (BATCH_REFRACTORY, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH,
                                      _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_window_end_E, update_wake
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
 
 
 @njit(**_OPTS)
@@ -93,16 +92,17 @@ def deliver_batch(net, st, h, tick, frac, side):
         pj = net.proj[j]
         if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
             side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
-        n_opened = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick, frac,
-                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
+        n_opened = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight, pj.weight_shift, tick,
+                               frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake,
                                block_min, side)
     c.heap_n = n
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
         if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
             side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
-        n_opened = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac, batch,
-                               cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min, side)
+        n_opened = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick, frac,
+                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened, wake, block_min,
+                               side)
     for k in range(n_opened):
         i = opened[k]
         r, nr = nrn[i], neuron[i]
@@ -145,7 +145,8 @@ def timed_actions(net, st, kind, tick, frac):
             r = nrn[i]
             c.vs_p += 1
             if r.model != FRAME_LIF:
-                st.voltages[vs[c.vs_p - 1].slot] = G.potential(r, neuron[i], st.gen[i], i, tick, frac, c, stream, win)
+                v = G.potential(r, neuron[i], st.gen[i], i, tick, frac, c, stream, win)
+                st.voltages[vs[c.vs_p - 1].slot] = v
                 set_wake(st.wake, st.block_min, i, G.wake_tick(r))
                 continue
             q = cls_q[r.cls]
@@ -172,5 +173,6 @@ def run_window_direct(net, st, h, t_end, side):
         else:
             timed_actions(net, st, kind, tick, frac)
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
-    end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake, st.block_min)
+    end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake,
+                  st.block_min)
     return side

@@ -33,8 +33,8 @@ from numba import njit
 
 from eventsim.engine.clock import add_ms, draw_next_arrival, elapsed_ms, refresh_next_poisson, time_lt
 from eventsim.engine.exact_sum import add_exactly, add_inexact, rounded_sum_with
-from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, GEN_LIF, GEN_LIF_PSC_EXP, MAX_AHEAD_MS,
-                                     NEVER, _OPTS, record_spike)
+from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, GEN_LIF,
+                                     GEN_LIF_PSC_EXP, INPUTS, MAX_AHEAD_MS, NEVER, _OPTS, record_spike)
 from eventsim.models import lif, lif_psc_exp, qif
 from eventsim.models.spec import MIN_PERIOD_MS
 
@@ -298,6 +298,36 @@ def close_psc_batch(r, nr, g, i, tick, frac, c, win, side):
         return False
     after_input(r, nr, g, i, tick, frac, v, x1, x2, c, win)
     return True
+
+
+@njit(**_OPTS)
+def bucket_entry(r, nr, g, i, kind, ti, bt_tick, bt_frac, tick, frac, x, c, stream, win, side):
+    """One bucket entry of kind INPUTS, CURRENT or SAMPLE (``x``: the input's weight, mV or pA, or the
+    current's change, pA) at (tick, frac), time index ti: close the neuron's open batch (at its time
+    ``(bt_tick, bt_frac)``), catch up, then open a batch, change the current or sample. Returns the
+    sampled potential (mV; NaN for other kinds). ``side``: the batches' partials (``lif_psc_exp``)."""
+    if r.bt >= 0:
+        if r.model == GEN_LIF_PSC_EXP:
+            close_psc_batch(r, nr, g, i, bt_tick, bt_frac, c, win, side)
+        else:
+            close_batch(r, nr, g, i, bt_tick, bt_frac, c, win)
+    r.bt = ti
+    if kind == INPUTS:
+        if needs_catch_up(r, tick, frac):
+            catch_up(r, nr, g, i, tick, frac, c, stream, win, True)
+        if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
+            open_psc_batch(r, g, x)
+        elif time_lt(tick, frac, r.ref_tick, r.ref_frac):
+            r.bflag = BATCH_REFRACTORY
+            c.discarded += 1
+        else:
+            r.bw = x
+            r.bflag = BATCH_OPEN
+        return math.nan
+    if kind == CURRENT:
+        change_current(r, nr, g, i, tick, frac, x, c, stream, win)
+        return math.nan
+    return potential(r, nr, g, i, tick, frac, c, stream, win)
 
 
 @njit(**_OPTS)

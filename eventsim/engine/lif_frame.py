@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine.clock import add_ms, add_ticks, draw_next_arrival, frame_exp, refresh_next_poisson, time_lt
-from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BLOCK_SHIFT, DIRTY, FRAME_BAND, NEVER,
+from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, DIRTY, FRAME_BAND, NEVER,
                                      TICKS_PER_MS, _OPTS, record_spike)
 
 
@@ -65,15 +65,6 @@ def crossing_bound(r, nr, tick, e_t):
     if ahead >= 0.0 or r.U >= 0.0:
         return tick
     return tick + np.int64(nr.tau_m * TICKS_PER_MS * (ahead / r.U))
-
-
-@njit(**_OPTS)
-def set_wake(wake, block_min, i, t):
-    """Neuron i may next act on its own at tick t (its Poisson arrival or crossing); O(1)."""
-    wake[i] = t
-    b = i >> BLOCK_SHIFT
-    if t < block_min[b]:
-        block_min[b] = t
 
 
 @njit(**_OPTS)

@@ -13,9 +13,9 @@ from eventsim.engine.buckets import gather_window, process_window
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
-from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf, set_wake
+from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
 from eventsim.engine.records import FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
-from eventsim.engine.wakeups import update_wake
+from eventsim.engine.wakeups import set_wake, update_wake
 
 
 @njit(**_OPTS)

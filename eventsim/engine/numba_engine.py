@@ -30,7 +30,8 @@ Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowpt
 State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids")
 """Everything the kernels change: ``ctl`` (one CTL record: clock, queue sizes, counters) and
 ``nrn`` (per-neuron state records) above all; ``gen`` the model states and parameters of neurons
-on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none); ``bcnt`` and ``bpos`` are the window's entry
+on the generic path (``kernels.GEN``, indexed by neuron id; one unused record when there are none);
+``bcnt`` and ``bpos`` are the window's entry
 counts and write cursors per bucket of neurons (counts are zero between windows), ``ids`` a
 scratch list of neuron ids (the neurons a bucket's entries reached; the neurons a direct
 delivery's batch reached)."""

@@ -18,7 +18,8 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("bt", np.int32), ("bflag", np.int16), ("model", np.int16), ("bw", np.float64), ("cls", np.int32), ("ps_m", np.int32),
+                   ("bt", np.int32), ("bflag", np.int16), ("model", np.int16), ("bw", np.float64), ("cls", np.int32),
+                   ("ps_m", np.int32),
                    ("slack", np.float64),
                    ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
                    ("V_inf", np.float64), ("I", np.float64), ("touched", np.int64), ("chain", np.int64)],

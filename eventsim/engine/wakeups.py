@@ -9,8 +9,17 @@ from numba import njit
 
 from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp
-from eventsim.engine.lif_frame import catch_up, crossing_bound, needs_catch_up, set_wake
+from eventsim.engine.lif_frame import catch_up, crossing_bound, needs_catch_up
 from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, _OPTS
+
+
+@njit(**_OPTS)
+def set_wake(wake, block_min, i, t):
+    """Neuron i may next act on its own at tick t (its Poisson arrival or crossing); O(1)."""
+    wake[i] = t
+    b = i >> BLOCK_SHIFT
+    if t < block_min[b]:
+        block_min[b] = t
 
 
 @njit(**_OPTS)

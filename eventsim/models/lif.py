@@ -159,6 +159,10 @@ def adaptive_crossing_time(v0: float, a0: float, v_inf: float, v_th: float, tau_
         return crossing_time(v0, v_inf, v_th, tau_m)
     if threshold_gap(0.0, v0, a0, v_inf, v_th, tau_m, tau_theta) >= 0.0:
         return 0.0
+    if v_inf <= v_th and v0 < v_th:
+        # V stays between v0 and v_inf, below V_th <= theta (a >= 0): no crossing. The common case
+        # below threshold, decided without a log or an exp (the compiled engine asks after every input).
+        return math.inf
     c, A = v_inf - v_th, v0 - v_inf
     t_star = math.nan  # the far end of the first monotone piece, if g has an extremum at t > 0
     rate = 1.0 / tau_theta - 1.0 / tau_m
