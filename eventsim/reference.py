@@ -37,9 +37,11 @@ from sortedcontainers import SortedList
 
 from .errors import ValidationError
 from .models import REGISTRY
+from .models.spec import MIN_PERIOD_MS
 from .prepared import Prepared
 from .rng import exponential_gap
 from .timebase import TICK_MS, TICKS_PER_MS
+from .workload import runaway_error
 
 __all__ = ["ReferenceEngine", "add_ms"]
 
@@ -53,9 +55,6 @@ SAMPLE = 5  # membrane-potential sample, after everything else at that time
 
 # Version tag of the crossing event that makes a neuron with V_init >= V_th spike at t = 0.
 _INITIAL = -1
-MIN_PERIOD_MS = 1e-12
-"""A neuron with ``t_ref = 0`` that would fire again sooner than this after a spike (the resolution of
-crossing times) fires without end at one time: the run is refused (see :meth:`ReferenceEngine._fire`)."""
 
 _ARRAYS = (
     "pop_start", "V_init", "I_e", "t_ref", "model_id",
@@ -110,6 +109,7 @@ class ReferenceEngine:
         net.pop_names = list(prepared.pop_names)
         net.pop_of = (np.searchsorted(prepared.pop_start, np.arange(prepared.n_neurons), "right") - 1).tolist()
         self._net = net
+        self._prepared = prepared
         n = prepared.n_neurons
         self.now_tick = 0
         self.voltages = np.full(prepared.vs_slot.size, np.nan)
@@ -293,15 +293,7 @@ class ReferenceEngine:
             # below what crossing times resolve: it would fire ~1e12 times per ms, each tick never ending
             # (so a progress callback never ran either). The constant-current case is refused before
             # the run (eventsim.workload); this one depends on the inputs, so it is refused here.
-            self._runaway(i, tick, frac)
-
-    def _runaway(self, i: int, tick: int, frac: float):
-        net = self._net
-        pop = net.pop_of[i]
-        raise ValidationError(f"populations.{net.pop_names[pop]}.t_ref",
-                              f"with t_ref = 0, neuron {i - net.pop_start[pop]} would fire again less than "
-                              f"{MIN_PERIOD_MS:g} ms after its spike at {(tick + frac) * TICK_MS:.9g} ms, without "
-                              "end: its input drives it too hard (lower the weights, or give t_ref > 0)")
+            raise runaway_error(self._prepared, i, tick, frac)
 
     def _deliver(self, i: int, tick: int, frac: float) -> None:
         """Queue one INPUT event per synapse leaving neuron i; delays are whole ticks (exact)."""

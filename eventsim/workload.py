@@ -20,10 +20,12 @@ import numpy as np
 
 from eventsim.errors import ValidationError
 from eventsim.models import REGISTRY
+from eventsim.models.spec import MIN_PERIOD_MS
 from eventsim.prepared import Prepared
 from eventsim.stimuli import PoissonGenerator
+from eventsim.timebase import TICK_MS
 
-__all__ = ["Workload", "firing_rate_bound", "autonomous_rate", "estimate", "check",
+__all__ = ["Workload", "firing_rate_bound", "autonomous_rate", "estimate", "check", "runaway_error",
            "REFUSED_EVENTS", "WARNED_SECONDS", "SECONDS_PER_EVENT"]
 
 REFUSED_EVENTS = 1e12
@@ -146,3 +148,15 @@ def check(w: Workload) -> None:
     if w.seconds > WARNED_SECONDS:
         warnings.warn(f"{w.key}: about {w.events:.3g} events expected in {w.duration_ms:g} ms, roughly "
                       f"{w.seconds / 3600:.2g} hours of simulation", stacklevel=3)
+
+
+def runaway_error(p: Prepared, i: int, tick: int, frac: float) -> ValidationError:
+    """The error that stops a run in which neuron ``i``, with ``t_ref = 0``, would fire again less than
+    :data:`~eventsim.models.spec.MIN_PERIOD_MS` after its spike at ``(tick, frac)``: its input (a synaptic
+    current of ``lif_psc_exp``) drives it so hard that it would fire without end at one time. Both
+    engines raise it, at the same spike."""
+    pop = int(np.searchsorted(p.pop_start, i, side="right")) - 1
+    return ValidationError(f"populations.{p.pop_names[pop]}.t_ref",
+                           f"with t_ref = 0, neuron {i - int(p.pop_start[pop])} would fire again less than "
+                           f"{MIN_PERIOD_MS:g} ms after its spike at {(tick + frac) * TICK_MS:.9g} ms, without "
+                           "end: its input drives it too hard (lower the weights, or give t_ref > 0)")

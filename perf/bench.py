@@ -26,9 +26,11 @@ Models:
 
 ``--neuron`` (``brunel`` only) swaps the neuron model of both populations, all else equal:
 ``lif`` (default: the scenario itself), ``adaptive`` (``lif`` with ``delta_theta = 1`` mV,
-``tau_theta = 100`` ms: the compiled engine's generic path) or ``qif`` (``E_L = 0``, ``V_c = 20``,
-``V_peak = 30``, ``V_reset = 10`` mV, the other parameters Brunel's). It answers what one event
-costs on the generic path beside plain LIF's frame.
+``tau_theta = 100`` ms: the compiled engine's generic path), ``qif`` (``E_L = 0``, ``V_c = 20``,
+``V_peak = 30``, ``V_reset = 10`` mV, the other parameters Brunel's) or ``psc_exp`` (``lif_psc_exp``,
+``tau_syn_ex = tau_syn_in = 0.5`` ms, each weight the current that carries the delta weight's charge:
+``w C_m / tau_syn`` pA, 50 and -250 pA). It answers what one event costs on the generic path beside
+plain LIF's frame.
 
 Phases, each timed on its own (:func:`eventsim.profiling.timed_run`):
 ``build_s`` reading the scenario, describing and preparing the network (connectivity, state, the
@@ -100,6 +102,7 @@ NEURONS = {  # --neuron -> the parameters of both Brunel populations (None: the 
     "lif": None,
     "adaptive": dict(model="lif", V_th=20.0, delta_theta=1.0, tau_theta=100.0, **BRUNEL_NEURON),
     "qif": dict(model="qif", V_c=20.0, V_peak=30.0, **BRUNEL_NEURON),
+    "psc_exp": dict(model="lif_psc_exp", V_th=20.0, tau_syn_ex=0.5, tau_syn_in=0.5, **BRUNEL_NEURON),
 }
 
 
@@ -110,11 +113,13 @@ def brunel_network(scale: float, seed: int, engine: str, params: dict, threads: 
     net = Network(seed=seed, engine=engine, threads=threads)
     n = sizes("brunel", scale)
     exc, inh = (net.add_population(name, n[name], **params) for name in ("exc", "inh"))
+    # weights onto lif_psc_exp are currents (pA): the one that carries the delta weight's charge
+    unit = params["C_m"] / params["tau_syn_ex"] if params["model"] == "lif_psc_exp" else 1.0
     for pre, indegree, w in ((exc, 1000, 0.1), (inh, 250, -0.5)):
         for post in (exc, inh):
-            net.connect(pre, post, rule="fixed_indegree", indegree=indegree, weight=w, delay=1.5)
+            net.connect(pre, post, rule="fixed_indegree", indegree=indegree, weight=w * unit, delay=1.5)
     for pop in (exc, inh):
-        net.add_poisson(pop, rate=20000.0, weight=0.1)
+        net.add_poisson(pop, rate=20000.0, weight=0.1 * unit)
     return net
 
 

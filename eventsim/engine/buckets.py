@@ -16,8 +16,8 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
-from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, INPUTS, NEVER, SAMPLE,
-                                     SIDE_SCRATCH, Buffers, _OPTS, grown)
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP,
+                                     INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, Buffers, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
 
 
@@ -165,7 +165,9 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                 discarded += 1
             else:
                 w = ent_w[j] if np.isnan(it.w) else it.w
-                if not add_exactly(r, w):
+                if w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
+                    G.add_inhibitory(gen[i], w, side, c)
+                elif not add_exactly(r, w):
                     add_inexact(r, w, side, c)
             continue
         nr = neuron[i]
@@ -180,7 +182,7 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                 x = ent_w[j]
             bt = r.bt if r.bt >= 0 else ti
             v = G.bucket_entry(r, nr, gen[i], i, it.kind, ti, times[bt].tick, times[bt].frac, times[ti].tick,
-                               times[ti].frac, x, c, stream, win)
+                               times[ti].frac, x, c, stream, win, side)
             if it.kind == SAMPLE:
                 voltages[vs[it.aux].slot] = v
             continue
@@ -224,7 +226,7 @@ def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, c
         r, nr = nrn[i], neuron[i]
         if r.model != FRAME_LIF:
             finish_generic(r, nr, gen[i], i, times[r.bt].tick, times[r.bt].frac, t_end, c, stream, win, wake,
-                           block_min)
+                           block_min, side)
             continue
         q = cls_q[r.cls]
         bt = r.bt
@@ -239,9 +241,12 @@ def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, c
 
 
 @njit(**_OPTS)
-def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_min):
+def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_min, side):
     """:func:`finish_neurons` for a neuron on the generic path, its batch at (tick, frac)."""
-    G.close_batch(r, nr, g, i, tick, frac, c, win)
+    if r.model == GEN_LIF_PSC_EXP:
+        G.close_psc_batch(r, nr, g, i, tick, frac, c, win, side)
+    else:
+        G.close_batch(r, nr, g, i, tick, frac, c, win)
     r.bt = -1
     if G.needs_catch_up(r, t_end, 0.0):
         G.catch_up(r, nr, g, i, t_end, 0.0, c, stream, win, False)

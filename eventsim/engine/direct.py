@@ -14,8 +14,8 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
                                        potential)
-from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF, INPUTS,
-                                     SIDE_SCRATCH, _OPTS, grown)
+from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
+                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
 
 
@@ -29,11 +29,12 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
     threshold (beyond :func:`add_inputs`' rounding band) takes it at once, its frame value before it
     kept in ``batch_u0`` (index in ``r.chain``): the batch is then closed unless another input
     comes, which restores that value and reopens the batch. Every other first input opens a batch
-    (appended to ``opened``, tested when the batch closes); later inputs are added to it. Both
-    ways give the same floats and decisions as closing every batch (:func:`close_batch`), without a
-    second visit for the single, subthreshold inputs that most neurons get. It takes plain arrays
-    and records only (no Net/State tuples), and calls out only for a neuron's catch-up and a
-    batch's second input. Returns the counts of opened and of at-once batches.
+    (appended to ``opened``, tested when the batch closes); later inputs are added to it
+    (``lif_psc_exp``: negative weights to its second, inhibitory sum). Both ways give the same
+    floats and decisions as closing every batch (:func:`close_batch`), without a second visit for
+    the single, subthreshold inputs that most neurons get. It takes plain arrays and records only
+    (no Net/State tuples), and calls out only for a neuron's catch-up and a batch's second input.
+    Returns the counts of opened and of at-once batches.
     """
     homogeneous = not np.isnan(w_h)
     w = w_h
@@ -54,6 +55,8 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
                 n_opened += 1
             if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
+            elif w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
+                G.add_inhibitory(gen[i], w, side, c)
             elif not add_exactly(r, w):
                 add_inexact(r, w, side, c)
             continue
@@ -66,7 +69,9 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             if G.needs_catch_up(r, tick, frac):
                 G.catch_up(r, neuron[i], gen[i], i, tick, frac, c, stream, win, True)
                 set_wake(wake, block_min, i, G.wake_tick(r))
-            if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+            if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
+                G.open_psc_batch(r, gen[i], w)
+            elif time_lt(tick, frac, r.ref_tick, r.ref_frac):
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
@@ -141,7 +146,11 @@ def deliver_batch(net, st, h, tick, frac, side):
         i = opened[k]
         r, nr = nrn[i], neuron[i]
         if r.model != FRAME_LIF:
-            if G.close_batch(r, nr, gen[i], i, tick, frac, c, win):
+            if r.model == GEN_LIF_PSC_EXP:
+                changed = G.close_psc_batch(r, nr, gen[i], i, tick, frac, c, win, side)
+            else:
+                changed = G.close_batch(r, nr, gen[i], i, tick, frac, c, win)
+            if changed:
                 set_wake(wake, block_min, i, G.wake_tick(r))
             continue
         e = class_E[r.cls]

@@ -82,12 +82,47 @@ def add_inexact(r, w, side, c):
 def rounded_sum(side, head, p0):
     """The sum of the partials chained from ``side[head]`` (increasing magnitude), rounded once
     as :func:`math.fsum` rounds it; ``side[p0:p0 + SIDE_SCRATCH]`` is scratch."""
+    return _round_scratch(side, p0, _copy_chain(side, head, p0))
+
+
+@njit(**_OPTS)
+def rounded_sum_with(side, head, p0, x):
+    """The sum of the partials chained from ``side[head]`` and of ``x``, rounded once (``math.fsum``
+    of the batch's weights and x: a ``lif_psc_exp`` current is the exact sum of its value before the
+    batch and the batch's weights of its sign). The chain is left as it is; ``side[p0:p0 +
+    SIDE_SCRATCH]`` is scratch. O(p) for p <= 40 partials."""
+    n = _copy_chain(side, head, p0)
+    i = 0
+    for j in range(n):  # Shewchuk's step: x joins the partials, exactly
+        y = side[p0 + j].w
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            side[p0 + i].w = lo
+            i += 1
+        x = hi
+    side[p0 + i].w = x
+    return _round_scratch(side, p0, i + 1)
+
+
+@njit(inline="always", **_OPTS)
+def _copy_chain(side, head, p0):
+    """Copy the partials chained from ``side[head]`` to ``side[p0:]``; returns their number."""
     n = 0
     k = head
     while k >= 0:
         side[p0 + n].w = side[k].w
         n += 1
         k = side[k].next
+    return n
+
+
+@njit(inline="always", **_OPTS)
+def _round_scratch(side, p0, n):
+    """The sum of the ``n >= 1`` partials ``side[p0:p0 + n]`` (increasing magnitude), rounded once
+    as :func:`math.fsum` rounds it."""
     n -= 1
     hi = side[p0 + n].w
     lo = 0.0

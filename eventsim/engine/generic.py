@@ -1,4 +1,5 @@
-"""The generic path: neurons of any model (``lif`` with an adaptive threshold, ``qif``) in the compiled loop.
+"""The generic path: neurons of any model (``lif`` with an adaptive threshold, ``qif``, ``lif_psc_exp``) in the
+compiled loop.
 
 It mirrors the reference engine's per-model interface (``ReferenceOps``): a neuron's model state
 ``(V, x1, x2)`` is kept at its state time in its GEN record and changes only where the reference
@@ -6,8 +7,14 @@ engine changes it (an accepted input batch or Poisson arrival, a current change,
 the refractory period); after each change the model's exact time to its next spike is computed
 (:func:`set_state`) and becomes the neuron's next own event (``ctick, cfrac``) and its wake-up. Samples
 and window ends only read the state. The closed forms are the model modules' own functions
-(:mod:`eventsim.models.lif`, :mod:`eventsim.models.qif`, compiled here through ``register_jitable``),
-so both engines compute the same float64 operations.
+(:mod:`eventsim.models.lif`, :mod:`eventsim.models.qif`, :mod:`eventsim.models.lif_psc_exp`, compiled
+here through ``register_jitable``), so both engines compute the same float64 operations.
+
+``lif_psc_exp`` differs from the delta models in two ways. Its batch has two exact sums, one per sign
+(:func:`open_psc_batch`, :func:`add_inhibitory`, :func:`close_psc_batch`): each current becomes the
+``math.fsum`` of its value before the batch and the batch's weights of its sign. And it receives inputs
+while refractory: they change its currents (the state time moves, V stays clamped, no threshold test)
+and the end of the refractory period stays its next own event.
 
 Plain LIF neurons (``delta_theta = 0``) never come here: they keep the time-invariant frame
 (:mod:`eventsim.engine.lif_frame`). The delivery paths branch on ``NSTATE.model`` (first cache
@@ -25,42 +32,66 @@ import math
 from numba import njit
 
 from eventsim.engine.clock import add_ms, draw_next_arrival, elapsed_ms, refresh_next_poisson, time_lt
-from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, GEN_LIF, INPUTS,
-                                     MAX_AHEAD_MS, NEVER, _OPTS, record_spike)
-from eventsim.models import lif, qif
+from eventsim.engine.exact_sum import add_exactly, add_inexact, rounded_sum_with
+from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, GEN_LIF,
+                                     GEN_LIF_PSC_EXP, INPUTS, MAX_AHEAD_MS, NEVER, _OPTS, record_spike)
+from eventsim.models import lif, lif_psc_exp, qif
+from eventsim.models.spec import MIN_PERIOD_MS
 
 
 # ---------------------------------------------------------------------------------------------
 # Per-model operations, dispatched on the model code (NSTATE.model); state (V, x1, x2), ms, mV, pA
 # ---------------------------------------------------------------------------------------------
+@njit(inline="always", **_OPTS)
+def _psc_params(g, I):
+    """``lif_psc_exp``'s parameters from its GEN record, injected current ``I`` (pA) as ``I_e``
+    (t_ref and V_init are not read by the closed forms)."""
+    return lif_psc_exp.PscExpParams(g.C_m, g.tau_m, g.tau_syn_ex, g.tau_syn_in, g.E_L, g.V_th, g.V_reset, 0.0, I,
+                                    0.0)
+
+
 @njit(**_OPTS)
 def advance(model, g, v, x1, x2, dt, I):
     """State ``dt`` ms later with no input and injected current ``I`` (pA)."""
     if model == GEN_LIF:
         v, x1 = lif.advance(v, x1, dt, lif.v_inf(g.E_L, I, g.tau_m, g.C_m), g.tau_m, g.tau_theta)
         return v, x1, x2
+    if model == GEN_LIF_PSC_EXP:
+        return lif_psc_exp.propagate(_psc_params(g, I), v, x1, x2, dt)
     return qif.free_potential(dt, v, g.E_L, g.V_c, g.tau_m, g.C_m, I), x1, x2
 
 
 @njit(**_OPTS)
 def advance_clamped(model, g, v, x1, x2, dt):
-    """State ``dt`` ms later while V is clamped at V_reset (refractory)."""
+    """State ``dt`` ms later while V is clamped at V_reset (refractory); currents keep decaying."""
     if model == GEN_LIF:
         v, x1 = lif.advance_clamped(v, x1, dt, g.tau_theta)
+    elif model == GEN_LIF_PSC_EXP:
+        _, x1, x2 = lif_psc_exp.propagate_refractory(_psc_params(g, 0.0), x1, x2, dt)
     return v, x1, x2
 
 
 @njit(inline="always", **_OPTS)
 def receive(model, v, x1, x2, s):
-    """A batch of delta inputs whose exact sum, rounded once, is ``s`` (mV): V jumps by it.
-
-    (A model with current synapses would take its batch's sums per sign here.)"""
+    """One input, or a delta model's batch whose exact sum, rounded once, is ``s`` (mV: V jumps by
+    it; pA onto ``lif_psc_exp``: the current of its sign). A ``lif_psc_exp`` batch of several inputs
+    closes in :func:`close_psc_batch` instead."""
+    if model == GEN_LIF_PSC_EXP:
+        x1, x2 = lif_psc_exp.receive(x1, x2, s)
+        return v, x1, x2
     return v + s, x1, x2
+
+
+@njit(inline="always", **_OPTS)
+def receives_while_refractory(model):
+    """Do inputs during the refractory period change the state (``lif_psc_exp``'s currents), or are
+    they discarded (the delta models)?"""
+    return model == GEN_LIF_PSC_EXP
 
 
 @njit(**_OPTS)
 def fires(model, g, v, x1, x2):
-    """Has the state reached threshold (``V >= V_th + a``; ``V >= V_peak``)?"""
+    """Has the state reached threshold (``V >= V_th + a``; ``V >= V_peak``; ``V >= V_th``)?"""
     if model == GEN_LIF:
         return lif.fires(v, x1, g.V_th)
     return v >= g.V_th
@@ -68,7 +99,7 @@ def fires(model, g, v, x1, x2):
 
 @njit(**_OPTS)
 def reset(model, g, v, x1, x2):
-    """State right after a spike."""
+    """State right after a spike (``lif_psc_exp``: V_reset, the currents unchanged)."""
     if model == GEN_LIF:
         v, x1 = lif.reset(x1, g.V_reset, g.delta_theta)
         return v, x1, x2
@@ -81,6 +112,8 @@ def time_to_spike(model, g, v, x1, x2, I):
     if model == GEN_LIF:
         return lif.adaptive_crossing_time(v, x1, lif.v_inf(g.E_L, I, g.tau_m, g.C_m), g.V_th, g.tau_m,
                                           g.tau_theta)
+    if model == GEN_LIF_PSC_EXP:
+        return lif_psc_exp.time_to_spike(_psc_params(g, I), v, x1, x2)
     return qif.time_to_peak(v, g.V_th, g.E_L, g.V_c, g.tau_m, g.C_m, I)
 
 
@@ -98,13 +131,15 @@ def state_at(r, g, tick, frac):
 
 @njit(**_OPTS)
 def set_state(r, g, tick, frac, v, x1, x2):
-    """The neuron is in state ``(v, x1, x2)`` at t, not refractory: store it and predict its next spike."""
+    """The neuron is in state ``(v, x1, x2)`` at t, not refractory: store it and predict its next spike.
+    Returns the time to it, ms (inf: none)."""
     g.t_tick, g.t_frac, g.V, g.x1, g.x2 = tick, frac, v, x1, x2
     x = time_to_spike(r.model, g, v, x1, x2, r.I)
     if x < MAX_AHEAD_MS:  # (inf or NaN: none)
         r.ctick, r.cfrac = add_ms(tick, frac, x)
     else:
         r.ctick, r.cfrac = NEVER, 0.0
+    return x
 
 
 @njit(**_OPTS)
@@ -117,8 +152,12 @@ def fire(r, nr, g, i, tick, frac, v, x1, x2, crossing, c, win):
     if nr.t_ref > 0:
         g.t_tick, g.t_frac, g.V, g.x1, g.x2 = tick, frac, v, x1, x2
         r.ctick, r.cfrac = r.ref_tick, r.ref_frac
-    else:
-        set_state(r, g, tick, frac, v, x1, x2)
+    elif set_state(r, g, tick, frac, v, x1, x2) < MIN_PERIOD_MS:
+        # A synaptic current (lif_psc_exp) can drive a t_ref = 0 neuron to fire again within the
+        # resolution of crossing times, without end: stop it, and the run at the window's end.
+        if c.runaway == 0:
+            c.runaway, c.runaway_tick, c.runaway_frac = i + 1, tick, frac
+        r.ctick, r.cfrac = NEVER, 0.0
 
 
 @njit(**_OPTS)
@@ -166,7 +205,12 @@ def catch_up(r, nr, g, i, tick, frac, c, stream, win, inclusive):
         elif poisson:
             pt, pf = r.ps_tick, r.ps_frac
             if time_lt(pt, pf, r.ref_tick, r.ref_frac):
-                c.discarded += 1
+                if receives_while_refractory(r.model):
+                    v, x1, x2 = state_at(r, g, pt, pf)
+                    v, x1, x2 = receive(r.model, v, x1, x2, stream[m].weight)
+                    _store(g, pt, pf, v, x1, x2)
+                else:
+                    c.discarded += 1
             else:
                 v, x1, x2 = state_at(r, g, pt, pf)
                 v, x1, x2 = receive(r.model, v, x1, x2, stream[m].weight)
@@ -192,19 +236,88 @@ def close_batch(r, nr, g, i, tick, frac, c, win):
     return True
 
 
+@njit(inline="always", **_OPTS)
+def _store(g, tick, frac, v, x1, x2):
+    """Keep the state of a refractory neuron at t (no threshold test, no prediction: the end of its
+    refractory period stays its next own event)."""
+    g.t_tick, g.t_frac, g.V, g.x1, g.x2 = tick, frac, v, x1, x2
+
+
+@njit(inline="always", **_OPTS)
+def open_psc_batch(r, g, w):
+    """First input (``w`` pA) of a ``lif_psc_exp`` neuron's batch, refractory or not: the excitatory
+    sum is NSTATE's (``r.bw``; 0.0 when the batch has none: ``I_ex`` is never -0.0, so ``I_ex + 0.0``
+    is ``I_ex`` bit for bit), the inhibitory one GEN's (``g.bflag`` BATCH_NONE when it has none)."""
+    r.bflag = BATCH_OPEN
+    if w >= 0.0:
+        r.bw = w
+    else:
+        r.bw = 0.0
+        g.bw = w
+        g.bflag = BATCH_OPEN
+
+
 @njit(**_OPTS)
-def bucket_entry(r, nr, g, i, kind, ti, bt_tick, bt_frac, tick, frac, x, c, stream, win):
-    """One bucket entry of kind INPUTS, CURRENT or SAMPLE (``x``: the input's weight, mV, or the current's
-    change, pA) at (tick, frac), time index ti: close the neuron's open batch (at its time
+def add_inhibitory(g, w, side, c):
+    """A further input of ``w`` < 0 pA to a ``lif_psc_exp`` neuron's open batch: its inhibitory sum
+    (exact, as :mod:`eventsim.engine.exact_sum` keeps NSTATE's)."""
+    if g.bflag == BATCH_NONE:
+        g.bw = w
+        g.bflag = BATCH_OPEN
+    elif not add_exactly(g, w):
+        add_inexact(g, w, side, c)
+
+
+@njit(inline="always", **_OPTS)
+def _current_after(s, current, side, c):
+    """``math.fsum([current, *weights])`` for a batch's sum ``s`` of one sign (NSTATE or GEN record):
+    one rounding of ``current + bw`` while ``bw`` is the weights' exact sum (BATCH_OPEN), else the
+    chained partials with the current, rounded once; ``current`` unchanged if there are none."""
+    if s.bflag == BATCH_OPEN:
+        return current + s.bw
+    if s.bflag == BATCH_MULTI:
+        return rounded_sum_with(side, s.chain, c.side_n, current)
+    return current
+
+
+@njit(**_OPTS)
+def close_psc_batch(r, nr, g, i, tick, frac, c, win, side):
+    """:func:`close_batch` for ``lif_psc_exp``: each current becomes the exact sum of its value at t and
+    the batch's weights of its sign, rounded once (as ``lif_psc_exp.receive_batch``); while refractory
+    the state is kept without a threshold test. Returns True when its next own event changed."""
+    if r.bflag != BATCH_OPEN and r.bflag != BATCH_MULTI:
+        r.bflag = BATCH_NONE
+        return False
+    v, x1, x2 = state_at(r, g, tick, frac)
+    x1 = _current_after(r, x1, side, c)
+    x2 = _current_after(g, x2, side, c)
+    r.bflag = BATCH_NONE
+    g.bflag = BATCH_NONE
+    if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+        _store(g, tick, frac, v, x1, x2)
+        return False
+    after_input(r, nr, g, i, tick, frac, v, x1, x2, c, win)
+    return True
+
+
+@njit(**_OPTS)
+def bucket_entry(r, nr, g, i, kind, ti, bt_tick, bt_frac, tick, frac, x, c, stream, win, side):
+    """One bucket entry of kind INPUTS, CURRENT or SAMPLE (``x``: the input's weight, mV or pA, or the
+    current's change, pA) at (tick, frac), time index ti: close the neuron's open batch (at its time
     ``(bt_tick, bt_frac)``), catch up, then open a batch, change the current or sample. Returns the
-    sampled potential (mV; NaN for other kinds)."""
+    sampled potential (mV; NaN for other kinds). ``side``: the batches' partials (``lif_psc_exp``)."""
     if r.bt >= 0:
-        close_batch(r, nr, g, i, bt_tick, bt_frac, c, win)
+        if r.model == GEN_LIF_PSC_EXP:
+            close_psc_batch(r, nr, g, i, bt_tick, bt_frac, c, win, side)
+        else:
+            close_batch(r, nr, g, i, bt_tick, bt_frac, c, win)
     r.bt = ti
     if kind == INPUTS:
         if needs_catch_up(r, tick, frac):
             catch_up(r, nr, g, i, tick, frac, c, stream, win, True)
-        if time_lt(tick, frac, r.ref_tick, r.ref_frac):
+        if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
+            open_psc_batch(r, g, x)
+        elif time_lt(tick, frac, r.ref_tick, r.ref_frac):
             r.bflag = BATCH_REFRACTORY
             c.discarded += 1
         else:

@@ -51,11 +51,11 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import heap_check, heap_pop, heap_push
 from eventsim.engine.lif_frame import open_batch
 from eventsim.engine.loop import advance
-from eventsim.engine.records import (BLOCK_SHIFT, COUNTER_NAMES, CTL, DIRTY, FRAME_LIF, GEN, GEN_LIF, GEN_QIF, GROUP,
-                                     HEAP, NEURON, NEVER, NSTATE, PHASE_NAMES, PROJ, SIDE, SIDE_SCRATCH, SPIKE, STREAM, TIMED, WTIME,
-                                     Buffers)
+from eventsim.engine.records import (BLOCK_SHIFT, COUNTER_NAMES, CTL, DIRTY, FRAME_LIF, GEN, GEN_LIF, GEN_LIF_PSC_EXP,
+                                     GEN_QIF, GROUP, HEAP, NEURON, NEVER, NSTATE, PHASE_NAMES, PROJ, SIDE, SIDE_SCRATCH,
+                                     SPIKE, STREAM, TIMED, WTIME, Buffers)
 
-__all__ = ["BLOCK_SHIFT", "COUNTER_NAMES", "CTL", "DIRTY", "FRAME_LIF", "GEN", "GEN_LIF", "GEN_QIF", "GROUP", "HEAP",
-           "NEURON", "NEVER", "NSTATE", "PHASE_NAMES", "PROJ", "SIDE",
+__all__ = ["BLOCK_SHIFT", "COUNTER_NAMES", "CTL", "DIRTY", "FRAME_LIF", "GEN", "GEN_LIF", "GEN_LIF_PSC_EXP", "GEN_QIF",
+           "GROUP", "HEAP", "NEURON", "NEVER", "NSTATE", "PHASE_NAMES", "PROJ", "SIDE",
            "SIDE_SCRATCH", "SPIKE", "STREAM", "TIMED", "WTIME", "Buffers", "add_exactly", "add_inexact", "advance",
            "exponential_gap", "heap_check", "heap_pop", "heap_push", "open_batch"]

@@ -112,7 +112,8 @@ def advance(net, st, buf, stop_tick):
     Windows are aligned on multiples of the window length whatever the stop times, so splitting a
     run gives bit-identical results. Windows in which nothing can happen (no queued event, no
     neuron's wake-up) are skipped. Returns early, with ``ctl.overflow`` set, if a window emitted
-    more spikes than the window buffer holds (the caller simulates again with a larger one).
+    more spikes than the window buffer holds (the caller simulates again with a larger one), and
+    with ``ctl.runaway`` set if a neuron would fire without end (the caller raises).
     """
     c = st.ctl[0]
     t_call = cycle_counter()
@@ -155,7 +156,7 @@ def advance(net, st, buf, stop_tick):
         # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
         # same results, so the prediction only matters for speed)
         c.direct = 1 if nrn_n <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
-        if c.overflow:
+        if c.overflow or c.runaway:
             break
         t0 = cycle_counter()
         h, out = flush_window(net, st, buf.heap, buf.out)

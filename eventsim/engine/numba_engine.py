@@ -16,10 +16,10 @@ import numba
 import numpy as np
 
 from eventsim.engine import kernels as K
-from eventsim.models import REGISTRY, check_compiled, lif
+from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
-from eventsim.workload import autonomous_rate
+from eventsim.workload import autonomous_rate, runaway_error
 
 __all__ = ["NumbaEngine", "COUNTER_NAMES"]
 
@@ -149,9 +149,11 @@ def make_net(p: Prepared) -> Net:
 
 def model_codes(p: Prepared) -> np.ndarray:
     """Each neuron's path in the compiled loop (``NSTATE.model``): ``FRAME_LIF`` for plain ``lif``
-    (``delta_theta = 0``), ``GEN_LIF`` for ``lif`` with an adaptive threshold, ``GEN_QIF`` for ``qif``."""
+    (``delta_theta = 0``), ``GEN_LIF`` for ``lif`` with an adaptive threshold, ``GEN_QIF`` for ``qif``,
+    ``GEN_LIF_PSC_EXP`` for ``lif_psc_exp``."""
     models = list(REGISTRY)
     codes = np.where(p.model_id == models.index("qif"), K.GEN_QIF, K.FRAME_LIF)
+    codes = np.where(p.model_id == models.index("lif_psc_exp"), K.GEN_LIF_PSC_EXP, codes)
     adaptive = (p.model_id == models.index("lif")) & (p.delta_theta != 0)
     return np.where(adaptive, K.GEN_LIF, codes).astype(np.int16)
 
@@ -219,7 +221,6 @@ class NumbaEngine:
     name = "numba"
 
     def __init__(self, prepared: Prepared, threads: int = 1):
-        check_compiled(prepared)  # lif (adaptive or not) and qif
         self.prepared = prepared
         self.threads = int(threads)
         if self.threads > 1:
@@ -293,6 +294,11 @@ class NumbaEngine:
             except MemoryError:
                 self._out_of_memory(saved)
             ctl = self.state.ctl[0]
+            if ctl["runaway"] and not ctl["overflow"]:
+                error = runaway_error(self.prepared, int(ctl["runaway"]) - 1, int(ctl["runaway_tick"]),
+                                      float(ctl["runaway_frac"]))
+                self._lost = f"the simulation stopped: {error}"
+                raise error
             if not ctl["overflow"]:
                 return
             need = int(ctl["win_n"])

@@ -59,20 +59,23 @@ synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (targ
 GEN = np.dtype([("t_tick", np.int64), ("t_frac", np.float64), ("V", np.float64), ("x1", np.float64),
                 ("x2", np.float64), ("E_L", np.float64), ("tau_m", np.float64), ("C_m", np.float64),
                 ("V_th", np.float64), ("V_reset", np.float64), ("V_c", np.float64), ("delta_theta", np.float64),
-                ("tau_theta", np.float64), ("tau_syn_ex", np.float64), ("tau_syn_in", np.float64)], align=True)
+                ("tau_theta", np.float64), ("tau_syn_ex", np.float64), ("tau_syn_in", np.float64),
+                ("bw", np.float64), ("bflag", np.int64), ("chain", np.int64)], align=True)
 """A neuron on the generic path (eventsim.engine.generic): its model state ``(V, x1, x2)`` at the state
-time ``(t_tick, t_frac)`` — ``lif``: V (mV), x1 = a, the threshold's adaptation (mV); ``qif``: V — and
-its model's parameters (ms, mV, pF; ``V_th`` holds ``V_peak`` for ``qif``). One record type for every
-model, indexed by neuron id like NSTATE (docs/architecture.md, "Models")."""
+time ``(t_tick, t_frac)`` — ``lif``: V (mV), x1 = a, the threshold's adaptation (mV); ``qif``: V;
+``lif_psc_exp``: V, x1 = I_ex, x2 = I_in (pA) — and its model's parameters (ms, mV, pF; ``V_th`` holds
+``V_peak`` for ``qif``). ``bw, bflag, chain``: the inhibitory half of a ``lif_psc_exp`` batch (its
+weights < 0, pA), summed exactly by the functions that sum NSTATE's (the excitatory half).
+One record type for every model, indexed by neuron id like NSTATE (docs/architecture.md, "Models")."""
 SIDE = np.dtype([("w", np.float64), ("next", np.int64)], align=True)
 """A partial of a batch's exact sum (mV), chained per neuron (next: -1 ends it); :func:`add_inexact`."""
 WTIME = np.dtype([("tick", np.int64), ("frac", np.float64)], align=True)
 """A distinct event time of the current window."""
 CURRENT, INPUTS, SAMPLE = 0, 1, 2
 BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, BATCH_MULTI = 0, 1, 2, 3
-FRAME_LIF, GEN_LIF, GEN_QIF = 0, 1, 2
+FRAME_LIF, GEN_LIF, GEN_QIF, GEN_LIF_PSC_EXP = 0, 1, 2, 3
 """NSTATE.model: plain LIF in the time-invariant frame (delta_theta = 0), or a model on the generic path
-(``lif`` with an adaptive threshold, ``qif``)."""
+(``lif`` with an adaptive threshold, ``qif``, ``lif_psc_exp``)."""
 
 Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side")
 """Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
@@ -88,6 +91,8 @@ CTL = np.dtype([
     ("sa_p", np.int64), ("cc_p", np.int64), ("vs_p", np.int64),  # next scheduled arrival / change / sample
     ("started", np.int64),  # initial state set up
     ("overflow", np.int64),  # a window emitted more spikes than the window buffer holds
+    ("runaway", np.int64),  # 1 + a t_ref = 0 neuron that would fire again within MIN_PERIOD_MS (0: none)
+    ("runaway_tick", np.int64), ("runaway_frac", np.float64),  # ... the time of its spike
     ("window", np.int64),  # window length, ticks
     ("max_out_proj", np.int64),  # most projections leaving one population
     ("bucket_shift", np.int64),  # neurons i >> bucket_shift share an entry bucket

@@ -13,7 +13,7 @@ Adding a model is one new module plus its line in :data:`REGISTRY`, its tests an
   synapses (NEST's ``iaf_psc_exp_ps``, with lossless crossing detection); weights onto it are currents in pA.
 
 A weight's unit is that of its target's model: a jump of V in mV onto ``lif`` and ``qif``, a current
-in pA onto ``lif_psc_exp``. The compiled engine runs ``lif`` and ``qif`` (see :func:`check_compiled`).
+in pA onto ``lif_psc_exp``. Both engines run every model.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from eventsim.models.spec import MAX_VALUE, ModelSpec, check_magnitude, source
 from eventsim.timebase import ms_to_ticks
 
 __all__ = ["ModelSpec", "REGISTRY", "MODELS", "LIF", "QIF", "LIF_PSC_EXP", "MAX_VALUE", "check_magnitude", "model_module",
-           "resolve_parameters", "check_compiled", "lif_period", "lif_free_potential", "lif_crossing_time"]
+           "resolve_parameters", "lif_period", "lif_free_potential", "lif_crossing_time"]
 
 REGISTRY: dict[str, ModuleType] = {"lif": lif, "qif": qif, "lif_psc_exp": lif_psc_exp}
 """Model name -> its module (``SPEC``, ``validate``, closed forms, ``ReferenceOps``); the order
@@ -145,14 +145,3 @@ def resolve_parameters(model: str, n: int, params: dict, rng: np.random.Generato
         values.setdefault(key, np.full(n, fill))
     values["model_id"] = list(REGISTRY).index(model)
     return values
-
-
-def check_compiled(prepared) -> None:
-    """Raise ValidationError unless the compiled engine can run every population of ``prepared``.
-
-    It runs ``lif`` (plain LIF in its time-invariant frame, the adaptive threshold on its generic
-    path) and ``qif``; ``lif_psc_exp`` runs on the reference engine in this version. O(P)."""
-    for name, model in zip(prepared.pop_names, prepared.pop_model):
-        if model == "lif_psc_exp":
-            raise ValidationError(f"populations.{name}.model", f"model {model!r} runs on the reference engine only "
-                                                               "in this version; use engine='reference'")

@@ -10,11 +10,13 @@ The neuron spikes at the first time ``V(t) >= V_th`` (:func:`first_crossing`), t
 ``V_reset`` for ``t_ref`` while the currents keep decaying and receiving inputs
 (:func:`propagate_refractory`); at the end of ``t_ref`` ``V`` restarts from ``V_reset``.
 
-The closed forms are plain Python on scalars (``math``, no globals, no callbacks) so that the reference
-engine can call them and a Numba kernel can be compiled from the same text. The derivations, the
-precision and the proof that :func:`first_crossing` cannot miss a crossing are in
-``docs/models_psc_exp.md``. The module also holds the model's parameters (:data:`SPEC`, :func:`validate`)
-and :class:`ReferenceOps`, its operations on the reference engine (the compiled engine refuses it).
+The closed forms are one definition for both engines: plain Python on scalars (``math``, fixed-size
+locals, no lists, no callbacks), marked ``register_jitable`` so that the reference engine calls them in
+Python and compiled code that calls them compiles the same text (``tests/test_psc_exp_jit.py`` checks
+that both give bit-identical results). The derivations, the precision and the proof that
+:func:`first_crossing` cannot miss a crossing are in ``docs/models_psc_exp.md``. The module also holds the model's parameters (:data:`SPEC`, :func:`validate`)
+and :class:`ReferenceOps`, its operations on the reference engine (the compiled engine calls the closed
+forms from ``eventsim/engine/generic.py``).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numba.extending import register_jitable
 
 from eventsim.errors import ValidationError
 from eventsim.models import lif
 from eventsim.models.spec import MIN_TAU_MS, ModelSpec, check_time_scales
 
 __all__ = ["SPEC", "validate", "PscExpParams", "syn_propagator", "propagate", "propagate_refractory", "receive",
-           "receive_batch", "dv_dt", "no_crossing_possible", "first_crossing", "psp_peak", "dc_period",
+           "receive_batch", "dv_dt", "no_crossing_possible", "first_crossing", "time_to_spike", "psp_peak", "dc_period",
            "simulate_neuron", "NeuronState", "run_neuron", "ReferenceOps", "TIME_TOL_MS"]
 
 TIME_TOL_MS = 1e-12
@@ -39,6 +42,10 @@ _EPS = 2.0 ** -52
 _MAX_ITER = 400  # bisection alone needs < 110 halvings from 1e20 ms to 1e-12 ms; Newton is faster
 _HORIZON_DOUBLINGS = 12  # S = inf is searched up to 2**12 tau_max at most: all exponentials have underflowed
 _EXCESS, _EXCESS_FROM_V_INF, _SLOPE = 0, 2, 1  # the functions whose roots _refine finds (see _target)
+
+# NOTE: compiled code calls lif.v_inf through the functions below (one definition of V_inf, bit-identical
+# in both engines); registering it again elsewhere is harmless.
+register_jitable(lif.v_inf)
 
 
 class PscExpParams(NamedTuple):
@@ -103,6 +110,7 @@ def validate(values: dict, given: dict, where: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Exact propagation
 # ---------------------------------------------------------------------------------------------
+@register_jitable
 def syn_propagator(s: float, tau_m: float, tau_syn: float) -> float:
     """Membrane response (ms) to a unit current decaying with ``tau_syn``, ``s`` ms after it started.
 
@@ -134,6 +142,7 @@ def syn_propagator(s: float, tau_m: float, tau_syn: float) -> float:
     return decay * (-math.expm1(-rate * s) / rate)
 
 
+@register_jitable
 def propagate(p: PscExpParams, V: float, I_ex: float, I_in: float, s: float) -> tuple[float, float, float]:
     """State ``s`` ms later with no input and no threshold: exact solution of the model's equations.
 
@@ -159,11 +168,13 @@ def propagate(p: PscExpParams, V: float, I_ex: float, I_in: float, s: float) -> 
     return p.E_L + v, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)
 
 
+@register_jitable
 def _current_response(p: PscExpParams, I_ex: float, I_in: float, s: float) -> float:
     """What the two currents add to ``V`` in ``s`` ms, mV."""
     return (I_ex * syn_propagator(s, p.tau_m, p.tau_syn_ex) + I_in * syn_propagator(s, p.tau_m, p.tau_syn_in)) / p.C_m
 
 
+@register_jitable
 def propagate_refractory(p: PscExpParams, I_ex: float, I_in: float, s: float) -> tuple[float, float, float]:
     """State ``s`` ms later while refractory: ``V`` clamped at ``V_reset``, the currents decay.
 
@@ -175,23 +186,102 @@ def propagate_refractory(p: PscExpParams, I_ex: float, I_in: float, s: float) ->
     return p.V_reset, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)
 
 
+@register_jitable
 def receive(I_ex: float, I_in: float, w: float) -> tuple[float, float]:
     """Currents (pA) after one input of weight ``w`` pA: to ``I_ex`` if ``w >= 0``, else to ``I_in``."""
     return (I_ex + w, I_in) if w >= 0.0 else (I_ex, I_in + w)
 
 
+@register_jitable
 def receive_batch(I_ex: float, I_in: float, weights) -> tuple[float, float]:
     """Currents (pA) after inputs arriving together, each as :func:`receive` would add it.
 
     Each weight goes to ``I_ex`` if it is >= 0, else to ``I_in`` (a same-time ``+w`` and ``-w`` do not
     cancel: they decay with different time constants). Each current is the exact sum of its old value and
-    its weights rounded once (``math.fsum``), so the result does not depend on the order of the inputs.
+    its weights rounded once (as ``math.fsum([I_ex, *exc])``), so the result does not depend on the order
+    of the inputs.
+
+    Parameters
+    ----------
+    I_ex, I_in : float
+        Currents before the inputs, pA (finite).
+    weights : sequence of float
+        The weights, pA (finite; a list in Python, a float64 array in compiled code).
+
+    Returns
+    -------
+    tuple of float
+        ``(I_ex, I_in)`` in pA. O(k p) for k weights and p <= k + 1 partials (p is small: at most 40).
     """
-    exc = [w for w in weights if w >= 0.0]
-    inh = [w for w in weights if not w >= 0.0]
-    return (math.fsum([I_ex, *exc]) if exc else I_ex), (math.fsum([I_in, *inh]) if inh else I_in)
+    if len(weights) == 1:  # one input: its sum with the current is one rounding anyway
+        i_ex, i_in = receive(I_ex, I_in, weights[0])
+        # NOTE: "+ 0.0" turns -0.0 + -0.0 into fsum's +0.0 and changes nothing else
+        return (i_ex + 0.0, i_in) if weights[0] >= 0.0 else (i_ex, i_in)
+    return _signed_fsum(I_ex, weights, True), _signed_fsum(I_in, weights, False)
 
 
+@register_jitable
+def _signed_fsum(first: float, weights, excitatory: bool) -> float:
+    """``math.fsum([first, *same])`` over the weights ``same`` that are >= 0 (``excitatory``) or < 0;
+    ``first`` unchanged when there are none. Shewchuk's partials in an array (the one definition runs
+    in compiled code too, where ``math.fsum`` does not exist)."""
+    partials = np.empty(len(weights) + 1)
+    n = _add_partial(partials, 0, first)
+    any_same = False
+    for w in weights:
+        if (w >= 0.0) == excitatory:
+            n = _add_partial(partials, n, w)
+            any_same = True
+    return _round_partials(partials, n) if any_same else first
+
+
+@register_jitable
+def _add_partial(partials, n: int, x: float) -> int:
+    """Add ``x`` to the ``n`` non-overlapping partials (increasing magnitude) in place, exactly (TwoSum);
+    returns their new number (at most ``n + 1``). As CPython's ``math.fsum``, zeros are not kept."""
+    i = 0
+    for j in range(n):
+        y = partials[j]
+        if abs(x) < abs(y):
+            x, y = y, x
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            partials[i] = lo
+            i += 1
+        x = hi
+    if x != 0.0:
+        partials[i] = x
+        i += 1
+    return i
+
+
+@register_jitable
+def _round_partials(partials, n: int) -> float:
+    """The sum of ``n`` partials rounded once, half to even, as CPython's ``math.fsum`` rounds it."""
+    hi = 0.0
+    if n > 0:
+        n -= 1
+        hi = partials[n]
+        lo = 0.0
+        while n > 0:
+            x = hi
+            n -= 1
+            y = partials[n]
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0.0:
+                break
+        # NOTE: a halfway lo with a same-sign partial below it is not a tie: round away, as fsum does
+        if n > 0 and ((lo < 0.0 and partials[n - 1] < 0.0) or (lo > 0.0 and partials[n - 1] > 0.0)):
+            y = lo * 2.0
+            x = hi + y
+            if y == x - hi:
+                hi = x
+    return float(hi)
+
+
+@register_jitable
 def dv_dt(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
     """Slope of the membrane potential, mV/ms (free, not refractory)."""
     return -(V - p.E_L) / p.tau_m + (I_ex + I_in + p.I_e) / p.C_m
@@ -200,6 +290,7 @@ def dv_dt(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
 # ---------------------------------------------------------------------------------------------
 # Threshold crossing
 # ---------------------------------------------------------------------------------------------
+@register_jitable
 def no_crossing_possible(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float) -> bool:
     """Cheap conservative test: True only if ``V < V_th`` throughout ``[0, S]`` for certain.
 
@@ -241,6 +332,7 @@ def no_crossing_possible(p: PscExpParams, V: float, I_ex: float, I_in: float, S:
     return v_inf + bound < p.V_th - margin
 
 
+@register_jitable
 def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float) -> float:
     """First time in ``[0, S]`` at which ``V(t) >= V_th``, or ``inf`` if there is none.
 
@@ -275,24 +367,52 @@ def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float
     kind = _EXCESS_FROM_V_INF if lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m) == p.V_th else _EXCESS
     if math.isinf(S):
         S = _horizon(p, V, I_ex, I_in, kind)
-    cuts = [0.0, S]
     t_turn = _current_turning_time(p, I_ex, I_in)
-    if 0.0 < t_turn < S:
-        cuts.insert(1, t_turn)
-    # Between two cuts dV/dt e^{t/tau_m} is monotone, so dV/dt changes sign at most once there.
-    points = [0.0]
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
-        g_lo, g_hi = _target(p, V, I_ex, I_in, lo, _SLOPE)[0], _target(p, V, I_ex, I_in, hi, _SLOPE)[0]
+    cut = t_turn if 0.0 < t_turn < S else S
+    # Pieces [0, cut], [cut, S] (one piece without a turn): on each, dV/dt e^{t/tau_m} is monotone, so
+    # dV/dt changes sign at most once there; its zero splits the piece into two on which V is monotone.
+    # The first monotone piece that ends at or above V_th holds the crossing.
+    lo = last = 0.0  # start of the piece; last point checked
+    g_lo = _target(p, V, I_ex, I_in, lo, _SLOPE)[0]
+    for piece in range(2):
+        hi = cut if piece == 0 else S
+        if piece == 1 and not cut < S:
+            break
+        g_hi = _target(p, V, I_ex, I_in, hi, _SLOPE)[0]
         if (g_lo < 0.0 < g_hi) or (g_hi < 0.0 < g_lo):
-            points.append(_refine(p, V, I_ex, I_in, lo, hi, _SLOPE, g_hi > 0.0))
-        points.append(hi)
-    # Between two points V is monotone: its first piece that ends at or above V_th holds the crossing.
-    for lo, hi in zip(points[:-1], points[1:]):
-        if hi > lo and _target(p, V, I_ex, I_in, hi, kind)[0] >= 0.0:
-            return _refine(p, V, I_ex, I_in, lo, hi, kind, True)
+            extremum = _refine(p, V, I_ex, I_in, lo, hi, _SLOPE, g_hi > 0.0)
+            t = _crossing_in_monotone_piece(p, V, I_ex, I_in, last, extremum, kind)
+            if t < math.inf:
+                return t
+            last = extremum
+        t = _crossing_in_monotone_piece(p, V, I_ex, I_in, last, hi, kind)
+        if t < math.inf:
+            return t
+        lo = last = hi
+        g_lo = g_hi
     return math.inf
 
 
+@register_jitable
+def _crossing_in_monotone_piece(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: float,
+                                kind: int) -> float:
+    """The crossing (ms) in ``[lo, hi]``, where ``V`` is monotone and below threshold at ``lo``: there is
+    one iff ``V(hi) >= V_th`` (``kind``, see :func:`_target`); ``inf`` otherwise or if the piece is empty."""
+    if hi > lo and _target(p, V, I_ex, I_in, hi, kind)[0] >= 0.0:
+        return _refine(p, V, I_ex, I_in, lo, hi, kind, True)
+    return math.inf
+
+
+@register_jitable
+def time_to_spike(p: PscExpParams, V: float, I_ex: float, I_in: float) -> float:
+    """Time in ms to the next threshold crossing with no input, ``inf`` if none: the cheap
+    :func:`no_crossing_possible` first, then :func:`first_crossing` to infinity (both engines)."""
+    if no_crossing_possible(p, V, I_ex, I_in, math.inf):
+        return math.inf
+    return first_crossing(p, V, I_ex, I_in, math.inf)
+
+
+@register_jitable
 def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float, kind: int) -> float:
     """A finite ``H`` (ms) such that a first crossing in ``[0, inf)`` lies in ``[0, H]``.
 
@@ -301,13 +421,14 @@ def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float, kind: int) -> 
     """
     H = max(p.tau_m, p.tau_syn_ex, p.tau_syn_in)
     for _ in range(_HORIZON_DOUBLINGS):
-        later = propagate(p, V, I_ex, I_in, H)
-        if _target(p, V, I_ex, I_in, H, kind)[0] >= 0.0 or no_crossing_possible(p, *later, math.inf):
+        v, i_ex, i_in = propagate(p, V, I_ex, I_in, H)
+        if _target(p, V, I_ex, I_in, H, kind)[0] >= 0.0 or no_crossing_possible(p, v, i_ex, i_in, math.inf):
             return H
         H *= 2.0
     return H
 
 
+@register_jitable
 def _current_turning_time(p: PscExpParams, I_ex: float, I_in: float) -> float:
     """Time (ms) at which ``dI/dt = -(I_ex(t)/tau_syn_ex + I_in(t)/tau_syn_in)`` changes sign, else ``inf``.
 
@@ -321,6 +442,7 @@ def _current_turning_time(p: PscExpParams, I_ex: float, I_in: float) -> float:
     return (math.log(abs(a)) - math.log(abs(b))) / rate
 
 
+@register_jitable
 def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind: int) -> tuple[float, float]:
     """``(g, dg/dt)`` at ``t`` ms after the state ``(V, I_ex, I_in)``, for ``g`` one of: ``V - V_th``
     (``_EXCESS``, mV), ``V - V_inf`` (``_EXCESS_FROM_V_INF``, mV, used when ``V_inf == V_th``) or ``dV/dt``
@@ -337,6 +459,7 @@ def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind:
     return y, slope
 
 
+@register_jitable
 def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: float, kind: int,
             rising: bool) -> float:
     """Shrink a bracket ``[lo, hi]`` (ms) of the sign change of ``g`` (``kind``, see :func:`_target`) to
@@ -530,7 +653,4 @@ class ReferenceOps:
 
     def time_to_spike(self, i: int, state: tuple, I: float) -> float:
         """Time in ms to the next threshold crossing with no input (inf if none), by the lossless detector."""
-        p = self._params(i, I)
-        if no_crossing_possible(p, *state, math.inf):
-            return math.inf
-        return first_crossing(p, *state, math.inf)
+        return time_to_spike(self._params(i, I), *state)

@@ -53,6 +53,9 @@ and currents times ``tau_m / C_m``, must stay finite in float64 (1e308 jumps ove
 
 _MAX_TREF_TAUS = 300.0  # the compiled engine's frame needs exp(t_ref / tau_m) to stay finite
 MIN_TAU_MS = 1e-6  # 1 ns, the clock's tick; the compiled engine loses spikes below ~1e-8 ms (measured)
+MIN_PERIOD_MS = 1e-12
+"""A neuron with ``t_ref = 0`` that would fire again sooner than this after a spike (the resolution of
+crossing times) fires without end at one time: both engines stop the run (:func:`eventsim.workload.runaway_error`)."""
 
 
 def check_magnitude(values, where: str, unit: str) -> None:
