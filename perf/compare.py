@@ -184,9 +184,7 @@ def main(argv=None) -> int:
     results = run_rounds(args, cmds, log)
     results.update(skipped)
     if not results["eventsim"][0]:
-        reason = results["eventsim"][1]
-        hint = " (try --engine reference)" if args.engine == "numba" and "reference engine only" in reason else ""
-        print(f"compare.py: eventsim did not run: {reason}{hint}", file=sys.stderr)
+        print(f"compare.py: eventsim did not run: {results['eventsim'][1]}", file=sys.stderr)
         return 1
     es = results["eventsim"][0][0]
     print(f"{args.model} x {args.scale:g}: {es['neurons']:,} neurons, {es['synapses']:,} synapses, "

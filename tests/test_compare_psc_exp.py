@@ -83,23 +83,10 @@ def test_compare_runs_brunel_psc_exp_on_the_reference_engine_and_says_so(tmp_pat
     assert rec["spikes"] > 0 and len(rec["rate_pop_hz"]) == 2 and 0.0 <= rec["cv_isi"] < 2.0
 
 
-def test_compare_on_the_compiled_engine_runs_or_says_which_engine_to_use(tmp_path):
-    """Default engine: numba. Until it runs lif_psc_exp, compare.py says to use --engine reference."""
-    import eventsim
-    from eventsim import models
-
-    net = eventsim.Network(engine="numba")
-    net.add_population("p", 1, "lif_psc_exp")
-    try:
-        models.check_compiled(net.prepare())
-        compiled = True
-    except eventsim.ValidationError:
-        compiled = False
+def test_compare_runs_on_the_compiled_engine_by_default(tmp_path):
+    """Default engine: numba, which runs lif_psc_exp; the table says which engine ran."""
     proc, _ = _compare(tmp_path)
-    if compiled:
-        assert proc.returncode == 0 and "| eventsim (numba)" in proc.stdout, proc.stderr[-2000:]
-    else:
-        assert proc.returncode == 1 and "(try --engine reference)" in proc.stderr
+    assert proc.returncode == 0 and "| eventsim (numba)" in proc.stdout, proc.stderr[-2000:]
 
 
 # ------------------------------------------------------------------------------------------- the peers

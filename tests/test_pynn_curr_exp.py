@@ -184,76 +184,22 @@ def test_noise_driven_network_equals_the_eventsim_api_bit_for_bit(auto):
 
 
 # ------------------------------------------------------------------------------------------- engine choice
-def _compiled_verdict(model: str, **params) -> bool:
-    """Does eventsim's compiled engine accept one population of ``model`` (asked directly, not through PyNN)?"""
-    net = eventsim.Network(engine="numba")
-    net.add_population("p", 2, model, **params)
-    try:
-        models.check_compiled(net.prepare())
-    except ValidationError:
-        return False
-    return True
-
-
-@pytest.mark.parametrize("make, model, params", [
-    (lambda: sim.IF_curr_delta(), "lif", {}),
-    (lambda: sim.IF_curr_exp(), "lif_psc_exp", {}),
-    (lambda: sim.QIF_curr_delta(), "qif", {}),
-    (lambda: sim.IF_curr_delta_adaptive(), "lif", dict(delta_theta=1.0, tau_theta=100.0)),
-    (lambda: sim.IF_curr_delta_adaptive(delta_theta=0.0), "lif", {}),
+@pytest.mark.parametrize("make", [
+    lambda: sim.IF_curr_delta(),
+    lambda: sim.IF_curr_exp(),
+    lambda: sim.QIF_curr_delta(),
+    lambda: sim.IF_curr_delta_adaptive(),
+    lambda: sim.IF_curr_delta_adaptive(delta_theta=0.0),
 ])
-def test_the_engine_is_the_one_eventsim_s_check_admits(make, model, params):
-    """No list of reference-only cell types: IF_curr_exp runs compiled as soon as check_compiled admits lif_psc_exp."""
+def test_every_cell_type_runs_on_the_compiled_engine(make):
+    """Every eventsim model runs compiled: no cell type switches the network to the reference engine."""
     sim.setup()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sim.Population(2, make())
-    compiled = _compiled_verdict(model, **params)
-    assert state.engine == (None if compiled else "reference")
-    assert len([w for w in caught if "reference engine only" in str(w.message)]) == (0 if compiled else 1)
-    sim.end()
-
-
-def test_the_engine_follows_check_compiled_whatever_it_admits(monkeypatch):
-    sim.setup()
-    monkeypatch.setattr(models, "check_compiled", lambda prepared: None)  # a compiled engine that runs everything
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        sim.Population(2, sim.IF_curr_exp())
-        sim.Population(2, sim.QIF_curr_delta())
-    assert state.engine is None
-    sim.end()
-
-    def refuse(prepared):
-        raise ValidationError("populations.probe.model", "runs on the reference engine only")
-
-    monkeypatch.setattr(models, "check_compiled", refuse)  # one that runs nothing
-    sim.setup()
-    with pytest.warns(UserWarning, match="^IF_curr_delta runs on eventsim's reference engine only"):
-        sim.Population(1, sim.IF_curr_delta())
-    assert state.engine == "reference"
-    sim.end()
-
-
-def _refuse_adaptive(prepared):
-    """A check_compiled that refuses lif with an adaptive threshold (whatever the real one does by now)."""
-    if np.any(prepared.delta_theta != 0):
-        raise ValidationError("populations.probe.delta_theta", "runs on the reference engine only")
-
-
-def test_a_parameter_change_before_the_first_run_asks_again(monkeypatch):
-    monkeypatch.setattr(models, "check_compiled", _refuse_adaptive)
-    sim.setup()
-    pop = sim.Population(3, sim.IF_curr_delta_adaptive(delta_theta=0.0))
-    assert state.engine is None
-    with pytest.warns(UserWarning, match="^IF_curr_delta_adaptive runs on eventsim's reference engine only") as caught:
-        pop[1:2].set(delta_theta=2.0)
-    assert state.engine == "reference" and caught[0].filename == __file__  # points at the script's line
-    sim.end()
-    sim.setup(engine="numba")
-    pop = sim.Population(3, sim.IF_curr_delta_adaptive(delta_theta=0.0))
-    with pytest.raises(sim.EventsimPyNNError, match=r"reference engine only .* use sim.setup\(engine='reference'\)"):
-        pop.set(delta_theta=2.0)
+        warnings.simplefilter("error", UserWarning)
+        pop = sim.Population(2, make())
+        pop.record("spikes")
+        sim.run(5.0)
+    assert state.engine is None and state.network.engine_name == "numba"
     sim.end()
 
 

@@ -21,7 +21,8 @@ N = 2600  # above DIRECT_MAX_NEURONS: bucket windows
 
 def random_network(seed: int, t_ref: float = 2.0, models: bool = False, threads: int = 1) -> eventsim.Network:
     """Poisson drive, homogeneous and per-synapse delays and weights, current steps, voltage samples;
-    with ``models``, adaptive-threshold lif and qif populations on the generic path too."""
+    with ``models``, adaptive-threshold lif, qif and lif_psc_exp populations on the generic path too
+    (weights onto lif_psc_exp are pA: small currents here)."""
     rng = np.random.default_rng(seed)
     net = eventsim.Network(seed=seed, threads=threads)
     n_exc = int(0.8 * N)
@@ -31,6 +32,7 @@ def random_network(seed: int, t_ref: float = 2.0, models: bool = False, threads:
     if models:
         pops.append(net.add_population("adapt", 150, t_ref=t_ref, delta_theta=2.0, tau_theta=50.0, I_e=200.0))
         pops.append(net.add_population("quad", 150, model="qif", t_ref=t_ref, I_e=50.0))
+        pops.append(net.add_population("psc", 150, model="lif_psc_exp", t_ref=max(t_ref, 0.5), I_e=380.0))
     for pre in pops:
         for post in pops:
             inhibitory = pre is inh

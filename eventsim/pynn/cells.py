@@ -7,8 +7,8 @@ are (``default_parameters``, ``units``, ``translations``, ``recordable``,
 exactly as ``IF_curr_delta``'s are (nF -> pF, nA -> pA: a multiplication by 1000.0). They exist on
 eventsim only.
 
-Both run on either engine, the compiled one included (docs/models.md). A cell type that runs on the
-reference engine only sets ``reference_only``: see :func:`choose_engine` for how the backend then selects it.
+Both run on either engine, the compiled one included (docs/models.md). A cell type that must run on
+the reference engine sets ``reference_only``: see :func:`choose_engine` for how the backend then selects it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ import warnings
 
 from pyNN.standardmodels import StandardCellType, build_translations
 
-import eventsim
-from eventsim import models
-from eventsim.errors import ValidationError
 from eventsim.pynn.simulator import EventsimPyNNError
 from eventsim.pynn.standardmodels import IF_curr_delta
 
@@ -87,38 +84,13 @@ class IF_curr_delta_adaptive(StandardCellType):
     eventsim_model = "lif"
 
 
-def compiled_engine_runs(celltype, size: int, native: dict) -> bool:
-    """True if eventsim's compiled engine can simulate ``size`` cells of ``celltype`` with ``native`` parameters.
-
-    The question goes to :func:`eventsim.models.check_compiled`, on a network holding just this
-    population (no connections: O(size)), so the backend follows whatever the compiled engine
-    supports (models, and parameter-dependent cases such as an adaptive threshold) without a list of
-    its own. Spike sources (relay ``lif`` neurons) and parameters eventsim refuses answer True: the
-    build reports invalid parameters, which is no question of the engine.
-    """
-    model = getattr(celltype, "eventsim_model", None)
-    if model is None:
-        return True
-    try:
-        net = eventsim.Network(engine="numba")
-        net.add_population("probe", size, model, **native)
-        prepared = net.prepare()
-    except ValidationError:
-        return True
-    try:
-        models.check_compiled(prepared)
-    except ValidationError:
-        return False
-    return True
-
-
 def choose_engine(state, pop, stacklevel: int = 2) -> None:
-    """Make sure ``state`` runs on an engine that can simulate population ``pop`` as its parameters are now.
+    """Make sure ``state`` runs on an engine that can simulate population ``pop``.
 
-    A population that the compiled engine cannot run (:func:`compiled_engine_runs`), or whose cell
-    type declares ``reference_only = True`` (to run on the reference engine whatever the compiled one
-    supports), selects the reference engine when no engine was chosen in ``setup`` (the whole network
-    then runs on it), with a one-line warning saying so once; ``stacklevel`` points the warning at the
+    The compiled engine runs every eventsim model. A cell type may still declare
+    ``reference_only = True`` (to run on the reference engine, e.g. a model under development): it
+    selects the reference engine when no engine was chosen in ``setup`` (the whole network then
+    runs on it), with a one-line warning saying so; ``stacklevel`` points the warning at the
     script's line.
 
     Raises
@@ -126,8 +98,7 @@ def choose_engine(state, pop, stacklevel: int = 2) -> None:
     EventsimPyNNError
         If ``setup(engine="numba")`` chose the compiled engine, which cannot run ``pop``.
     """
-    if state.engine == "reference" or (not getattr(pop.celltype, "reference_only", False)
-                                        and compiled_engine_runs(pop.celltype, pop.size, pop._parameters)):
+    if state.engine == "reference" or not getattr(pop.celltype, "reference_only", False):
         return
     name = type(pop.celltype).__name__
     if state.engine == "numba":

@@ -26,9 +26,9 @@ def setup(timestep=None, min_delay=DEFAULT_MIN_DELAY, **extra_params):
         Seed of eventsim's own randomness (the Poisson trains of ``SpikeSourcePoisson``); default 0.
         Connections and random parameters come from PyNN's RNGs, as on every backend.
     engine : {"numba", "reference"}, optional
-        eventsim's compiled engine or its pure-Python reference engine. Unset: the compiled engine,
-        unless a cell type that runs on the reference engine only is used (none of eventsim's own
-        ones in this version), which selects the reference engine with a warning.
+        eventsim's compiled engine or its pure-Python reference engine. Unset: the compiled engine
+        (it runs every cell type), unless a cell type declaring ``reference_only`` is used, which
+        selects the reference engine with a warning.
     max_delay : float or "auto"
         Accepted for compatibility; eventsim has no maximum delay to declare.
 

@@ -54,7 +54,6 @@ class PopulationView(common.PopulationView):
         for name, value in parameter_space.items():
             root._parameters[name][self._root_index] = value
         _note_change(root)
-        _recheck_engine(root)
 
     def _set_initial_value_array(self, variable, initial_values):
         simulator.state.check_mutable("change initial values")
@@ -138,7 +137,6 @@ class Population(common.Population):
         for name, value in parameter_space.items():
             self._parameters[name] = value
         _note_change(self)
-        _recheck_engine(self)
 
 
 CHANGEABLE_DURING_RUN = {"IF_curr_delta": {"I_e"}, "IF_curr_exp": {"I_e"}, "QIF_curr_delta": {"I_e"},
@@ -156,12 +154,6 @@ def _check_changeable(pop, native_names) -> None:
     if fixed:
         simulator.state.check_mutable(f"change {', '.join(sorted(fixed))} of {pop.label!r} (only i_offset, "
                                       "spike-source parameters and current sources can change during a run)")
-
-
-def _recheck_engine(pop) -> None:
-    """A parameter change before the first run may decide the engine (e.g. an adaptive threshold switched on)."""
-    if simulator.state.network is None:
-        choose_engine(simulator.state, pop, stacklevel=4)  # the script's pop.set(...)
 
 
 def _check_fixed_initial(pop, variable: str, values) -> None:
