@@ -206,13 +206,14 @@ def test_qif_reset_above_v_c_refires_after_t_ref_without_input():
     assert np.max(np.abs(np.diff(t) - T)) <= 1e-9
 
 
-@pytest.mark.parametrize("direct", [True, False])
-def test_qif_inhibitory_input_rescues_a_neuron_above_v_c(monkeypatch, direct):
-    force_delivery(monkeypatch, direct)
-    net, pop = qif_net(V_init=-50.0)  # above V_c = -54 with no drive: would spike
+@pytest.mark.parametrize("engine, direct", [("reference", None), ("numba", True), ("numba", False)])
+def test_qif_inhibitory_input_rescues_a_neuron_above_v_c(monkeypatch, engine, direct):
+    if direct is not None:
+        force_delivery(monkeypatch, direct)
+    net, pop = qif_net(engine, V_init=-50.0)  # above V_c = -54 with no drive: would spike
     free = net.run(100.0).spike_times
     assert free.size == 1 and free[0] == pytest.approx(mp_time(-50.0, -30.0, BASE, 0.0), abs=1e-9)
-    net, pop = qif_net(V_init=-50.0)
+    net, pop = qif_net(engine, V_init=-50.0)
     net.add_spike_train(pop, times=[0.5], weight=-10.0, delay=0.5)  # at 1 ms, before the spike
     net.record_voltage(pop, [1.0, 199.0], name="v")
     res = net.run(200.0)
