@@ -181,6 +181,32 @@ def test_runaway_with_t_ref_0_stops_both_engines_with_one_message():
                                   "weights, or give t_ref > 0)")
 
 
+RUNAWAY_IN_PARTS = """
+from eventsim.engine import numba_engine
+numba_engine.DIRECT_MAX_NEURONS = numba_engine.DIRECT_MAX_ENTRIES = -1  # every window through the buckets
+import eventsim
+net = eventsim.Network(seed=0, threads={threads})
+p = net.add_population("p", 300, model="lif_psc_exp", t_ref=0.0)
+net.add_poisson(p, rate=2000.0, weight=10.0)
+net.add_spike_train(p[150:151], [1.0], weight=1e100, delay=1.0)
+try:
+    net.run(5.0)
+except eventsim.ValidationError as error:
+    print(error)
+"""
+
+
+def test_runaway_is_reported_alike_by_one_and_two_threads():
+    """A runaway found by one part of a threaded window stops the run with the one thread's message."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    msgs = [subprocess.run([sys.executable, "-c", RUNAWAY_IN_PARTS.format(threads=t)], capture_output=True, text=True,
+                           timeout=300, env=env).stdout.strip() for t in (1, 2)]
+    assert msgs[0] == msgs[1] and msgs[0].startswith("populations.p.t_ref: with t_ref = 0, neuron 150 would fire")
+
+
 def test_strong_but_finite_drive_with_t_ref_0_agrees():
     """A 1e6 pA input with t_ref = 0 is valid: a burst of spikes, each later than the last, alike."""
     out = []

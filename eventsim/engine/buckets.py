@@ -340,6 +340,7 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
     for t in range(parts):
         ctls[t:t + 1] = ctl
         ct = ctls[t]
+        ct.runaway = 0
         ct.win_n = 0
         ct.side_n = 0
         ct.overflow = 0
@@ -364,6 +365,8 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
     for t in range(parts):
         ct = ctls[t]
         c.wake_min = min(c.wake_min, ct.wake_min)
+        if ct.runaway and c.runaway == 0:  # the first in bucket order, as one thread finds it
+            c.runaway, c.runaway_tick, c.runaway_frac = ct.runaway, ct.runaway_tick, ct.runaway_frac
         c.discarded += ct.discarded
         c.ext_events += ct.ext_events
         c.spikes += ct.spikes
