@@ -306,7 +306,8 @@ def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
     """
     from eventsim.profiling import timed_run
 
-    timer = threading.Timer(COMPILE_NOTICE_S, _say, ("eventsim: compiling the engine (once, ~30 s)...", sys.stderr))
+    notice = "eventsim: compiling the engine (once, about a minute)..."
+    timer = threading.Timer(COMPILE_NOTICE_S, _say, (notice, sys.stderr))
     timer.daemon = True
 
     def on_phase(name: str) -> None:
