@@ -306,8 +306,8 @@ def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
     """
     from eventsim.profiling import timed_run
 
-    notice = "eventsim: compiling the engine (once, about a minute)..."
-    timer = threading.Timer(COMPILE_NOTICE_S, _say, (notice, sys.stderr))
+    message = "eventsim: compiling the engine (once, about a minute)..."
+    timer = threading.Timer(COMPILE_NOTICE_S, _say, (message, sys.stderr))
     timer.daemon = True
 
     def on_phase(name: str) -> None:
