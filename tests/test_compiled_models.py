@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba import njit
 from test_adaptive_threshold import EL, mp_first_crossing, mp_spike_train
+from test_cross_engine import random_weight_and_delay
 from test_qif import BASE, REGIMES, mp_time
 
 import eventsim
@@ -19,7 +20,6 @@ from eventsim.engine import clock
 from eventsim.models import qif
 
 MODELS = ("lif", "adaptive", "qif")
-GRID_DELAYS = np.array([0.1, 0.2, 0.25, 0.5, 1.0, 1.5])
 
 
 def force_delivery(monkeypatch, direct):
@@ -55,13 +55,7 @@ def random_network(engine, seed, models, sizes, grid_delays, per_synapse, with_p
         for b in pops:
             if g.random() < 0.3:
                 continue
-            if per_synapse:
-                weight = {"distribution": "uniform", "min": -4.0, "max": 6.0}
-                delay = ({"distribution": "uniform", "min": 0.1, "max": 2.0} if not grid_delays
-                         else float(g.choice(GRID_DELAYS)))
-            else:
-                weight = float(g.uniform(-4.0, 6.0))
-                delay = float(g.choice(GRID_DELAYS)) if grid_delays else float(g.uniform(0.1, 2.0))
+            weight, delay = random_weight_and_delay(g, per_synapse, grid_delays)
             net.connect(a, b, rule="pairwise_bernoulli", p=0.4, weight=weight, delay=delay)
     if with_poisson:
         for pop in pops[:2]:

@@ -15,6 +15,19 @@ import eventsim
 GRID_DELAYS = np.array([0.1, 0.2, 0.25, 0.5, 1.0, 1.5])
 
 
+def random_weight_and_delay(g, per_synapse: bool, grid_delays: bool):
+    """A projection's weight (mV) and delay (ms): distributions when ``per_synapse``, delays on the
+    0.1 ms grid when ``grid_delays`` (ties between spikes), drawn from ``g``."""
+    if per_synapse:
+        weight = {"distribution": "uniform", "min": -4.0, "max": 6.0}
+        delay = ({"distribution": "uniform", "min": 0.1, "max": 2.0} if not grid_delays
+                 else float(g.choice(GRID_DELAYS)))
+    else:
+        weight = float(g.uniform(-4.0, 6.0))
+        delay = float(g.choice(GRID_DELAYS)) if grid_delays else float(g.uniform(0.1, 2.0))
+    return weight, delay
+
+
 def random_network(engine, seed, n_pops, sizes, grid_delays, per_synapse, with_poisson, with_current):
     g = np.random.default_rng(seed)
     net = eventsim.Network(seed=seed % 2**32, engine=engine)
@@ -29,13 +42,7 @@ def random_network(engine, seed, n_pops, sizes, grid_delays, per_synapse, with_p
         for b in pops:
             if g.random() < 0.3:
                 continue
-            if per_synapse:
-                weight = {"distribution": "uniform", "min": -4.0, "max": 6.0}
-                delay = ({"distribution": "uniform", "min": 0.1, "max": 2.0} if not grid_delays
-                         else float(g.choice(GRID_DELAYS)))
-            else:
-                weight = float(g.uniform(-4.0, 6.0))
-                delay = float(g.choice(GRID_DELAYS)) if grid_delays else float(g.uniform(0.1, 2.0))
+            weight, delay = random_weight_and_delay(g, per_synapse, grid_delays)
             if g.random() < 0.5:
                 net.connect(a, b, rule="fixed_indegree", indegree=int(min(len(a), 3)), weight=weight, delay=delay)
             else:
