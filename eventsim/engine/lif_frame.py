@@ -121,7 +121,8 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
     A crossing at exactly t is fired only when ``inclusive`` (before an input or sample at t),
     not at a window's end (it belongs to the next window: docs/semantics.md, "Runs").
 
-    ``e_t`` is ``E(t)``. Each Poisson arrival costs one ``exp``, one ``log`` and a threshold test.
+    ``e_t`` is ``E(t)``. Each Poisson arrival costs the frame's ``exp``, a threshold test and the
+    next gap's draw (inlined; no call with an array per arrival: perf/RESULTS.md, "Poisson catch-up").
     """
     while True:
         m = r.ps_m
