@@ -69,7 +69,9 @@ def _splitmix_next(sr):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(**_OPTS)
+# NOTE: inlined (with draw_next_arrival) into the Poisson catch-up: per arrival, a call costs more
+# than the draw itself (measured: perf/RESULTS.md, "Poisson catch-up").
+@njit(inline="always", **_OPTS)
 def exponential_gap(sr, rate_per_ms):
     """Exponential gap in ms from stream record sr: ziggurat Exp(1) / rate, as eventsim.rng."""
     offset = 0.0
@@ -87,7 +89,7 @@ def exponential_gap(sr, rate_per_ms):
             return (offset + x) / rate_per_ms
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def draw_next_arrival(sr, tick, frac):
     """Schedule the next arrival of stream record sr after time (tick, frac)."""
     nt, nf = add_ms(tick, frac, exponential_gap(sr, sr.rate))
@@ -101,10 +103,7 @@ def draw_next_arrival(sr, tick, frac):
 def refresh_next_poisson(r, nr, stream):
     """Cache in neuron record r the earliest pending arrival among its Poisson streams."""
     if nr.ps_hi - nr.ps_lo == 1:  # the common case: one stream
-        m = nr.ps_lo
-        r.ps_m = m if stream[m].next_tick != NEVER else -1
-        r.ps_tick = stream[m].next_tick
-        r.ps_frac = stream[m].next_frac
+        set_next_poisson(r, nr.ps_lo, stream[nr.ps_lo])
         return
     best, bt, bf = -1, NEVER, 0.0
     for m in range(nr.ps_lo, nr.ps_hi):
@@ -114,3 +113,14 @@ def refresh_next_poisson(r, nr, stream):
     r.ps_m = best
     r.ps_tick = bt
     r.ps_frac = bf
+
+
+@njit(inline="always", **_OPTS)
+def set_next_poisson(r, m, sr):
+    """Cache in neuron record r the pending arrival of its only Poisson stream m (record sr).
+
+    NOTE: takes the stream's record, not the array: a call with an array argument costs ~40 ns
+    (reference counting) where this costs ~1 ns; the catch-up calls it once per arrival."""
+    r.ps_m = m if sr.next_tick != NEVER else -1
+    r.ps_tick = sr.next_tick
+    r.ps_frac = sr.next_frac

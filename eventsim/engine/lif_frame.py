@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from eventsim.engine.clock import add_ms, add_ticks, draw_next_arrival, frame_exp, refresh_next_poisson, time_lt
+from eventsim.engine.clock import (add_ms, add_ticks, draw_next_arrival, frame_exp, refresh_next_poisson,
+                                   set_next_poisson, time_lt)
 from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, DIRTY, FRAME_BAND, NEVER,
                                      TICKS_PER_MS, _OPTS, record_spike)
 
@@ -120,12 +121,14 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
     A crossing at exactly t is fired only when ``inclusive`` (before an input or sample at t),
     not at a window's end (it belongs to the next window: docs/semantics.md, "Runs").
 
-    ``e_t`` is ``E(t)``. Each Poisson arrival costs one ``exp``, one ``log`` and a threshold test.
+    ``e_t`` is ``E(t)``. Each Poisson arrival costs the frame's ``exp``, a threshold test and the
+    next gap's draw (inlined; no call with an array per arrival: perf/RESULTS.md, "Poisson catch-up").
     """
     while True:
         m = r.ps_m
         if m >= 0 and time_lt(r.ps_tick, r.ps_frac, tick, frac):
             pt, pf = r.ps_tick, r.ps_frac
+            sr = stream[m]
             if time_lt(pt, pf, r.ref_tick, r.ref_frac):
                 c.discarded += 1
             else:
@@ -135,11 +138,14 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
                     continue  # the arrival is examined again, now against the new state
                 if r.thr < 0.0:
                     r.ctick = DIRTY
-                if add_inputs(r, nr, stream[m].weight, e):
+                if add_inputs(r, nr, sr.weight, e):
                     fire(r, nr, i, pt, pf, False, q, c, win)
             c.ext_events += 1
-            draw_next_arrival(stream[m], pt, pf)
-            refresh_next_poisson(r, nr, stream)
+            draw_next_arrival(sr, pt, pf)
+            if nr.ps_hi - nr.ps_lo == 1:
+                set_next_poisson(r, m, sr)
+            else:
+                refresh_next_poisson(r, nr, stream)
             continue
         if (not time_lt(tick, frac, r.ref_tick, r.ref_frac) and crossing_due(r, tick, frac, e_t)
                 and fire_at_crossing(r, nr, i, tick, frac, inclusive, q, c, win)):
