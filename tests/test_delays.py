@@ -79,11 +79,13 @@ def _long_case() -> eventsim.Network:
 
 
 def _growing_case() -> eventsim.Network:
-    """t_ref = 0 and fast firing in 2 ms windows: more than 8 spikes per neuron and window, so the
-    window's spike buffer overflows and calls restart from a snapshot, calendar included."""
+    """t_ref = 0 in 2 ms windows, firing faster from 5 ms on (a current step): more than 8 spikes per
+    neuron and window, so the window's spike buffer overflows while the calendar holds runs, and
+    calls restart from a snapshot, calendar included."""
     net = eventsim.Network(seed=3)
-    p = net.add_population("p", 40, tau_m=5.0, t_ref=0.0, V_th=-55.0, V_reset=-65.0,
-                           I_e={"distribution": "uniform", "min": 2500.0, "max": 4000.0})
+    p = net.add_population("p", 200, tau_m=5.0, t_ref=0.0, V_th=-55.0, V_reset=-65.0,
+                           I_e={"distribution": "uniform", "min": 4000.0, "max": 6000.0})
+    net.add_current_steps(p, [5.0], [30000.0])
     net.connect(p, p, rule="fixed_indegree", indegree=5, weight={"distribution": "uniform", "min": -2.0, "max": -0.1},
                 delay={"distribution": "uniform", "min": 2.0, "max": 3.0})
     net.record_voltage(p[:2], [0.7, 3.3, 9.9])
@@ -109,7 +111,7 @@ CASES = {  # name -> (network builder, simulated ms)
     **{f"random{s}": (lambda s=s: _random_case(s), 50.0) for s in range(6)},
     "runs": (_runs_case, 20.0),
     "long": (_long_case, 2200.0),
-    "growing": (_growing_case, 12.0),
+    "growing": (_growing_case, 10.0),
     "threads": (_threads_case, 60.0),
     "brunel": (_brunel_case, 40.0),
 }
@@ -203,13 +205,13 @@ def test_spike_at_the_stop_goes_to_the_next_run():
 def test_growing_buffer_restarts_with_the_calendar(monkeypatch, expected):
     """The case overflows the window's spike buffer (restarts from the snapshot), and the snapshot
     carries the calendar: the same spikes as a run that never restarts."""
-    grown_from = numba_engine._GROWN_FROM_PER_NEURON
+    first = max(1024, 200 * numba_engine._GROWN_FROM_PER_NEURON)
     out = simulate("growing")
-    assert out["engine"].state.win.size > 40 * grown_from  # the buffer grew: windows were restarted
+    assert out["engine"].state.win.size > first  # the buffer grew: windows were simulated again
     assert_expected(out, expected, "growing")
-    monkeypatch.setattr(numba_engine, "_GROWN_FROM_PER_NEURON", 64)  # large enough: no restart
+    monkeypatch.setattr(numba_engine, "_GROWN_FROM_PER_NEURON", 1000)  # large enough: no restart
     roomy = simulate("growing")
-    assert roomy["engine"].state.win.size == out["engine"].state.win.size or roomy["ids"].size == out["ids"].size
+    assert roomy["engine"].state.win.size == 200 * 1000
     assert_expected(roomy, expected, "growing")
 
 

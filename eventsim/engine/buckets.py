@@ -10,7 +10,6 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
-from eventsim.engine.calendar import due_first, due_run
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
@@ -50,34 +49,40 @@ def _time_index(times, time_E, n_t, tick, frac, base, cls_q):
     return n_t
 
 
-@njit(inline="always", **_OPTS)
-def _take_due(cal, c, kind, tick, frac, at, grp, n_g, times, time_E, n_t, proj, cls_q, counting, bcnt, shift,
+@njit(**_OPTS)
+def _take_due(due, c, kind, tick, frac, at, grp, n_g, times, time_E, n_t, proj, cls_q, counting, bcnt, shift,
               syn_target):
-    """The calendar's due runs before the event ``kind`` at (tick, frac) (:func:`due_first`), or at
+    """The calendar's due runs ``due`` before the event ``kind`` at (tick, frac) (strictly before,
+    or at its time if it is a voltage sample: :func:`~eventsim.engine.calendar.due_first`), or at
     exactly that time when ``at`` (inputs joining that time's batch), as the window's items.
     Returns (grp, n_g, times, time_E, n_t)."""
     p = c.due_p
-    if p >= c.due_n:
-        return grp, n_g, times, time_E, n_t
-    # NOTE: room for every due run first: the loop below makes no call (it runs once per delivery
-    # run, i.e. per synapse with continuous delays)
     m = c.due_n - p
+    if m == 0:
+        return grp, n_g, times, time_E, n_t
+    # NOTE: room for every due run first, and the loop written out (through inlined helpers it ran
+    # several times slower): it runs once per delivery run, i.e. per synapse with continuous delays
     n_cls = cls_q.size
     grp = grown(grp, n_g, n_g + m)
     times = grown(times, n_t, n_t + m)
     time_E = grown(time_E, n_t * n_cls, (n_t + m) * n_cls)
+    until_equal = at or kind == SAMPLE
     prev_tick, prev_frac = np.int64(-1), 0.0
     while p < c.due_n:
-        r = due_run(cal, p)
-        if at:
-            if r.tick != tick or r.frac != frac:
-                break
-        elif not due_first(cal, c, kind, tick, frac):
+        r = due[p]
+        t, f = r.tick, r.frac
+        if t > tick or (t == tick and (f > frac or (f == frac and not until_equal))):
             break
-        if not at and (r.tick != prev_tick or r.frac != prev_frac):
+        if at and (t != tick or f != frac):
+            break
+        if not at and (t != prev_tick or f != prev_frac):
             c.batches += 1  # a new input time
-            prev_tick, prev_frac = r.tick, r.frac
-        n_t = _time_index(times, time_E, n_t, r.tick, r.frac, c.base, cls_q)
+            prev_tick, prev_frac = t, f
+        if n_t == 0 or times[n_t - 1].tick != t or times[n_t - 1].frac != f:
+            times[n_t].tick, times[n_t].frac = t, f
+            for k in range(n_cls):
+                time_E[n_t * n_cls + k] = frame_exp(t, f, c.base, cls_q[k])
+            n_t += 1
         g = grp[n_g]
         n_g += 1
         if r.n == 1:  # one synapse: its target and weight are in the run (src 2)
@@ -94,7 +99,7 @@ def _take_due(cal, c, kind, tick, frac, at, grp, n_g, times, time_E, n_t, proj, 
                     bcnt[syn_target[q] >> shift] += 1
             c.syn_events += hi - lo
         p += 1
-        c.due_p = p
+    c.due_p = p
     return grp, n_g, times, time_E, n_t
 
 
@@ -120,8 +125,8 @@ def gather_window(net, st, buf, t_end):
         if done:  # the calendar's runs before the window's end
             kind, tick, frac = CURRENT, t_end, 0.0
         # NOTE: the calendar's runs before the next other event, without a next_kind call (~300 ns) each
-        grp, n_g, times, time_E, n_t = _take_due(cal, c, kind, tick, frac, False, grp, n_g, times, time_E, n_t, proj,
-                                                 cls_q, counting, bcnt, shift, syn_target)
+        grp, n_g, times, time_E, n_t = _take_due(cal.due, c, kind, tick, frac, False, grp, n_g, times, time_E, n_t,
+                                                 proj, cls_q, counting, bcnt, shift, syn_target)
         if done:
             break
         times = grown(times, n_t, n_t + 1)
@@ -139,8 +144,8 @@ def gather_window(net, st, buf, t_end):
                 if counting:
                     _count_targets(bcnt, shift, syn_target, lo, hi)
             c.heap_n = n
-            grp, n_g, times, time_E, n_t = _take_due(cal, c, kind, tick, frac, True, grp, n_g, times, time_E, n_t,
-                                                     proj, cls_q, counting, bcnt, shift, syn_target)
+            grp, n_g, times, time_E, n_t = _take_due(cal.due, c, kind, tick, frac, True, grp, n_g, times, time_E,
+                                                     n_t, proj, cls_q, counting, bcnt, shift, syn_target)
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)

@@ -38,13 +38,13 @@ the source's row) of projection ``aux`` with its weight ``w`` (NaN: per synapse)
 synapse (``n == 1``, nearly all with continuous delays) keeps its target in ``aux`` and its weight
 in ``w``, so that delivering it reads no synapse table. 40 bytes."""
 
-Calendar = namedtuple("Calendar", "runs link fill slot due staged keys tmp")
+Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp")
 """The calendar's arrays: ``runs`` the pool of RUN records in blocks of :data:`BLOCK`, ``link`` and
 ``fill`` per block (next block of its slot's chain or of the free list, -1 ending it; runs in it),
 ``slot`` (R, 2) the first and last block of each slot's chain (-1: empty); ``due`` the open window's
-runs in time order; ``staged`` the same runs as they left their slot and ``keys`` their sort keys
-(``(tick - window start) << 32 | index`` where the window is shorter than 2**31 ticks, else the
-index), ``tmp`` the radix sort's second buffer."""
+runs in time order; ``keys`` their sort keys while the window opens (``(tick - window start) << 32 |
+pool index`` where the window is shorter than 2**31 ticks, else the pool index), ``tmp`` the radix
+sort's second buffer."""
 
 BLOCK = 128
 """Runs per block of the pool (4 KiB): a slot wastes at most one partly filled block."""
@@ -66,8 +66,8 @@ def slot_count(max_delay: int, window: int) -> int:
 def make_calendar(slots: int) -> Calendar:
     """An empty calendar of ``slots`` slots (the pool starts small and grows)."""
     return Calendar(runs=np.empty(4 * BLOCK, RUN), link=np.full(4, -1, np.int64), fill=np.zeros(4, np.int64),
-                    slot=np.full((slots, 2), -1, np.int64), due=np.empty(64, RUN), staged=np.empty(64, RUN),
-                    keys=np.empty(64, np.int64), tmp=np.empty(64, np.int64))
+                    slot=np.full((slots, 2), -1, np.int64), due=np.empty(64, RUN), keys=np.empty(64, np.int64),
+                    tmp=np.empty(64, np.int64))
 
 
 def calendar_bytes(cal: Calendar) -> int:
@@ -91,33 +91,7 @@ def _grown_pool(cal, need):
     link[:b] = cal.link
     fill = np.zeros(m, np.int64)
     fill[:b] = cal.fill
-    return Calendar(runs, link, fill, cal.slot, cal.due, cal.staged, cal.keys, cal.tmp)
-
-
-@njit(inline="always", **_OPTS)
-def _append(runs, link, fill, slot, c, s, tick, frac, w, lo, n, aux):
-    """Append a run to slot s's chain (a new block, if needed, from the free list or the pool's
-    unused tail, which the caller made large enough)."""
-    b = slot[s, 1]
-    if b < 0 or fill[b] == BLOCK:
-        nb = c.cal_free
-        if nb >= 0:
-            c.cal_free = link[nb]
-        else:
-            nb = c.cal_blocks
-            c.cal_blocks = nb + 1
-        link[nb] = -1
-        fill[nb] = 0
-        if b < 0:
-            slot[s, 0] = nb
-        else:
-            link[b] = nb
-        slot[s, 1] = nb
-        b = nb
-    k = fill[b]
-    r = runs[b * BLOCK + k]
-    r.tick, r.frac, r.w, r.lo, r.n, r.aux = tick, frac, w, lo, n, aux
-    fill[b] = k + 1
+    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp)
 
 
 @njit(**_OPTS)
@@ -126,8 +100,8 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
     sorted by delay; delay of synapse s is ``syn_delay[s + shift]``, ticks; its weight ``weight``, or
     ``syn_weight[s + weight_shift]`` when NaN): one run per distinct delay, in the slot of its
     arrival window. O(hi - lo); returns the calendar (its pool may grow)."""
-    # NOTE: room for a new block per run first, so that the loop below works on plain arrays (a
-    # namedtuple rebuilt per run cost ~100 ns in reference counting)
+    # NOTE: room for a new block per run first, so that the loop below works on plain arrays; the
+    # loop is written out: through an inlined helper it ran 10x slower (~190 against ~20 ns a run)
     cal = _reserve(cal, c.cal_blocks + hi - lo)
     runs, link, fill, slot = cal.runs, cal.link, cal.fill, cal.slot
     W = c.window
@@ -146,11 +120,31 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
         while arrive >= edge:
             edge += W
             slot_k = slot_k + 1 if slot_k + 1 < R else 0
+        b = slot[slot_k, 1]  # append to the slot's last block, or to a new one
+        if b < 0 or fill[b] == BLOCK:
+            nb = c.cal_free
+            if nb >= 0:
+                c.cal_free = link[nb]
+            else:
+                nb = c.cal_blocks
+                c.cal_blocks = nb + 1
+            link[nb] = -1
+            fill[nb] = 0
+            if b < 0:
+                slot[slot_k, 0] = nb
+            else:
+                link[b] = nb
+            slot[slot_k, 1] = nb
+            b = nb
+        q = fill[b]
+        r = runs[b * BLOCK + q]
+        fill[b] = q + 1
+        r.tick, r.frac, r.lo = arrive, frac, s
         if e == s + 1:  # one synapse: its target and weight, read here in row order
-            w = weight if not np.isnan(weight) else syn_weight[s + weight_shift]
-            _append(runs, link, fill, slot, c, slot_k, arrive, frac, w, s, 1, syn_target[s])
+            r.w = weight if not np.isnan(weight) else syn_weight[s + weight_shift]
+            r.n, r.aux = 1, syn_target[s]
         else:
-            _append(runs, link, fill, slot, c, slot_k, arrive, frac, weight, s, e - s, proj)
+            r.w, r.n, r.aux = weight, e - s, proj
         n += 1
         s = e
     c.cal_n += n
@@ -163,103 +157,121 @@ def open_window(cal, c, k):
     """Make window k's runs the due list, sorted by time (the previous window's must all be taken):
     they leave their slot, whose runs of later laps stay. Returns the calendar."""
     c.cal_window = k
+    c.due_n = 0
+    c.due_p = 0
     W = c.window
     s = k % cal.slot.shape[0]
-    b = cal.slot[s, 0]
-    if b < 0:
-        c.due_n = 0
-        c.due_p = 0
+    if cal.slot[s, 0] < 0:
         return cal
-    end = (k + 1) * W
-    runs = cal.runs
+    t0 = k * W
     n = 0
-    kb, kept = b, 0  # runs of later laps are written back from the chain's start
+    b = cal.slot[s, 0]
     while b >= 0:
-        n_b = cal.fill[b]
-        staged = cal.staged
-        if n + n_b > staged.size:
-            staged = np.empty(max(2 * staged.size, n + n_b), staged.dtype)
-            staged[:n] = cal.staged[:n]
-            cal = Calendar(cal.runs, cal.link, cal.fill, cal.slot, cal.due, staged, cal.keys, cal.tmp)
-        for q in range(b * BLOCK, b * BLOCK + n_b):
-            if runs[q].tick < end:
-                staged[n] = runs[q]
-                n += 1
-            else:
-                if kept == BLOCK:
-                    kb = cal.link[kb]
-                    kept = 0
-                runs[kb * BLOCK + kept] = runs[q]
-                kept += 1
-                cal.fill[kb] = kept
+        n += cal.fill[b]
         b = cal.link[b]
-    _cut_chain(cal, c, s, kb, kept)
-    c.cal_n -= n
-    c.due_n = n
-    c.due_p = 0
-    return _sort_due(cal, n, k * W, W)
+    cal = _room(cal, n)
+    keys, runs = cal.keys, cal.runs
+    # NOTE: keys point into the pool: the runs are copied once, in time order, after the sort
+    packed = W <= _PACKED_TICKS
+    m = 0
+    b = cal.slot[s, 0]
+    while b >= 0:
+        for q in range(b * BLOCK, b * BLOCK + cal.fill[b]):
+            if runs[q].tick < t0 + W:
+                keys[m] = ((runs[q].tick - t0) << 32) | q if packed else q
+                m += 1
+        b = cal.link[b]
+    _sort_keys(cal, m, W)
+    due = cal.due
+    for p in range(m):
+        x = runs[cal.keys[p] & _INDEX]
+        y = due[p]
+        y.tick, y.frac, y.w, y.lo, y.n, y.aux = x.tick, x.frac, x.w, x.lo, x.n, x.aux
+    _order_equal_ticks(due, m)
+    _keep_later_laps(cal, c, s, t0 + W, m < n)
+    c.cal_n -= m
+    c.due_n = m
+    return cal
 
 
 @njit(**_OPTS)
-def _cut_chain(cal, c, s, kb, kept):
-    """End slot s's chain at block kb holding ``kept`` runs (none kept: empty); free the rest."""
+def _room(cal, n):
+    """The calendar with room for n due runs (keys, the radix buffer, the due list)."""
+    if n <= cal.keys.size:
+        return cal
+    m = max(n, 2 * cal.keys.size)
+    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, np.empty(m, cal.due.dtype), np.empty(m, np.int64),
+                    np.empty(m, np.int64))
+
+
+@njit(**_OPTS)
+def _keep_later_laps(cal, c, s, end, any_kept):
+    """Empty slot s of its runs before ``end`` (taken): keep its runs of later laps, written back
+    from the chain's start, and free the blocks left over."""
+    runs, link, fill = cal.runs, cal.link, cal.fill
     first = cal.slot[s, 0]
-    if kept == 0 and kb == first:
+    kb, kept = first, 0
+    if any_kept:
+        b = first
+        while b >= 0:
+            for q in range(b * BLOCK, b * BLOCK + fill[b]):
+                if runs[q].tick >= end:
+                    if kept == BLOCK:
+                        kb = link[kb]
+                        kept = 0
+                    runs[kb * BLOCK + kept] = runs[q]
+                    kept += 1
+            b = link[b]
+    if kept == 0:
         free_from = first
         cal.slot[s, 0] = -1
         cal.slot[s, 1] = -1
     else:
-        free_from = cal.link[kb]
-        cal.link[kb] = -1
-        cal.fill[kb] = kept
+        free_from = link[kb]
+        link[kb] = -1
+        fill[kb] = kept
         cal.slot[s, 1] = kb
     b = free_from
     while b >= 0:
-        nxt = cal.link[b]
-        cal.link[b] = c.cal_free
+        nxt = link[b]
+        link[b] = c.cal_free
         c.cal_free = b
         b = nxt
 
 
 @njit(**_OPTS)
-def _sort_due(cal, n, t0, W):
-    """The n staged runs, sorted by time, into ``cal.due``; returns the calendar (buffers grown)."""
-    keys, tmp, due = cal.keys, cal.tmp, cal.due
-    if n > keys.size:
-        keys = np.empty(max(n, 2 * keys.size), np.int64)
-        tmp = np.empty(keys.size, np.int64)
-    if n > due.size:
-        due = np.empty(max(n, 2 * due.size), due.dtype)
-    staged = cal.staged
+def _sort_keys(cal, n, W):
+    """Sort the n keys by time: radix passes over the tick offsets (packed keys), else a comparison
+    sort of the pool indices by tick (windows of 2**31 ticks or more: tau_m of hours)."""
+    keys = cal.keys
     if W <= _PACKED_TICKS:
-        for q in range(n):
-            keys[q] = ((staged[q].tick - t0) << 32) | q
         bits = 0
         while (np.int64(1) << bits) < W:
             bits += 1
-        keys, tmp = _radix_sort(keys, tmp, n, 32, bits)
-    else:  # windows of 2**31 ticks or more (tau_m of hours): a comparison sort of the indices
-        ticks = np.empty(n, np.int64)
-        for q in range(n):
-            ticks[q] = staged[q].tick
-        idx = np.argsort(ticks, kind="mergesort")
-        for q in range(n):
-            keys[q] = idx[q]
-    # NOTE: the runs themselves in time order, so that taking them reads memory in order
+        _radix_sort(keys, cal.tmp, n, 32, bits)
+        return
+    ticks = np.empty(n, np.int64)
     for q in range(n):
-        due[q] = staged[keys[q] & _INDEX]
-    _order_equal_ticks(due, n)
-    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, due, staged, keys, tmp)
+        ticks[q] = cal.runs[keys[q]].tick
+    idx = np.argsort(ticks, kind="mergesort")
+    pool = keys[:n].copy()
+    for q in range(n):
+        keys[q] = pool[idx[q]]
 
 
 @njit(**_OPTS)
 def _radix_sort(keys, tmp, n, shift, bits):
-    """LSD radix sort of ``keys[:n]`` by their bits ``[shift, shift + bits)``; returns (sorted, other)."""
-    cnt = np.empty(1 << _DIGIT, np.int64)
-    mask = (1 << _DIGIT) - 1
+    """LSD radix sort of ``keys[:n]`` by their bits ``[shift, shift + bits)``, in place (``tmp``: as
+    many scratch slots), in ``ceil(bits / 11)`` passes of equal digits."""
+    passes = (bits + _DIGIT - 1) // _DIGIT
+    if passes == 0:
+        return
+    digit = (bits + passes - 1) // passes
+    cnt = np.empty(1 << digit, np.int64)
+    mask = (1 << digit) - 1
     src, dst = keys, tmp
-    sh = shift
-    while sh < shift + bits:
+    for t in range(passes):
+        sh = shift + t * digit
         cnt[:] = 0
         for q in range(n):
             cnt[(src[q] >> sh) & mask] += 1
@@ -274,8 +286,8 @@ def _radix_sort(keys, tmp, n, shift, bits):
             dst[cnt[d]] = x
             cnt[d] += 1
         src, dst = dst, src
-        sh += _DIGIT
-    return src, dst
+    if passes % 2 == 1:
+        keys[:n] = tmp[:n]
 
 
 @njit(**_OPTS)
