@@ -80,17 +80,19 @@ def test_slot_count():
 
 
 def test_radix_sort_orders_long_windows():
-    """Window offsets of up to 2**31 ticks take three radix passes; equal ticks are ordered by frac."""
+    """The longest window (the longest int32 delay, 2**31 - 1 ticks) sorts in three radix passes;
+    equal ticks are ordered by frac."""
     g = np.random.default_rng(1)
     n = 5000
+    W_max = 2**31 - 1
     cal, c = fresh(4)
     ctl = c[0]
-    ctl["window"] = 2**31
-    ticks = np.sort(g.integers(0, 2**31, n))
+    ctl["window"] = W_max
+    ticks = np.sort(g.integers(0, W_max, n))
     ticks[::7] = ticks[0]  # many equal ticks
     d = np.array([1], np.int32)
     for t in g.permutation(ticks):
-        cal = C.push_row(cal, ctl, np.int64(t + 2**31 - 1), float(g.random()), np.int64(0), np.int64(0), np.int64(1),
+        cal = C.push_row(cal, ctl, np.int64(t + W_max - 1), float(g.random()), np.int64(0), np.int64(0), np.int64(1),
                          d, np.int64(0), np.zeros(1, np.int32), np.zeros(1), 1.0, np.int64(0))
     cal = C.open_window(cal, ctl, np.int64(1))
     assert ctl["due_n"] == n

@@ -43,8 +43,7 @@ Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp")
 ``fill`` per block (next block of its slot's chain or of the free list, -1 ending it; runs in it),
 ``slot`` (R, 2) the first and last block of each slot's chain (-1: empty); ``due`` the open window's
 runs in time order; ``keys`` their sort keys while the window opens (``(tick - window start) << 32 |
-pool index`` where the window is shorter than 2**31 ticks, else the pool index), ``tmp`` the radix
-sort's second buffer."""
+pool index``), ``tmp`` the radix sort's second buffer."""
 
 BLOCK = 128
 """Runs per block of the pool (4 KiB): a slot wastes at most one partly filled block."""
@@ -52,7 +51,6 @@ MAX_SLOTS = 4096
 """Most slots of the ring: delays longer than this many windows make slots hold later laps too."""
 _INDEX = 0xFFFFFFFF
 _DIGIT = 11  # radix bits per pass: 2,048 counters stay in L1
-_PACKED_TICKS = 1 << 31  # windows shorter than this sort packed (tick offset, index) keys
 
 
 def slot_count(max_delay: int, window: int) -> int:
@@ -172,13 +170,12 @@ def open_window(cal, c, k):
     cal = _room(cal, n)
     keys, runs = cal.keys, cal.runs
     # NOTE: keys point into the pool: the runs are copied once, in time order, after the sort
-    packed = W <= _PACKED_TICKS
     m = 0
     b = cal.slot[s, 0]
     while b >= 0:
         for q in range(b * BLOCK, b * BLOCK + cal.fill[b]):
             if runs[q].tick < t0 + W:
-                keys[m] = ((runs[q].tick - t0) << 32) | q if packed else q
+                keys[m] = ((runs[q].tick - t0) << 32) | q
                 m += 1
         b = cal.link[b]
     _sort_keys(cal, m, W)
@@ -241,22 +238,15 @@ def _keep_later_laps(cal, c, s, end, any_kept):
 
 @njit(**_OPTS)
 def _sort_keys(cal, n, W):
-    """Sort the n keys by time: radix passes over the tick offsets (packed keys), else a comparison
-    sort of the pool indices by tick (windows of 2**31 ticks or more: tau_m of hours)."""
-    keys = cal.keys
-    if W <= _PACKED_TICKS:
-        bits = 0
-        while (np.int64(1) << bits) < W:
-            bits += 1
-        _radix_sort(keys, cal.tmp, n, 32, bits)
-        return
-    ticks = np.empty(n, np.int64)
-    for q in range(n):
-        ticks[q] = cal.runs[keys[q]].tick
-    idx = np.argsort(ticks, kind="mergesort")
-    pool = keys[:n].copy()
-    for q in range(n):
-        keys[q] = pool[idx[q]]
+    """Sort the n keys by time: LSD radix passes over their tick offsets within the window.
+
+    The window is never longer than the shortest delay, and per-synapse delays are int32 ticks, so
+    offsets fit in 31 bits above the 32 of the pool index.
+    """
+    bits = 0
+    while (np.int64(1) << bits) < W:
+        bits += 1
+    _radix_sort(cal.keys, cal.tmp, n, 32, bits)
 
 
 @njit(**_OPTS)
