@@ -11,6 +11,9 @@ Models:
 ``brunel``
     scenarios/brunel_delta.toml: 10,000 + 2,500 neurons times ``--scale``; fixed in-degrees
     (CE = 1000, CI = 250) are kept, so synapses grow linearly with the scale (15.6 M at scale 1).
+``brunel_delays``
+    scenarios/brunel_delays.toml: ``brunel`` with per-synapse delays uniform in [1, 2] ms (the
+    calendar of delivery runs), sizes and in-degrees as ``brunel``.
 ``benchmark4``
     scenarios/benchmark4.toml: 3,200 + 800 neurons times ``--scale``; the connection probability
     p = 0.02 is kept (as the peers in perf/peers/ do), so synapses grow with the *square* of the
@@ -71,6 +74,7 @@ from peers.common import cv_isi  # noqa: E402  (one definition of the CV for eve
 SCENARIOS = _common.ROOT / "scenarios"
 MODELS = {  # model -> (scenario file, base population sizes); sparse is built in sparse_network()
     "brunel": (SCENARIOS / "brunel_delta.toml", {"exc": 10000, "inh": 2500}),
+    "brunel_delays": (SCENARIOS / "brunel_delays.toml", {"exc": 10000, "inh": 2500}),
     "benchmark4": (SCENARIOS / "benchmark4.toml", {"exc": 3200, "inh": 800}),
     "brunel_psc_exp": (SCENARIOS / "brunel_psc_exp.toml", {"exc": 400, "inh": 100}),
     "sparse": (None, {"all": 1_000_000}),

@@ -36,46 +36,116 @@ def _add_item(grp, n_g, ti, kind, w, lo, hi, wsh, src, aux):
     return grp
 
 
+@njit(inline="always", **_OPTS)
+def _time_index(times, time_E, n_t, tick, frac, base, cls_q):
+    """The window's time index of (tick, frac): the last one if equal, else a new one with its ``E``
+    per time-constant class (room for it made by the caller). Returns the new time count."""
+    if n_t == 0 or times[n_t - 1].tick != tick or times[n_t - 1].frac != frac:
+        n_cls = cls_q.size
+        times[n_t].tick, times[n_t].frac = tick, frac
+        for k in range(n_cls):
+            time_E[n_t * n_cls + k] = frame_exp(tick, frac, base, cls_q[k])
+        n_t += 1
+    return n_t
+
+
+@njit(**_OPTS)
+def _take_due(due, c, kind, tick, frac, at, grp, n_g, times, time_E, n_t, proj, cls_q, counting, bcnt, shift,
+              syn_target):
+    """The calendar's due runs ``due`` before the event ``kind`` at (tick, frac) (strictly before,
+    or at its time if it is a voltage sample: :func:`~eventsim.engine.calendar.due_first`), or at
+    exactly that time when ``at`` (inputs joining that time's batch), as the window's items.
+    Returns (grp, n_g, times, time_E, n_t)."""
+    p = c.due_p
+    m = c.due_n - p
+    if m == 0:
+        return grp, n_g, times, time_E, n_t
+    # NOTE: room for every due run first, and the loop written out (through inlined helpers it ran
+    # several times slower): it runs once per delivery run, i.e. per synapse with continuous delays
+    n_cls = cls_q.size
+    grp = grown(grp, n_g, n_g + m)
+    times = grown(times, n_t, n_t + m)
+    time_E = grown(time_E, n_t * n_cls, (n_t + m) * n_cls)
+    until_equal = at or kind == SAMPLE
+    prev_tick, prev_frac = np.int64(-1), 0.0
+    while p < c.due_n:
+        r = due[p]
+        t, f = r.tick, r.frac
+        if t > tick or (t == tick and (f > frac or (f == frac and not until_equal))):
+            break
+        if at and (t != tick or f != frac):
+            break
+        if not at and (t != prev_tick or f != prev_frac):
+            c.batches += 1  # a new input time
+            prev_tick, prev_frac = t, f
+        if n_t == 0 or times[n_t - 1].tick != t or times[n_t - 1].frac != f:
+            times[n_t].tick, times[n_t].frac = t, f
+            for k in range(n_cls):
+                time_E[n_t * n_cls + k] = frame_exp(t, f, c.base, cls_q[k])
+            n_t += 1
+        g = grp[n_g]
+        n_g += 1
+        if r.n == 1:  # one synapse: its target and weight are in the run (src 2)
+            i = np.int64(r.aux)
+            g.ti, g.kind, g.w, g.lo, g.hi, g.wsh, g.src, g.aux = n_t - 1, INPUTS, r.w, i, i + 1, 0, 2, 0
+            if counting:
+                bcnt[i >> shift] += 1
+            c.syn_events += 1
+        else:
+            lo, hi, j = r.lo, r.lo + r.n, np.int64(r.aux)
+            g.ti, g.kind, g.w, g.lo, g.hi, g.wsh, g.src, g.aux = n_t - 1, INPUTS, r.w, lo, hi, proj[j].weight_shift, 0, j
+            if counting:
+                for q in range(lo, hi):
+                    bcnt[syn_target[q] >> shift] += 1
+            c.syn_events += hi - lo
+        p += 1
+    c.due_p = p
+    return grp, n_g, times, time_E, n_t
+
+
 @njit(**_OPTS)
 def gather_window(net, st, buf, t_end):
     """Take every event before t_end off the queues, in time order, as the window's items.
 
     Each distinct time gets an index and its ``E`` per time-constant class; each item adds one
     entry per target to its target's bucket count ``st.bcnt`` (with one thread; with several,
-    :func:`count_in_parallel` counts). Per-synapse delays: a group is the
-    run of equal delays, the rest of the row goes back to the heap. Returns (buf, items).
+    :func:`count_in_parallel` counts). A spike group of the heap is one item, and so is each due
+    run of the calendar (per-synapse delays). Returns (buf, items).
     """
     c = st.ctl[0]
-    h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
+    h, grp, times, time_E, cal = buf.heap, buf.grp, buf.times, buf.time_E, buf.cal
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
     counting = st.ctls.size == 1  # with threads, the parts count (and scatter) the entries themselves
-    n_cls = cls_q.size
-    syn_delay, rowptr, proj, pop_start = net.syn_delay, net.rowptr, net.proj, net.pop_start
+    rowptr, proj, pop_start, syn_target = net.rowptr, net.proj, net.pop_start, net.syn_target
     n_g = 0
     n_t = 0
     while True:
         kind, tick, frac = next_kind(net, c, h)
-        if kind < 0 or tick >= t_end:
+        done = kind < 0 or tick >= t_end
+        if done:  # the calendar's runs before the window's end
+            kind, tick, frac = CURRENT, t_end, 0.0
+        # NOTE: the calendar's runs before the next other event, without a next_kind call (~300 ns) each
+        grp, n_g, times, time_E, n_t = _take_due(cal.due, c, kind, tick, frac, False, grp, n_g, times, time_E, n_t,
+                                                 proj, cls_q, counting, bcnt, shift, syn_target)
+        if done:
             break
-        if n_t == 0 or times[n_t - 1].tick != tick or times[n_t - 1].frac != frac:
-            times = grown(times, n_t, n_t + 1)
-            time_E = grown(time_E, n_t * n_cls, (n_t + 1) * n_cls)
-            times[n_t].tick, times[n_t].frac = tick, frac
-            for k in range(n_cls):
-                time_E[n_t * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
-            n_t += 1
+        times = grown(times, n_t, n_t + 1)
+        time_E = grown(time_E, n_t * cls_q.size, (n_t + 1) * cls_q.size)
+        n_t = _time_index(times, time_E, n_t, tick, frac, c.base, cls_q)
         ti = n_t - 1
         if kind == INPUTS:
             c.batches += 1
             n = c.heap_n
             while n > 0 and h[0].tick == tick and h[0].frac == frac:
-                n, src, j, lo, hi = pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c)
+                n, src, j, lo, hi = pop_group(h, n, proj, rowptr, pop_start, c)
                 pj = proj[j]
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
                 if counting:
-                    _count_targets(bcnt, shift, net.syn_target, lo, hi)
+                    _count_targets(bcnt, shift, syn_target, lo, hi)
             c.heap_n = n
+            grp, n_g, times, time_E, n_t = _take_due(cal.due, c, kind, tick, frac, True, grp, n_g, times, time_E,
+                                                     n_t, proj, cls_q, counting, bcnt, shift, syn_target)
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
@@ -96,7 +166,7 @@ def gather_window(net, st, buf, t_end):
                 c.cc_p = p
             else:
                 c.vs_p = p
-    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side), n_g
+    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, cal), n_g
 
 
 @njit(**_OPTS)
@@ -111,7 +181,7 @@ def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
     """
     for g in range(g0, g1):
         it = grp[g]
-        if it.kind != INPUTS:
+        if it.kind != INPUTS or it.src == 2:  # one target, its weight (if an input) in the item
             b = it.lo >> shift
             ent[bpos[b]] = (it.lo << 32) | g
             bpos[b] += 1
@@ -134,7 +204,7 @@ def count_entries(net, grp, g0, g1, cnt, shift):
     """Add the entries of items ``g0:g1`` to their buckets' counts ``cnt`` (as :func:`gather_window` counts)."""
     for g in range(g0, g1):
         it = grp[g]
-        if it.kind != INPUTS:
+        if it.kind != INPUTS or it.src == 2:
             cnt[it.lo >> shift] += 1
         else:
             _count_targets(cnt, shift, net.syn_target if it.src == 0 else net.sa_target, it.lo, it.hi)
@@ -492,4 +562,4 @@ def process_window(net, st, buf, n_g, t_end):
     c.cyc_scatter += t1 - t0
     c.cyc_buckets += t2 - t1
     c.cyc_window_end += cycle_counter() - t2
-    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side)
+    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side, buf.cal)

@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine import generic as G
+from eventsim.engine.calendar import due_first, due_run
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
@@ -111,14 +112,14 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
 
 
 @njit(**_OPTS)
-def deliver_batch(net, st, h, tick, frac, side):
-    """Direct delivery: all inputs arriving at exactly (tick, frac), summed per neuron, then one
-    threshold test per neuron (as the buckets do: results are bit-identical). Returns the side
-    buffer (regrown if needed)."""
+def deliver_batch(net, st, h, cal, tick, frac, side):
+    """Direct delivery: all inputs arriving at exactly (tick, frac) (heap, calendar, scheduled),
+    summed per neuron, then one threshold test per neuron (as the buckets do: results are
+    bit-identical). Returns the side buffer (regrown if needed)."""
     c = st.ctl[0]
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
     stream, win, opened, wake, block_min, gen = st.stream, st.win, st.ids, st.wake, st.block_min, st.gen
-    syn_target, syn_weight, syn_delay, rowptr = net.syn_target, net.syn_weight, net.syn_delay, net.rowptr
+    syn_target, syn_weight, rowptr = net.syn_target, net.syn_weight, net.rowptr
     batch = c.batch + 1
     c.batch = batch
     c.batches += 1
@@ -127,7 +128,7 @@ def deliver_batch(net, st, h, tick, frac, side):
     batch_u0 = st.batch_u0
     n = c.heap_n
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
-        n, src, j, lo, hi = pop_group(h, n, tick, frac, net.proj, rowptr, net.pop_start, syn_delay, c)
+        n, src, j, lo, hi = pop_group(h, n, net.proj, rowptr, net.pop_start, c)
         pj = net.proj[j]
         if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
             side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
@@ -135,6 +136,19 @@ def deliver_batch(net, st, h, tick, frac, side):
                                           pj.weight_shift, tick, frac, batch, cls_q, class_E, class_stamp, c, stream,
                                           win, opened, n_opened, batch_u0, n_applied, wake, block_min, side)
     c.heap_n = n
+    while c.due_p < c.due_n:
+        r = due_run(cal, c.due_p)
+        if r.tick != tick or r.frac != frac:
+            break
+        c.due_p += 1
+        lo, hi = r.lo, r.lo + r.n
+        wsh = 0 if r.n == 1 else net.proj[r.aux].weight_shift  # one synapse: its weight is in the run
+        c.syn_events += hi - lo
+        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:
+            side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
+        n_opened, n_applied = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, r.w, wsh, tick, frac,
+                                          batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
+                                          batch_u0, n_applied, wake, block_min, side)
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
         if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
@@ -196,7 +210,7 @@ def timed_actions(net, st, kind, tick, frac):
 
 
 @njit(**_OPTS)
-def run_window_direct(net, st, h, t_end, side):
+def run_window_direct(net, st, h, cal, t_end, side):
     """The window without gathering: events delivered straight from the queues in time order.
 
     Cheaper than the buckets when a window holds few inputs (their targets' states are in cache
@@ -206,10 +220,16 @@ def run_window_direct(net, st, h, t_end, side):
     t0 = cycle_counter()
     while True:
         kind, tick, frac = next_kind(net, c, h)
-        if kind < 0 or tick >= t_end:
+        done = kind < 0 or tick >= t_end
+        if done:  # the calendar's runs before the window's end
+            kind, tick, frac = CURRENT, t_end, 0.0
+        while due_first(cal, c, kind, tick, frac):  # batches of the calendar alone, before that event
+            r = due_run(cal, c.due_p)
+            side = deliver_batch(net, st, h, cal, r.tick, r.frac, side)
+        if done:
             break
         if kind == INPUTS:
-            side = deliver_batch(net, st, h, tick, frac, side)
+            side = deliver_batch(net, st, h, cal, tick, frac, side)
         else:
             timed_actions(net, st, kind, tick, frac)
     t1 = cycle_counter()

@@ -1,8 +1,9 @@
 """The queues of spike groups and timed events: a binary heap keyed by ``(tick, frac, source, projection)``,
 and taking the next due events off it and off the scheduled arrays.
 
-One heap entry per (spike, outgoing projection), or per run of equal delays in a row with per-synapse
-delays: push and pop O(log n) for n pending groups, not per synapse.
+One heap entry per (spike, outgoing projection) of a projection with one delay: push and pop O(log n)
+for n pending groups, not per synapse. Projections with per-synapse delays queue their spikes in the
+calendar (:mod:`eventsim.engine.calendar`).
 """
 
 from __future__ import annotations
@@ -98,31 +99,19 @@ def next_kind(net, c, h):
 
 
 @njit(inline="always", **_OPTS)
-def pop_group(h, n, tick, frac, proj, rowptr, pop_start, syn_delay, c):
-    """Take the earliest of the n heap entries, due at (tick, frac), off the heap.
+def pop_group(h, n, proj, rowptr, pop_start, c):
+    """Take the earliest of the n heap entries off the heap.
 
-    Returns ``(n, src, proj, lo, hi)``: the new entry count and the group's synapses ``[lo, hi)``.
-    With per-synapse delays the group is the run of equal delays and the rest of the row goes
-    back to the heap at its next delay.
+    Returns ``(n, src, proj, lo, hi)``: the new entry count and the group's synapses ``[lo, hi)``
+    (the source's whole row of the projection).
     """
     heap_pop(h, n)
     g = h[n - 1]
     src, j, lo = g.src, g.proj, g.pos
     pj = proj[j]
     hi = rowptr[pj.rowptr_start + src - pop_start[pj.pre_pop] + 1]
-    n -= 1
-    if pj.delay < 0:
-        d0 = syn_delay[lo + pj.delay_shift]
-        end = lo + 1
-        while end < hi and syn_delay[end + pj.delay_shift] == d0:
-            end += 1
-        if end < hi:
-            heap_push(h, n, tick - d0 + syn_delay[end + pj.delay_shift], frac, src, j, end)
-            c.heap_pushes += 1
-            n += 1
-        hi = end
     c.syn_events += hi - lo
-    return n, src, j, lo, hi
+    return n - 1, src, j, lo, hi
 
 
 @njit(inline="always", **_OPTS)

@@ -9,6 +9,7 @@ split over modules cannot load stale code. The modules:
 * :mod:`~eventsim.engine.records`: record layouts (numpy dtypes), constants, the CTL record;
 * :mod:`~eventsim.engine.clock`: ``(tick, frac)`` arithmetic, the frame exponential, Poisson draws;
 * :mod:`~eventsim.engine.heap`: the heap of spike groups and taking due events off the queues;
+* :mod:`~eventsim.engine.calendar`: the calendar of delivery runs (per-synapse delays);
 * :mod:`~eventsim.engine.exact_sum`: a same-time batch's exact sum;
 * :mod:`~eventsim.engine.lif_frame`: plain LIF's neuron operations in the time-invariant frame;
 * :mod:`~eventsim.engine.generic`: every other model (adaptive ``lif``, ``qif``) through its closed forms;
@@ -22,9 +23,11 @@ The algorithm (docs/architecture.md has the long version):
   the smallest synaptic delay, so a spike emitted in a window arrives in a later one. Within a
   window, neurons are independent. Spikes of a window are collected and queued at its end (the
   point where an MPI version would exchange them).
-* **Queue of spike groups.** A binary heap holds one entry per (spike, projection) — or per (spike,
-  projection, run of equal delays) for per-synapse delays — keyed by ``(arrival tick, frac,
-  source, projection)``: O(log n) per entry, not per synapse, and a canonical order for ties.
+* **Queue of spike groups.** A binary heap holds one entry per (spike, projection) keyed by
+  ``(arrival tick, frac, source, projection)``: O(log n) per entry, not per synapse, and a
+  canonical order for ties. Projections with per-synapse delays queue one run per (spike, distinct
+  delay) in a calendar instead: a ring of slots per arrival window, each window's runs radix-sorted
+  by time when it opens, O(1) per run.
 * **Gather, bucket, advance.** At a window's start everything due in it is taken off the queues in
   time order (:func:`gather_window`); each item's targets get an entry in the bucket of their
   neuron range, in item order (:func:`fill_entries`), so each bucket is sorted by time. Buckets are

@@ -10,6 +10,7 @@ from numba import njit
 
 from eventsim.engine import generic as G
 from eventsim.engine.buckets import gather_window, process_window
+from eventsim.engine.calendar import next_window, open_window, push_row
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
@@ -20,8 +21,10 @@ from eventsim.engine.wakeups import set_wake, update_wake
 
 
 @njit(**_OPTS)
-def flush_window(net, st, h, out):
-    """Queue the spikes of the finished window and record those of recorded neurons."""
+def flush_window(net, st, h, out, cal):
+    """Queue the spikes of the finished window (a heap entry per projection with one delay, a
+    calendar run per distinct delay otherwise) and record those of recorded neurons; returns the
+    (possibly regrown) heap, output and calendar."""
     c = st.ctl[0]
     n_spk = c.win_n
     n = c.heap_n
@@ -44,10 +47,11 @@ def flush_window(net, st, h, out):
             lo = rowptr[row]
             if lo == rowptr[row + 1]:
                 continue
-            d = pj.delay
-            if d < 0:
-                d = np.int64(syn_delay[lo + pj.delay_shift])
-            heap_push(h, n, tick + d, frac, i, j, lo)
+            if pj.delay < 0:
+                cal = push_row(cal, c, tick, frac, j, lo, rowptr[row + 1], syn_delay, pj.delay_shift, net.syn_target,
+                               net.syn_weight, pj.weight, pj.weight_shift)
+                continue
+            heap_push(h, n, tick + pj.delay, frac, i, j, lo)
             n += 1
             c.heap_pushes += 1
     c.win_n = 0
@@ -55,7 +59,7 @@ def flush_window(net, st, h, out):
     c.heap_n = n
     if n > c.heap_peak:
         c.heap_peak = n
-    return h, out
+    return h, out, cal
 
 
 @njit(**_OPTS)
@@ -125,13 +129,20 @@ def advance(net, st, buf, stop_tick):
     now = c.now
     while now < stop_tick:
         k = now // W
+        if c.cal_window != k:  # the window's calendar runs, sorted, become its due list
+            cal = open_window(buf.cal, c, k)
+            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
         if now == k * W:
             end = (k + 1) * W
             # NOTE: in busy networks the heap's top shows at once that the window is not idle,
             # sparing the call to next_kind (~300 ns for its Net argument) per window
-            if c.win_n == 0 and c.wake_min >= end and (c.heap_n == 0 or buf.heap[0].tick >= end):
+            if (c.win_n == 0 and c.wake_min >= end and (c.heap_n == 0 or buf.heap[0].tick >= end)
+                    and c.due_p == c.due_n):
                 kind, tick, frac = next_kind(net, c, buf.heap)
                 nxt = tick if tick < c.wake_min else c.wake_min
+                k_cal = next_window(buf.cal, c, k)
+                if k_cal >= 0 and k_cal * W < nxt:
+                    nxt = k_cal * W
                 if nxt >= end:
                     # nothing can happen before nxt: skip to its window (idle networks, long runs);
                     # skipped windows are not rebased, whatever the stop times, so results stay the same
@@ -144,8 +155,8 @@ def advance(net, st, buf, stop_tick):
         t_end = min((k + 1) * W, stop_tick)
         syn_before = c.syn_events
         if c.direct:
-            side = run_window_direct(net, st, buf.heap, t_end, buf.side)
-            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side)
+            side = run_window_direct(net, st, buf.heap, buf.cal, t_end, buf.side)
+            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side, buf.cal)
             c.direct_windows += 1
         else:
             t0 = cycle_counter()
@@ -159,9 +170,9 @@ def advance(net, st, buf, stop_tick):
         if c.overflow or c.runaway:
             break
         t0 = cycle_counter()
-        h, out = flush_window(net, st, buf.heap, buf.out)
+        h, out, cal = flush_window(net, st, buf.heap, buf.out, buf.cal)
         c.cyc_queue += cycle_counter() - t0
-        buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side)
+        buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
         now = t_end
         c.now = now
     c.cyc_total += cycle_counter() - t_call

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from eventsim.engine import kernels as K
+from eventsim.engine.calendar import Calendar, calendar_bytes, make_calendar, slot_count
 from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
@@ -147,6 +148,11 @@ def make_net(p: Prepared) -> Net:
     )
 
 
+def max_synapse_delay(p: Prepared) -> int:
+    """The longest per-synapse delay in ticks (0 when no projection has per-synapse delays)."""
+    return int(p.syn_delay.max()) if p.syn_delay.size else 0
+
+
 def model_codes(p: Prepared) -> np.ndarray:
     """Each neuron's path in the compiled loop (``NSTATE.model``): ``FRAME_LIF`` for plain ``lif``
     (``delta_theta = 0``), ``GEN_LIF`` for ``lif`` with an adaptive threshold, ``GEN_QIF`` for ``qif``,
@@ -190,6 +196,8 @@ def make_state(p: Prepared, net: Net, threads: int = 1) -> State:
     ctl["direct"] = int(n <= DIRECT_MAX_NEURONS or DIRECT_MAX_ENTRIES >= 0)
     ctl["direct_max_neurons"] = DIRECT_MAX_NEURONS
     ctl["direct_max_entries"] = DIRECT_MAX_ENTRIES
+    ctl["cal_free"] = -1
+    ctl["cal_window"] = -1
     return State(
         ctl=ctl, nrn=nrn, gen=make_gen(p, codes),
         class_E=np.ones(net.cls_q.size), class_stamp=np.full(net.cls_q.size, -1, np.int64),
@@ -233,7 +241,9 @@ class NumbaEngine:
         self.state = make_state(prepared, self.net, self.threads)
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
-                              ent_w=np.empty(1024), side=np.empty(64, K.SIDE))
+                              ent_w=np.empty(1024), side=np.empty(64, K.SIDE),
+                              cal=make_calendar(slot_count(max_synapse_delay(prepared),
+                                                           int(self.state.ctl[0]["window"]))))
         self._growing = window_spike_bound(prepared, int(self.state.ctl[0]["window"])) is None
         self._lost = None  # why the state can no longer be simulated, if it cannot
 
@@ -326,12 +336,15 @@ class NumbaEngine:
         arrays = {k: getattr(st, k).copy() for k in ("ctl", "nrn", "gen", "stream", "voltages", "wake", "block_min",
                                                       "class_E", "class_stamp", "bcnt", "bpos")}
         arrays["heap"] = self._buf.heap[: int(st.ctl[0]["heap_n"])].copy()
+        arrays["cal"] = Calendar(*(a.copy() for a in self._buf.cal))
         return arrays
 
     def _restore(self, saved: dict) -> None:
         for k, a in saved.items():
             if k == "heap":
                 self._buf.heap[: a.size] = a
+            elif k == "cal":  # copies again: the saved state may be restored more than once
+                self._buf = self._buf._replace(cal=Calendar(*(x.copy() for x in a)))
             else:
                 getattr(self.state, k)[...] = a
 
@@ -373,6 +386,8 @@ class NumbaEngine:
         return {k: int(ctl[f"cyc_{k}"]) for k in (*PHASE_NAMES, "total")}
 
     def queue_bytes(self) -> int:
-        """Bytes held by the spike-group heap and the window's item and entry tables."""
+        """Bytes held by the spike-group heap, the calendar of delivery runs and the window's item and
+        entry tables."""
         b = self._buf
-        return int(b.heap.nbytes + b.grp.nbytes + b.times.nbytes + b.time_E.nbytes + b.ent.nbytes + b.ent_w.nbytes)
+        return int(b.heap.nbytes + calendar_bytes(b.cal) + b.grp.nbytes + b.times.nbytes + b.time_E.nbytes
+                   + b.ent.nbytes + b.ent_w.nbytes)

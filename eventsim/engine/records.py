@@ -55,7 +55,8 @@ GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo"
                   ("wsh", np.int64), ("src", np.int64), ("aux", np.int64)], align=True)
 """One item of the current window, in time order: time index ti; kind INPUTS (targets ``[lo, hi)``
 of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
-synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
+synapse at ``s + wsh``; src 2: the one target lo, weight w, a calendar run of one synapse), CURRENT
+(target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
 GEN = np.dtype([("t_tick", np.int64), ("t_frac", np.float64), ("V", np.float64), ("x1", np.float64),
                 ("x2", np.float64), ("E_L", np.float64), ("tau_m", np.float64), ("C_m", np.float64),
                 ("V_th", np.float64), ("V_reset", np.float64), ("V_c", np.float64), ("delta_theta", np.float64),
@@ -77,10 +78,11 @@ FRAME_LIF, GEN_LIF, GEN_QIF, GEN_LIF_PSC_EXP = 0, 1, 2, 3
 """NSTATE.model: plain LIF in the time-invariant frame (delta_theta = 0), or a model on the generic path
 (``lif`` with an adaptive threshold, ``qif``, ``lif_psc_exp``)."""
 
-Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side")
+Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side cal")
 """Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
 the window's items, distinct times, ``E`` per (time, class) and per-target entries (item
-index, and weight when per synapse), and the side buffer of batches with several inputs (SIDE)."""
+index, and weight when per synapse), the side buffer of batches with several inputs (SIDE) and the
+calendar of delivery runs of per-synapse delays (:class:`eventsim.engine.calendar.Calendar`)."""
 
 CTL = np.dtype([
     ("now", np.int64),  # simulated up to here (ticks, exclusive)
@@ -102,6 +104,12 @@ CTL = np.dtype([
     ("direct_max_entries", np.int64),  # a window after one with at most this many inputs too
     ("side_n", np.int64),  # entries in the side buffer (emptied when the batches close)
     ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
+    # the calendar of delivery runs (eventsim.engine.calendar)
+    ("cal_n", np.int64),  # runs in its slots (not counting the due list)
+    ("cal_blocks", np.int64),  # blocks of its pool in use or on the free list
+    ("cal_free", np.int64),  # first block of the free list (-1: none)
+    ("cal_window", np.int64),  # the window whose runs are the due list (-1: none yet)
+    ("due_n", np.int64), ("due_p", np.int64),  # due runs, and the next one to take
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
     ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
@@ -110,6 +118,7 @@ CTL = np.dtype([
     ("crossing_spikes", np.int64),  # spikes at constant-current threshold crossings
     ("heap_pushes", np.int64),
     ("heap_peak", np.int64),
+    ("cal_pushes", np.int64),  # delivery runs queued in the calendar
     ("windows", np.int64),
     ("batches", np.int64),  # same-time input batches
     ("direct_windows", np.int64),  # windows delivered directly
@@ -124,7 +133,7 @@ CTL = np.dtype([
 ], align=True)
 """Control scalars and counters of a run, one record (passed by pointer: no reference counting)."""
 COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "heap_pushes",
-                 "heap_peak", "windows", "batches", "direct_windows")
+                 "heap_peak", "cal_pushes", "windows", "batches", "direct_windows")
 PHASE_NAMES = ("gather", "scatter", "buckets", "direct", "window_end", "queue")
 """The loop's phases timed in cycles (CTL fields ``cyc_<name>``); the rest of ``cyc_total`` is the
 loop's own bookkeeping (idle-window skips, frame rebases, mode choice)."""

@@ -1,0 +1,99 @@
+"""The calendar of delivery runs (eventsim.engine.calendar) on its own: hypothesis stress test of
+queueing rows and opening windows, with ``calendar_check`` after every mutation."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eventsim.engine import calendar as C
+from eventsim.engine.records import CTL
+
+W = 1000  # window, ticks
+
+rows = st.lists(st.integers(W, 40 * W), min_size=1, max_size=12).map(sorted)
+ops = st.lists(
+    st.one_of(st.tuples(st.just("push"), st.integers(0, 3 * W), st.sampled_from([0.0, 0.25, 0.5, 0.75]), rows),
+              st.tuples(st.just("open"), st.integers(1, 3))),
+    max_size=60,
+)
+
+
+def fresh(slots):
+    c = np.zeros(1, CTL)
+    c["window"] = W
+    c["cal_free"] = -1
+    c["cal_window"] = -1
+    return C.make_calendar(slots), c
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops, st.sampled_from([1, 3, 8, 64]))
+def test_runs_come_out_by_window_and_time(operations, slots):
+    """Every queued run comes out once, in the window it arrives in, the due list sorted by time;
+    with fewer slots than windows ahead, runs of later laps wait in their slot."""
+    cal, c = fresh(slots)
+    ctl = c[0]
+    pending = []  # (tick, frac, w, lo, n, aux)
+    window = 0  # the next window to open; spikes are emitted in the window before it
+    proj = 0
+    for op in operations:
+        if op[0] == "push":
+            _, offset, frac, delays = op
+            tick = max(window - 1, 0) * W + offset % W  # a spike of the last window opened
+            d = np.array(delays, np.int32)
+            targets = np.arange(100, 100 + d.size, dtype=np.int32)
+            weights = np.linspace(-1.0, 1.0, d.size + 3)
+            proj += 1
+            weight = np.nan if proj % 2 else 0.5  # per synapse (at s + 3) or the projection's
+            cal = C.push_row(cal, ctl, np.int64(tick), frac, np.int64(proj % 7), np.int64(0), np.int64(d.size), d,
+                             np.int64(0), targets, weights, weight, np.int64(3))
+            lo = 0
+            while lo < d.size:  # one run per distinct delay; one synapse: its target and weight
+                n = int(np.sum(d[lo:] == d[lo]))
+                if n == 1:
+                    run = (float(weights[lo + 3]) if proj % 2 else 0.5, lo, 1, int(targets[lo]))
+                else:
+                    run = (weight, lo, n, proj % 7)
+                pending.append((tick + int(d[lo]), frac, *run))
+                lo += n
+        else:
+            for _ in range(op[1]):
+                cal = C.open_window(cal, ctl, np.int64(window))
+                assert C.calendar_check(cal, ctl)
+                due = [C.due_run(cal, p) for p in range(ctl["due_n"])]
+                got = [(int(r["tick"]), float(r["frac"]), float(r["w"]), int(r["lo"]), int(r["n"]), int(r["aux"]))
+                       for r in due]
+                want = [x for x in pending if x[0] // W == window]
+                assert sorted(map(repr, got)) == sorted(map(repr, want))  # repr: NaN weights compare equal
+                assert [x[:2] for x in got] == sorted(x[:2] for x in got)
+                pending = [x for x in pending if x[0] // W != window]
+                ctl["due_p"] = ctl["due_n"]  # taken
+                window += 1
+        assert C.calendar_check(cal, ctl)
+        assert ctl["cal_n"] == len(pending)
+
+
+def test_slot_count():
+    assert C.slot_count(0, W) == 1
+    assert C.slot_count(W, W) == 3
+    assert C.slot_count(2147 * 10**6, 10**5) == C.MAX_SLOTS
+
+
+def test_radix_sort_orders_long_windows():
+    """The longest window (the longest int32 delay, 2**31 - 1 ticks) sorts in three radix passes;
+    equal ticks are ordered by frac."""
+    g = np.random.default_rng(1)
+    n = 5000
+    W_max = 2**31 - 1
+    cal, c = fresh(4)
+    ctl = c[0]
+    ctl["window"] = W_max
+    ticks = np.sort(g.integers(0, W_max, n))
+    ticks[::7] = ticks[0]  # many equal ticks
+    d = np.array([1], np.int32)
+    for t in g.permutation(ticks):
+        cal = C.push_row(cal, ctl, np.int64(t + W_max - 1), float(g.random()), np.int64(0), np.int64(0), np.int64(1),
+                         d, np.int64(0), np.zeros(1, np.int32), np.zeros(1), 1.0, np.int64(0))
+    cal = C.open_window(cal, ctl, np.int64(1))
+    assert ctl["due_n"] == n
+    assert C.calendar_check(cal, ctl)
