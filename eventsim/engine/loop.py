@@ -140,24 +140,26 @@ def work_window(net, st, buf, t_end):
 
 @njit(**_OPTS)
 def exact_wake_min(st, end):
-    """The smallest wake-up of all neurons if it is at or after ``end`` (``ctl.wake_min`` is then made
-    exact), else some wake-up before ``end``: whether a window ending at ``end`` is idle, and if so
-    its exact next wake-up.
+    """Some neuron's wake-up before ``end`` if there is one, else a lower bound (at or after ``end``)
+    of every neuron's, left in ``ctl.wake_min``: whether the window ending at ``end`` is idle is
+    decided from exact wake-ups.
 
-    A block's minimum is a lower bound (raising a neuron's wake-up does not raise it), so the
-    bound depends on how neurons are grouped in blocks: a distributed run's parts group them
-    otherwise than one process does. The windows skipped as idle must not depend on that (a window
-    worked is a possible frame rebase), so the decision takes exact values: blocks whose bound is
-    below the best exact value so far are rescanned (their bounds made exact). O(blocks) plus 64 per
-    rescanned block, and only when the heap leaves the window idle but the bound does not."""
+    A block's minimum is a lower bound (raising a neuron's wake-up does not raise it), which depends
+    on how neurons are grouped in blocks: a distributed run's parts group them otherwise than one
+    process does. Which windows are worked must not depend on that (a window worked is a possible
+    frame rebase, which rounds), so blocks whose bound falls before ``end`` are rescanned (their
+    bounds made exact). An idle window's skip may then stop short of the next wake-up: the window
+    it lands in is tested again, so the windows worked are those holding an exact wake-up or event.
+    O(blocks) plus 64 per rescanned block, only when the heap leaves the window idle."""
     c = st.ctl[0]
     if c.wake_min >= end:
         return c.wake_min
     wake, block_min = st.wake, st.block_min
     n = wake.size
-    best = NEVER
+    bound = NEVER
     for b in range(block_min.size):
-        if block_min[b] < best:
+        m = block_min[b]
+        if m < end:
             m = NEVER
             for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
                 if wake[i] < m:
@@ -165,10 +167,10 @@ def exact_wake_min(st, end):
             block_min[b] = m
             if m < end:
                 return m
-            if m < best:
-                best = m
-    c.wake_min = best
-    return best
+        if m < bound:
+            bound = m
+    c.wake_min = bound
+    return bound
 
 
 @njit(**_OPTS)
@@ -204,8 +206,9 @@ def advance(net, st, buf, stop_tick):
                 kind, tick, frac = next_kind(net, c, buf.heap)
                 nxt = tick if tick < c.wake_min else c.wake_min
                 if nxt >= end:
-                    # nothing can happen before nxt: skip to its window (idle networks, long runs);
-                    # skipped windows are not rebased, whatever the stop times, so results stay the same
+                    # nothing can happen before nxt (a lower bound): skip to its window (idle networks,
+                    # long runs), tested again there; skipped windows are not rebased, whatever the
+                    # stop times, so results stay the same
                     now = min(nxt // W * W, stop_tick)
                     c.now = now
                     c.direct = 1 if nrn_n <= c.direct_max_neurons or 0 <= c.direct_max_entries else 0
@@ -235,9 +238,9 @@ def advance(net, st, buf, stop_tick):
 
 @njit(**_OPTS)
 def part_next(net, st, buf):
-    """The earliest tick at which this part may act, called at a window's start: ``ctl.now`` if
-    spikes wait in the window buffer, else its earliest timed event or wake-up (NEVER if none);
-    exact when not in this window (:func:`exact_wake_min`), as :func:`advance` decides."""
+    """When this part may next act, called at a window's start: ``ctl.now`` if spikes wait in the
+    window buffer, else the earlier of its next timed event and of a wake-up that is exact when in
+    this window, a lower bound otherwise (:func:`exact_wake_min`, as :func:`advance` decides)."""
     c = st.ctl[0]
     if c.started == 0:
         start(net, st)
