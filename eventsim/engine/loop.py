@@ -1,6 +1,8 @@
 """The compiled loop: :func:`advance` simulates windows of the minimum delay up to a stop time,
-each delivered through buckets or directly; :func:`start` sets the state at t = 0,
-:func:`flush_window` queues a window's spikes, :func:`rebase` moves the frame's origin.
+each delivered through buckets or directly (:func:`work_window`); :func:`start` sets the state at
+t = 0, :func:`flush_window` queues a window's spikes (:func:`queue_spike` each), :func:`rebase`
+moves the frame's origin. :func:`part_next`, :func:`part_window` and :func:`part_queue` step a
+distributed run's part window by window (:mod:`eventsim.distributed`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,42 @@ from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
-from eventsim.engine.records import FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
+from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
 from eventsim.engine.wakeups import set_wake, update_wake
+
+
+@njit(inline="always", **_OPTS)
+def queue_spike(proj, rowptr, syn_delay, syn_target, syn_weight, pop_start, pop_proj_ptr, pop_proj, h, n, cal, c, i,
+                p, tick, frac):
+    """Queue the deliveries of neuron ``i`` (global id, population ``p``) spiking at (tick, frac): per
+    outgoing projection whose row of ``i`` holds synapses, one heap entry (one delay) or a calendar
+    run per distinct delay (per-synapse delays); returns the new heap entry count (room for
+    ``max_out_proj`` more is the caller's) and the (possibly regrown) calendar. Shared by the
+    single-process queueing (:func:`flush_window`) and a part's queueing of exchanged spikes
+    (:func:`part_queue`)."""
+    # NOTE: the arrays come one by one, pulled out of Net once per window: taking them from the
+    # tuple here, per spike, doubled the queueing phase's cycles (reference counting)
+    for k in range(pop_proj_ptr[p], pop_proj_ptr[p + 1]):
+        j = pop_proj[k]
+        pj = proj[j]
+        row = pj.rowptr_start + i - pop_start[pj.pre_pop]
+        lo = rowptr[row]
+        if lo == rowptr[row + 1]:
+            continue
+        if pj.delay < 0:
+            cal = push_row(cal, c, tick, frac, j, lo, rowptr[row + 1], syn_delay, pj.delay_shift, syn_target,
+                           syn_weight, pj.weight, pj.weight_shift)
+            continue
+        heap_push(h, n, tick + pj.delay, frac, i, j, lo)
+        n += 1
+        c.heap_pushes += 1
+    return n, cal
 
 
 @njit(**_OPTS)
 def flush_window(net, st, h, out, cal):
-    """Queue the spikes of the finished window (a heap entry per projection with one delay, a
-    calendar run per distinct delay otherwise) and record those of recorded neurons; returns the
-    (possibly regrown) heap, output and calendar."""
+    """Queue the spikes of the finished window (:func:`queue_spike`) and record those of recorded
+    neurons; returns the (possibly regrown) heap, output and calendar."""
     c = st.ctl[0]
     n_spk = c.win_n
     n = c.heap_n
@@ -32,28 +61,17 @@ def flush_window(net, st, h, out, cal):
     n_out = c.out_n
     out = grown(out, n_out, n_out + n_spk)
     neuron, proj, rowptr, syn_delay = net.neuron, net.proj, net.rowptr, net.syn_delay
+    syn_target, syn_weight = net.syn_target, net.syn_weight
+    pop_start, pop_proj_ptr, pop_proj, win = net.pop_start, net.pop_proj_ptr, net.pop_proj, st.win
     for q in range(n_spk):
-        sp = st.win[q]
+        sp = win[q]
         i, tick, frac = sp.id, sp.tick, sp.frac
         if neuron[i].record:
             o = out[n_out]
             o.id, o.tick, o.frac = i, tick, frac
             n_out += 1
-        p = neuron[i].pop
-        for k in range(net.pop_proj_ptr[p], net.pop_proj_ptr[p + 1]):
-            j = net.pop_proj[k]
-            pj = proj[j]
-            row = pj.rowptr_start + i - net.pop_start[pj.pre_pop]
-            lo = rowptr[row]
-            if lo == rowptr[row + 1]:
-                continue
-            if pj.delay < 0:
-                cal = push_row(cal, c, tick, frac, j, lo, rowptr[row + 1], syn_delay, pj.delay_shift, net.syn_target,
-                               net.syn_weight, pj.weight, pj.weight_shift)
-                continue
-            heap_push(h, n, tick + pj.delay, frac, i, j, lo)
-            n += 1
-            c.heap_pushes += 1
+        n, cal = queue_spike(proj, rowptr, syn_delay, syn_target, syn_weight, pop_start, pop_proj_ptr, pop_proj, h, n,
+                             cal, c, i, neuron[i].pop, tick, frac)
     c.win_n = 0
     c.out_n = n_out
     c.heap_n = n
@@ -105,6 +123,76 @@ def rebase(net, st, new_base):
     c.base = new_base
 
 
+@njit(inline="always", **_OPTS)
+def work_window(net, st, buf, t_end):
+    """Simulate the window from ``ctl.now`` to ``t_end`` (its spikes left in ``st.win``), through
+    buckets or directly as ``ctl.direct`` says, and predict the next window's mode from this one's
+    synaptic inputs; returns the (possibly regrown) buffers."""
+    c = st.ctl[0]
+    syn_before = c.syn_events
+    # a window split by a stop time (a chunk's end: wall-time dependent) is counted once, at its start
+    first = c.now % c.window == 0
+    if c.direct:
+        side = run_window_direct(net, st, buf.heap, buf.cal, t_end, buf.side)
+        buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side, buf.cal)
+        c.direct_windows += first
+    else:
+        t0 = cycle_counter()
+        buf, n_g = gather_window(net, st, buf, t_end)
+        c.cyc_gather += cycle_counter() - t0
+        buf = process_window(net, st, buf, n_g, t_end)
+    c.windows += first
+    # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
+    # same results, so the prediction only matters for speed)
+    c.direct = 1 if st.nrn.size <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
+    return buf
+
+
+@njit(**_OPTS)
+def exact_wake_min(st, end):
+    """Some neuron's wake-up before ``end`` if there is one, else a lower bound (at or after ``end``)
+    of every neuron's, left in ``ctl.wake_min``: whether the window ending at ``end`` is idle is
+    decided from exact wake-ups.
+
+    A block's minimum is a lower bound (raising a neuron's wake-up does not raise it), which depends
+    on how neurons are grouped in blocks: a distributed run's parts group them otherwise than one
+    process does. Which windows are worked must not depend on that (a window worked is a possible
+    frame rebase, which rounds), so blocks whose bound falls before ``end`` are rescanned (their
+    bounds made exact). An idle window's skip may then stop short of the next wake-up: the window
+    it lands in is tested again, so the windows worked are those holding an exact wake-up or event.
+    O(blocks) plus 64 per rescanned block, only when the heap leaves the window idle."""
+    c = st.ctl[0]
+    if c.wake_min >= end:
+        return c.wake_min
+    wake, block_min = st.wake, st.block_min
+    n = wake.size
+    bound = NEVER
+    for b in range(block_min.size):
+        m = block_min[b]
+        if m < end:
+            m = NEVER
+            for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
+                if wake[i] < m:
+                    m = wake[i]
+            block_min[b] = m
+            if m < end:
+                return m
+        if m < bound:
+            bound = m
+    c.wake_min = bound
+    return bound
+
+
+@njit(inline="always", **_OPTS)
+def opened(buf, c, k):
+    """The buffers with window k's calendar runs, sorted, as its due list (:func:`open_window`), once
+    per window."""
+    if c.cal_window != k:
+        cal = open_window(buf.cal, c, k)
+        buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
+    return buf
+
+
 @njit(**_OPTS)
 def advance(net, st, buf, stop_tick):
     """Simulate every event before ``stop_tick``; returns the (possibly regrown) buffers.
@@ -129,23 +217,22 @@ def advance(net, st, buf, stop_tick):
     now = c.now
     while now < stop_tick:
         k = now // W
-        if c.cal_window != k:  # the window's calendar runs, sorted, become its due list
-            cal = open_window(buf.cal, c, k)
-            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
+        buf = opened(buf, c, k)
         if now == k * W:
             end = (k + 1) * W
             # NOTE: in busy networks the heap's top shows at once that the window is not idle,
             # sparing the call to next_kind (~300 ns for its Net argument) per window
-            if (c.win_n == 0 and c.wake_min >= end and (c.heap_n == 0 or buf.heap[0].tick >= end)
-                    and c.due_p == c.due_n):
+            if c.win_n == 0 and (c.heap_n == 0 or buf.heap[0].tick >= end) and c.due_p == c.due_n and (
+                    c.wake_min >= end or exact_wake_min(st, end) >= end):
                 kind, tick, frac = next_kind(net, c, buf.heap)
                 nxt = tick if tick < c.wake_min else c.wake_min
                 k_cal = next_window(buf.cal, c, k)
                 if k_cal >= 0 and k_cal * W < nxt:
                     nxt = k_cal * W
                 if nxt >= end:
-                    # nothing can happen before nxt: skip to its window (idle networks, long runs);
-                    # skipped windows are not rebased, whatever the stop times, so results stay the same
+                    # nothing can happen before nxt (a lower bound): skip to its window (idle networks,
+                    # long runs), tested again there; skipped windows are not rebased, whatever the
+                    # stop times, so results stay the same
                     now = min(nxt // W * W, stop_tick)
                     c.now = now
                     c.direct = 1 if nrn_n <= c.direct_max_neurons or 0 <= c.direct_max_entries else 0
@@ -153,20 +240,7 @@ def advance(net, st, buf, stop_tick):
             if np.float64(now - c.base) * max_q > REBASE_EXPONENT:
                 rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
-        syn_before = c.syn_events
-        if c.direct:
-            side = run_window_direct(net, st, buf.heap, buf.cal, t_end, buf.side)
-            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side, buf.cal)
-            c.direct_windows += 1
-        else:
-            t0 = cycle_counter()
-            buf, n_g = gather_window(net, st, buf, t_end)
-            c.cyc_gather += cycle_counter() - t0
-            buf = process_window(net, st, buf, n_g, t_end)
-        c.windows += 1
-        # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
-        # same results, so the prediction only matters for speed)
-        c.direct = 1 if nrn_n <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
+        buf = work_window(net, st, buf, t_end)
         if c.overflow or c.runaway:
             break
         t0 = cycle_counter()
@@ -177,3 +251,83 @@ def advance(net, st, buf, stop_tick):
         c.now = now
     c.cyc_total += cycle_counter() - t_call
     return buf
+
+
+# ----------------------------------------------------------------------------- parts in lockstep
+# A distributed run's part (eventsim.distributed) works the windows one at a time: the driver asks
+# every part for its next possible event (part_next) and skips windows only when all are idle; a
+# part simulates a window (part_window) and hands its spikes out instead of queueing them; the
+# spikes of every part are then queued by every part (part_queue).
+
+
+@njit(**_OPTS)
+def part_next(net, st, buf):
+    """When this part may next act, called at a window's start, and the buffers (the window's
+    calendar runs opened): ``ctl.now`` if spikes wait in the window buffer or runs are due in the
+    window, else the earlier of its next timed event and of a wake-up that is exact when in
+    this window, a lower bound otherwise (:func:`exact_wake_min`, as :func:`advance` decides)."""
+    c = st.ctl[0]
+    if c.started == 0:
+        start(net, st)
+    k = c.now // c.window
+    buf = opened(buf, c, k)  # as advance opens each window before its idle test
+    if c.win_n > 0 or c.due_p < c.due_n:
+        return c.now, buf
+    kind, tick, frac = next_kind(net, c, buf.heap)
+    wake = exact_wake_min(st, c.now + c.window)
+    nxt = tick if tick < wake else wake
+    k_cal = next_window(buf.cal, c, k)
+    if k_cal >= 0 and k_cal * c.window < nxt:
+        nxt = k_cal * c.window
+    return nxt, buf
+
+
+@njit(**_OPTS)
+def part_window(net, st, buf, t_end, max_q):
+    """Simulate this part from ``ctl.now`` to ``t_end`` (within one window), rebasing first at a
+    window's start as :func:`advance` does but with the whole network's largest ``max_q``; the
+    window's spikes stay in ``st.win`` (local ids) for the driver to hand out."""
+    c = st.ctl[0]
+    if c.started == 0:
+        start(net, st)
+    buf = opened(buf, c, c.now // c.window)
+    if c.now % c.window == 0 and np.float64(c.now - c.base) * max_q > REBASE_EXPONENT:
+        rebase(net, st, c.now)
+    return work_window(net, st, buf, t_end)
+
+
+@njit(**_OPTS)
+def part_queue(net, st, buf, spikes, lo, t_end):
+    """Queue the spikes of every part (global ids, in the exchange's order), record those of this
+    part's recorded neurons (global ids ``lo ..``), empty the window buffer and move to ``t_end``."""
+    c = st.ctl[0]
+    n_spk = spikes.size
+    n = c.heap_n
+    h = grown(buf.heap, n, n + n_spk * c.max_out_proj)
+    n_out = c.out_n
+    out = grown(buf.out, n_out, n_out + n_spk)
+    neuron, proj, rowptr, syn_delay = net.neuron, net.proj, net.rowptr, net.syn_delay
+    syn_target, syn_weight = net.syn_target, net.syn_weight
+    pop_start, pop_proj_ptr, pop_proj = net.pop_start, net.pop_proj_ptr, net.pop_proj
+    cal = buf.cal
+    hi = lo + neuron.size
+    for q in range(n_spk):
+        sp = spikes[q]
+        g, tick, frac = sp.id, sp.tick, sp.frac
+        if lo <= g < hi:
+            p = neuron[g - lo].pop
+            if neuron[g - lo].record:
+                o = out[n_out]
+                o.id, o.tick, o.frac = g, tick, frac
+                n_out += 1
+        else:
+            p = np.searchsorted(pop_start, g, side="right") - 1
+        n, cal = queue_spike(proj, rowptr, syn_delay, syn_target, syn_weight, pop_start, pop_proj_ptr, pop_proj, h, n,
+                             cal, c, g, p, tick, frac)
+    c.win_n = 0
+    c.out_n = n_out
+    c.heap_n = n
+    if n > c.heap_peak:
+        c.heap_peak = n
+    c.now = t_end
+    return Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
