@@ -19,6 +19,7 @@ dtype('float64')
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -80,6 +81,26 @@ def _flag(x, where: str) -> bool:
     if not isinstance(x, (bool, np.bool_)):
         raise ValidationError(where, f"must be True or False, got {describe(x)}")
     return bool(x)
+
+
+def _restricted(stimulus, lo: int, hi: int):
+    """``stimulus`` onto the targets in ``[lo, hi)`` only (global ids kept: they key Poisson streams)."""
+    if isinstance(stimulus, SpikeTable):
+        keep = (stimulus.target >= lo) & (stimulus.target < hi)
+        delay = stimulus.delay[keep] if len(stimulus.delay) == len(stimulus.target) else stimulus.delay
+        return dataclasses.replace(stimulus, target=stimulus.target[keep], time=stimulus.time[keep],
+                                   weight=stimulus.weight[keep], delay=delay)
+    t = np.asarray(stimulus.targets)
+    return dataclasses.replace(stimulus, targets=t[(t >= lo) & (t < hi)])
+
+
+def _local_stimuli(stim: dict, lo: int) -> dict:
+    """Stimulus arrays built for global targets below ``hi`` as a part's: targets ``- lo``."""
+    if lo:
+        stim["neuron_ps_ptr"] = stim["neuron_ps_ptr"][lo:].copy()
+        for k in ("ps_target", "sa_target", "cc_target"):
+            stim[k] = stim[k] - lo
+    return stim
 
 
 class NeuronView:
@@ -210,6 +231,7 @@ class Network:
         self._voltage_recorders: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._engine = None
         self._prepared: Prepared | None = None
+        self._parts_built = False
         self.timings = {"build_s": 0.0, "simulate_s": 0.0}
 
     # ----------------------------------------------------------------------------- description
@@ -217,10 +239,6 @@ class Network:
     def n_neurons(self) -> int:
         """Total number of neurons."""
         return sum(p.size for p in self.populations)
-
-    def _mutable(self) -> None:
-        if self._prepared is not None:
-            raise ValidationError("network", "cannot change the network after it has been prepared or run")
 
     def population(self, name: str, where: str = "population") -> Population:
         """The population called ``name``; ValidationError (naming ``where``) if there is none."""
@@ -414,46 +432,97 @@ class Network:
         return name
 
     # ----------------------------------------------------------------------------- preparation
-    def prepare(self) -> Prepared:
-        """Build the flat arrays (done once; the description is frozen afterwards)."""
+    def prepare(self, part: tuple[int, int] | None = None) -> Prepared:
+        """Build the flat arrays (done once; the description is frozen afterwards).
+
+        Parameters
+        ----------
+        part : (int, int), optional
+            Build only the neurons with global ids ``[lo, hi)`` (a distributed run's part, see
+            docs/distributed.md): their parameters, states, stimuli and recorders, and per
+            projection the rows of all sources holding only the synapses onto them. A part is
+            built anew at each call (not kept); the whole network is never built for it.
+            Complexity: O(the part's synapses + sources per projection + neurons).
+        """
+        if part is not None:
+            return self._prepare_part(*self._check_part(part))
         if self._prepared is not None:
             return self._prepared
         t0 = time.perf_counter()
+        self._prepared = self._build(0, self.n_neurons)
+        self.timings["build_s"] = time.perf_counter() - t0
+        return self._prepared
+
+    def _check_part(self, part) -> tuple[int, int]:
+        """``part`` as ``(lo, hi)`` with ``0 <= lo < hi <= n_neurons``, else ValidationError."""
+        n = self.n_neurons
+        ok = isinstance(part, (tuple, list)) and len(part) == 2 and all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in part)
+        if not ok or not 0 <= part[0] < part[1] <= n:
+            raise ValidationError("part", f"expected (lo, hi) with 0 <= lo < hi <= {n} (the network's neurons), "
+                                          f"got {describe(part)}")
+        return int(part[0]), int(part[1])
+
+    def _prepare_part(self, lo: int, hi: int) -> Prepared:
+        self._parts_built = True  # freezes the description as prepare() does
+        return self._build(lo, hi)
+
+    def _mutable(self) -> None:
+        if self._prepared is not None or self._parts_built:
+            raise ValidationError("network", "cannot change the network after it has been prepared or run")
+
+    def _build(self, lo: int, hi: int) -> Prepared:
+        """The Prepared of neurons ``[lo, hi)`` (the whole network for ``(0, n_neurons)``)."""
         n = self.n_neurons
         pop_start = np.zeros(len(self.populations) + 1, np.int64)
         pop_start[1:] = np.cumsum([p.size for p in self.populations])
+        whole = (lo, hi) == (0, n)
+        arrays = self._neuron_arrays(lo, hi)
+        built = []
+        for j, pr in enumerate(self.projections):
+            pre, post = self.populations[pr["pre"]], self.populations[pr["post"]]
+            a, b = min(max(lo - post.start, 0), post.size), min(max(hi - post.start, 0), post.size)
+            data = connectivity.build_projection(
+                pr["rule"], pre.size, post.size, pre is post, pr["weight"], pr["delay"],
+                allow_autapses=pr["allow_autapses"], allow_multapses=pr["allow_multapses"],
+                streams=ConnectionStreams(self.seed, j), target_range=None if whole else (a, b),
+                where=pr["where"])
+            built.append((pr["pre"], pr["post"], data))
+        conn = connectivity.assemble(built, pop_start)
+        if lo:
+            conn["syn_target"] -= np.int32(lo)  # local indices
+        stimuli = self.stimuli if whole else [_restricted(s, lo, hi) for s in self.stimuli]
+        stim = _local_stimuli(stimulus_arrays(stimuli, hi, self.seed), lo)
+        record = np.ones(hi - lo, np.bool_)
+        if not self._record_all:
+            record[:] = False
+            for ids in self._recorded_ids:
+                mine = ids[(ids >= lo) & (ids < hi)]
+                record[mine - lo] = True
+        volts = self._voltage_arrays()
+        keep = (volts["vs_target"] >= lo) & (volts["vs_target"] < hi)
+        volts = {k: v[keep] for k, v in volts.items()}
+        volts["vs_target"] -= lo
+        return Prepared(pop_names=tuple(p.name for p in self.populations), pop_start=pop_start,
+                        pop_model=tuple(p.model for p in self.populations), **arrays, **conn, **stim, **volts,
+                        record_spikes=record, seed=self.seed, part=(lo, hi))
+
+    def _neuron_arrays(self, lo: int, hi: int) -> dict:
+        """Per-neuron parameter arrays of neurons ``[lo, hi)`` (each population's draws are made
+        whole, so a part's values are the whole's)."""
         per_neuron = {k: [] for k in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e", "t_ref",
                                       "V_c", "delta_theta", "tau_theta", "tau_syn_ex", "tau_syn_in", "model_id")}
         for p in self.populations:
+            a, b = max(lo, p.start) - p.start, min(hi, p.start + p.size) - p.start
+            if a >= b:
+                continue
             vals = resolve_parameters(p.model, p.size, p.params, build_generator(self.seed, _PURPOSE_PARAMS, p.index),
                                       f"populations.{p.name}")
             vals["model_id"] = np.full(p.size, vals["model_id"], np.int8)
             for k in per_neuron:
-                per_neuron[k].append(vals[k])
+                per_neuron[k].append(np.asarray(vals[k])[a:b])
         dtypes = {"t_ref": np.int64, "model_id": np.int8}
-        arrays = {k: (np.concatenate(v) if v else np.zeros(0, dtypes.get(k, np.float64)))
-                  for k, v in per_neuron.items()}
-        built = []
-        for j, pr in enumerate(self.projections):
-            pre, post = self.populations[pr["pre"]], self.populations[pr["post"]]
-            data = connectivity.build_projection(
-                pr["rule"], pre.size, post.size, pre is post, pr["weight"], pr["delay"],
-                allow_autapses=pr["allow_autapses"], allow_multapses=pr["allow_multapses"],
-                streams=ConnectionStreams(self.seed, j), where=pr["where"])
-            built.append((pr["pre"], pr["post"], data))
-        conn = connectivity.assemble(built, pop_start)
-        stim = stimulus_arrays(self.stimuli, n, self.seed)
-        record = np.ones(n, np.bool_)
-        if not self._record_all:
-            record[:] = False
-            for ids in self._recorded_ids:
-                record[ids] = True
-        self._prepared = Prepared(pop_names=tuple(p.name for p in self.populations), pop_start=pop_start,
-                                  pop_model=tuple(p.model for p in self.populations),
-                                  **arrays, **conn, **stim, **self._voltage_arrays(), record_spikes=record,
-                                  seed=self.seed)
-        self.timings["build_s"] = time.perf_counter() - t0
-        return self._prepared
+        return {k: (np.concatenate(v) if v else np.zeros(0, dtypes.get(k, np.float64))) for k, v in per_neuron.items()}
 
     def _voltage_arrays(self) -> dict:
         ticks, fracs, targets, slots = [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]

@@ -2,7 +2,10 @@
 
 ``Network.prepare()`` turns a description into one :class:`Prepared`; the compiled engine and the
 reference engine read nothing else. All ids are global neuron ids ``0 .. n_neurons-1`` with each
-population a contiguous range. Times are ``(tick, frac)`` pairs (see :mod:`eventsim.timebase`),
+population a contiguous range. A *part* (``Network.prepare(part=(lo, hi))``, distributed runs) holds
+the neurons ``[lo, hi)`` only: its per-neuron arrays, synapse targets and stimulus targets are local
+indices ``global id - lo``, while ``pop_start`` and the CSR rows (one per source of the whole
+population) keep the global numbering, and ``vs_slot`` the global sample numbering. Times are ``(tick, frac)`` pairs (see :mod:`eventsim.timebase`),
 potentials in mV, currents in pA, capacitances in pF, durations in ticks.
 
 Neurons of every model share the parameter arrays ``C_m .. t_ref`` (``V_th`` holds the spike
@@ -97,9 +100,13 @@ class Prepared:
     tau_theta: np.ndarray = None  # float64[N], ms (lif; inf otherwise)
     tau_syn_ex: np.ndarray = None  # float64[N], ms (lif_psc_exp; NaN otherwise)
     tau_syn_in: np.ndarray = None  # float64[N], ms (lif_psc_exp; NaN otherwise)
+    # --- distributed runs ------------------------------------------------------------------------
+    part: tuple = None  # (lo, hi): the global ids this part holds; None: the whole network
 
     def __post_init__(self):
-        n = int(self.pop_start[-1])
+        if self.part is None:
+            self.part = (0, int(self.pop_start[-1]))
+        n = self.n_neurons
         if self.pop_model is None:
             self.pop_model = ("lif",) * len(self.pop_names)
         for name, dtype, fill in (("model_id", np.int8, 0), ("V_c", np.float64, np.nan),
@@ -110,7 +117,18 @@ class Prepared:
 
     @property
     def n_neurons(self) -> int:
-        return int(self.pop_start[-1])
+        """Neurons held: the whole network's, or the part's ``hi - lo``."""
+        return int(self.part[1] - self.part[0])
+
+    @property
+    def lo(self) -> int:
+        """Global id of the first neuron held (0 for the whole network)."""
+        return int(self.part[0])
+
+    @property
+    def is_part(self) -> bool:
+        """Whether this holds only part of the network's neurons."""
+        return self.part != (0, int(self.pop_start[-1]))
 
     @property
     def n_synapses(self) -> int:
@@ -151,8 +169,10 @@ class Prepared:
     def _check(self) -> None:
         """Assert the structural invariants of the arrays (tests call this after every build)."""
         n = self.n_neurons
+        first = self.lo
         P = len(self.pop_names)
         assert self.pop_start.shape == (P + 1,) and self.pop_start[0] == 0
+        assert 0 <= first <= first + n <= self.pop_start[-1]
         assert np.all(np.diff(self.pop_start) >= 0)
         for name in ("C_m", "tau_m", "E_L", "V_th", "V_reset", "V_init", "I_e"):
             a = getattr(self, name)
@@ -177,7 +197,8 @@ class Prepared:
             assert np.all(np.diff(rp) >= 0)
             lo, hi = int(rp[0]), int(rp[-1])
             tg = self.syn_target[lo:hi]
-            assert np.all((tg >= self.pop_start[post]) & (tg < self.pop_start[post + 1])), j
+            assert np.all((tg + first >= self.pop_start[post]) & (tg + first < self.pop_start[post + 1])), j
+            assert np.all((tg >= 0) & (tg < n)), j
             if np.isnan(self.proj_weight[j]):
                 assert 0 <= lo + self.proj_weight_shift[j] and hi + self.proj_weight_shift[j] <= self.syn_weight.size
             if self.proj_delay[j] < 0:

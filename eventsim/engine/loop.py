@@ -1,6 +1,8 @@
 """The compiled loop: :func:`advance` simulates windows of the minimum delay up to a stop time,
-each delivered through buckets or directly; :func:`start` sets the state at t = 0,
-:func:`flush_window` queues a window's spikes, :func:`rebase` moves the frame's origin.
+each delivered through buckets or directly (:func:`work_window`); :func:`start` sets the state at
+t = 0, :func:`flush_window` queues a window's spikes (:func:`queue_spike` each), :func:`rebase`
+moves the frame's origin. :func:`part_next`, :func:`part_window` and :func:`part_queue` step a
+distributed run's part window by window (:mod:`eventsim.distributed`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,29 @@ from eventsim.engine.records import FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, 
 from eventsim.engine.wakeups import set_wake, update_wake
 
 
+@njit(inline="always", **_OPTS)
+def queue_spike(net, h, n, c, i, p, tick, frac):
+    """Push the spike groups of neuron ``i`` (global id, population ``p``) spiking at (tick, frac):
+    one heap entry per outgoing projection whose row of ``i`` holds synapses; returns the new entry
+    count (room for ``max_out_proj`` more is the caller's). Shared by the single-process queueing
+    (:func:`flush_window`) and a part's queueing of exchanged spikes (:func:`part_queue`)."""
+    proj, rowptr, syn_delay = net.proj, net.rowptr, net.syn_delay
+    for k in range(net.pop_proj_ptr[p], net.pop_proj_ptr[p + 1]):
+        j = net.pop_proj[k]
+        pj = proj[j]
+        row = pj.rowptr_start + i - net.pop_start[pj.pre_pop]
+        lo = rowptr[row]
+        if lo == rowptr[row + 1]:
+            continue
+        d = pj.delay
+        if d < 0:
+            d = np.int64(syn_delay[lo + pj.delay_shift])
+        heap_push(h, n, tick + d, frac, i, j, lo)
+        n += 1
+        c.heap_pushes += 1
+    return n
+
+
 @njit(**_OPTS)
 def flush_window(net, st, h, out):
     """Queue the spikes of the finished window and record those of recorded neurons."""
@@ -28,7 +53,7 @@ def flush_window(net, st, h, out):
     h = grown(h, n, n + n_spk * c.max_out_proj)
     n_out = c.out_n
     out = grown(out, n_out, n_out + n_spk)
-    neuron, proj, rowptr, syn_delay = net.neuron, net.proj, net.rowptr, net.syn_delay
+    neuron = net.neuron
     for q in range(n_spk):
         sp = st.win[q]
         i, tick, frac = sp.id, sp.tick, sp.frac
@@ -36,20 +61,7 @@ def flush_window(net, st, h, out):
             o = out[n_out]
             o.id, o.tick, o.frac = i, tick, frac
             n_out += 1
-        p = neuron[i].pop
-        for k in range(net.pop_proj_ptr[p], net.pop_proj_ptr[p + 1]):
-            j = net.pop_proj[k]
-            pj = proj[j]
-            row = pj.rowptr_start + i - net.pop_start[pj.pre_pop]
-            lo = rowptr[row]
-            if lo == rowptr[row + 1]:
-                continue
-            d = pj.delay
-            if d < 0:
-                d = np.int64(syn_delay[lo + pj.delay_shift])
-            heap_push(h, n, tick + d, frac, i, j, lo)
-            n += 1
-            c.heap_pushes += 1
+        n = queue_spike(net, h, n, c, i, neuron[i].pop, tick, frac)
     c.win_n = 0
     c.out_n = n_out
     c.heap_n = n
@@ -101,6 +113,29 @@ def rebase(net, st, new_base):
     c.base = new_base
 
 
+@njit(inline="always", **_OPTS)
+def work_window(net, st, buf, t_end):
+    """Simulate the window from ``ctl.now`` to ``t_end`` (its spikes left in ``st.win``), through
+    buckets or directly as ``ctl.direct`` says, and predict the next window's mode from this one's
+    synaptic inputs; returns the (possibly regrown) buffers."""
+    c = st.ctl[0]
+    syn_before = c.syn_events
+    if c.direct:
+        side = run_window_direct(net, st, buf.heap, t_end, buf.side)
+        buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side)
+        c.direct_windows += 1
+    else:
+        t0 = cycle_counter()
+        buf, n_g = gather_window(net, st, buf, t_end)
+        c.cyc_gather += cycle_counter() - t0
+        buf = process_window(net, st, buf, n_g, t_end)
+    c.windows += 1
+    # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
+    # same results, so the prediction only matters for speed)
+    c.direct = 1 if st.nrn.size <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
+    return buf
+
+
 @njit(**_OPTS)
 def advance(net, st, buf, stop_tick):
     """Simulate every event before ``stop_tick``; returns the (possibly regrown) buffers.
@@ -142,20 +177,7 @@ def advance(net, st, buf, stop_tick):
             if np.float64(now - c.base) * max_q > REBASE_EXPONENT:
                 rebase(net, st, now)
         t_end = min((k + 1) * W, stop_tick)
-        syn_before = c.syn_events
-        if c.direct:
-            side = run_window_direct(net, st, buf.heap, t_end, buf.side)
-            buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side)
-            c.direct_windows += 1
-        else:
-            t0 = cycle_counter()
-            buf, n_g = gather_window(net, st, buf, t_end)
-            c.cyc_gather += cycle_counter() - t0
-            buf = process_window(net, st, buf, n_g, t_end)
-        c.windows += 1
-        # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
-        # same results, so the prediction only matters for speed)
-        c.direct = 1 if nrn_n <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
+        buf = work_window(net, st, buf, t_end)
         if c.overflow or c.runaway:
             break
         t0 = cycle_counter()
@@ -166,3 +188,69 @@ def advance(net, st, buf, stop_tick):
         c.now = now
     c.cyc_total += cycle_counter() - t_call
     return buf
+
+
+# ----------------------------------------------------------------------------- parts in lockstep
+# A distributed run's part (eventsim.distributed) works the windows one at a time: the driver asks
+# every part for its next possible event (part_next) and skips windows only when all are idle; a
+# part simulates a window (part_window) and hands its spikes out instead of queueing them; the
+# spikes of every part are then queued by every part (part_queue).
+
+
+@njit(**_OPTS)
+def part_next(net, st, buf):
+    """The earliest tick at which this part may act: ``ctl.now`` if spikes are waiting in the
+    window buffer, else its earliest timed event or wake-up (NEVER if none)."""
+    c = st.ctl[0]
+    if c.started == 0:
+        start(net, st)
+    if c.win_n > 0:
+        return c.now
+    kind, tick, frac = next_kind(net, c, buf.heap)
+    return tick if tick < c.wake_min else c.wake_min
+
+
+@njit(**_OPTS)
+def part_window(net, st, buf, t_end, max_q):
+    """Simulate this part from ``ctl.now`` to ``t_end`` (within one window), rebasing first at a
+    window's start as :func:`advance` does but with the whole network's largest ``max_q``; the
+    window's spikes stay in ``st.win`` (local ids) for the driver to hand out."""
+    c = st.ctl[0]
+    if c.started == 0:
+        start(net, st)
+    if c.now % c.window == 0 and np.float64(c.now - c.base) * max_q > REBASE_EXPONENT:
+        rebase(net, st, c.now)
+    return work_window(net, st, buf, t_end)
+
+
+@njit(**_OPTS)
+def part_queue(net, st, buf, spikes, lo, t_end):
+    """Queue the spikes of every part (global ids, in the exchange's order), record those of this
+    part's recorded neurons (global ids ``lo ..``), empty the window buffer and move to ``t_end``."""
+    c = st.ctl[0]
+    n_spk = spikes.size
+    n = c.heap_n
+    h = grown(buf.heap, n, n + n_spk * c.max_out_proj)
+    n_out = c.out_n
+    out = grown(buf.out, n_out, n_out + n_spk)
+    neuron, pop_start = net.neuron, net.pop_start
+    hi = lo + neuron.size
+    for q in range(n_spk):
+        sp = spikes[q]
+        g, tick, frac = sp.id, sp.tick, sp.frac
+        if lo <= g < hi:
+            p = neuron[g - lo].pop
+            if neuron[g - lo].record:
+                o = out[n_out]
+                o.id, o.tick, o.frac = g, tick, frac
+                n_out += 1
+        else:
+            p = np.searchsorted(pop_start, g, side="right") - 1
+        n = queue_spike(net, h, n, c, g, p, tick, frac)
+    c.win_n = 0
+    c.out_n = n_out
+    c.heap_n = n
+    if n > c.heap_peak:
+        c.heap_peak = n
+    c.now = t_end
+    return Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side)

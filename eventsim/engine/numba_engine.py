@@ -11,17 +11,19 @@ from __future__ import annotations
 import os
 import time
 from collections import namedtuple
+from fractions import Fraction
 
 import numba
 import numpy as np
 
 from eventsim.engine import kernels as K
+from eventsim.engine import loop
 from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
-from eventsim.workload import autonomous_rate, runaway_error
+from eventsim.workload import runaway_error
 
-__all__ = ["NumbaEngine", "COUNTER_NAMES"]
+__all__ = ["NumbaEngine", "PartEngine", "COUNTER_NAMES"]
 
 COUNTER_NAMES = K.COUNTER_NAMES
 PHASE_NAMES = K.PHASE_NAMES
@@ -63,13 +65,47 @@ def window_ticks(prepared: Prepared, tau_min: float) -> int:
     The second cap keeps the work between two returns of the compiled loop to Python (where a
     progress callback can stop the run) short, even at Poisson rates of 1e10 Hz.
     """
+    return window_from(prepared.min_delay, float(exact_autonomous_rate(prepared)), tau_min)
+
+
+def window_from(d_min: int, rate: float, tau_min: float) -> int:
+    """:func:`window_ticks` from its figures: the minimum delay (ticks, 0 if no synapses), the
+    autonomous events per ms and the smallest ``tau_m`` of plain-LIF neurons (ms, inf if none).
+    A distributed run passes the whole network's figures (eventsim.distributed)."""
     caps = [_EXPONENT_PER_WINDOW * tau_min / TICK_MS, float(_MAX_WINDOW_TICKS)]
-    rate = autonomous_rate(prepared) * TICK_MS  # events per tick
+    rate = rate * TICK_MS  # events per tick
     if rate > 0:
         caps.append(EVENTS_PER_WINDOW / rate)
     cap = max(1, int(min(caps)))
-    d_min = prepared.min_delay
     return max(1, min(d_min, cap)) if d_min > 0 else cap
+
+
+def exact_sum(values) -> Fraction:
+    """The exact sum of finite float64 ``values`` as a Fraction, so that the sums of the parts of a
+    split add up to the whole's exactly, whatever the split (a float sum would not). O(n)."""
+    v = np.asarray(values, np.float64).ravel()
+    m, e = np.frexp(v[v != 0])
+    mant = (m * 2.0**53).astype(np.int64)  # exact: |m| < 1 has 53 significant bits
+    total = Fraction(0)
+    for ex in np.unique(e):
+        sel = mant[e == ex]
+        # NOTE: halves of 27 bits sum in int64 without overflow for up to 2**36 values
+        s = int(np.sum(sel >> 26)) * 2**26 + int(np.sum(sel & (2**26 - 1)))
+        total += Fraction(s) * Fraction(2) ** (int(ex) - 53)
+    return total
+
+
+def exact_autonomous_rate(p: Prepared) -> Fraction | float:
+    """:func:`eventsim.workload.autonomous_rate` of the neurons held, summed exactly (events per ms;
+    inf if unbounded)."""
+    bound = np.zeros(p.n_neurons)
+    edges = np.clip(p.pop_start - p.lo, 0, p.n_neurons)  # a part's neurons of each population
+    for model, lo, hi in zip(p.pop_model, edges[:-1], edges[1:]):
+        if lo < hi:
+            bound[lo:hi] = REGISTRY[model].rate_bound(p, int(lo), int(hi))
+    if not np.all(np.isfinite(bound)) or not np.all(np.isfinite(p.ps_rate)):
+        return np.inf
+    return exact_sum(p.ps_rate) + exact_sum(bound)
 
 
 def spike_buffer(size: int) -> np.ndarray:
@@ -125,7 +161,7 @@ def make_net(p: Prepared) -> Net:
     """Build the kernels' view of a prepared network."""
     taus, tau_class = np.unique(p.tau_m, return_inverse=True)
     n = p.n_neurons
-    neuron_pop = np.repeat(np.arange(len(p.pop_names), dtype=np.int64), np.diff(p.pop_start))
+    neuron_pop = np.searchsorted(p.pop_start, np.arange(p.lo, p.lo + n), side="right") - 1
     neuron = _records(K.NEURON, n, tau_class=tau_class, pop=neuron_pop, ps_lo=p.neuron_ps_ptr[:-1],
                       ps_hi=p.neuron_ps_ptr[1:], t_ref=p.t_ref, record=p.record_spikes, E_L=p.E_L,
                       R_m=p.tau_m / p.C_m, tau_m=p.tau_m, V_th=p.V_th, V_reset=p.V_reset, V_init=p.V_init)
@@ -143,8 +179,14 @@ def make_net(p: Prepared) -> Net:
         sa_target=np.ascontiguousarray(p.sa_target, dtype=np.int32),
         sa_weight=np.ascontiguousarray(p.sa_weight, dtype=np.float64),
         cc=_timed(p.cc_tick, p.cc_frac, p.cc_target, value=p.cc_delta),
-        vs=_timed(p.vs_tick, p.vs_frac, p.vs_target, slot=p.vs_slot),
+        vs=_timed(p.vs_tick, p.vs_frac, p.vs_target, slot=local_slots(p.vs_slot)),
     )
+
+
+def local_slots(slots: np.ndarray) -> np.ndarray:
+    """Voltage sample slots numbered ``0 ..`` in the order of ``slots`` (a part holds some of the
+    whole's slots; the whole's are ``0 .. R-1`` already, and stay)."""
+    return np.searchsorted(np.sort(slots), slots)
 
 
 def model_codes(p: Prepared) -> np.ndarray:
@@ -167,8 +209,16 @@ def make_gen(p: Prepared, codes: np.ndarray) -> np.ndarray:
                     tau_syn_in=p.tau_syn_in)
 
 
-def make_state(p: Prepared, net: Net, threads: int = 1) -> State:
-    """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call)."""
+def frame_tau_min(p: Prepared) -> float:
+    """The smallest ``tau_m`` of plain-LIF neurons (ms; inf if none): the frame's exponent cap
+    concerns them only."""
+    frame = model_codes(p) == K.FRAME_LIF
+    return float(p.tau_m[frame].min()) if frame.any() else np.inf
+
+
+def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = None) -> State:
+    """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call); ``window``
+    (ticks) replaces :func:`window_ticks` (a distributed run's part: the whole network's)."""
     n = p.n_neurons
     codes = model_codes(p)
     frame = codes == K.FRAME_LIF
@@ -177,8 +227,8 @@ def make_state(p: Prepared, net: Net, threads: int = 1) -> State:
     nrn = _records(K.NSTATE, n, U=0.0, thr=np.where(frame, p.V_th - v_inf, np.inf), V_inf=v_inf, I=p.I_e,
                    cls=net.neuron["tau_class"], model=codes, ps_tick=K.NEVER, ps_m=-1,
                    ctick=np.where(frame, K.DIRTY, K.NEVER), bt=-1, chain=-1)
-    # the frame's exponent cap concerns plain LIF neurons only
-    window = window_ticks(p, float(p.tau_m[frame].min()) if frame.any() else np.inf)
+    if window is None:
+        window = window_ticks(p, frame_tau_min(p))
     per_neuron = window_spike_bound(p, window) or _GROWN_FROM_PER_NEURON
     out_per_pop = np.diff(p.pop_proj_ptr)
     ctl = np.zeros(1, K.CTL)
@@ -216,11 +266,13 @@ class NumbaEngine:
         Parts each window's buckets are worked in, in parallel on Numba's threads (at most
         ``min(threads, NUMBA_NUM_THREADS)`` of them run at once); spikes and voltages are
         bit-identical for every value (:func:`eventsim.engine.buckets.work_buckets_in_parallel`).
+    window : int, optional
+        Window length in ticks; default :func:`window_ticks` of ``prepared``.
     """
 
     name = "numba"
 
-    def __init__(self, prepared: Prepared, threads: int = 1):
+    def __init__(self, prepared: Prepared, threads: int = 1, window: int | None = None):
         self.prepared = prepared
         self.threads = int(threads)
         if self.threads > 1:
@@ -230,7 +282,7 @@ class NumbaEngine:
             # Read once, when Numba first starts its OpenMP threads; a user's own setting wins.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self.net = make_net(prepared)
-        self.state = make_state(prepared, self.net, self.threads)
+        self.state = make_state(prepared, self.net, self.threads, window)
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
                               ent_w=np.empty(1024), side=np.empty(64, K.SIDE))
@@ -376,3 +428,90 @@ class NumbaEngine:
         """Bytes held by the spike-group heap and the window's item and entry tables."""
         b = self._buf
         return int(b.heap.nbytes + b.grp.nbytes + b.times.nbytes + b.time_E.nbytes + b.ent.nbytes + b.ent_w.nbytes)
+
+
+class PartEngine(NumbaEngine):
+    """The compiled engine over a distributed run's part (``Network.prepare(part=...)``), stepped
+    one window at a time by :func:`eventsim.distributed.run_parts` in lockstep with the other parts.
+
+    A window's spikes are handed out with global ids (:meth:`work`) instead of being queued; every
+    part then queues the spikes of all parts (:meth:`queue`). Which windows are worked, their
+    length, the frame's rebase test and the delivery mode are decided from the whole network's
+    figures by the driver, never from this part's data alone (docs/distributed.md).
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The part.
+    threads : int
+        As for :class:`NumbaEngine`.
+    window : int
+        The whole network's window length, ticks.
+    """
+
+    def __init__(self, prepared: Prepared, threads: int, window: int):
+        super().__init__(prepared, threads=threads, window=window)
+        self.lo = prepared.lo
+
+    @property
+    def max_q(self) -> float:
+        """The largest ``tick / tau_m`` of this part's neurons (the rebase test needs the whole's)."""
+        return float(self.net.cls_q.max())
+
+    def next_tick(self) -> int:
+        """The earliest tick at which this part may act (``now`` while spikes wait to be handed out)."""
+        return int(loop.part_next(self.net, self.state, self._buf))
+
+    def skip_to(self, tick: int) -> None:
+        """Move to ``tick``: every part is idle before it."""
+        self.state.ctl[0]["now"] = tick
+
+    def set_direct(self, direct: bool) -> None:
+        """Deliver the next window directly or through buckets (the whole network's choice)."""
+        self.state.ctl[0]["direct"] = int(direct)
+
+    def work(self, t_end: int, max_q: float):
+        """Simulate up to ``t_end`` (within one window); returns ``(spikes, runaway, syn_events)``:
+        the window's spikes (K.SPIKE, global ids, in emission order), ``(tick, frac, global id)`` of a
+        neuron that would fire without end (None if none; its spikes are then not handed out) and
+        the window's synaptic deliveries. A window that overflows the window buffer is simulated
+        again from a snapshot with a larger one (same results)."""
+        if self._lost is not None:
+            raise RuntimeError(self._lost)
+        if self.threads > 1:
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        ctl = self.state.ctl
+        saved = self._snapshot() if self._growing else None
+        syn_before = int(ctl[0]["syn_events"])
+        while True:
+            self._buf = loop.part_window(self.net, self.state, self._buf, np.int64(t_end), np.float64(max_q))
+            if not ctl[0]["overflow"]:
+                break
+            need = int(ctl[0]["win_n"])
+            if saved is None:
+                self._lost = "the simulation state was lost (internal error: window buffer overflow)"
+                raise RuntimeError(f"internal error: {need} spikes in one window exceed the bound "
+                                   f"{self.state.win.size} of window_spike_bound")
+            waiting = self.state.win[: int(saved["ctl"][0]["win_n"])].copy()  # the start's spikes
+            self._restore(saved)
+            self._grow_window_buffer(need)
+            self.state.win[: waiting.size] = waiting
+        if ctl[0]["runaway"]:
+            c = ctl[0]
+            return None, (int(c["runaway_tick"]), float(c["runaway_frac"]), int(c["runaway"]) - 1 + self.lo), 0
+        spikes = self.state.win[: int(ctl[0]["win_n"])].copy()
+        spikes["id"] += self.lo
+        return spikes, None, int(ctl[0]["syn_events"]) - syn_before
+
+    def queue(self, spikes: np.ndarray, t_end: int) -> None:
+        """Queue the window's spikes of every part (global ids) and move to ``t_end``."""
+        self._buf = loop.part_queue(self.net, self.state, self._buf, spikes, np.int64(self.lo), np.int64(t_end))
+
+    def runaway_error(self, tick: int, frac: float, gid: int):
+        """The single-process error for global neuron ``gid`` firing without end at ``(tick, frac)``."""
+        return runaway_error(self.prepared, gid, tick, frac)
+
+    @property
+    def voltage_slots(self) -> np.ndarray:
+        """The whole network's sample slots of :attr:`voltages` (which is indexed 0 ..)."""
+        return np.sort(self.prepared.vs_slot)
