@@ -278,7 +278,7 @@ class _Progress:
         if self.stop.signum is not None and t_ms < self.total - 0.5 * TICK_MS:  # (complete: nothing to stop)
             raise KeyboardInterrupt
         now = time.perf_counter()
-        events = self.events()
+        events = self.events() if self.events is not None else 0
         if self.first is None:  # rates and ETA count from the first chunk on (not build or compile)
             self.first = (now, t_ms, events)
             return
@@ -292,7 +292,8 @@ class _Progress:
         eta = (self.total - t_ms) / speed if speed > 0 else float("inf")
         bar = "#" * int(24 * frac)
         self._write(f"\r[{bar:<24}] {t_ms:,.1f} / {self.total:,.1f} ms {100 * frac:5.1f}%  "
-                    f"{(events - ev0) / wall:.3g} events/s  ETA {eta:,.0f} s ")
+                    + (f"{(events - ev0) / wall:.3g} events/s  " if self.events is not None else "")
+                    + f"ETA {eta:,.0f} s ")
         self.drawn = True
 
     def _write(self, text: str) -> None:
@@ -398,13 +399,18 @@ def _launched_rank() -> int:
     return launched_rank()
 
 
-def _agreed(comm, step):
+def _agreed(comm, step, where: str = ""):
     """Run ``step()`` on every process and agree on its outcome, so that an error some processes see
-    ends all of them (one line, said by rank 0) instead of leaving the others waiting in a collective."""
+    ends all of them (one line, said by rank 0) instead of leaving the others waiting in a collective.
+    ``where``: the file an API error (not a scenario error, which names its file) is about."""
     value, error = None, None
     try:
         value = step()
-    except (_Fail, ValidationError) as e:
+    except ScenarioError as e:
+        error = str(e)
+    except ValidationError as e:
+        error = f"{where}: {e}" if where else str(e)
+    except _Fail as e:
         error = str(e)
     except MemoryError as e:
         error = str(e) or "out of memory"
@@ -464,25 +470,25 @@ def _simulate_distributed(sc, comm, stop: _StopSignals, bar: bool):
     def on_phase(name: str) -> None:
         stop.enter("simulate" if name == "simulate" else "prepare")
 
-    net = _agreed(comm, sc.network)
+    net = _agreed(comm, sc.network, str(sc.path))
     show = bar and comm.rank == 0 and sys.stderr.isatty()
     progress = _Progress(None, sc.duration, show=show, stop=stop)
     try:
         rec, run = mpi.timed_run(net, sc.duration, comm=comm, progress=progress, on_phase=on_phase,
-                                 agree=lambda step: _agreed(comm, step))
+                                 agree=lambda step: _agreed(comm, step, str(sc.path)))
     except (_Fail, _Interrupted):
         raise
+    except ValidationError as e:  # raised by every process alike (a neuron firing without end)
+        raise _Fail(f"{sc.path}: {e}") from None
     except BaseException as e:  # noqa: BLE001  (anything else would leave the other ranks waiting)
-        if isinstance(e, ValidationError):
-            what = f"{sc.path}: {e}"
-        elif isinstance(e, MemoryError):
+        if isinstance(e, MemoryError):
             what = f"{sc.path}: out of memory during the simulation"
         else:
             what = f"{type(e).__name__}: {e}"
         _say(f"eventsim: error: rank {comm.rank} of {comm.size}: {what}; every process stopped, nothing written",
              sys.stderr)
         comm.abort(EXIT_FAILURE)
-        raise
+        os._exit(EXIT_FAILURE)  # MPI_Abort may return before the launcher ends this process
     finally:
         progress.close()
     return net, rec, run

@@ -144,6 +144,16 @@ class MpiComm:
         self.comm.Abort(code)
 
 
+def _parts(n: int, size: int) -> list[tuple[int, int]]:
+    """Each rank's block of neurons; ValidationError if some rank would get none."""
+    from eventsim import distributed
+
+    if size > n:
+        raise ValidationError("mpiexec -n", f"{size} processes for a network of {n} neuron{'s' * (n != 1)}: at most "
+                                            "one process per neuron")
+    return distributed.partition(n, size)
+
+
 @dataclass
 class DistributedRun:
     """Figures of a distributed run: its size, and one dict per rank on rank 0 (empty elsewhere).
@@ -176,7 +186,7 @@ def timed_run(network, duration: float, *, comm, threads: int | None = None, pro
 
     agree = agree or (lambda step: step())
     threads = network.threads if threads is None else int(threads)
-    parts = agree(lambda: distributed.partition(network.n_neurons, comm.size))
+    parts = agree(lambda: _parts(network.n_neurons, comm.size))
     marks = {}
 
     def phase(name):
