@@ -361,6 +361,12 @@ def _cmd_run(args, stop: _StopSignals) -> int:
     net, rec = _simulate(sc, stop, notice=not args.quiet, bar=not args.quiet)
     p = net.prepare()
     summary = _summary(args, sc, rec, stop.signum, sizes=(p.n_neurons, p.n_synapses))
+    from eventsim.profiling import peak_rss_bytes
+
+    summary["ranks"], summary["per_rank"] = 1, [{
+        "rank": 0, "lo": 0, "hi": p.n_neurons, "neurons": p.n_neurons, "synapses": p.n_synapses,
+        "events": _events(rec.results.counters), "wall_s": rec.simulate_s, "comm_wait_s": 0.0,
+        "peak_rss_bytes": peak_rss_bytes() or 0}]
     return _write_output(args, dest, sc, rec, summary, stop)
 
 

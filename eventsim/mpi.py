@@ -65,8 +65,8 @@ def world():
     try:
         from mpi4py import MPI
     except ImportError as e:
-        raise MpiMissing(f"mpiexec started {launched_size()} processes but mpi4py cannot be imported ({e}); "
-                         f"install it with {INSTALL_HINT}") from None
+        raise MpiMissing("mpiexec", f"{launched_size()} processes were started but mpi4py cannot be imported "
+                                    f"({e}); install it with {INSTALL_HINT}") from None
     return MPI.COMM_WORLD
 
 

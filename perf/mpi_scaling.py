@@ -8,8 +8,8 @@ Runs ``mpiexec -n K python -m eventsim run scenarios/brunel_delta.toml`` (popula
 ``summary.json``: simulation wall time (rank 0's, from the first window to the last), build time,
 events/s, and per rank the events, the time waiting in collectives and the peak resident memory.
 Every run's spikes are compared with the first K's (bit-identity is the claim: a difference is
-reported, not hidden). Prints a Markdown table and one JSON line. K = 1 also runs under
-``mpiexec`` (one process, the same exchange code), so the ratios show what the exchange costs.
+reported, not hidden). Prints a Markdown table and one JSON line. K = 1 is the ordinary
+one-process run (``mpiexec -n 1`` runs no exchange), the baseline of the speed-ups.
 """
 
 from __future__ import annotations

@@ -305,3 +305,14 @@ def test_python_api(tmp_path):
         assert a["ids"].size > 100
         for k in ("ids", "times", "v"):
             np.testing.assert_array_equal(a[k], b[k])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["profile", str(SCENARIOS / "replay.toml")], "runs in one process"),
+    (["run", str(SCENARIOS / "replay.toml"), "--engine", "reference", "-o", "out"], "run.engine"),
+], ids=["profile", "reference-engine"])
+def test_what_runs_in_one_process_only(tmp_path, args, words):
+    r = eventsim(tmp_path, args, n=2, timeout=120)
+    assert r.returncode == 2
+    assert words in one_line(r.stderr)
+    assert list(tmp_path.iterdir()) == []
