@@ -17,7 +17,7 @@ from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
-from eventsim.engine.records import FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
+from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
 from eventsim.engine.wakeups import set_wake, update_wake
 
 
@@ -137,6 +137,39 @@ def work_window(net, st, buf, t_end):
 
 
 @njit(**_OPTS)
+def exact_wake_min(st, end):
+    """The smallest wake-up of all neurons if it is at or after ``end`` (``ctl.wake_min`` is then made
+    exact), else some wake-up before ``end``: whether a window ending at ``end`` is idle, and if so
+    its exact next wake-up.
+
+    A block's minimum is a lower bound (raising a neuron's wake-up does not raise it), so the
+    bound depends on how neurons are grouped in blocks: a distributed run's parts group them
+    otherwise than one process does. The windows skipped as idle must not depend on that (a window
+    worked is a possible frame rebase), so the decision takes exact values: blocks whose bound is
+    below the best exact value so far are rescanned (their bounds made exact). O(blocks) plus 64 per
+    rescanned block, and only when the heap leaves the window idle but the bound does not."""
+    c = st.ctl[0]
+    if c.wake_min >= end:
+        return c.wake_min
+    wake, block_min = st.wake, st.block_min
+    n = wake.size
+    best = NEVER
+    for b in range(block_min.size):
+        if block_min[b] < best:
+            m = NEVER
+            for i in range(b << BLOCK_SHIFT, min(n, (b + 1) << BLOCK_SHIFT)):
+                if wake[i] < m:
+                    m = wake[i]
+            block_min[b] = m
+            if m < end:
+                return m
+            if m < best:
+                best = m
+    c.wake_min = best
+    return best
+
+
+@njit(**_OPTS)
 def advance(net, st, buf, stop_tick):
     """Simulate every event before ``stop_tick``; returns the (possibly regrown) buffers.
 
@@ -164,7 +197,7 @@ def advance(net, st, buf, stop_tick):
             end = (k + 1) * W
             # NOTE: in busy networks the heap's top shows at once that the window is not idle,
             # sparing the call to next_kind (~300 ns for its Net argument) per window
-            if c.win_n == 0 and c.wake_min >= end and (c.heap_n == 0 or buf.heap[0].tick >= end):
+            if c.win_n == 0 and (c.heap_n == 0 or buf.heap[0].tick >= end) and exact_wake_min(st, end) >= end:
                 kind, tick, frac = next_kind(net, c, buf.heap)
                 nxt = tick if tick < c.wake_min else c.wake_min
                 if nxt >= end:
@@ -199,15 +232,17 @@ def advance(net, st, buf, stop_tick):
 
 @njit(**_OPTS)
 def part_next(net, st, buf):
-    """The earliest tick at which this part may act: ``ctl.now`` if spikes are waiting in the
-    window buffer, else its earliest timed event or wake-up (NEVER if none)."""
+    """The earliest tick at which this part may act, called at a window's start: ``ctl.now`` if
+    spikes wait in the window buffer, else its earliest timed event or wake-up (NEVER if none);
+    exact when not in this window (:func:`exact_wake_min`), as :func:`advance` decides."""
     c = st.ctl[0]
     if c.started == 0:
         start(net, st)
     if c.win_n > 0:
         return c.now
     kind, tick, frac = next_kind(net, c, buf.heap)
-    return tick if tick < c.wake_min else c.wake_min
+    wake = exact_wake_min(st, c.now + c.window)
+    return tick if tick < wake else wake
 
 
 @njit(**_OPTS)
