@@ -222,12 +222,15 @@ def run_parts(network, duration_ms: float, parts: list[tuple[int, int]], comm: C
     Raises
     ------
     ValidationError
-        Bad parts or duration, or a neuron firing without end (on every process, as a one-process run).
+        Bad parts or duration, the reference engine, or a neuron firing without end (on every
+        process, as a one-process run).
     """
     from eventsim.engine import numba_engine as E
     from eventsim.network import check_threads
 
     t_start = time.perf_counter()
+    if network.engine_name != "numba":
+        raise ValidationError("engine", f"a distributed run needs the numba engine, got {network.engine_name!r}")
     parts = _check_parts(network, parts)
     threads = check_threads(threads, "threads")
     if not isinstance(duration_ms, (int, float, np.floating, np.integer)) or not 0 <= duration_ms <= MAX_MS:

@@ -70,6 +70,13 @@ def test_parts_must_be_adjacent_non_empty_ranges():
         run_parts(small_network(), 1.0, [(5, 5)], SelfComm())
 
 
+def test_the_reference_engine_is_refused():
+    net = eventsim.Network(engine="reference")
+    net.add_population("p", 3)
+    with pytest.raises(ValidationError, match="engine: a distributed run needs the numba engine"):
+        run_parts(net, 1.0, [(0, 3)], SelfComm())
+
+
 # ----------------------------------------------------------------------------- a part's arrays
 def small_network(seed: int = 3) -> eventsim.Network:
     """Two populations (the second fits in one part of three), every kind of stimulus and recorder."""
@@ -275,3 +282,15 @@ def test_exact_sum_of_parts_is_the_wholes():
     whole = numba_engine.exact_sum(v)
     assert sum(numba_engine.exact_sum(v[a:b]) for a, b in zip(cut[:-1], cut[1:])) == whole
     assert float(whole) == float(np.sum(v.astype(np.longdouble))) or abs(float(whole) - np.sum(v)) < 1e-6 * np.sum(v)
+
+
+def test_a_window_split_by_a_stop_time_is_counted_once():
+    """The windows counter (compared across parts above) does not depend on where runs (or the
+    engine's wall-time chunks, with a growing window buffer) stop: 20 windows of 1 ms either way."""
+    whole = small_network().run(20.0)
+    split = small_network()
+    split.run(10.25)
+    res = split.run(9.75)
+    np.testing.assert_array_equal(res.spike_times, whole.spike_times)
+    assert res.counters["windows"] == whole.counters["windows"] == 20
+    assert res.counters["direct_windows"] == whole.counters["direct_windows"] == 20

@@ -120,16 +120,18 @@ def work_window(net, st, buf, t_end):
     synaptic inputs; returns the (possibly regrown) buffers."""
     c = st.ctl[0]
     syn_before = c.syn_events
+    # a window split by a stop time (a chunk's end: wall-time dependent) is counted once, at its start
+    first = c.now % c.window == 0
     if c.direct:
         side = run_window_direct(net, st, buf.heap, t_end, buf.side)
         buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side)
-        c.direct_windows += 1
+        c.direct_windows += first
     else:
         t0 = cycle_counter()
         buf, n_g = gather_window(net, st, buf, t_end)
         c.cyc_gather += cycle_counter() - t0
         buf = process_window(net, st, buf, n_g, t_end)
-    c.windows += 1
+    c.windows += first
     # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
     # same results, so the prediction only matters for speed)
     c.direct = 1 if st.nrn.size <= c.direct_max_neurons or c.syn_events - syn_before <= c.direct_max_entries else 0
@@ -197,7 +199,8 @@ def advance(net, st, buf, stop_tick):
             end = (k + 1) * W
             # NOTE: in busy networks the heap's top shows at once that the window is not idle,
             # sparing the call to next_kind (~300 ns for its Net argument) per window
-            if c.win_n == 0 and (c.heap_n == 0 or buf.heap[0].tick >= end) and exact_wake_min(st, end) >= end:
+            if c.win_n == 0 and (c.heap_n == 0 or buf.heap[0].tick >= end) and (
+                    c.wake_min >= end or exact_wake_min(st, end) >= end):
                 kind, tick, frac = next_kind(net, c, buf.heap)
                 nxt = tick if tick < c.wake_min else c.wake_min
                 if nxt >= end:
