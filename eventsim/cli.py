@@ -78,12 +78,17 @@ def main(argv=None) -> int:
     """
     args = build_parser().parse_args(argv)
     command = {"run": _cmd_run, "validate": _cmd_validate, "plot": _cmd_plot, "profile": _cmd_profile}[args.command]
+    if _launched_size() > 1:  # started by mpiexec with several processes (docs/distributed.md)
+        command = {"run": _cmd_run_distributed, "profile": _cmd_profile_distributed}.get(args.command, command)
+        if args.command in ("validate", "plot") and _launched_rank() != 0:
+            return 0  # one process answers
     try:
         with _StopSignals(keep=argv is None) as stop, warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return command(args, stop)
     except (_Fail, ValidationError) as e:
-        _say(f"eventsim: error: {e}", sys.stderr)
+        if _launched_rank() == 0:  # in a distributed run every process has the same error: one says it
+            _say(f"eventsim: error: {e}", sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as e:  # writing the output folder or the image failed (disk full, permissions)
         _say(f"eventsim: error: {_os_message(e)}", sys.stderr)
@@ -254,11 +259,16 @@ def _exit_now(signum: int, when: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ run
+def _events(counters: dict) -> int:
+    """Events processed: synaptic inputs and external (Poisson, scheduled) arrivals."""
+    return counters.get("syn_events", 0) + counters.get("ext_events", 0)
+
+
 class _Progress:
     """Progress callback: draws a bar on stderr after ``delay_s``; stops the run once a stop signal came."""
 
-    def __init__(self, net, total_ms: float, show: bool, stop: _StopSignals, stream=None, delay_s: float = 2.0):
-        self.net, self.total, self.show, self.stop = net, total_ms, show, stop
+    def __init__(self, events, total_ms: float, show: bool, stop: _StopSignals, stream=None, delay_s: float = 2.0):
+        self.events, self.total, self.show, self.stop = events, total_ms, show, stop
         self.stream = stream or sys.stderr
         self.start = time.perf_counter()
         self.delay_s, self.drawn, self.last = delay_s, False, 0.0
@@ -268,8 +278,7 @@ class _Progress:
         if self.stop.signum is not None and t_ms < self.total - 0.5 * TICK_MS:  # (complete: nothing to stop)
             raise KeyboardInterrupt
         now = time.perf_counter()
-        c = self.net.engine.counters
-        events = c["syn_events"] + c["ext_events"]
+        events = self.events() if self.events is not None else 0
         if self.first is None:  # rates and ETA count from the first chunk on (not build or compile)
             self.first = (now, t_ms, events)
             return
@@ -283,7 +292,8 @@ class _Progress:
         eta = (self.total - t_ms) / speed if speed > 0 else float("inf")
         bar = "#" * int(24 * frac)
         self._write(f"\r[{bar:<24}] {t_ms:,.1f} / {self.total:,.1f} ms {100 * frac:5.1f}%  "
-                    f"{(events - ev0) / wall:.3g} events/s  ETA {eta:,.0f} s ")
+                    + (f"{(events - ev0) / wall:.3g} events/s  " if self.events is not None else "")
+                    + f"ETA {eta:,.0f} s ")
         self.drawn = True
 
     def _write(self, text: str) -> None:
@@ -322,7 +332,8 @@ def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
     try:
         net = sc.network()
         described_s = time.perf_counter() - t0
-        progress = _Progress(net, sc.duration, show=bar and sys.stderr.isatty(), stop=stop)
+        progress = _Progress(lambda: _events(net.engine.counters), sc.duration, show=bar and sys.stderr.isatty(),
+                             stop=stop)
         rec = timed_run(net, sc.duration, progress=progress, on_phase=on_phase)
     except ScenarioError:
         raise
@@ -348,7 +359,19 @@ def _cmd_run(args, stop: _StopSignals) -> int:
     _check_formats(sc)
     dest = output.plan(args.output or f"{sc.path.stem}-out", args.force)
     net, rec = _simulate(sc, stop, notice=not args.quiet, bar=not args.quiet)
-    summary = _summary(args, sc, net, rec, stop.signum)
+    p = net.prepare()
+    summary = _summary(args, sc, rec, stop.signum, sizes=(p.n_neurons, p.n_synapses))
+    from eventsim.profiling import peak_rss_bytes
+
+    summary["ranks"], summary["per_rank"] = 1, [{
+        "rank": 0, "lo": 0, "hi": p.n_neurons, "neurons": p.n_neurons, "synapses": p.n_synapses,
+        "events": _events(rec.results.counters), "wall_s": rec.simulate_s, "comm_wait_s": 0.0,
+        "peak_rss_bytes": peak_rss_bytes() or 0}]
+    return _write_output(args, dest, sc, rec, summary, stop)
+
+
+def _write_output(args, dest, sc, rec, summary: dict, stop: _StopSignals) -> int:
+    """Write the output folder atomically, say where, and return the exit code."""
     stop.enter("write")
     tmp = output.write_temporary(dest, _files(sc, rec.results, summary))
     with stop.deferred():  # two renames: a signal between them would hide the earlier output
@@ -369,6 +392,119 @@ def _cmd_run(args, stop: _StopSignals) -> int:
     return stop.exit_code
 
 
+# ----------------------------------------------------------------------------- run over MPI
+def _launched_size() -> int:
+    from eventsim.mpi import launched_size
+
+    return launched_size()
+
+
+def _launched_rank() -> int:
+    from eventsim.mpi import launched_rank
+
+    return launched_rank()
+
+
+def _agreed(comm, step, where: str = ""):
+    """Run ``step()`` on every process and agree on its outcome, so that an error some processes see
+    ends all of them (one line, said by rank 0) instead of leaving the others waiting in a collective.
+    ``where``: the file an API error (not a scenario error, which names its file) is about."""
+    value, error = None, None
+    try:
+        value = step()
+    except ScenarioError as e:
+        error = str(e)
+    except ValidationError as e:
+        error = f"{where}: {e}" if where else str(e)
+    except _Fail as e:
+        error = str(e)
+    except MemoryError as e:
+        error = str(e) or "out of memory"
+    errors = comm.allgather(error)
+    failed = [(k, e) for k, e in enumerate(errors) if e is not None]
+    if failed:
+        k, e = failed[0]
+        same = all(x == e for x in errors)
+        raise _Fail(e if same or k == 0 else f"rank {k} of {comm.size}: {e}")
+    return value
+
+
+def _same_scenario(comm, sc, args) -> None:
+    """Refuse a run whose processes read different scenarios (files, overrides, tables or options)."""
+    mine = (sc.sha256, sc.seed, sc.engine, sc.threads, tuple(sc.formats))
+    theirs = comm.allgather(mine)
+    for k, other in enumerate(theirs):
+        if other != theirs[0]:
+            what = ("the scenario (sha256 {} on rank 0, {} on rank {})".format(theirs[0][0][:12], other[0][:12], k)
+                    if other[0] != theirs[0][0] else f"the options (seed, engine, threads or formats) on rank {k}")
+            raise _Fail(f"{sc.path}: the run differs between processes: {what}; every process must run the same "
+                        "scenario with the same options")
+
+
+def _cmd_run_distributed(args, stop: _StopSignals) -> int:
+    """``mpiexec -n K eventsim run``: one part of the network per process, output written by rank 0."""
+    from eventsim import mpi
+
+    comm = mpi.MpiComm(mpi.world())
+    sc = _agreed(comm, lambda: _load(args, seed=args.seed, engine=args.engine, threads=args.threads,
+                                     formats=args.formats))
+    _agreed(comm, lambda: _check_formats(sc))
+    _same_scenario(comm, sc, args)
+    if sc.engine != "numba":
+        raise _Fail(f"{sc.path}: run.engine: expected 'numba' under mpiexec (the reference engine runs in one "
+                    "process only)")
+    dest = _agreed(comm, lambda: output.plan(args.output or f"{sc.path.stem}-out", args.force)
+                   if comm.rank == 0 else None)
+    net, rec, run = _simulate_distributed(sc, comm, stop, bar=not args.quiet)
+    # the first stop signal any process received (mpiexec passes SIGINT and SIGTERM on to every process)
+    signum = next((x for x in comm.allgather(stop.signum) if x is not None), None)
+    if comm.rank != 0:
+        return 128 + signum if rec.interrupted and signum is not None else 0
+    summary = _summary(args, sc, rec, signum, sizes=(run.n_neurons, run.n_synapses))
+    summary["ranks"], summary["per_rank"] = comm.size, run.per_rank
+    return _write_output(args, dest, sc, rec, summary, stop)
+
+
+def _simulate_distributed(sc, comm, stop: _StopSignals, bar: bool):
+    """Build this process's part and run it with the others; returns (network, RunRecord, DistributedRun).
+
+    A failure only this process sees during the run (out of memory, an internal error) ends every
+    process (``MPI_Abort``) after one line naming the rank: the others would wait for it forever.
+    """
+    from eventsim import mpi
+
+    def on_phase(name: str) -> None:
+        stop.enter("simulate" if name == "simulate" else "prepare")
+
+    net = _agreed(comm, sc.network, str(sc.path))
+    show = bar and comm.rank == 0 and sys.stderr.isatty()
+    progress = _Progress(None, sc.duration, show=show, stop=stop)
+    try:
+        rec, run = mpi.timed_run(net, sc.duration, comm=comm, progress=progress, on_phase=on_phase,
+                                 agree=lambda step: _agreed(comm, step, str(sc.path)))
+    except (_Fail, _Interrupted):
+        raise
+    except ValidationError as e:  # raised by every process alike (a neuron firing without end)
+        raise _Fail(f"{sc.path}: {e}") from None
+    except BaseException as e:  # noqa: BLE001  (anything else would leave the other ranks waiting)
+        if isinstance(e, MemoryError):
+            what = f"{sc.path}: out of memory during the simulation"
+        else:
+            what = f"{type(e).__name__}: {e}"
+        _say(f"eventsim: error: rank {comm.rank} of {comm.size}: {what}; every process stopped, nothing written",
+             sys.stderr)
+        comm.abort(EXIT_FAILURE)
+        os._exit(EXIT_FAILURE)  # MPI_Abort may return before the launcher ends this process
+    finally:
+        progress.close()
+    return net, rec, run
+
+
+def _cmd_profile_distributed(args, stop: _StopSignals) -> int:
+    raise _Fail(f"{args.scenario}: `eventsim profile` runs in one process; start it without mpiexec "
+                "(`mpiexec -n K eventsim run` writes per-rank figures to summary.json)")
+
+
 def _check_formats(sc) -> None:
     """Refuse, before simulating, an output format whose optional dependency is missing."""
     if "sonata" in sc.formats:
@@ -387,22 +523,23 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-def _summary(args, sc, net, rec, signum: int | None) -> dict:
-    res, p = rec.results, net.prepare()
+def _summary(args, sc, rec, signum: int | None, sizes: tuple) -> dict:
+    """summary.json's content; ``sizes`` = (neurons, synapses)."""
+    res = rec.results
     pops = {}
     for k, name in enumerate(res.pop_names):
         s = res.population_of(name)
         pops[name] = dict(start=s.start, size=s.stop - s.start, recorded=int(res.recorded[s].sum()),
                           spikes=int(res.spikes_of(name)[0].size), rate_hz=res.rates()[name])
     c = {k: int(v) for k, v in res.counters.items()}
-    events = c.get("syn_events", 0) + c.get("ext_events", 0)
+    events = _events(c)
     # a KeyboardInterrupt without a signal we saw comes from Python's own SIGINT handler
     stopped_by = (_name(signum) if signum is not None else "SIGINT") if rec.interrupted else None
     return {
         "format": output.FORMAT,
         "scenario": {"path": str(sc.path.resolve()), "sha256": sc.sha256, "overrides": list(args.overrides)},
         "seed": sc.seed, "engine": sc.engine, "threads": sc.threads, "versions": _versions(),
-        "neurons": p.n_neurons, "synapses": p.n_synapses,
+        "neurons": sizes[0], "synapses": sizes[1],
         "duration_ms": sc.duration, "simulated_ms": res.t_stop, "interrupted": rec.interrupted,
         "signal": stopped_by,
         "spikes": int(res.spike_ids.size), "populations": pops, "events": c,
@@ -445,7 +582,8 @@ def _files(sc, res, summary: dict) -> dict:
 
 def _human(s: dict, out: Path) -> str:
     lines = [f"{Path(s['scenario']['path']).name}: {s['neurons']:,} neurons, {s['synapses']:,} synapses, "
-             f"{s['simulated_ms']:g} ms simulated ({s['engine']} engine, seed {s['seed']})"
+             f"{s['simulated_ms']:g} ms simulated ({s['engine']} engine, seed {s['seed']}"
+             + (f", {s['ranks']} processes" if s.get("ranks", 1) > 1 else "") + ")"
              + (f"  [INTERRUPTED by {s['signal']}]" if s["interrupted"] else "")]
     for name, p in s["populations"].items():
         lines.append(f"  {name:<12} {p['spikes']:>12,} spikes  {p['rate_hz']:8.2f} Hz  ({p['recorded']:,} recorded)")

@@ -103,7 +103,7 @@ class PartFigures:
     n_neurons: int
     n_synapses: int
     events: int  # synaptic and external events processed
-    wall_s: float  # wall time of the part's build and run, s (parts of one process share the run's)
+    wall_s: float  # wall time of the simulation (after build and compile), s (parts of one process share it)
     comm_s: float  # of which the process waited in comm.exchange / comm.allreduce, s
     peak_rss_bytes: int  # the process's peak resident set size
 
@@ -130,6 +130,7 @@ class PartRun:
     figures: list = field(default_factory=list)  # PartFigures per part
     recorded: list = field(default_factory=list)
     meta: dict = field(default_factory=dict)  # pop_names, pop_start, voltage recorders (name, ids, times)
+    interrupted: bool = False  # a stop request ended the run before duration_ms
 
 
 class _TimedComm:
@@ -180,8 +181,14 @@ def _peak_rss() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
+STATUS_RUNAWAY = 1
+"""Exchange status bit: a part found a neuron that would fire without end (every process raises)."""
+STATUS_STOP = 2
+"""Exchange status bit: a process was asked to stop (its progress callback raised KeyboardInterrupt)."""
+
+
 def run_parts(network, duration_ms: float, parts: list[tuple[int, int]], comm: Comm, *, threads: int = 1,
-              progress=None) -> PartRun:
+              progress=None, on_phase=None, agree=None) -> PartRun:
     """Build only ``parts`` of ``network`` and simulate them in lockstep for ``duration_ms`` ms,
     exchanging each window's spikes through ``comm``. Returns this process's results and figures.
 
@@ -203,7 +210,14 @@ def run_parts(network, duration_ms: float, parts: list[tuple[int, int]], comm: C
     threads : int
         Threads of each part's engine.
     progress : callable, optional
-        ``progress(t_ms)`` about every 0.25 s of wall time.
+        ``progress(t_ms)`` about every 0.25 s of wall time. Raising ``KeyboardInterrupt`` in it on
+        any process stops every process after the same window (the next exchange tells them); the
+        result is then marked ``interrupted``.
+    on_phase : callable, optional
+        ``on_phase(name)`` as the phases ``"build"``, ``"compile"`` and ``"simulate"`` begin.
+    agree : callable, optional
+        ``agree(step)`` runs ``step()`` (building the parts) and makes a failure of some processes
+        fail all of them alike (collective); default: run it, errors raised where they happen.
 
     Raises
     ------
@@ -222,23 +236,35 @@ def run_parts(network, duration_ms: float, parts: list[tuple[int, int]], comm: C
     if not isinstance(duration_ms, (int, float, np.floating, np.integer)) or not 0 <= duration_ms <= MAX_MS:
         raise ValidationError("run.duration", f"must be a finite number of ms in [0, {MAX_MS:g}], got "
                                               f"{describe(duration_ms)}")
+    phase = on_phase or (lambda name: None)
     timed = _TimedComm(comm)
-    preps = [network.prepare(part=pt) for pt in parts]
+    phase("build")
+    preps = (agree or (lambda step: step()))(lambda: [network.prepare(part=pt) for pt in parts])
     window = _window(preps, timed, E)
     engines = [E.PartEngine(p, threads, window) for p in preps]
     max_q = timed.allreduce(max(e.max_q for e in engines), "max")
+    phase("compile")
+    for e in engines:
+        e.compile()
+    phase("simulate")
+    t_sim, timed.waited = time.perf_counter(), 0.0  # figures of the simulation, not of the build
     always_direct = network.n_neurons <= E.DIRECT_MAX_NEURONS
-    now = _lockstep(engines, timed, window, max_q, always_direct, int(ms_to_ticks(np.float64(duration_ms))),
-                    progress, E.DIRECT_MAX_ENTRIES)
-    return _part_run(network, engines, now, time.perf_counter() - t_start, timed.waited)
+    now, interrupted = _lockstep(engines, timed, window, max_q, always_direct,
+                                 int(ms_to_ticks(np.float64(duration_ms))), progress, E.DIRECT_MAX_ENTRIES)
+    run = _part_run(network, engines, now, time.perf_counter() - t_sim, timed.waited)
+    run.interrupted = interrupted
+    return run
 
 
-def _lockstep(engines, comm, W: int, max_q: float, always_direct: bool, stop: int, progress, max_entries) -> int:
+def _lockstep(engines, comm, W: int, max_q: float, always_direct: bool, stop: int, progress,
+              max_entries) -> tuple[int, bool]:
     """Work every window up to ``stop`` on every part exactly as a one-process run works them;
-    returns the tick reached. Windows are skipped only when every part of every process is idle
-    in them (the minimum over processes of each part's next possible event)."""
+    returns the tick reached and whether a stop request ended the run there. Windows are skipped
+    only when every part of every process is idle in them (the minimum over processes of each
+    part's next possible event)."""
     now = engines[0].now_tick
     last = time.perf_counter()
+    stopping = False  # this process was asked to stop: say so at the next exchange
     while now < stop:
         if now % W == 0:
             nxt = comm.allreduce(min(e.next_tick() for e in engines), "min")
@@ -252,8 +278,8 @@ def _lockstep(engines, comm, W: int, max_q: float, always_direct: bool, stop: in
         done = [e.work(t_end, max_q) for e in engines]
         runaways = [r for _, r, _ in done if r is not None]
         spikes = np.concatenate([s for s, _, _ in done if s is not None] or [np.zeros(0, engines[0].state.win.dtype)])
-        spikes, status = comm.exchange(spikes, int(bool(runaways)))
-        if status:
+        spikes, status = comm.exchange(spikes, (STATUS_RUNAWAY if runaways else 0) | (STATUS_STOP if stopping else 0))
+        if status & STATUS_RUNAWAY:
             tick, frac, gid = min(r for rs in comm.allgather(runaways) for r in rs)
             raise engines[0].runaway_error(tick, frac, gid)
         for e in engines:
@@ -263,10 +289,15 @@ def _lockstep(engines, comm, W: int, max_q: float, always_direct: bool, stop: in
             for e in engines:
                 e.set_direct(syn <= max_entries)
         now = t_end
-        if progress is not None and time.perf_counter() - last > 0.25:
-            progress(ticks_to_ms(now))
+        if status & STATUS_STOP:
+            return now, now < stop
+        if progress is not None and not stopping and time.perf_counter() - last > 0.25:
+            try:
+                progress(ticks_to_ms(now))
+            except KeyboardInterrupt:
+                stopping = True
             last = time.perf_counter()
-    return now
+    return now, False
 
 
 def _part_run(network, engines, now: int, wall_s: float, comm_s: float) -> PartRun:

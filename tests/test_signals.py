@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -194,8 +193,7 @@ def test_a_late_signal_cannot_kill_a_finished_program(tmp_path):
 def test_a_signal_in_the_last_chunk_does_not_mark_complete_results_interrupted():
     stop = cli._StopSignals()
     stop.signum = signal.SIGTERM
-    net = SimpleNamespace(engine=SimpleNamespace(counters={"syn_events": 0, "ext_events": 0}))
-    progress = cli._Progress(net, total_ms=300.0, show=False, stop=stop)
+    progress = cli._Progress(lambda: 0, total_ms=300.0, show=False, stop=stop)
     try:
         progress(300.0)  # the run is complete: nothing left to stop
     except KeyboardInterrupt:

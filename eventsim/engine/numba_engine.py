@@ -473,6 +473,14 @@ class PartEngine(NumbaEngine):
         """The largest ``tick / tau_m`` of this part's neurons (the rebase test needs the whole's)."""
         return float(self.net.cls_q.max())
 
+    def compile(self) -> None:
+        """Compile the kernels a part runs (or load them from Numba's cache), simulating nothing."""
+        none = self.state.win[:0]
+        for kernel, args in ((loop.part_next, (self.net, self.state, self._buf)),
+                             (loop.part_window, (self.net, self.state, self._buf, np.int64(0), np.float64(0.0))),
+                             (loop.part_queue, (self.net, self.state, self._buf, none, np.int64(0), np.int64(0)))):
+            kernel.compile(tuple(numba.typeof(a) for a in args))
+
     def next_tick(self) -> int:
         """The earliest tick at which this part may act (``now`` while spikes wait to be handed out)."""
         tick, self._buf = loop.part_next(self.net, self.state, self._buf)
