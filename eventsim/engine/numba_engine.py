@@ -475,6 +475,10 @@ class PartEngine(NumbaEngine):
 
     def compile(self) -> None:
         """Compile the kernels a part runs (or load them from Numba's cache), simulating nothing."""
+        # NOTE: machine code loaded from the cache that holds parallel loops needs Numba's threading
+        # layer started first ("LLVM ERROR: Symbol not found: allocate_sched" otherwise); a call
+        # starts it, an explicit compile does not, get_num_threads does
+        numba.get_num_threads()
         none = self.state.win[:0]
         for kernel, args in ((loop.part_next, (self.net, self.state, self._buf)),
                              (loop.part_window, (self.net, self.state, self._buf, np.int64(0), np.float64(0.0))),
