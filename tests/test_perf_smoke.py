@@ -131,3 +131,21 @@ def test_peers_run_benchmark4_and_report_their_threads(script, args, threads):
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
     assert rec["model"] == "benchmark4" and rec["neurons"] == 400 and rec["threads"] == int(threads)
     assert rec["spikes"] > 0
+
+
+def test_sweep_huge_is_the_sparse_network_ten_times_larger(tmp_path):
+    sys.path.insert(0, str(PERF))
+    try:
+        import sweep
+    finally:
+        sys.path.remove(str(PERF))
+    huge = sweep.parse_args(["--huge"])
+    assert huge.large and huge.scale_list == [10.0] and huge.duration == 10.0 and huge.out.name == "huge.jsonl"
+    large = sweep.parse_args(["--large"])
+    assert large.scale_list == [1.0] and large.duration == 100.0 and large.out.name == "large.jsonl"
+    with pytest.raises(SystemExit):
+        sweep.parse_args(["--large", "--huge"])
+    # a tiny --large run prints where its time went
+    out = _run("sweep.py", "--large", "--large-scale", "0.01", "--duration", "5", "--out",
+               str(tmp_path / "large.jsonl")).stdout
+    assert "ns per event by phase" in out and "% Poisson arrivals" in out
