@@ -32,7 +32,10 @@ line of metadata: machine, date, command, commit) goes to ``--out``.
 ``--threads 1,2`` runs every simulator at each thread count (eventsim ``threads = N``, NEST
 ``local_num_threads = N``, Brian2 cpp_standalone with OpenMP, ``openmp_threads = N``; at one thread
 Brian2 runs its serial code, as without ``--threads``), all interleaved in each round (eventsim x1,
-eventsim x2, peer 1 x1, ...). ``OMP_NUM_THREADS`` is set to N for a run on N threads. Brian2's
+eventsim x2, peer 1 x1, ...). ``OMP_NUM_THREADS`` is set to N for a run on N threads.
+``OMP_WAIT_POLICY`` passes through: eventsim sets ``PASSIVE`` unless it is set, NEST and Brian2 keep
+OpenMP's default (spin, then sleep), which on a shared machine can make their two-thread runs many
+times slower than one thread; run with ``OMP_WAIT_POLICY=PASSIVE`` to give every simulator eventsim's. Brian2's
 cython target runs on one thread only, so it is run at N = 1 alone. The table then has one row per
 simulator and thread count, ``speedup`` compares with eventsim at the same thread count, and
 ``x threads`` is the simulator's own speed-up over its run on the first thread count
