@@ -97,6 +97,10 @@ def test_ab_same_tree_twice():
 
 
 def test_compare_threads_runs_each_thread_count_and_reports_the_speed_up(tmp_path):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("two threads need NUMBA_NUM_THREADS >= 2")
     out_file = tmp_path / "cmp.jsonl"
     out = _run("compare.py", "--model", "benchmark4", "--scale", "0.05", "--duration", "20", "--repeat", "1",
                "--threads", "1,2", "--peers", "none", "--out", str(out_file)).stdout
