@@ -8,7 +8,9 @@ engine also bounds its window length by the same rates (:func:`autonomous_rate`)
 window, and hence the time between two looks at Ctrl-C, stays short whatever the rates.
 
 Synaptic events are not counted: they depend on the network's activity, which is not known in
-advance. The estimate is therefore a lower bound for recurrent networks.
+advance. The estimate is therefore a lower bound for recurrent networks. The wall time weighs each
+event by the cost of its neuron's model (:data:`SECONDS_PER_EVENT`): a Poisson arrival by its
+target's, a current-driven spike by the spiking neuron's.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from eventsim.prepared import Prepared
 from eventsim.stimuli import PoissonGenerator
 from eventsim.timebase import TICK_MS
 
-__all__ = ["Workload", "firing_rate_bound", "autonomous_rate", "estimate", "check", "runaway_error",
-           "REFUSED_EVENTS", "WARNED_SECONDS", "SECONDS_PER_EVENT"]
+__all__ = ["Workload", "firing_rate_bound", "autonomous_rate", "seconds_per_event", "estimate", "check",
+           "runaway_error", "REFUSED_EVENTS", "WARNED_SECONDS", "SECONDS_PER_EVENT"]
 
 REFUSED_EVENTS = 1e12
 """Runs expected to process more events than this are refused (days of wall time at best)."""
@@ -34,8 +36,14 @@ REFUSED_EVENTS = 1e12
 WARNED_SECONDS = 300.0
 """Runs expected to take longer than this (wall seconds) are warned about."""
 
-SECONDS_PER_EVENT = {"numba": 50e-9, "reference": 5e-6}
-"""Rough wall time per event of each engine (measured: perf/RESULTS.md), for the estimate only."""
+SECONDS_PER_EVENT = {
+    "numba": {"lif": 40e-9, "lif_adaptive": 115e-9, "qif": 135e-9, "lif_psc_exp": 330e-9},
+    "reference": {"lif": 5e-6, "lif_adaptive": 5e-6, "qif": 5.5e-6, "lif_psc_exp": 12e-6},
+}
+"""Rough wall time (s) per event of each engine and neuron model, for the estimate only: Brunel's network
+with both populations of one model (``perf/bench.py --neuron``), each model's ratio to ``lif`` measured in
+one session, times ``lif``'s figure on a quiet machine (perf/RESULTS.md, 2026-12-01). ``lif_adaptive`` is
+``lif`` with an adaptive threshold (``delta_theta > 0``), which the compiled engine runs on its generic path."""
 
 
 @dataclass(frozen=True)
@@ -80,15 +88,29 @@ def autonomous_rate(p: Prepared) -> float:
     return float(np.sum(p.ps_rate) + np.sum(firing_rate_bound(p)))
 
 
-def _poisson_events(stimuli, t0_ms: float, t1_ms: float) -> list[tuple[float, str]]:
-    """Expected arrivals of each Poisson generator in ``[t0, t1)`` with the key of its rate."""
+def _poisson_events(stimuli, t0_ms: float, t1_ms: float) -> list[tuple[float, str, np.ndarray]]:
+    """Expected arrivals of each Poisson generator in ``[t0, t1)`` with the key of its rate and its targets
+    (global neuron ids; each receives the same expected number)."""
     out = []
     for s in stimuli:
         if not isinstance(s, PoissonGenerator):
             continue
         lo = max(t0_ms, s.start)
         hi = t1_ms if s.stop is None else min(t1_ms, s.stop)
-        out.append((np.asarray(s.targets).size * s.rate * 1e-3 * max(0.0, hi - lo), f"{s.where}.rate"))
+        targets = np.asarray(s.targets, dtype=np.int64)
+        out.append((targets.size * s.rate * 1e-3 * max(0.0, hi - lo), f"{s.where}.rate", targets))
+    return out
+
+
+def seconds_per_event(p: Prepared, engine: str = "numba") -> np.ndarray:
+    """Rough wall time of one event of each neuron, s (float64[N]), by its model (:data:`SECONDS_PER_EVENT`;
+    an unknown engine counts as ``"numba"``)."""
+    costs = SECONDS_PER_EVENT.get(engine, SECONDS_PER_EVENT["numba"])
+    out = np.empty(p.n_neurons)
+    for model, lo, hi in zip(p.pop_model, p.pop_start[:-1], p.pop_start[1:]):
+        out[lo:hi] = costs[model]
+        if model == "lif":  # the adaptive threshold runs the generic path
+            out[lo:hi][p.delta_theta[lo:hi] > 0.0] = costs["lif_adaptive"]
     return out
 
 
@@ -98,7 +120,7 @@ def estimate(p: Prepared, stimuli, t0_ms: float, t1_ms: float, engine: str = "nu
     Parameters
     ----------
     p : Prepared
-        The network's arrays (neuron parameters).
+        The network's arrays (neuron parameters, models).
     stimuli : list
         The network's stimuli (``Network.stimuli``); the :class:`~eventsim.stimuli.PoissonGenerator`
         among them are counted, named by their ``where``.
@@ -110,17 +132,24 @@ def estimate(p: Prepared, stimuli, t0_ms: float, t1_ms: float, engine: str = "nu
     Returns
     -------
     Workload
+        ``seconds`` weighs each event by its neuron's model (:func:`seconds_per_event`).
     """
     duration = max(0.0, t1_ms - t0_ms)
-    parts = _poisson_events(stimuli, t0_ms, t1_ms)
+    cost = seconds_per_event(p, engine)
+    parts, seconds = [], 0.0
+    for events, key, targets in _poisson_events(stimuli, t0_ms, t1_ms):
+        parts.append((events, key))
+        seconds += events * float(np.mean(cost[targets])) if events > 0 else 0.0
     rate = firing_rate_bound(p)
     for k, name in enumerate(p.pop_names):
-        r = rate[p.pop_start[k]:p.pop_start[k + 1]]
+        lo, hi = p.pop_start[k], p.pop_start[k + 1]
+        r = rate[lo:hi]
         if r.size and np.any(r > 0):
             parts.append((float(np.sum(r)) * duration if duration > 0 else 0.0, f"populations.{name}.I_e"))
+            seconds += float(np.sum(r * cost[lo:hi])) * duration if duration > 0 else 0.0
     events = float(sum(e for e, _ in parts))
     key = max(parts)[1] if parts else ""
-    return Workload(events, events * SECONDS_PER_EVENT.get(engine, SECONDS_PER_EVENT["numba"]), key, duration)
+    return Workload(events, seconds, key, duration)
 
 
 def check(w: Workload) -> None:

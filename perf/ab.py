@@ -110,7 +110,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--a", required=True, help="baseline: git revision or eventsim folder")
     ap.add_argument("--b", required=True, help="candidate: git revision or eventsim folder")
-    ap.add_argument("--model", choices=("brunel", "brunel_delays", "benchmark4", "sparse"), required=True)
+    ap.add_argument("--model", choices=("brunel", "brunel_delays", "benchmark4", "brunel_psc_exp", "sparse"),
+                    required=True)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--duration", type=float, required=True, help="simulated time, ms")
     ap.add_argument("--rounds", type=int, default=3, help="timed runs of each side (default 3)")

@@ -3,6 +3,7 @@
 
     python perf/sweep.py --scales 0.1,0.5,1,2,4 --duration 1000       # Brunel, in-degrees kept
     python perf/sweep.py --large                                        # 1e6 neurons, 1e8 synapses, 100 ms
+    python perf/sweep.py --huge                                         # 1e7 neurons, 1e9 synapses, 10 ms
 
 Runs ``perf/bench.py --json`` once per scale, each in a fresh process so that ``peak_rss_mb`` is
 the peak of that run alone, smallest scale first, and prints a Markdown table: neurons, synapses,
@@ -13,7 +14,10 @@ and RSS per synapse mean linear scaling.
 
 ``--large`` runs bench.py's ``sparse`` model instead: 1,000,000 neurons with 100 synapses each
 (fixed in-degree 100 from one population onto itself, Brunel's neuron parameters and Poisson drive,
-see perf/bench.py), 100 ms simulated. Raw JSON lines go to ``--out``.
+see perf/bench.py), 100 ms simulated. ``--huge`` is the same network ten times larger: 10,000,000
+neurons and 1e9 synapses (``sparse`` at scale 10), 10 ms simulated; it needs about 12 GB of memory
+(4.1 B per synapse of connectivity, the neurons' state and the build's temporaries): run one at a time.
+Raw JSON lines go to ``--out``.
 
 ``--against REV`` (a git revision, or a folder holding an eventsim checkout) also runs that version,
 alternating with this tree at each scale (this tree first at odd scales, REV first at even ones, so
@@ -36,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 from ab import checkout  # noqa: E402
 
+HUGE_SCALE, HUGE_DURATION_MS = 10.0, 10.0  # --huge: 1e7 neurons x 100 synapses, 10 ms
 HEADER = ["scale", "neurons", "synapses", "build_s", "M syn/s built", "compile_s", "sim_s", "M events/s", "ns/event",
           "B/syn (conn)", "peak RSS MiB", "RSS B/syn", "rate Hz"]
 
@@ -56,7 +61,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=None, help="simulated ms (default 1000; 100 with --large)")
     ap.add_argument("--model", choices=("brunel", "benchmark4"), default="brunel")
     ap.add_argument("--large", action="store_true", help="the 1e6-neuron, 1e8-synapse sparse network instead")
-    ap.add_argument("--large-scale", type=float, default=1.0, help="with --large: millions of neurons (default 1)")
+    ap.add_argument("--huge", action="store_true",
+                    help="the 1e7-neuron, 1e9-synapse sparse network, 10 ms (about 12 GB of memory)")
+    ap.add_argument("--large-scale", type=float, default=None,
+                    help="with --large or --huge: millions of neurons (default 1, or 10 with --huge)")
     ap.add_argument("--repeat", type=int, default=1, help="passed to bench.py (default 1)")
     ap.add_argument("--engine", choices=("numba", "reference"), default="numba")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per scale (default 3600)")
@@ -65,6 +73,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON lines (default perf/results/sweep-<model>.jsonl or large.jsonl; overwritten)")
     args = ap.parse_args(argv)
+    if args.large and args.huge:
+        ap.error("--large and --huge are two sizes of one network: give one")
+    if args.huge:
+        args.large = True  # the sparse network, ten times larger
+        args.large_scale = HUGE_SCALE if args.large_scale is None else args.large_scale
+    elif args.large_scale is None:
+        args.large_scale = 1.0
     try:
         args.scale_list = [args.large_scale] if args.large else sorted(float(s) for s in args.scales.split(","))
     except ValueError:
@@ -72,9 +87,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if any(s <= 0 for s in args.scale_list):
         ap.error("scales must be positive")
     if args.duration is None:
-        args.duration = 100.0 if args.large else 1000.0
+        args.duration = HUGE_DURATION_MS if args.huge else 100.0 if args.large else 1000.0
     if args.out is None:
-        args.out = _common.RESULTS_DIR / ("large.jsonl" if args.large else f"sweep-{args.model}.jsonl")
+        name = "huge.jsonl" if args.huge else "large.jsonl" if args.large else f"sweep-{args.model}.jsonl"
+        args.out = _common.RESULTS_DIR / name
     return args
 
 
@@ -126,6 +142,19 @@ def ratios(records: dict, scales: list) -> str:
     return "\n".join(lines)
 
 
+def phases(records: dict) -> str:
+    """Lines 'version, scale s: ns/event by phase ...' (bench.py's ``phase_ns_per_event``: where the time
+    went) and the share of Poisson arrivals among the events."""
+    lines = ["ns per event by phase (eventsim.profiling.phase_table):"]
+    for label, by_scale in records.items():
+        for s, rec in by_scale.items():
+            ph = ", ".join(f"{k} {v:g}" for k, v in rec.get("phase_ns_per_event", {}).items()) or "-"
+            events = rec["syn_events"] + rec["ext_events"]
+            ext = f"{100.0 * rec['ext_events'] / events:.0f} % Poisson arrivals" if events else "no events"
+            lines.append(f"- {label}, scale {s:g}: {ph} ({ext})")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     model = "sparse" if args.large else args.model
@@ -146,7 +175,7 @@ def main(argv=None) -> int:
             if worktree is not None:
                 subprocess.run(["git", "-C", str(_common.ROOT), "worktree", "remove", "--force", str(worktree)],
                                capture_output=True)
-    what = ("sparse: 1e6 x scale neurons, in-degree 100" if args.large
+    what = ("sparse: 1e6 x scale neurons, in-degree 100 (--huge: scale 10)" if args.large
             else f"{model}: {'in-degrees kept' if model == 'brunel' else 'p = 0.02 kept'}")
     print(f"{what}; {args.duration:g} ms simulated; {args.engine} engine; one process per scale and version; "
           f"{meta['date']}, {meta['machine']['cpu']} x {meta['machine']['nproc']}")
@@ -154,6 +183,7 @@ def main(argv=None) -> int:
     print(_common.markdown_table(["version"] + HEADER, rows))
     if len(sides) == 2:
         print("\n" + ratios(records, args.scale_list))
+    print("\n" + phases(records))
     for f in failures:
         print(f"- {f}")
     print(f"\nraw JSON lines: {args.out}")

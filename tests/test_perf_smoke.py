@@ -94,3 +94,62 @@ def test_ab_same_tree_twice():
         s = rec["stats"][side]["sim_s"]
         assert s["min"] <= s["median"] <= s["max"]
     assert any(line.startswith("B/A median sim_s") for line in out)
+
+
+def test_compare_threads_runs_each_thread_count_and_reports_the_speed_up(tmp_path):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("two threads need NUMBA_NUM_THREADS >= 2")
+    out_file = tmp_path / "cmp.jsonl"
+    out = _run("compare.py", "--model", "benchmark4", "--scale", "0.05", "--duration", "20", "--repeat", "1",
+               "--threads", "1,2", "--peers", "none", "--out", str(out_file)).stdout
+    assert "| eventsim (numba) x1" in out and "| eventsim (numba) x2" in out and "x threads" in out
+    runs = [json.loads(x) for x in out_file.read_text().splitlines()][1:]
+    assert [(r["sim"], r["threads"], r["record"]["threads"]) for r in runs] == [("eventsim x1", 1, 1),
+                                                                               ("eventsim x2", 2, 2)]
+    assert runs[0]["record"]["spikes"] == runs[1]["record"]["spikes"]  # bit-identical for any thread count
+
+
+@pytest.mark.parametrize("threads", ["0", "1,1", "one"])
+def test_compare_rejects_bad_thread_counts(threads):
+    proc = subprocess.run([sys.executable, str(PERF / "compare.py"), "--model", "brunel", "--duration", "10",
+                           "--threads", threads], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--threads" in proc.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("script, args, threads", [
+    ("brian2_peer.py", ["--target", "numpy"], "1"),  # Benchmark 4 has no drive (neuron_model read net.J)
+    ("nest_peer.py", ["--neuron", "grid"], "2"),
+])
+def test_peers_run_benchmark4_and_report_their_threads(script, args, threads):
+    from test_compare_psc_exp import _peers_python  # the peers' interpreter, or None without the env
+
+    python = _peers_python("nest" if script.startswith("nest") else "brian2")
+    if python is None:
+        pytest.skip("no peers environment: perf/peers/setup.sh")
+    proc = subprocess.run([python, str(PERF / "peers" / script), "--model", "benchmark4", "--scale", "0.1",
+                           "--duration", "50", "--threads", threads, *args], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert rec["model"] == "benchmark4" and rec["neurons"] == 400 and rec["threads"] == int(threads)
+    assert rec["spikes"] > 0
+
+
+def test_sweep_huge_is_the_sparse_network_ten_times_larger(tmp_path):
+    sys.path.insert(0, str(PERF))
+    try:
+        import sweep
+    finally:
+        sys.path.remove(str(PERF))
+    huge = sweep.parse_args(["--huge"])
+    assert huge.large and huge.scale_list == [10.0] and huge.duration == 10.0 and huge.out.name == "huge.jsonl"
+    large = sweep.parse_args(["--large"])
+    assert large.scale_list == [1.0] and large.duration == 100.0 and large.out.name == "large.jsonl"
+    with pytest.raises(SystemExit):
+        sweep.parse_args(["--large", "--huge"])
+    # a tiny --large run prints where its time went
+    out = _run("sweep.py", "--large", "--large-scale", "0.01", "--duration", "5", "--out",
+               str(tmp_path / "large.jsonl")).stdout
+    assert "ns per event by phase" in out and "% Poisson arrivals" in out

@@ -157,3 +157,19 @@ def test_one_input_is_the_single_receive():
     assert both("receive", 1.0, -1.0, -0.0) == (1.0, -1.0)  # -0.0 >= 0: excitatory
     for batch in (m.receive_batch, jit["receive_batch"]):  # fsum's zero, and the other current untouched
         assert_same((0.0, -0.0), batch(-0.0, -0.0, np.array([-0.0])))
+
+
+@SETTINGS
+@given(params, states, st.floats(0.0, 1e3))
+def test_shared_exponentials_give_the_bits_of_separate_evaluations(p, state, s):
+    """One set of decays serves V, its slope and the currents (m._decays): the same bits as the textbook
+    evaluation, each current's response by syn_propagator and V by propagate, that the crossing search
+    used before sharing them (so crossing times and decisions did not move)."""
+    V, I_ex, I_in = state
+    separate = (I_ex * m.syn_propagator(s, p.tau_m, p.tau_syn_ex)
+                + I_in * m.syn_propagator(s, p.tau_m, p.tau_syn_in)) / p.C_m
+    assert_same(separate, m._current_response(p, I_ex, I_in, s, *m._decays(p, s)))
+    x = s / p.tau_m
+    v = p.E_L + ((V - p.E_L) * math.exp(-x) - (p.I_e * p.tau_m / p.C_m) * math.expm1(-x) + separate)
+    assert_same((v, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)), m.propagate(p, *state, s))
+    assert_same(v - p.V_th, m._target(p, *state, s, m._EXCESS)[0])

@@ -131,8 +131,13 @@ def syn_propagator(s: float, tau_m: float, tau_syn: float) -> float:
         The propagator in ms, >= 0. Relative error a few ulp times ``1 + s / tau_slow`` (the condition
         number of ``exp``) for every ratio of the time constants, including equal and nearly equal ones.
     """
-    tau_slow = max(tau_m, tau_syn)
-    decay = math.exp(-s / tau_slow)
+    return _syn_response(s, tau_m, tau_syn, math.exp(-s / max(tau_m, tau_syn)))
+
+
+@register_jitable
+def _syn_response(s: float, tau_m: float, tau_syn: float, decay: float) -> float:
+    """:func:`syn_propagator` (ms) given ``decay = exp(-s / max(tau_m, tau_syn))``, the slower decay, which
+    the callers below have computed already (it is one of the state's own decay factors)."""
     if tau_m == tau_syn:
         return s * decay
     # NOTE: written as exp(-s/tau_slow) (1 - exp(-rate s)) / rate, rate = 1/tau_fast - 1/tau_slow computed as
@@ -140,6 +145,30 @@ def syn_propagator(s: float, tau_m: float, tau_syn: float) -> float:
     # difference of two close floats is exact), and no overflow of exp(+...) when tau_syn > tau_m.
     rate = abs(tau_m - tau_syn) / tau_m / tau_syn
     return decay * (-math.expm1(-rate * s) / rate)
+
+
+@register_jitable
+def _decays(p: PscExpParams, s: float) -> tuple[float, float, float]:
+    """``(exp(-s/tau_m), exp(-s/tau_syn_ex), exp(-s/tau_syn_in))`` after ``s`` ms: every exponential decay of
+    the state. Each closed form below takes them from here, so one evaluation of V, dV/dt and the currents
+    at one time costs three ``exp`` and at most three ``expm1`` (it was 15 calls when each was evaluated apart)."""
+    return math.exp(-s / p.tau_m), math.exp(-s / p.tau_syn_ex), math.exp(-s / p.tau_syn_in)
+
+
+@register_jitable
+def _current_response(p: PscExpParams, I_ex: float, I_in: float, s: float, e_m: float, e_ex: float,
+                      e_in: float) -> float:
+    """What the two currents add to ``V`` in ``s`` ms, mV, from the decays of :func:`_decays`."""
+    # NOTE: max(tau_m, tau_syn) is tau_m when they are equal, as in syn_propagator (the two decays agree then)
+    p_ex = _syn_response(s, p.tau_m, p.tau_syn_ex, e_m if p.tau_m >= p.tau_syn_ex else e_ex)
+    p_in = _syn_response(s, p.tau_m, p.tau_syn_in, e_m if p.tau_m >= p.tau_syn_in else e_in)
+    return (I_ex * p_ex + I_in * p_in) / p.C_m
+
+
+@register_jitable
+def _propagated_v(p: PscExpParams, V: float, s: float, e_m: float, response: float) -> float:
+    """``V`` (mV) ``s`` ms later, from ``e_m = exp(-s/tau_m)`` and the currents' ``response`` (mV)."""
+    return p.E_L + ((V - p.E_L) * e_m - (p.I_e * p.tau_m / p.C_m) * math.expm1(-(s / p.tau_m)) + response)
 
 
 @register_jitable
@@ -163,15 +192,9 @@ def propagate(p: PscExpParams, V: float, I_ex: float, I_in: float, s: float) -> 
         ``(V, I_ex, I_in)`` after ``s`` ms, in mV, pA, pA. The error of ``V`` is a few ulp of the sum of
         the magnitudes of its terms (``|V - E_L| e^{-s/tau_m}``, the ``I_e`` term and the two current terms).
     """
-    x = s / p.tau_m
-    v = (V - p.E_L) * math.exp(-x) - (p.I_e * p.tau_m / p.C_m) * math.expm1(-x) + _current_response(p, I_ex, I_in, s)
-    return p.E_L + v, I_ex * math.exp(-s / p.tau_syn_ex), I_in * math.exp(-s / p.tau_syn_in)
-
-
-@register_jitable
-def _current_response(p: PscExpParams, I_ex: float, I_in: float, s: float) -> float:
-    """What the two currents add to ``V`` in ``s`` ms, mV."""
-    return (I_ex * syn_propagator(s, p.tau_m, p.tau_syn_ex) + I_in * syn_propagator(s, p.tau_m, p.tau_syn_in)) / p.C_m
+    e_m, e_ex, e_in = _decays(p, s)
+    response = _current_response(p, I_ex, I_in, s, e_m, e_ex, e_in)
+    return _propagated_v(p, V, s, e_m, response), I_ex * e_ex, I_in * e_in
 
 
 @register_jitable
@@ -378,9 +401,9 @@ def first_crossing(p: PscExpParams, V: float, I_ex: float, I_in: float, S: float
         hi = cut if piece == 0 else S
         if piece == 1 and not cut < S:
             break
-        g_hi = _target(p, V, I_ex, I_in, hi, _SLOPE)[0]
+        g_hi, dg_hi = _target(p, V, I_ex, I_in, hi, _SLOPE)
         if (g_lo < 0.0 < g_hi) or (g_hi < 0.0 < g_lo):
-            extremum = _refine(p, V, I_ex, I_in, lo, hi, _SLOPE, g_hi > 0.0)
+            extremum = _refine(p, V, I_ex, I_in, lo, hi, _SLOPE, g_hi > 0.0, g_hi, dg_hi)
             t = _crossing_in_monotone_piece(p, V, I_ex, I_in, last, extremum, kind)
             if t < math.inf:
                 return t
@@ -398,9 +421,10 @@ def _crossing_in_monotone_piece(p: PscExpParams, V: float, I_ex: float, I_in: fl
                                 kind: int) -> float:
     """The crossing (ms) in ``[lo, hi]``, where ``V`` is monotone and below threshold at ``lo``: there is
     one iff ``V(hi) >= V_th`` (``kind``, see :func:`_target`); ``inf`` otherwise or if the piece is empty."""
-    if hi > lo and _target(p, V, I_ex, I_in, hi, kind)[0] >= 0.0:
-        return _refine(p, V, I_ex, I_in, lo, hi, kind, True)
-    return math.inf
+    if not hi > lo:
+        return math.inf
+    g_hi, dg_hi = _target(p, V, I_ex, I_in, hi, kind)
+    return _refine(p, V, I_ex, I_in, lo, hi, kind, True, g_hi, dg_hi) if g_hi >= 0.0 else math.inf
 
 
 @register_jitable
@@ -422,7 +446,8 @@ def _horizon(p: PscExpParams, V: float, I_ex: float, I_in: float, kind: int) -> 
     H = max(p.tau_m, p.tau_syn_ex, p.tau_syn_in)
     for _ in range(_HORIZON_DOUBLINGS):
         v, i_ex, i_in = propagate(p, V, I_ex, I_in, H)
-        if _target(p, V, I_ex, I_in, H, kind)[0] >= 0.0 or no_crossing_possible(p, v, i_ex, i_in, math.inf):
+        g = v - p.V_th if kind == _EXCESS else _target(p, V, I_ex, I_in, H, kind)[0]  # _target's g, bit for bit
+        if g >= 0.0 or no_crossing_possible(p, v, i_ex, i_in, math.inf):
             return H
         H *= 2.0
     return H
@@ -446,24 +471,27 @@ def _current_turning_time(p: PscExpParams, I_ex: float, I_in: float) -> float:
 def _target(p: PscExpParams, V: float, I_ex: float, I_in: float, t: float, kind: int) -> tuple[float, float]:
     """``(g, dg/dt)`` at ``t`` ms after the state ``(V, I_ex, I_in)``, for ``g`` one of: ``V - V_th``
     (``_EXCESS``, mV), ``V - V_inf`` (``_EXCESS_FROM_V_INF``, mV, used when ``V_inf == V_th``) or ``dV/dt``
-    (``_SLOPE``, mV/ms)."""
+    (``_SLOPE``, mV/ms). One set of decays serves ``g`` and its slope (the same bits as :func:`propagate`)."""
+    e_m, e_ex, e_in = _decays(p, t)
+    response = _current_response(p, I_ex, I_in, t, e_m, e_ex, e_in)
     # NOTE: the slope comes from y = V - V_inf propagated on its own, not from the propagated V: once
     # |V - E_L| is below an ulp of V, V rounds onto E_L and dV/dt computed from it has the wrong sign.
-    y = (V - lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * math.exp(-t / p.tau_m) + _current_response(p, I_ex, I_in, t)
-    i_ex, i_in = I_ex * math.exp(-t / p.tau_syn_ex), I_in * math.exp(-t / p.tau_syn_in)
+    y = (V - lif.v_inf(p.E_L, p.I_e, p.tau_m, p.C_m)) * e_m + response
+    i_ex, i_in = I_ex * e_ex, I_in * e_in
     slope = -y / p.tau_m + (i_ex + i_in) / p.C_m
     if kind == _SLOPE:
         return slope, -slope / p.tau_m - (i_ex / p.tau_syn_ex + i_in / p.tau_syn_in) / p.C_m
     if kind == _EXCESS:
-        return propagate(p, V, I_ex, I_in, t)[0] - p.V_th, slope
+        return _propagated_v(p, V, t, e_m, response) - p.V_th, slope
     return y, slope
 
 
 @register_jitable
 def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: float, kind: int,
-            rising: bool) -> float:
+            rising: bool, g: float, dg: float) -> float:
     """Shrink a bracket ``[lo, hi]`` (ms) of the sign change of ``g`` (``kind``, see :func:`_target`) to
     :data:`TIME_TOL_MS`; returns its upper end, where ``g >= 0`` if ``rising`` (``g <= 0`` otherwise).
+    ``g, dg`` are :func:`_target` at ``hi``, which the caller has evaluated to find the bracket.
 
     Safeguarded Newton (as Numerical Recipes' ``rtsafe``): a Newton step when it lands inside the bracket
     and is at most half the step before last, else a bisection; the iterate is kept half a tolerance
@@ -472,7 +500,6 @@ def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: 
     sign = 1.0 if rising else -1.0
     x, step, step_before = hi, hi - lo, hi - lo
     for _ in range(_MAX_ITER):
-        g, dg = _target(p, V, I_ex, I_in, x, kind)
         if sign * g >= 0.0:
             hi = x
         else:
@@ -485,6 +512,7 @@ def _refine(p: PscExpParams, V: float, I_ex: float, I_in: float, lo: float, hi: 
             x_new = 0.5 * (lo + hi)
         step_before, step = step, abs(x_new - x)
         x = min(max(x_new, lo + 0.5 * tol), hi - 0.5 * tol)
+        g, dg = _target(p, V, I_ex, I_in, x, kind)
     return hi
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How fast does Brian2 simulate eventsim's bundled networks on one thread?
+"""How fast does Brian2 simulate eventsim's bundled networks (on one thread, or on ``--threads N``)?
 
     .venv-peers/bin/python perf/peers/brian2_peer.py --model brunel --scale 0.1 --duration 200
     .venv-peers/bin/python perf/peers/brian2_peer.py --model benchmark4 --scale 1 --duration 1000 \\
@@ -14,7 +14,8 @@ Prints one JSON line (fields in common.py / README). Timing per target:
   on-disk Cython cache ~/.cython/brian_extensions is cold, Cython compilation; the connection
   step's compilation, if any, falls into ``build_s``). Warm the cache with one run first.
 * ``cpp_standalone``: ``compile_s`` is code generation plus ``make -j1`` in a fresh temporary
-  project; the binary then runs once with ``openmp_threads = 0``: ``sim_s`` is its main loop as it
+  project; the binary then runs once with ``openmp_threads = 0`` (serial code, no OpenMP) or, with
+  ``--threads N`` for N > 1, ``openmp_threads = N`` (OpenMP code on N threads): ``sim_s`` is its main loop as it
   reports it (``last_run_info.txt``), ``build_s`` the Python-side construction plus the rest of the
   binary's wall time (creating the synapses, loading and writing arrays). ``peak_rss_mb`` is the
   larger of this process and the binary (``peak_rss_binary_mb``).
@@ -84,14 +85,16 @@ def gcc_version() -> str | None:
 
 def neuron_model(net) -> dict:
     """Equations, namespace, synaptic effects (``on_pre`` of exc / inh, weight unit) and the external
-    drive's target variable and weight of the network's neurons (the ext weight matters for Brunel only)."""
+    drive's target variable and weight of the network's neurons (Brunel only: Benchmark 4 has no drive and no J,
+    its ``ext_weight`` is None)."""
     from brian2 import mV, ms, pA, pF
 
     ns = {"E_L": net.E_L * mV, "tau_m": net.tau_m * ms, "V_th": net.V_th * mV, "V_reset": net.V_reset * mV}
     if net.tau_syn is None:  # delta synapses: a jump of v, discarded while refractory
         jump = "v_post += w_syn * int(not_refractory_post)"
         return {"eqs": "dv/dt = (E_L - v) / tau_m : volt (unless refractory)", "ns": ns, "unit": mV,
-                "exc": jump, "inh": jump, "ext_target": "v", "ext_weight": f"{net.J!r} * mV * int(not_refractory)"}
+                "exc": jump, "inh": jump, "ext_target": "v",
+                "ext_weight": f"{net.J!r} * mV * int(not_refractory)" if hasattr(net, "J") else None}
     ns.update(C_m=net.C_m * pF, tau_syn=net.tau_syn * ms)
     eqs = """dv/dt = (E_L - v) / tau_m + (I_ex + I_in) / C_m : volt (unless refractory)
              dI_ex/dt = -I_ex / tau_syn : amp
@@ -107,6 +110,9 @@ def main() -> None:
     steps = net.delay / dt_ms
     if abs(steps - round(steps)) > 1e-9 or round(steps) < 1:
         sys.exit(f"brian2_peer: delay {net.delay} ms is not a positive multiple of dt {dt_ms} ms")
+    if args.threads > 1 and args.target != "cpp_standalone":
+        sys.exit(f"brian2_peer: --threads {args.threads} needs --target cpp_standalone (the runtime targets run "
+                 "on one thread)")
     common.single_thread_env()
     peer = f"brian2-{args.target}"
     standalone = args.target == "cpp_standalone"
@@ -126,7 +132,8 @@ def main() -> None:
         if standalone:
             project = tempfile.mkdtemp(prefix="brian2-peer-")
             b2.set_device("cpp_standalone", directory=project, build_on_run=False)
-            b2.prefs.devices.cpp_standalone.openmp_threads = 0
+            # one thread: the serial code (what a one-thread comparison always ran); more: OpenMP's
+            b2.prefs.devices.cpp_standalone.openmp_threads = 0 if args.threads == 1 else args.threads
             b2.prefs.devices.cpp_standalone.extra_make_args_unix = ["-j1"]
             b2.prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, "-c", _RSS_WRAPPER, "./main"]
         else:
@@ -215,7 +222,7 @@ def main() -> None:
         shutil.rmtree(project, ignore_errors=True)
     common.emit(peer=peer, net=net, duration_ms=args.duration, synapses=synapses, build_s=build_s,
                 compile_s=compile_s, sim_s=sim_s, stats=stats, ext_events=ext_events,
-                ext_events_exact=not brunel, versions=versions, peak_rss=peak,
+                ext_events_exact=not brunel, versions=versions, peak_rss=peak, threads=args.threads,
                 dt_ms=dt_ms, **extra)
 
 

@@ -164,11 +164,13 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the population sizes")
     ap.add_argument("--duration", type=float, required=True, help="simulated time in ms")
     ap.add_argument("--seed", type=int, default=None, help="default: the scenario's seed")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads of the simulation (default 1; NEST local_num_threads, Brian2 OpenMP)")
     if extra is not None:
         extra(ap)
     args = ap.parse_args()
-    if args.scale <= 0 or args.duration <= 0:
-        ap.error("--scale and --duration must be positive")
+    if args.scale <= 0 or args.duration <= 0 or args.threads < 1:
+        ap.error("--scale and --duration must be positive, --threads at least 1")
     return args
 
 
@@ -274,8 +276,8 @@ def spike_stats(net, spikes_per_neuron, duration_ms: float, out_degree=None, mea
 
 def emit(*, peer: str, net, duration_ms: float, synapses: int, build_s: float, compile_s: float,
          sim_s: float, stats: dict, ext_events: float, ext_events_exact: bool, versions: dict,
-         peak_rss: float, **extra) -> dict:
-    """Print the one JSON line on stdout and return it as a dict."""
+         peak_rss: float, threads: int = 1, **extra) -> dict:
+    """Print the one JSON line on stdout and return it as a dict (``threads``: of the simulation)."""
     events = stats["syn_events"] + ext_events
     rec = {
         "peer": peer,
@@ -293,7 +295,7 @@ def emit(*, peer: str, net, duration_ms: float, synapses: int, build_s: float, c
         "events_per_s": round(events / sim_s) if sim_s > 0 else None,
         "ns_per_event": round(sim_s * 1e9 / events, 3) if events > 0 else None,
         "peak_rss_mb": round(peak_rss, 1),
-        "threads": 1,
+        "threads": threads,
         "seed": net.seed,
         **extra,
         "versions": {"python": platform.python_version(), **versions},
@@ -305,6 +307,7 @@ def emit(*, peer: str, net, duration_ms: float, synapses: int, build_s: float, c
 
 
 def single_thread_env() -> None:
-    """Pin BLAS / OpenMP pools to one thread (set before importing numpy or the peer)."""
+    """Pin BLAS / OpenMP pools to one thread unless the caller set them (before importing numpy or the peer;
+    NEST's ``local_num_threads`` and Brian2's ``openmp_threads`` set their own OpenMP thread count)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")

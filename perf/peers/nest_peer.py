@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""How fast does NEST simulate eventsim's bundled networks on one thread?
+"""How fast does NEST simulate eventsim's bundled networks (on one thread, or on ``--threads N``)?
 
     .venv-peers/bin/python perf/peers/nest_peer.py --model brunel --scale 0.1 --duration 200
     .venv-peers/bin/python perf/peers/nest_peer.py --model benchmark4 --scale 1 --duration 1000 --neuron grid
     .venv-peers/bin/python perf/peers/nest_peer.py --model brunel_psc_exp --scale 1 --duration 200
 
 Builds the network (Create + Connect, timed as ``build_s``), runs ``nest.Simulate`` once (timed as
-``sim_s``) with ``local_num_threads = 1``, and prints one JSON line (fields in common.py / README).
+``sim_s``) with ``local_num_threads = --threads`` (default 1), and prints one JSON line (fields in
+common.py / README). NEST draws its connections and Poisson trains from one stream per thread, so
+another thread count simulates another realisation of the same network.
 
 ``--neuron ps`` (default) uses ``iaf_psc_delta_ps`` (off-grid spike times, exact integration) and,
 for Brunel's drive, ``poisson_generator_ps`` (off-grid Poisson arrivals): the same continuous-time
@@ -81,7 +83,7 @@ def main() -> None:
         except AttributeError:
             nest.set_verbosity("M_WARNING")
         nest.ResetKernel()
-        nest.SetKernelStatus({"resolution": res, "local_num_threads": 1, "rng_seed": net.seed})
+        nest.SetKernelStatus({"resolution": res, "local_num_threads": args.threads, "rng_seed": net.seed})
 
         t0 = time.perf_counter()
         params = {"C_m": net.C_m, "tau_m": net.tau_m, "t_ref": net.t_ref, "E_L": net.E_L,
@@ -144,7 +146,7 @@ def main() -> None:
     common.emit(peer=peer, net=net, duration_ms=args.duration, synapses=synapses, build_s=build_s,
                 compile_s=0.0, sim_s=sim_s, stats=stats, ext_events=ext_events,
                 ext_events_exact=not brunel,
-                versions=versions, peak_rss=peak, resolution_ms=res,
+                versions=versions, peak_rss=peak, threads=args.threads, resolution_ms=res,
                 generator=gen_model if brunel else None)
 
 
