@@ -429,7 +429,7 @@ def _agreed(comm, step, where: str = ""):
     return value
 
 
-def _same_scenario(comm, sc, args) -> None:
+def _same_scenario(comm, sc) -> None:
     """Refuse a run whose processes read different scenarios (files, overrides, tables or options)."""
     mine = (sc.sha256, sc.seed, sc.engine, sc.threads, tuple(sc.formats))
     theirs = comm.allgather(mine)
@@ -449,7 +449,7 @@ def _cmd_run_distributed(args, stop: _StopSignals) -> int:
     sc = _agreed(comm, lambda: _load(args, seed=args.seed, engine=args.engine, threads=args.threads,
                                      formats=args.formats))
     _agreed(comm, lambda: _check_formats(sc))
-    _same_scenario(comm, sc, args)
+    _same_scenario(comm, sc)
     if sc.engine != "numba":
         raise _Fail(f"{sc.path}: run.engine: expected 'numba' under mpiexec (the reference engine runs in one "
                     "process only)")

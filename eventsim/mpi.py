@@ -231,7 +231,8 @@ def run(network, duration: float, *, comm=None, threads: int | None = None, prog
     threads : int, optional
         Threads per process (default: the network's ``threads``).
     progress : callable, optional
-        ``progress(t_ms)``, called on every process between windows; raising ``KeyboardInterrupt``
+        ``progress(t_ms)``, called on every process between windows, about every 0.25 s of wall
+        time; raising ``KeyboardInterrupt``
         in it on any process stops every process after the same window.
 
     Returns
