@@ -4,7 +4,8 @@ and an in-process driver (issue 11; design in docs/distributed.md).
 Interface (the MPI side, ``eventsim.mpi``, codes against it)::
 
     partition(n_neurons, size) -> list[(lo, hi)]        contiguous blocks in rank order
-    Comm (protocol): rank, size, allreduce(value, op), exchange(spikes, status), gather(obj, root), allgather(obj)
+    Comm (protocol): rank, size, allreduce(value, op), exchange(spikes, status, total, least),
+                     gather(obj, root), allgather(obj)
     SelfComm()                                          one process: size 1, identity
     run_parts(network, duration_ms, parts, comm, *, threads=1, progress=None) -> PartRun
     merge(part_runs: list[PartRun]) -> Results          one Results exactly as a 1-process run
@@ -61,10 +62,11 @@ class Comm(Protocol):
     def allreduce(self, value, op: str):
         """``op`` in ``{"min", "max", "sum"}`` over processes of an int or float scalar."""
 
-    def exchange(self, spikes: np.ndarray, status: int) -> tuple[np.ndarray, int]:
+    def exchange(self, spikes: np.ndarray, status: int, total: int, least: int) -> tuple[np.ndarray, int, int, int]:
         """``spikes``: ``kernels.SPIKE`` records (id = global neuron id, tick, frac) of this process's
-        parts for one window; returns every process's spikes concatenated in rank order and
-        ``max(status)`` over processes."""
+        parts for one window; returns every process's spikes concatenated in rank order, ``max(status)``,
+        ``sum(total)`` and ``min(least)`` over processes (int64 figures that travel with the spike
+        counts: no collective of their own)."""
 
     def gather(self, obj, root: int = 0) -> list | None:
         """Small Python objects of every process, in rank order, on ``root`` (None elsewhere)."""
@@ -84,8 +86,8 @@ class SelfComm:
             raise ValueError(f"allreduce: op must be 'min', 'max' or 'sum', got {op!r}")
         return value
 
-    def exchange(self, spikes: np.ndarray, status: int) -> tuple[np.ndarray, int]:
-        return spikes, int(status)
+    def exchange(self, spikes: np.ndarray, status: int, total: int, least: int) -> tuple[np.ndarray, int, int, int]:
+        return spikes, int(status), int(total), int(least)
 
     def gather(self, obj, root: int = 0) -> list | None:
         return [obj]
@@ -261,33 +263,47 @@ def _lockstep(engines, comm, W: int, max_q: float, always_direct: bool, stop: in
     """Work every window up to ``stop`` on every part exactly as a one-process run works them;
     returns the tick reached and whether a stop request ended the run there. Windows are skipped
     only when every part of every process is idle in them (the minimum over processes of each
-    part's next possible event)."""
+    part's next possible event).
+
+    A busy window costs two collectives, the exchange's: the figures that decide the next window
+    travel with the spike counts (the synaptic inputs, for the delivery mode; each process's next
+    event before the exchanged spikes are queued). When that next event falls in the next window,
+    or no spike was exchanged, it is the exact answer of the idle test there, and the test's own
+    ``allreduce`` is spared (docs/distributed.md, "Lockstep")."""
+    never = np.iinfo(np.int64).max
     now = engines[0].now_tick
     last = time.perf_counter()
     stopping = False  # this process was asked to stop: say so at the next exchange
+    known = None  # the whole network's next possible event at `now`, when the last exchange told it
     while now < stop:
         if now % W == 0:
-            nxt = comm.allreduce(min(e.next_tick() for e in engines), "min")
+            nxt = known if known is not None else comm.allreduce(min(e.next_tick() for e in engines), "min")
             if nxt >= now + W:
                 now = min(nxt // W * W, stop)
                 for e in engines:
                     e.skip_to(now)
                     e.set_direct(True)  # as after a window without inputs
+                known = None
                 continue
+        known = None
         t_end = min((now // W + 1) * W, stop)
         done = [e.work(t_end, max_q) for e in engines]
         runaways = [r for _, r, _ in done if r is not None]
         spikes = np.concatenate([s for s, _, _ in done if s is not None] or [np.zeros(0, engines[0].state.win.dtype)])
-        spikes, status = comm.exchange(spikes, (STATUS_RUNAWAY if runaways else 0) | (STATUS_STOP if stopping else 0))
+        at_start = t_end % W == 0 and not runaways  # t_end starts a window: its idle test comes next
+        pending = min(e.pending_tick(t_end) for e in engines) if at_start else never
+        status = (STATUS_RUNAWAY if runaways else 0) | (STATUS_STOP if stopping else 0)
+        spikes, status, syn, pending = comm.exchange(spikes, status, sum(s for _, _, s in done), pending)
         if status & STATUS_RUNAWAY:
             tick, frac, gid = min(r for rs in comm.allgather(runaways) for r in rs)
             raise engines[0].runaway_error(tick, frac, gid)
         for e in engines:
             e.queue(spikes, t_end)
         if not always_direct:
-            syn = comm.allreduce(sum(s for _, _, s in done), "sum")
             for e in engines:
                 e.set_direct(syn <= max_entries)
+        if at_start and pending >= 0 and (pending < t_end + W or spikes.size == 0):
+            known = pending  # exact: some part acts in the next window, or no spike adds an event
         now = t_end
         if status & STATUS_STOP:
             return now, now < stop

@@ -91,8 +91,8 @@ class MpiComm:
         self.size = self.comm.Get_size()
         self.wait_s = 0.0
         self._ops = {"min": MPI.MIN, "max": MPI.MAX, "sum": MPI.SUM}
-        self._head = np.zeros(2, np.int64)
-        self._heads = np.zeros((self.size, 2), np.int64)
+        self._head = np.zeros(4, np.int64)  # spike count, status, total, least (exchange)
+        self._heads = np.zeros((self.size, 4), np.int64)
 
     def _timed(self, f, *args):
         t0 = time.perf_counter()
@@ -105,27 +105,30 @@ class MpiComm:
         """``value`` combined over all processes with ``op`` ("min", "max" or "sum"); same type back."""
         return self._timed(self.comm.allreduce, value, self._ops[op])
 
-    def exchange(self, spikes: np.ndarray, status: int) -> tuple[np.ndarray, int]:
-        """Every process's ``spikes`` (a record array) concatenated in rank order, and the largest ``status``.
+    def exchange(self, spikes: np.ndarray, status: int, total: int, least: int) -> tuple[np.ndarray, int, int, int]:
+        """Every process's ``spikes`` (a record array) concatenated in rank order, the largest
+        ``status``, the sum of ``total`` and the smallest ``least`` (int64).
 
-        Two collectives: the counts and statuses (``Allgather``), then the records as bytes
+        Two collectives: the counts with the figures (``Allgather``), then the records as bytes
         (``Allgatherv``, skipped when no process has spikes).
         """
-        return self._timed(self._exchange, np.ascontiguousarray(spikes), int(status))
+        return self._timed(self._exchange, np.ascontiguousarray(spikes), int(status), int(total), int(least))
 
-    def _exchange(self, spikes, status):
+    def _exchange(self, spikes, status, total, least):
         MPI = self._MPI
-        self._head[0], self._head[1] = spikes.size, status
-        self.comm.Allgather(self._head, self._heads)
+        head = self._head
+        head[0], head[1], head[2], head[3] = spikes.size, status, total, least
+        self.comm.Allgather(head, self._heads)
         counts = self._heads[:, 0]
-        total = int(counts.sum())
-        out = np.empty(total, spikes.dtype)
-        if total:
+        n = int(counts.sum())
+        out = np.empty(n, spikes.dtype)
+        if n:
             item = spikes.dtype.itemsize
             sizes = counts * item
             displs = np.concatenate(([0], np.cumsum(sizes)[:-1]))
             self.comm.Allgatherv(spikes.view(np.uint8), [out.view(np.uint8), sizes, displs, MPI.BYTE])
-        return out, int(self._heads[:, 1].max())
+        heads = self._heads
+        return out, int(heads[:, 1].max()), int(heads[:, 2].sum()), int(heads[:, 3].min())
 
     def gather(self, obj, root: int = 0):
         """The objects of all processes in rank order on ``root`` (None elsewhere); pickled."""

@@ -239,6 +239,39 @@ def test_idle_stretches_are_skipped_alike():
     assert ref.counters["windows"] < 100  # most of 8 s x 1.3 windows per ms was skipped
 
 
+class CountingComm(SelfComm):
+    """SelfComm counting its collectives."""
+
+    def __init__(self):
+        self.calls = {"allreduce": 0, "exchange": 0}
+
+    def allreduce(self, value, op):
+        self.calls["allreduce"] += 1
+        return super().allreduce(value, op)
+
+    def exchange(self, spikes, status, total, least):
+        self.calls["exchange"] += 1
+        return super().exchange(spikes, status, total, least)
+
+
+@pytest.mark.parametrize("make, ms", [(brunel, 60.0), (lambda: idle_network(), 3000.0)])
+def test_a_busy_window_costs_only_the_exchange(make, ms):
+    """The figures that decide the next window (its idle test, the delivery mode) travel with the
+    exchange: a window in which some part acts costs no allreduce of its own; idle stretches still
+    ask every part (and skip exactly as one process does)."""
+    comm = CountingComm()
+    res = merge([run_parts(make(), ms, partition(make().n_neurons, 2), comm)])
+    assert_identical(res, make().run(ms))
+    windows = res.counters["windows"]
+    assert comm.calls["exchange"] == windows
+    before_simulating = 3  # the window length (2) and the frame's largest rate (1)
+    asked = comm.calls["allreduce"] - before_simulating
+    if ms < 1000:  # brunel: busy throughout, asked before the first window only
+        assert windows > 30 and asked == 1
+    else:  # idle stretches: asked at most once per window worked and once per skip
+        assert 0 < asked <= 2 * windows
+
+
 RUNAWAY = """
 import eventsim
 from eventsim.distributed import SelfComm, merge, partition, run_parts

@@ -283,6 +283,29 @@ def part_next(net, st, buf):
 
 
 @njit(**_OPTS)
+def part_pending(net, st, buf, t_end):
+    """At the end ``t_end`` of a window worked to its end, before its spikes are queued: when this
+    part may next act without them, exactly as :func:`part_next` will find it at ``t_end`` if they
+    add nothing (the next timed event; a wake-up, exact when in the next window; the calendar's
+    next window of runs), or -1 when that is not known without opening the next window (runs wait
+    in its slot, perhaps of later laps only). Opens nothing."""
+    c = st.ctl[0]
+    W = c.window
+    kind, tick, frac = next_kind(net, c, buf.heap)
+    wake = exact_wake_min(st, t_end + W)
+    nxt = tick if tick < wake else wake
+    if nxt < t_end + W:
+        return nxt
+    k = t_end // W
+    k_cal = next_window(buf.cal, c, k - 1)
+    if k_cal == k:
+        return -1
+    if k_cal >= 0 and k_cal * W < nxt:
+        nxt = k_cal * W
+    return nxt
+
+
+@njit(**_OPTS)
 def part_window(net, st, buf, t_end, max_q):
     """Simulate this part from ``ctl.now`` to ``t_end`` (within one window), rebasing first at a
     window's start as :func:`advance` does but with the whole network's largest ``max_q``; the

@@ -490,6 +490,11 @@ class PartEngine(NumbaEngine):
         tick, self._buf = loop.part_next(self.net, self.state, self._buf)
         return int(tick)
 
+    def pending_tick(self, t_end: int) -> int:
+        """After the window ending at ``t_end`` (a window's start) and before its spikes are queued:
+        the earliest tick at which this part may act, not counting those spikes' deliveries."""
+        return int(loop.part_pending(self.net, self.state, self._buf, np.int64(t_end)))
+
     def skip_to(self, tick: int) -> None:
         """Move to ``tick``: every part is idle before it."""
         self.state.ctl[0]["now"] = tick
