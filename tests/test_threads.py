@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import eventsim
+from eventsim.engine import numba_engine
 from eventsim.engine.numba_engine import NumbaEngine
 from eventsim.errors import ValidationError
 
@@ -46,8 +47,13 @@ def random_network(seed: int, t_ref: float = 2.0, models: bool = False, threads:
     return net
 
 
-def run_with(net: eventsim.Network, parts: int, ms: float = 60.0):
-    eng = NumbaEngine(net.prepare(), threads=parts)
+def run_with(net: eventsim.Network, parts: int, ms: float = 60.0, items: bool = True, prepared=None):
+    """Spikes, voltages and counters of ``ms`` simulated in ``parts`` parts; with ``items`` False the
+    windows' buckets are worked in parts (eventsim.engine.buckets) instead of their items delivered in
+    parts (eventsim.engine.items)."""
+    eng = NumbaEngine(prepared or net.prepare(), threads=parts)
+    if parts > 1:  # whatever this machine's cache would choose
+        eng.state.ctl[0]["item_parts"] = int(items)
     eng.advance(int(ms * 1e6))
     return eng.spikes(), eng.voltages.copy(), eng.counters
 
@@ -65,7 +71,70 @@ def test_any_thread_count_gives_the_same_run(seed, models):
     one = run_with(random_network(seed, models=models), 1)
     assert one[0][0].size > 1000 and one[2]["windows"] > one[2]["direct_windows"]
     for parts in (2, 3):
-        assert_same(one, run_with(random_network(seed, models=models), parts))
+        for items in (True, False):
+            assert_same(one, run_with(random_network(seed, models=models), parts, items=items))
+
+
+def test_rows_not_sorted_by_target_are_worked_in_buckets():
+    """A row whose targets are not ascending (no builder makes one) cannot be cut into parts by
+    binary search: the engine then works the windows' buckets in parts, with the same results
+    (inputs at one time are summed exactly, in any order)."""
+    net = random_network(5)
+    p = net.prepare()
+    one = run_with(net, 1, 30.0, prepared=p)
+    rng = np.random.default_rng(5)
+    plain = p.proj_delay >= 0  # rows of one delay: any order of targets is a valid row
+    shuffled = 0
+    for j in np.flatnonzero(plain):
+        n_pre = int(p.pop_start[p.proj_pre_pop[j] + 1] - p.pop_start[p.proj_pre_pop[j]])
+        for row in range(int(p.proj_rowptr_start[j]), int(p.proj_rowptr_start[j]) + n_pre):
+            lo, hi = int(p.rowptr[row]), int(p.rowptr[row + 1])
+            if hi - lo > 1 and p.syn_target[lo] != p.syn_target[hi - 1]:
+                order = lo + rng.permutation(hi - lo)
+                p.syn_target[lo:hi] = p.syn_target[order]
+                if p.proj_weight[j] != p.proj_weight[j]:  # NaN: weights per synapse move along
+                    sh = int(p.proj_weight_shift[j])
+                    p.syn_weight[lo + sh:hi + sh] = p.syn_weight[order + sh]
+                shuffled += 1
+    assert shuffled > 100
+    eng = NumbaEngine(p, threads=2)
+    assert eng.state.ctl[0]["item_parts"] == 0
+    assert not numba_engine.item_parts(eng.net, 2)
+    eng.advance(int(30.0 * 1e6))
+    assert_same(one, (eng.spikes(), eng.voltages.copy(), eng.counters))
+
+
+def test_items_in_parts_when_a_parts_neurons_fit_in_the_cache(monkeypatch):
+    """The choice between the two parallel paths follows the level-2 cache (results do not)."""
+    net = NumbaEngine(random_network(7).prepare()).net
+    per_part = -(-N // 2) * numba_engine.HOT_BYTES_PER_NEURON
+    monkeypatch.setattr(numba_engine, "l2_cache_bytes", lambda: per_part)
+    assert numba_engine.item_parts(net, 2)
+    assert not numba_engine.item_parts(net, 1)  # one thread: the buckets or direct delivery
+    monkeypatch.setattr(numba_engine, "l2_cache_bytes", lambda: per_part - 1)
+    assert not numba_engine.item_parts(net, 2)
+    assert 64 * 1024 <= numba_engine.l2_cache_bytes() <= 1 << 30  # this machine's, or the default
+
+
+def test_rows_sorted_reads_each_run_of_equal_delays():
+    """items.rows_sorted: ascending targets within a row, or within each run of equal per-synapse delays."""
+    from eventsim.engine import items
+    from eventsim.engine.records import PROJ
+
+    proj = np.zeros(1, PROJ)
+    proj["delay"] = 10
+    pop_start = np.array([0, 2], np.int64)
+    rowptr = np.array([0, 3, 5], np.int64)
+    delays = np.array([3, 3, 1, 1, 2], np.int32)
+    assert items.rows_sorted(rowptr, np.array([0, 1, 1, 0, 1], np.int32), delays, proj, pop_start)
+    assert not items.rows_sorted(rowptr, np.array([0, 2, 1, 0, 1], np.int32), delays, proj, pop_start)
+    proj["delay"] = -1  # per synapse: rows sorted by (delay, target)
+    assert items.rows_sorted(rowptr, np.array([4, 5, 0, 3, 1], np.int32), delays, proj, pop_start)
+    assert not items.rows_sorted(rowptr, np.array([5, 4, 0, 3, 1], np.int32), delays, proj, pop_start)
+    tick = np.array([1, 1, 2, 2], np.int64)
+    frac = np.zeros(4)
+    assert items.runs_sorted(tick, frac, np.array([0, 3, 1, 2], np.int32))
+    assert not items.runs_sorted(tick, frac, np.array([3, 0, 1, 2], np.int32))
 
 
 def test_growing_spike_buffer_under_threads():

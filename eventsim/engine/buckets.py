@@ -16,6 +16,7 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
+from eventsim.engine.parts import merge_parts, start_parts
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP,
                                      INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, Buffers, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
@@ -115,7 +116,8 @@ def gather_window(net, st, buf, t_end):
     c = st.ctl[0]
     h, grp, times, time_E, cal = buf.heap, buf.grp, buf.times, buf.time_E, buf.cal
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
-    counting = st.ctls.size == 1  # with threads, the parts count (and scatter) the entries themselves
+    # with threads, the parts count (and scatter) the entries themselves, or deliver the items in parts
+    counting = st.ctls.size == 1 and c.item_parts == 0
     rowptr, proj, pop_start, syn_target = net.rowptr, net.proj, net.pop_start, net.syn_target
     n_g = 0
     n_t = 0
@@ -407,17 +409,7 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
     bounds = split_buckets(bcnt, parts)
     per_neuron = win.size // n
     side_len = side.size // parts
-    for t in range(parts):
-        ctls[t:t + 1] = ctl
-        ct = ctls[t]
-        ct.runaway = 0
-        ct.win_n = 0
-        ct.side_n = 0
-        ct.overflow = 0
-        ct.discarded = 0
-        ct.ext_events = 0
-        ct.spikes = 0
-        ct.crossing_spikes = 0
+    start_parts(ctl, ctls)
     for t in prange(parts):
         b0, b1 = bounds[t], bounds[t + 1]
         twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
@@ -429,33 +421,9 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
         ctls[t].wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, ctls[t], stream, twin, wake,
                                        block_min, k_lo, k_hi)
-    c = ctl[0]
-    need = 0
-    c.wake_min = NEVER
-    for t in range(parts):
-        ct = ctls[t]
-        c.wake_min = min(c.wake_min, ct.wake_min)
-        if ct.runaway and c.runaway == 0:  # the first in bucket order, as one thread finds it
-            c.runaway, c.runaway_tick, c.runaway_frac = ct.runaway, ct.runaway_tick, ct.runaway_frac
-        c.discarded += ct.discarded
-        c.ext_events += ct.ext_events
-        c.spikes += ct.spikes
-        c.crossing_spikes += ct.crossing_spikes
-        lo = min(n, bounds[t] << shift)
-        hi = min(n, bounds[t + 1] << shift)
-        k = ct.win_n
-        if ct.overflow or k > (hi - lo) * per_neuron:
-            c.overflow = 1
-            # a buffer that gives this part's neurons room for k spikes
-            need = max(need, (k * n) // max(hi - lo, 1) + 1)
-            continue
-        src = lo * per_neuron
-        dst = c.win_n
-        for s in range(k):  # dst <= src: moving towards the start in order is safe
-            win[dst + s] = win[src + s]
-        c.win_n = dst + k
-    if c.overflow:
-        c.win_n = max(c.win_n, need)
+    for t in range(parts + 1):  # the parts' neurons
+        bounds[t] = min(n, bounds[t] << shift)
+    merge_parts(ctl, ctls, win, bounds, per_neuron)
 
 
 @njit(cache=True, nogil=True)

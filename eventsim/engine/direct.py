@@ -156,6 +156,14 @@ def deliver_batch(net, st, h, cal, tick, frac, side):
         n_opened, n_applied = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick,
                                           frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
                                           batch_u0, n_applied, wake, block_min, side)
+    close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min)
+    return side
+
+
+@njit(inline="always", **_OPTS)
+def close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min):
+    """Close the batches at (tick, frac) of the neurons ``opened[:n_opened]`` (sum, one threshold
+    test, wake-up renewed if it may have come earlier); empty the side buffer."""
     for k in range(n_opened):
         i = opened[k]
         r, nr = nrn[i], neuron[i]
@@ -171,42 +179,52 @@ def deliver_batch(net, st, h, cal, tick, frac, side):
         if close_batch(r, nr, i, tick, frac, e, cls_q[r.cls], c, win):
             update_wake(r, nr, i, tick, e, wake, block_min)
     c.side_n = 0
-    return side
 
 
 @njit(**_OPTS)
 def timed_actions(net, st, kind, tick, frac):
     """Direct delivery: current changes or voltage samples at exactly (tick, frac)."""
     c = st.ctl[0]
-    nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win
+    nrn, neuron, gen, cls_q, stream, win = st.nrn, net.neuron, st.gen, net.cls_q, st.stream, st.win
     if kind == CURRENT:
         cc = net.cc
         while c.cc_p < cc.size and cc[c.cc_p].tick == tick and cc[c.cc_p].frac == frac:
-            i = cc[c.cc_p].target
-            r = nrn[i]
+            timed_current(nrn, neuron, gen, cc[c.cc_p].target, tick, frac, cc[c.cc_p].value, cls_q, c, stream, win,
+                          st.wake, st.block_min)
             c.cc_p += 1
-            if r.model != FRAME_LIF:
-                G.change_current(r, neuron[i], st.gen[i], i, tick, frac, cc[c.cc_p - 1].value, c, stream, win)
-                set_wake(st.wake, st.block_min, i, G.wake_tick(r))
-                continue
-            change_current(r, neuron[i], i, tick, frac, cc[c.cc_p - 1].value, cls_q[r.cls], c, stream, win)
-            update_wake(r, neuron[i], i, tick, frame_exp(tick, frac, c.base, cls_q[r.cls]), st.wake, st.block_min)
     else:
         vs = net.vs
         while c.vs_p < vs.size and vs[c.vs_p].tick == tick and vs[c.vs_p].frac == frac:
-            i = vs[c.vs_p].target
-            r = nrn[i]
+            st.voltages[vs[c.vs_p].slot] = timed_sample(nrn, neuron, gen, vs[c.vs_p].target, tick, frac, cls_q, c,
+                                                        stream, win, st.wake, st.block_min)
             c.vs_p += 1
-            if r.model != FRAME_LIF:
-                v = G.potential(r, neuron[i], st.gen[i], i, tick, frac, c, stream, win)
-                st.voltages[vs[c.vs_p - 1].slot] = v
-                set_wake(st.wake, st.block_min, i, G.wake_tick(r))
-                continue
-            q = cls_q[r.cls]
-            e = frame_exp(tick, frac, c.base, q)
-            catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win, True)
-            update_wake(r, neuron[i], i, tick, e, st.wake, st.block_min)
-            st.voltages[vs[c.vs_p - 1].slot] = potential(r, neuron[i], tick, frac, q, c.base)
+
+
+@njit(**_OPTS)
+def timed_current(nrn, neuron, gen, i, tick, frac, delta, cls_q, c, stream, win, wake, block_min):
+    """Neuron i's injected current changes by ``delta`` pA at (tick, frac); its wake-up renewed."""
+    r = nrn[i]
+    if r.model != FRAME_LIF:
+        G.change_current(r, neuron[i], gen[i], i, tick, frac, delta, c, stream, win)
+        set_wake(wake, block_min, i, G.wake_tick(r))
+        return
+    change_current(r, neuron[i], i, tick, frac, delta, cls_q[r.cls], c, stream, win)
+    update_wake(r, neuron[i], i, tick, frame_exp(tick, frac, c.base, cls_q[r.cls]), wake, block_min)
+
+
+@njit(**_OPTS)
+def timed_sample(nrn, neuron, gen, i, tick, frac, cls_q, c, stream, win, wake, block_min):
+    """Neuron i's membrane potential at (tick, frac), mV (brought up to it; wake-up renewed)."""
+    r = nrn[i]
+    if r.model != FRAME_LIF:
+        v = G.potential(r, neuron[i], gen[i], i, tick, frac, c, stream, win)
+        set_wake(wake, block_min, i, G.wake_tick(r))
+        return v
+    q = cls_q[r.cls]
+    e = frame_exp(tick, frac, c.base, q)
+    catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win, True)
+    update_wake(r, neuron[i], i, tick, e, wake, block_min)
+    return potential(r, neuron[i], tick, frac, q, c.base)
 
 
 @njit(**_OPTS)

@@ -17,6 +17,7 @@ from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
+from eventsim.engine.items import deliver_window_in_parts
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
 from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
 from eventsim.engine.wakeups import set_wake, update_wake
@@ -140,7 +141,10 @@ def work_window(net, st, buf, t_end):
         t0 = cycle_counter()
         buf, n_g = gather_window(net, st, buf, t_end)
         c.cyc_gather += cycle_counter() - t0
-        buf = process_window(net, st, buf, n_g, t_end)
+        if c.item_parts and c.win_n == 0:
+            buf = deliver_window_in_parts(net, st, buf, n_g, t_end)
+        else:
+            buf = process_window(net, st, buf, n_g, t_end)
     c.windows += first
     # NOTE: the next window's mode follows this one's synaptic inputs (both modes give the
     # same results, so the prediction only matters for speed)

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from eventsim.engine import kernels as K
-from eventsim.engine import loop
+from eventsim.engine import items, loop
 from eventsim.engine.calendar import Calendar, calendar_bytes, make_calendar, slot_count
 from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
@@ -52,6 +52,10 @@ DIRECT_MAX_NEURONS = 2048
 """Networks up to this size deliver every window directly (all neuron states fit in L2)."""
 DIRECT_MAX_ENTRIES = 8192
 """A window after one with at most this many synaptic inputs is delivered directly."""
+HOT_BYTES_PER_NEURON = K.NSTATE.itemsize + K.NEURON.itemsize + K.STREAM.itemsize
+"""Bytes a delivery may touch per neuron (state, parameters, one Poisson stream)."""
+DEFAULT_L2_BYTES = 1 << 20
+"""Level-2 cache assumed where the system does not say (bytes)."""
 EVENTS_PER_WINDOW = 2**22
 """At most about this many Poisson arrivals and constant-current spikes per window (~0.2 s)."""
 _MAX_WINDOW_TICKS = int(MAX_MS * TICKS_PER_MS)
@@ -222,6 +226,38 @@ def frame_tau_min(p: Prepared) -> float:
     return float(p.tau_m[frame].min()) if frame.any() else np.inf
 
 
+def item_parts(net: Net, threads: int) -> bool:
+    """Deliver bucket-mode windows in ``threads`` parts from their items (:mod:`eventsim.engine.items`)
+    rather than through buckets worked in parts? With threads, when a part's neuron states fit in
+    the level-2 cache (:data:`HOT_BYTES_PER_NEURON`, :func:`l2_cache_bytes`): the buckets' scatter
+    pass buys locality that such a part has anyway. Only when every part's targets of a row or of a
+    time's scheduled arrivals are one slice of it: rows sorted by target (the builder makes them so;
+    O(synapses) to check). Either way the results are the same; only the speed differs."""
+    n = net.neuron.size
+    if threads < 2 or -(-n // threads) * HOT_BYTES_PER_NEURON > l2_cache_bytes():
+        return False
+    return bool(items.rows_sorted(net.rowptr, net.syn_target, net.syn_delay, net.proj, net.pop_start)
+                and items.runs_sorted(net.sa_tick, net.sa_frac, net.sa_target))
+
+
+def l2_cache_bytes() -> int:
+    """Size of one core's level-2 cache (Linux sysfs), else :data:`DEFAULT_L2_BYTES`."""
+    import glob
+
+    for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+        try:
+            with open(f"{index}/level") as f:
+                if f.read().strip() != "2":
+                    continue
+            with open(f"{index}/size") as f:
+                text = f.read().strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+            return int(text.rstrip("KM")) * scale
+        except (OSError, ValueError):
+            break
+    return DEFAULT_L2_BYTES
+
+
 def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = None) -> State:
     """Initial state at t = 0 (the kernel's ``start`` finishes it on the first call); ``window``
     (ticks) replaces :func:`window_ticks` (a distributed run's part: the whole network's)."""
@@ -246,6 +282,7 @@ def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = Non
     ctl["direct"] = int(n <= DIRECT_MAX_NEURONS or DIRECT_MAX_ENTRIES >= 0)
     ctl["direct_max_neurons"] = DIRECT_MAX_NEURONS
     ctl["direct_max_entries"] = DIRECT_MAX_ENTRIES
+    ctl["item_parts"] = int(item_parts(net, threads))
     ctl["cal_free"] = -1
     ctl["cal_window"] = -1
     return State(

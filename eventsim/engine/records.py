@@ -102,6 +102,7 @@ CTL = np.dtype([
     ("direct", np.int64),  # deliver the current window directly (1) or through buckets (0)
     ("direct_max_neurons", np.int64),  # networks up to this size always deliver directly
     ("direct_max_entries", np.int64),  # a window after one with at most this many inputs too
+    ("item_parts", np.int64),  # with threads, deliver bucket-mode windows from their items in parts (1) or not (0)
     ("side_n", np.int64),  # entries in the side buffer (emptied when the batches close)
     ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
     # the calendar of delivery runs (eventsim.engine.calendar)
