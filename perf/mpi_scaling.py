@@ -2,9 +2,12 @@
 """Strong scaling over MPI: the same scenario on K = 1, 2, ... processes, alternating, in one invocation.
 
     python perf/mpi_scaling.py --scale 1 --duration 300 --ranks 1,2 --rounds 3 [--threads 1]
+    python perf/mpi_scaling.py --model benchmark4 --duration 2000 --ranks 1,2
 
 Runs ``mpiexec -n K python -m eventsim run scenarios/brunel_delta.toml`` (population sizes times
-``--scale``; in-degrees kept) for each K in turn, ``--rounds`` times, and reads each run's
+``--scale``; in-degrees kept), or ``scenarios/benchmark4.toml`` (``--model benchmark4``: 3,200 +
+800 neurons times ``--scale``, connection probability kept; windows of 0.1 ms, so the cost of
+each exchange shows) for each K in turn, ``--rounds`` times, and reads each run's
 ``summary.json``: simulation wall time (rank 0's, from the first window to the last), build time,
 events/s, and per rank the events, the time waiting in collectives and the peak resident memory.
 Every run's spikes are compared with the first K's (bit-identity is the claim: a difference is
@@ -27,14 +30,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-SCENARIO = _common.ROOT / "scenarios" / "brunel_delta.toml"
+MODELS = {"brunel": ("brunel_delta.toml", 10000, 2500), "benchmark4": ("benchmark4.toml", 3200, 800)}
 
 
 def one_run(k: int, args, out: Path) -> dict:
     mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
-    sizes = [f"populations.exc.size={round(10000 * args.scale)}", f"populations.inh.size={round(2500 * args.scale)}",
+    file, n_exc, n_inh = MODELS[args.model]
+    sizes = [f"populations.exc.size={round(n_exc * args.scale)}", f"populations.inh.size={round(n_inh * args.scale)}",
              f"run.duration={args.duration}"]
-    cmd = [mpiexec, "-n", str(k), sys.executable, "-m", "eventsim", "run", str(SCENARIO), "-o", str(out), "--quiet",
+    scenario = _common.ROOT / "scenarios" / file
+    cmd = [mpiexec, "-n", str(k), sys.executable, "-m", "eventsim", "run", str(scenario), "-o", str(out), "--quiet",
            "--threads", str(args.threads)]
     for s in sizes:
         cmd += ["--set", s]
@@ -51,6 +56,7 @@ def one_run(k: int, args, out: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", choices=sorted(MODELS), default="brunel")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--duration", type=float, default=300.0, help="ms")
     ap.add_argument("--ranks", default="1,2", help="comma-separated process counts")
