@@ -291,7 +291,7 @@ def _lockstep(engines, comm, W: int, max_q: float, always_direct: bool, stop: in
         runaways = [r for _, r, _ in done if r is not None]
         spikes = np.concatenate([s for s, _, _ in done if s is not None] or [np.zeros(0, engines[0].state.win.dtype)])
         at_start = t_end % W == 0 and not runaways  # t_end starts a window: its idle test comes next
-        pending = min(e.pending_tick(t_end) for e in engines) if at_start else never
+        pending = min(e.pending_tick() for e in engines) if at_start else never
         status = (STATUS_RUNAWAY if runaways else 0) | (STATUS_STOP if stopping else 0)
         spikes, status, syn, pending = comm.exchange(spikes, status, sum(s for _, _, s in done), pending)
         if status & STATUS_RUNAWAY:

@@ -527,10 +527,11 @@ class PartEngine(NumbaEngine):
         tick, self._buf = loop.part_next(self.net, self.state, self._buf)
         return int(tick)
 
-    def pending_tick(self, t_end: int) -> int:
-        """After the window ending at ``t_end`` (a window's start) and before its spikes are queued:
-        the earliest tick at which this part may act, not counting those spikes' deliveries."""
-        return int(loop.part_pending(self.net, self.state, self._buf, np.int64(t_end)))
+    def pending_tick(self) -> int:
+        """After :meth:`work` up to a window's start and before its spikes are queued: the earliest
+        tick at which this part may act, not counting those spikes' deliveries, or -1 if unknown
+        (:func:`eventsim.engine.loop.part_pending`)."""
+        return int(self.state.ctl[0]["pending"])
 
     def skip_to(self, tick: int) -> None:
         """Move to ``tick``: every part is idle before it."""

@@ -105,6 +105,7 @@ CTL = np.dtype([
     ("item_parts", np.int64),  # with threads, deliver bucket-mode windows from their items in parts (1) or not (0)
     ("side_n", np.int64),  # entries in the side buffer (emptied when the batches close)
     ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
+    ("pending", np.int64),  # a part's next possible event at its window's end, before the exchange (loop.part_window)
     # the calendar of delivery runs (eventsim.engine.calendar)
     ("cal_n", np.int64),  # runs in its slots (not counting the due list)
     ("cal_blocks", np.int64),  # blocks of its pool in use or on the free list
