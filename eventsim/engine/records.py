@@ -128,7 +128,7 @@ CTL = np.dtype([
     ("cyc_gather", np.int64),  # taking a window's events off the queues (bucket mode)
     ("cyc_scatter", np.int64),  # writing the entries into the neuron buckets
     ("cyc_buckets", np.int64),  # working the buckets: deliveries, batches, catch-ups of touched neurons
-    ("cyc_direct", np.int64),  # direct delivery: the same, straight from the queues
+    ("cyc_direct", np.int64),  # the same, straight from the queues or (threads) from the items in parts
     ("cyc_window_end", np.int64),  # neurons woken by their own Poisson arrivals or crossings
     ("cyc_queue", np.int64),  # queueing and recording a window's spikes
     ("cyc_total", np.int64),  # the whole compiled loop
