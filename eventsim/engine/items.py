@@ -4,10 +4,10 @@ With threads, a window's items (:func:`~eventsim.engine.buckets.gather_window`: 
 calendar runs, scheduled arrivals, current changes and samples, in time order) are delivered
 straight to the neurons, as :mod:`~eventsim.engine.direct` delivers them from the queues, by every
 part at once: part ``t`` owns the neurons ``[lo_t, hi_t)`` (whole blocks of 64) and takes from each
-item only its own targets. Rows of synapses are sorted by target (by (delay, target) where delays
-are per synapse, so a calendar run is sorted by target too: :func:`rows_sorted` checks it once), so
-a part's targets of an item are one slice, found by binary search: no entry is written, copied or
-filtered, and nothing is shared between the parts but the items. The bucket path
+item only its own targets. Rows of synapses are sorted by target (:func:`rows_sorted` checks it
+once), so a part's targets of an item are one slice, found by binary search: no entry is written,
+copied or filtered, and nothing is shared between the parts but the items. Networks with
+per-synapse delays (the calendar's runs go into the buckets directly) use the buckets in parts. The bucket path
 (:mod:`~eventsim.engine.buckets`) writes every entry into a bucket first; on a machine whose cache
 holds a part's neuron states that pass is the part of the window that did not scale with threads
 (perf/RESULTS.md).
@@ -31,17 +31,13 @@ from eventsim.engine.wakeups import set_window_end_E, wake_blocks
 
 
 @njit(**_OPTS)
-def rows_sorted(rowptr, targets, delays, proj, pop_start):
-    """True if every row of every projection lists its targets in ascending order (within each run
-    of equal delays where delays are per synapse: rows are sorted by (delay, target) then)."""
+def rows_sorted(rowptr, targets, proj, pop_start):
+    """True if every row of every projection lists its targets in ascending order."""
     for j in range(proj.size):
         pj = proj[j]
         n_rows = pop_start[pj.pre_pop + 1] - pop_start[pj.pre_pop]
-        per_synapse = pj.delay < 0
         for row in range(pj.rowptr_start, pj.rowptr_start + n_rows):
             for s in range(rowptr[row] + 1, rowptr[row + 1]):
-                if per_synapse and delays[s + pj.delay_shift] != delays[s - 1 + pj.delay_shift]:
-                    continue
                 if targets[s] < targets[s - 1]:
                     return False
     return True
@@ -70,15 +66,16 @@ def first_at_least(targets, lo, hi, i):
 
 @njit(**_OPTS)
 def deliver_items(net, nrn, gen, stream, voltages, wake, block_min, grp, n_g, times, batch0, n_lo, n_hi, cls_q,
-                  class_E, class_stamp, c, win, opened, batch_u0, side, one):
+                  class_E, class_stamp, c, win, opened, batch_u0, side):
     """Deliver items ``0:n_g`` of the window to the neurons ``[n_lo, n_hi)``, in item order.
 
     Consecutive inputs at one time index ``ti`` form one batch (stamp ``batch0 + ti``), summed per
     neuron and tested once when it closes, as :func:`~eventsim.engine.direct.deliver_batch` does;
     a current change or sample reaches its neuron if it is in the part. ``class_E`` and
     ``class_stamp`` are the part's own (the E of the batch's time per class), ``opened`` and
-    ``batch_u0`` scratch of at least ``n_hi - n_lo`` entries, ``one`` a one-entry int32 scratch (the
-    target of a calendar run of one synapse).
+    ``batch_u0`` scratch of at least ``n_hi - n_lo`` entries. The items are spike groups (rows
+    of the synapse table), scheduled arrivals, current changes and samples: no calendar runs
+    (networks without per-synapse delays: :func:`~eventsim.engine.numba_engine.items_possible`).
     """
     syn_target, syn_weight, sa_target, sa_weight = net.syn_target, net.syn_weight, net.sa_target, net.sa_weight
     neuron = net.neuron
@@ -104,18 +101,12 @@ def deliver_items(net, nrn, gen, stream, voltages, wake, block_min, grp, n_g, ti
         while g < n_g and grp[g].ti == ti and grp[g].kind == INPUTS:
             it = grp[g]
             g += 1
-            if it.src == 2:  # a calendar run of one synapse: its target and weight in the item
-                if it.lo < n_lo or it.lo >= n_hi:
-                    continue
-                one[0] = it.lo
-                targets, weights, a, b = one, syn_weight, 0, 1
-            else:
-                targets = syn_target if it.src == 0 else sa_target
-                weights = syn_weight if it.src == 0 else sa_weight
-                a = first_at_least(targets, it.lo, it.hi, n_lo)
-                b = first_at_least(targets, a, it.hi, n_hi)
-                if a == b:
-                    continue
+            targets = syn_target if it.src == 0 else sa_target
+            weights = syn_weight if it.src == 0 else sa_weight
+            a = first_at_least(targets, it.lo, it.hi, n_lo)
+            b = first_at_least(targets, a, it.hi, n_hi)
+            if a == b:
+                continue
             n_opened, n_applied = deliver_run(nrn, neuron, gen, targets, weights, a, b, it.w, it.wsh, tick, frac,
                                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
                                               batch_u0, n_applied, wake, block_min, side)
@@ -168,14 +159,13 @@ def deliver_items_in_parallel(net, nrn, gen, stream, voltages, wake, block_min, 
     side_len = side.size // parts
     part_E = np.ones(parts * n_cls)
     part_stamp = np.full(parts * n_cls, -1, np.int64)
-    ones = np.zeros(parts, np.int32)
     start_parts(ctl, ctls)
     for t in prange(parts):
         lo, hi = bounds[t], bounds[t + 1]
         twin = win[lo * per_neuron:hi * per_neuron]
         deliver_items(net, nrn, gen, stream, voltages, wake, block_min, grp, n_g, times, batch0, lo, hi, cls_q,
                       part_E[t * n_cls:(t + 1) * n_cls], part_stamp[t * n_cls:(t + 1) * n_cls], ctls[t], twin,
-                      ids[lo:hi], batch_u0[lo:hi], side[t * side_len:(t + 1) * side_len], ones[t:t + 1])
+                      ids[lo:hi], batch_u0[lo:hi], side[t * side_len:(t + 1) * side_len])
         k_hi = block_min.size if t == parts - 1 else hi >> BLOCK_SHIFT
         ctls[t].wake_min = wake_blocks(nrn, net.neuron, gen, t_end, cls_q, class_E, ctls[t], stream, twin, wake,
                                        block_min, lo >> BLOCK_SHIFT, k_hi)

@@ -230,13 +230,20 @@ def item_parts(net: Net, threads: int) -> bool:
     """Deliver bucket-mode windows in ``threads`` parts from their items (:mod:`eventsim.engine.items`)
     rather than through buckets worked in parts? With threads, when a part's neuron states fit in
     the level-2 cache (:data:`HOT_BYTES_PER_NEURON`, :func:`l2_cache_bytes`): the buckets' scatter
-    pass buys locality that such a part has anyway. Only when every part's targets of a row or of a
-    time's scheduled arrivals are one slice of it: rows sorted by target (the builder makes them so;
-    O(synapses) to check). Either way the results are the same; only the speed differs."""
+    pass buys locality that such a part has anyway. Either way the results are the same; only the
+    speed differs."""
     n = net.neuron.size
     if threads < 2 or -(-n // threads) * HOT_BYTES_PER_NEURON > l2_cache_bytes():
         return False
-    return bool(items.rows_sorted(net.rowptr, net.syn_target, net.syn_delay, net.proj, net.pop_start)
+    return items_possible(net)
+
+
+def items_possible(net: Net) -> bool:
+    """Can the network's windows be delivered in parts from their items? When every part's targets
+    of a row or of a time's scheduled arrivals are one slice of it (rows sorted by target: the
+    builder makes them so; O(synapses) to check) and no projection has per-synapse delays (their
+    calendar runs are no items)."""
+    return bool(np.all(net.proj["delay"] >= 0) and items.rows_sorted(net.rowptr, net.syn_target, net.proj, net.pop_start)
                 and items.runs_sorted(net.sa_tick, net.sa_frac, net.sa_target))
 
 
