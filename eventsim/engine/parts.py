@@ -24,6 +24,7 @@ def start_parts(ctl, ctls):
         ct.side_n = 0
         ct.overflow = 0
         ct.discarded = 0
+        ct.batches = 0
         ct.ext_events = 0
         ct.spikes = 0
         ct.crossing_spikes = 0
@@ -44,6 +45,7 @@ def merge_parts(ctl, ctls, win, bounds, per_neuron):
         if ct.runaway and c.runaway == 0:  # the first in part order, as one thread finds it
             c.runaway, c.runaway_tick, c.runaway_frac = ct.runaway, ct.runaway_tick, ct.runaway_frac
         c.discarded += ct.discarded
+        c.batches += ct.batches
         c.ext_events += ct.ext_events
         c.spikes += ct.spikes
         c.crossing_spikes += ct.crossing_spikes
