@@ -9,7 +9,7 @@ from numba import njit
 from eventsim import rng
 from eventsim.engine import records as K
 from eventsim.engine.clock import draw_next_arrival, frame_exp, refresh_next_poisson
-from eventsim.engine.lif_frame import catch_up
+from eventsim.engine.lif_frame import catch_up, catch_up_general
 from eventsim.engine.numba_engine import aligned_records
 
 Q = K.TICK_MS / 20.0
@@ -28,6 +28,13 @@ def _catch_up_to(nrn, neuron, stream, ctl, win, t):
     c = ctl[0]
     for i in range(nrn.size):
         catch_up(nrn[i], neuron[i], i, t, 0.0, frame_exp(t, 0.0, c.base, Q), Q, c, stream, win, False)
+
+
+@njit(cache=False)
+def _catch_up_general_to(nrn, neuron, stream, ctl, win, t):
+    c = ctl[0]
+    for i in range(nrn.size):
+        catch_up_general(nrn[i], neuron[i], i, t, 0.0, frame_exp(t, 0.0, c.base, Q), Q, c, stream, win, False)
 
 
 def _arrivals(key, rate, stop):
@@ -64,3 +71,32 @@ def test_catch_up_consumes_arrivals_and_caches_the_earliest_of_one_or_several_st
             assert (nrn[i]["ps_m"], nrn[i]["ps_tick"], nrn[i]["ps_frac"]) == (m, tick, frac)
     assert nrn[0]["ps_m"] == -1 and nrn[0]["ps_tick"] == K.NEVER  # its stream stopped at 3 ms
     assert ctl[0]["spikes"] == 0
+
+
+def _driven(n, seed):
+    """n neurons at rest with Brunel's drive (one 20 kHz stream of 0.1 mV each): they fire and are refractory."""
+    nrn, neuron, stream = aligned_records(K.NSTATE, n), np.zeros(n, K.NEURON), aligned_records(K.STREAM, n)
+    neuron["ps_lo"], neuron["ps_hi"], neuron["t_ref"] = np.arange(n), np.arange(n) + 1, 2_000_000
+    neuron["tau_m"], neuron["V_th"], neuron["V_reset"] = 20.0, 20.0, 10.0
+    nrn["thr"], nrn["slack"], nrn["ctick"], nrn["ps_m"], nrn["ps_tick"] = 20.0, K.FRAME_BAND * 40, K.DIRTY, -1, K.NEVER
+    stream["rate"], stream["weight"], stream["stop"] = 20.0, 0.1, 40_000_000
+    stream["state"] = rng.stream_keys(seed, rng.PURPOSE_POISSON, 0, np.arange(n))
+    _start(nrn, neuron, stream)
+    return nrn, neuron, stream
+
+
+def test_one_stream_run_in_registers_is_bit_identical_to_the_arrival_by_arrival_catch_up():
+    # catch_up's inlined run of one stream's arrivals (poisson_run) against catch_up_general, which
+    # takes each arrival through the records: same U, spikes, refractory ends, streams, counters
+    runs = []
+    for step in (catch_up, _catch_up_general_to):
+        nrn, neuron, stream = _driven(40, 11)
+        ctl, win = np.zeros(1, K.CTL), np.empty(40 * 64, K.SPIKE)
+        for t in range(100_000, 50_000_001, 700_000):  # windows of 0.7 ms, past the streams' stop
+            (_catch_up_to if step is catch_up else step)(nrn, neuron, stream, ctl, win, t)
+        runs.append((nrn.copy(), stream.copy(), ctl.copy(), win[: ctl[0]["win_n"]].copy()))
+    (n1, s1, c1, w1), (n2, s2, c2, w2) = runs
+    assert c1[0]["spikes"] > 40 and c1[0]["discarded"] > 0  # the neurons fired and were refractory
+    assert n1.tobytes() == n2.tobytes() and s1.tobytes() == s2.tobytes()
+    assert c1.tobytes() == c2.tobytes() and w1.tobytes() == w2.tobytes()
+    assert (n1["ps_m"] == -1).all()  # every stream stopped

@@ -59,34 +59,44 @@ def frame_exp(tick, frac, base, q_over_tau):
     return np.exp((np.float64(tick - base) + frac) * q_over_tau)
 
 
-@njit(**_OPTS)
-def _splitmix_next(sr):
-    """Advance the SplitMix64 state of stream record sr; return its output."""
-    z = sr.state + _GOLDEN
-    sr.state = z
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
-
-
-# NOTE: inlined (with draw_next_arrival) into the Poisson catch-up: per arrival, a call costs more
-# than the draw itself (measured: perf/RESULTS.md, "Poisson catch-up").
 @njit(inline="always", **_OPTS)
-def exponential_gap(sr, rate_per_ms):
-    """Exponential gap in ms from stream record sr: ziggurat Exp(1) / rate, as eventsim.rng."""
+def _splitmix(state):
+    """One SplitMix64 step: ``(new state, output)``."""
+    state = state + _GOLDEN
+    z = (state ^ (state >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return state, z ^ (z >> np.uint64(31))
+
+
+# NOTE: inlined into the Poisson catch-up: per arrival, a call costs more than the draw itself
+# (measured: perf/RESULTS.md, "Poisson catch-up"). The state is passed, not the stream's record, so
+# that a run of arrivals keeps it in a register (the record is written once, at the run's end).
+@njit(inline="always", **_OPTS)
+def exponential_draw(state, rate_per_ms):
+    """Exponential gap in ms from SplitMix64 state ``state``: ziggurat Exp(1) / rate, as eventsim.rng.
+
+    Returns ``(new state, gap)``."""
     offset = 0.0
     while True:
-        z = _splitmix_next(sr)
+        state, z = _splitmix(state)
         i = np.int64(z & np.uint64(0xFF))
         x = np.float64(z >> np.uint64(11)) * _U53 * _ZIG_X[i]
         if x < _ZIG_X[i + 1]:
-            return (offset + x) / rate_per_ms
+            return state, (offset + x) / rate_per_ms
         if i == 0:
             offset += _ZIG_R
             continue
-        z = _splitmix_next(sr)
+        state, z = _splitmix(state)
         if _ZIG_F[i] + np.float64(z >> np.uint64(11)) * _U53 * (_ZIG_F[i + 1] - _ZIG_F[i]) < np.exp(-x):
-            return (offset + x) / rate_per_ms
+            return state, (offset + x) / rate_per_ms
+
+
+@njit(inline="always", **_OPTS)
+def exponential_gap(sr, rate_per_ms):
+    """Exponential gap in ms from stream record sr (its state advanced): :func:`exponential_draw`."""
+    state, gap = exponential_draw(sr.state, rate_per_ms)
+    sr.state = state
+    return gap
 
 
 @njit(inline="always", **_OPTS)

@@ -112,10 +112,14 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
 
 
 @njit(**_OPTS)
-def deliver_batch(net, st, h, cal, tick, frac, side):
-    """Direct delivery: all inputs arriving at exactly (tick, frac) (heap, calendar, scheduled),
-    summed per neuron, then one threshold test per neuron (as the buckets do: results are
-    bit-identical). Returns the side buffer (regrown if needed)."""
+def deliver_batch(net, st, h, due, tick, frac, side):
+    """Direct delivery: all inputs arriving at exactly (tick, frac) (heap, the calendar's due runs
+    ``due``, scheduled), summed per neuron, then one threshold test per neuron (as the buckets do:
+    results are bit-identical). Returns the side buffer (regrown if needed).
+
+    NOTE: takes the calendar's due list, not the Calendar tuple: each array a call receives costs
+    two atomic reference-count operations, and Benchmark 4 (no calendar runs at all) spends about
+    half of its time in them (perf/RESULTS.md, "Poisson arrivals in registers")."""
     c = st.ctl[0]
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
     stream, win, opened, wake, block_min, gen = st.stream, st.win, st.ids, st.wake, st.block_min, st.gen
@@ -137,7 +141,7 @@ def deliver_batch(net, st, h, cal, tick, frac, side):
                                           win, opened, n_opened, batch_u0, n_applied, wake, block_min, side)
     c.heap_n = n
     while c.due_p < c.due_n:
-        r = due_run(cal, c.due_p)
+        r = due[c.due_p]
         if r.tick != tick or r.frac != frac:
             break
         c.due_p += 1
@@ -243,11 +247,11 @@ def run_window_direct(net, st, h, cal, t_end, side):
             kind, tick, frac = CURRENT, t_end, 0.0
         while due_first(cal, c, kind, tick, frac):  # batches of the calendar alone, before that event
             r = due_run(cal, c.due_p)
-            side = deliver_batch(net, st, h, cal, r.tick, r.frac, side)
+            side = deliver_batch(net, st, h, cal.due, r.tick, r.frac, side)
         if done:
             break
         if kind == INPUTS:
-            side = deliver_batch(net, st, h, cal, tick, frac, side)
+            side = deliver_batch(net, st, h, cal.due, tick, frac, side)
         else:
             timed_actions(net, st, kind, tick, frac)
     t1 = cycle_counter()

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from eventsim.engine.clock import (add_ms, add_ticks, draw_next_arrival, frame_exp, refresh_next_poisson,
-                                   set_next_poisson, time_lt)
+from eventsim.engine.clock import (add_ms, add_ticks, draw_next_arrival, exponential_draw, frame_exp,
+                                   refresh_next_poisson, set_next_poisson, time_lt)
 from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, DIRTY, FRAME_BAND, NEVER,
                                      TICKS_PER_MS, _OPTS, record_spike)
 
@@ -114,8 +114,26 @@ def needs_catch_up(r, tick, frac, e_t):
     return time_lt(r.ps_tick, r.ps_frac, tick, frac) or crossing_due(r, tick, frac, e_t)
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
+    """Advance neuron i through its Poisson arrivals before t and its crossings up to t
+    (:func:`catch_up_general`), the common case inlined: due arrivals of one stream while
+    V_inf < V_th (:func:`poisson_run`).
+
+    NOTE: inlined so that the common case makes no call with array arguments: each costs ~12 ns
+    of reference counting per array, as much as a Poisson arrival (perf/RESULTS.md, "Poisson
+    arrivals in registers"); the rest of the catch-up stays a call.
+    """
+    m = r.ps_m
+    if (r.thr >= 0.0 and nr.ps_hi - nr.ps_lo == 1 and m >= 0
+            and time_lt(r.ps_tick, r.ps_frac, tick, frac)):
+        poisson_run(r, nr, i, m, stream[m], tick, frac, q, c, win)
+    else:
+        catch_up_general(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive)
+
+
+@njit(**_OPTS)
+def catch_up_general(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
     """Advance neuron i through its Poisson arrivals before t and its crossings up to t.
 
     A crossing at exactly t is fired only when ``inclusive`` (before an input or sample at t),
@@ -153,6 +171,51 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
         return
 
 
+@njit(inline="always", **_OPTS)
+def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
+    """Neuron i's arrivals before t from its only Poisson stream m (record sr), the first one due,
+    while V_inf < V_th (no crossing of its own, ``ctick`` untouched): :func:`catch_up`'s loop
+    with the same floating-point operations, in the same order.
+
+    NOTE: the run's state (time of the next arrival, U, the SplitMix64 state, the counters) stays
+    in locals and is written back once: through the records, each arrival's time went through
+    four store-to-load round trips (stream record, neuron record) on the chain from one arrival to
+    the next (perf/RESULTS.md, "Poisson arrivals in registers").
+    """
+    pt, pf = r.ps_tick, r.ps_frac
+    w, rate, stop, state = sr.weight, sr.rate, sr.stop, sr.state
+    ref_tick, ref_frac = r.ref_tick, r.ref_frac
+    u = r.U
+    n = 0
+    discarded = 0
+    while True:
+        n += 1
+        if time_lt(pt, pf, ref_tick, ref_frac):
+            discarded += 1
+        else:
+            e = frame_exp(pt, pf, c.base, q)
+            u0 = u
+            u = u0 + w * e
+            if reaches(r, nr, u0, u, w, e):
+                r.U = u
+                fire(r, nr, i, pt, pf, False, q, c, win)
+                u, ref_tick, ref_frac = r.U, r.ref_tick, r.ref_frac
+        state, gap = exponential_draw(state, rate)
+        pt, pf = add_ms(pt, pf, gap)
+        if pt >= stop:
+            pt, pf = NEVER, 0.0
+            break
+        if not time_lt(pt, pf, tick, frac):
+            break
+    r.U = u
+    sr.state = state
+    sr.next_tick = pt
+    sr.next_frac = pf
+    set_next_poisson(r, m, sr)
+    c.ext_events += n
+    c.discarded += discarded
+
+
 @njit(**_OPTS)
 def potential(r, nr, tick, frac, q, base):
     """Membrane potential at t (after catch-up), in mV."""
@@ -183,6 +246,12 @@ def add_inputs(r, nr, s, e_t):
     u0 = r.U
     u = u0 + s * e_t
     r.U = u
+    return reaches(r, nr, u0, u, s, e_t)
+
+
+@njit(inline="always", **_OPTS)
+def reaches(r, nr, u0, u, s, e_t):
+    """:func:`add_inputs`' threshold decision for frame value u0 and u = u0 + s E(t), E(t) = e_t."""
     d = u - r.thr * e_t
     # NOTE: a few flops per batch, all from the record's first cache line (slack holds the
     # V_inf and thr terms), keep the frame's speed; only a margin within rounding of zero (ties
