@@ -38,12 +38,13 @@ the source's row) of projection ``aux`` with its weight ``w`` (NaN: per synapse)
 synapse (``n == 1``, nearly all with continuous delays) keeps its target in ``aux`` and its weight
 in ``w``, so that delivering it reads no synapse table. 40 bytes."""
 
-Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp")
+Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp spare")
 """The calendar's arrays: ``runs`` the pool of RUN records in blocks of :data:`BLOCK`, ``link`` and
 ``fill`` per block (next block of its slot's chain or of the free list, -1 ending it; runs in it),
 ``slot`` (R, 2) the first and last block of each slot's chain (-1: empty); ``due`` the open window's
-runs in time order; ``keys`` their sort keys while the window opens (``(tick - window start) << 32 |
-pool index``), ``tmp`` the radix sort's second buffer."""
+runs (in time order once :func:`sort_due` ran: ``ctl.cal_sorted``); ``keys`` their sort keys
+(``(tick - window start) << 32 | index``), ``tmp`` the radix sort's second buffer, ``spare`` the due
+list's second buffer (allocated by the first sort)."""
 
 BLOCK = 128
 """Runs per block of the pool (4 KiB): a slot wastes at most one partly filled block."""
@@ -65,7 +66,7 @@ def make_calendar(slots: int) -> Calendar:
     """An empty calendar of ``slots`` slots (the pool starts small and grows)."""
     return Calendar(runs=np.empty(4 * BLOCK, RUN), link=np.full(4, -1, np.int64), fill=np.zeros(4, np.int64),
                     slot=np.full((slots, 2), -1, np.int64), due=np.empty(64, RUN), keys=np.empty(64, np.int64),
-                    tmp=np.empty(64, np.int64))
+                    tmp=np.empty(64, np.int64), spare=np.empty(0, RUN))
 
 
 def calendar_bytes(cal: Calendar) -> int:
@@ -89,7 +90,7 @@ def _grown_pool(cal, need):
     link[:b] = cal.link
     fill = np.zeros(m, np.int64)
     fill[:b] = cal.fill
-    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp)
+    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare)
 
 
 @njit(**_OPTS)
@@ -152,43 +153,58 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
 
 @njit(**_OPTS)
 def open_window(cal, c, k):
-    """Make window k's runs the due list, sorted by time (the previous window's must all be taken):
-    they leave their slot, whose runs of later laps stay. Returns the calendar."""
+    """Make window k's runs the due list, in the order they were queued (the previous window's must
+    all be taken): they leave their slot, whose runs of later laps stay. Bucket delivery takes them
+    unsorted (each bucket sorts its own); direct delivery sorts them first (:func:`sort_due`).
+    Returns the calendar. O(runs in the slot)."""
     c.cal_window = k
     c.due_n = 0
     c.due_p = 0
+    c.cal_sorted = 1
     W = c.window
     s = k % cal.slot.shape[0]
     if cal.slot[s, 0] < 0:
         return cal
-    t0 = k * W
+    end = (k + 1) * W
     n = 0
     b = cal.slot[s, 0]
     while b >= 0:
         n += cal.fill[b]
         b = cal.link[b]
     cal = _room(cal, n)
-    keys, runs = cal.keys, cal.runs
-    # NOTE: keys point into the pool: the runs are copied once, in time order, after the sort
+    runs, due = cal.runs, cal.due
     m = 0
     b = cal.slot[s, 0]
     while b >= 0:
         for q in range(b * BLOCK, b * BLOCK + cal.fill[b]):
-            if runs[q].tick < t0 + W:
-                keys[m] = ((runs[q].tick - t0) << 32) | q
+            if runs[q].tick < end:
+                due[m] = runs[q]
                 m += 1
         b = cal.link[b]
-    _sort_keys(cal, m, W)
-    due = cal.due
-    for p in range(m):
-        x = runs[cal.keys[p] & _INDEX]
-        y = due[p]
-        y.tick, y.frac, y.w, y.lo, y.n, y.aux = x.tick, x.frac, x.w, x.lo, x.n, x.aux
-    _order_equal_ticks(due, m)
-    _keep_later_laps(cal, c, s, t0 + W, m < n)
+    _keep_later_laps(cal, c, s, end, m < n)
     c.cal_n -= m
     c.due_n = m
+    c.cal_sorted = 0
     return cal
+
+
+@njit(**_OPTS)
+def sort_due(cal, c):
+    """Sort the due runs not yet taken by time, for direct delivery: keys ``(tick - window start) << 32
+    | index`` radix-sorted, the runs copied once in that order (through ``spare``, then swapped with
+    ``due``), equal ticks ordered by frac. Returns the calendar."""
+    p0, n = c.due_p, c.due_n - c.due_p
+    t0 = c.cal_window * c.window
+    keys, due = cal.keys, cal.due
+    for q in range(n):
+        keys[q] = ((due[p0 + q].tick - t0) << 32) | q
+    radix_sort(keys, cal.tmp, n, 32, tick_bits(c.window))
+    spare = cal.spare if cal.spare.size >= cal.due.size else np.empty(cal.due.size, cal.due.dtype)
+    for q in range(n):
+        spare[p0 + q] = due[p0 + (keys[q] & _INDEX)]
+    _order_equal_ticks(spare[p0:], n)
+    c.cal_sorted = 1
+    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, spare, cal.keys, cal.tmp, due)
 
 
 @njit(**_OPTS)
@@ -198,7 +214,7 @@ def _room(cal, n):
         return cal
     m = max(n, 2 * cal.keys.size)
     return Calendar(cal.runs, cal.link, cal.fill, cal.slot, np.empty(m, cal.due.dtype), np.empty(m, np.int64),
-                    np.empty(m, np.int64))
+                    np.empty(m, np.int64), cal.spare[:0])
 
 
 @njit(**_OPTS)
@@ -236,21 +252,19 @@ def _keep_later_laps(cal, c, s, end, any_kept):
         b = nxt
 
 
-@njit(**_OPTS)
-def _sort_keys(cal, n, W):
-    """Sort the n keys by time: LSD radix passes over their tick offsets within the window.
-
-    The window is never longer than the shortest delay, and per-synapse delays are int32 ticks, so
-    offsets fit in 31 bits above the 32 of the pool index.
-    """
+@njit(inline="always", **_OPTS)
+def tick_bits(W):
+    """Bits of a tick offset within a window of W ticks. The window is never longer than the
+    shortest delay, and per-synapse delays are int32 ticks, so offsets fit in 31 bits, above the 32
+    of an index in a sort key."""
     bits = 0
     while (np.int64(1) << bits) < W:
         bits += 1
-    _radix_sort(cal.keys, cal.tmp, n, 32, bits)
+    return bits
 
 
 @njit(**_OPTS)
-def _radix_sort(keys, tmp, n, shift, bits):
+def radix_sort(keys, tmp, n, shift, bits):
     """LSD radix sort of ``keys[:n]`` by their bits ``[shift, shift + bits)``, in place (``tmp``: as
     many scratch slots), in ``ceil(bits / 11)`` passes of equal digits."""
     passes = (bits + _DIGIT - 1) // _DIGIT
@@ -330,7 +344,8 @@ def next_window(cal, c, k):
 @njit(**_OPTS)
 def calendar_check(cal, c):
     """True when the calendar's invariants hold (tests): every block in exactly one chain or the free
-    list, chains' fills in range, ``cal_n`` their total, the due list sorted by time."""
+    list, chains' fills in range, ``cal_n`` their total, the due runs not yet taken sorted by time
+    when ``ctl.cal_sorted`` says so."""
     seen = np.zeros(c.cal_blocks, np.int64)
     total = 0
     R = cal.slot.shape[0]
@@ -360,7 +375,9 @@ def calendar_check(cal, c):
         b = cal.link[b]
     if total != c.cal_n or seen.sum() != c.cal_blocks:
         return False
-    for p in range(1, c.due_n):
+    if not c.cal_sorted:
+        return True
+    for p in range(c.due_p + 1, c.due_n):
         a, r = due_run(cal, p - 1), due_run(cal, p)
         if time_lt(r.tick, r.frac, a.tick, a.frac):
             return False
