@@ -60,6 +60,8 @@ def test_runs_come_out_by_window_and_time(operations, slots):
             for _ in range(op[1]):
                 cal = C.open_window(cal, ctl, np.int64(window))
                 assert C.calendar_check(cal, ctl)
+                cal = C.due_list(cal, ctl)
+                assert C.calendar_check(cal, ctl)
                 if window % 2:  # the buckets take the runs as queued, direct delivery sorted
                     cal = C.sort_due(cal, ctl)
                     assert ctl["cal_sorted"] and C.calendar_check(cal, ctl)
@@ -98,6 +100,6 @@ def test_radix_sort_orders_long_windows():
     for t in g.permutation(ticks):
         cal = C.push_row(cal, ctl, np.int64(t + W_max - 1), float(g.random()), np.int64(0), np.int64(0), np.int64(1),
                          d, np.int64(0), np.zeros(1, np.int32), np.zeros(1), 1.0, np.int64(0))
-    cal = C.sort_due(C.open_window(cal, ctl, np.int64(1)), ctl)
+    cal = C.sort_due(C.due_list(C.open_window(cal, ctl, np.int64(1)), ctl), ctl)
     assert ctl["due_n"] == n
     assert C.calendar_check(cal, ctl)

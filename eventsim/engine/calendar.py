@@ -146,6 +146,9 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
             r.w, r.n, r.aux = weight, e - s, proj
         n += 1
         s = e
+    # a lap or more ahead of the current window (the longest delay is last): slots may hold later laps
+    if tick + syn_delay[hi - 1 + shift] >= (c.now // W + R) * W:
+        c.cal_laps = 1
     c.cal_n += n
     c.cal_pushes += n
     return cal
@@ -153,19 +156,43 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
 
 @njit(**_OPTS)
 def open_window(cal, c, k):
-    """Make window k's runs the due list, in the order they were queued (the previous window's must
-    all be taken): they leave their slot, whose runs of later laps stay. Bucket delivery takes them
-    unsorted (each bucket sorts its own); direct delivery sorts them first (:func:`sort_due`).
-    Returns the calendar. O(runs in the slot)."""
+    """Open window k (the previous window's runs must all be taken): its runs before the window's
+    end become due, left in their slot (``ctl.due_in_slot``) for the buckets to take
+    (:func:`eventsim.engine.buckets.fill_due`, then :func:`release_taken`), or moved into the due
+    list first for direct delivery (:func:`due_list`). O(blocks of the slot); O(runs in it) once a
+    run was queued a lap or more ahead (``ctl.cal_laps``: the ring is shorter than the delays)."""
     c.cal_window = k
     c.due_n = 0
     c.due_p = 0
     c.cal_sorted = 1
-    W = c.window
-    s = k % cal.slot.shape[0]
+    c.due_in_slot = 0
+    R = cal.slot.shape[0]
+    s = k % R
     if cal.slot[s, 0] < 0:
         return cal
-    end = (k + 1) * W
+    end = (k + 1) * c.window
+    m = 0
+    b = cal.slot[s, 0]
+    while b >= 0:
+        if not c.cal_laps:  # every run of the slot arrives in this window
+            m += cal.fill[b]
+        else:
+            for q in range(b * BLOCK, b * BLOCK + cal.fill[b]):
+                m += cal.runs[q].tick < end
+        b = cal.link[b]
+    c.cal_n -= m
+    c.due_n = m
+    c.due_in_slot = 1
+    c.cal_sorted = 0
+    return cal
+
+
+@njit(**_OPTS)
+def due_list(cal, c):
+    """Move the open window's due runs still in its slot into the due list (unsorted: the order they
+    were queued); the slot keeps its runs of later laps. Returns the calendar. O(runs in the slot)."""
+    s = c.cal_window % cal.slot.shape[0]
+    end = (c.cal_window + 1) * c.window
     n = 0
     b = cal.slot[s, 0]
     while b >= 0:
@@ -181,11 +208,29 @@ def open_window(cal, c, k):
                 due[m] = runs[q]
                 m += 1
         b = cal.link[b]
-    _keep_later_laps(cal, c, s, end, m < n)
-    c.cal_n -= m
+    if n > 0:
+        _keep_later_laps(cal, c, s, end, m < n)
     c.due_n = m
+    c.due_p = 0
+    c.due_in_slot = 0
     c.cal_sorted = 0
     return cal
+
+
+@njit(**_OPTS)
+def release_taken(cal, c, t_end, taken):
+    """Bucket delivery took the open window's ``taken`` runs before ``t_end`` straight from its slot:
+    the slot keeps its other runs (those of a window cut by a stop time, and of later laps), the
+    blocks left over are freed."""
+    s = c.cal_window % cal.slot.shape[0]
+    n = 0
+    b = cal.slot[s, 0]
+    while b >= 0:
+        n += cal.fill[b]
+        b = cal.link[b]
+    if n > 0:
+        _keep_later_laps(cal, c, s, t_end, taken < n)
+    c.due_n -= taken
 
 
 @njit(**_OPTS)
@@ -344,8 +389,9 @@ def next_window(cal, c, k):
 @njit(**_OPTS)
 def calendar_check(cal, c):
     """True when the calendar's invariants hold (tests): every block in exactly one chain or the free
-    list, chains' fills in range, ``cal_n`` their total, the due runs not yet taken sorted by time
-    when ``ctl.cal_sorted`` says so."""
+    list, chains' fills in range, ``cal_n`` their total (with the open window's due runs where
+    they are still in its slot), the due list's runs not yet taken sorted by time when
+    ``ctl.cal_sorted`` says so."""
     seen = np.zeros(c.cal_blocks, np.int64)
     total = 0
     R = cal.slot.shape[0]
@@ -373,9 +419,9 @@ def calendar_check(cal, c):
             return False
         seen[b] = 1
         b = cal.link[b]
-    if total != c.cal_n or seen.sum() != c.cal_blocks:
+    if total != c.cal_n + (c.due_n - c.due_p if c.due_in_slot else 0) or seen.sum() != c.cal_blocks:
         return False
-    if not c.cal_sorted:
+    if c.due_in_slot or not c.cal_sorted:
         return True
     for p in range(c.due_p + 1, c.due_n):
         a, r = due_run(cal, p - 1), due_run(cal, p)

@@ -106,12 +106,14 @@ CTL = np.dtype([
     ("side_n", np.int64),  # entries in the side buffer (emptied when the batches close)
     ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
     # the calendar of delivery runs (eventsim.engine.calendar)
-    ("cal_n", np.int64),  # runs in its slots (not counting the due list)
+    ("cal_n", np.int64),  # runs in its slots (not counting the due runs)
     ("cal_blocks", np.int64),  # blocks of its pool in use or on the free list
     ("cal_free", np.int64),  # first block of the free list (-1: none)
     ("cal_window", np.int64),  # the window whose runs are the due list (-1: none yet)
     ("due_n", np.int64), ("due_p", np.int64),  # due runs, and the next one to take
-    ("cal_sorted", np.int64),  # the due runs not yet taken are in time order (direct delivery sorts them)
+    ("cal_laps", np.int64),  # a run was queued a lap or more ahead: slots may hold runs of later laps
+    ("due_in_slot", np.int64),  # the due runs are still in the window's slot (bucket delivery takes them there)
+    ("cal_sorted", np.int64),  # the due list's runs not yet taken are in time order (direct delivery sorts them)
     ("win_times", np.int64),  # distinct times of the window's items (bucket delivery; calendar entries' after)
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
