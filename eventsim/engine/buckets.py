@@ -156,13 +156,16 @@ def count_entries(net, grp, g0, g1, cnt, shift):
 
 
 @njit(inline="always", **_OPTS)
-def _count_run(r, bcnt, shift, syn_target):
-    """One more entry in the bucket of each synapse of run r; returns its synapse count."""
-    if r.n == 1:  # one synapse: its target is in the run
-        bcnt[np.int64(r.aux) >> shift] += 1
-    else:
-        _count_targets(bcnt, shift, syn_target, r.lo, r.lo + r.n)
-    return r.n
+def _first_segment(cal, c):
+    """The open window's due runs as segments of one RUN array: the blocks of its slot's chain (while
+    they are in the slot) or the rest of the due list. Returns (array, lo, hi, block): the first
+    segment ``array[lo:hi]`` and its block (-1: the due list, one segment)."""
+    if c.due_in_slot:
+        b = cal.slot[c.cal_window % cal.slot.shape[0], 0]
+        if b < 0:
+            return cal.runs, 0, 0, b
+        return cal.runs, b * BLOCK, b * BLOCK + cal.fill[b], b
+    return cal.due, c.due_p, c.due_n, np.int64(-1)
 
 
 @njit(**_OPTS)
@@ -170,47 +173,24 @@ def count_due(cal, c, t_end, bcnt, shift, syn_target):
     """Add the synapses of the open window's due runs before t_end (in its slot or in the due list)
     to their buckets' counts ``bcnt`` and to the synaptic events; returns their number (the
     window's calendar entries)."""
+    src, lo, hi, b = _first_segment(cal, c)
     n = 0
-    if c.due_in_slot:
-        runs, link, fill = cal.runs, cal.link, cal.fill
-        b = cal.slot[c.cal_window % cal.slot.shape[0], 0]
-        while b >= 0:
-            for q in range(b * BLOCK, b * BLOCK + fill[b]):
-                if runs[q].tick < t_end:
-                    n += _count_run(runs[q], bcnt, shift, syn_target)
-            b = link[b]
-    else:
-        due = cal.due
-        for p in range(c.due_p, c.due_n):
-            if due[p].tick < t_end:
-                n += _count_run(due[p], bcnt, shift, syn_target)
+    while True:
+        for q in range(lo, hi):
+            r = src[q]
+            if r.tick >= t_end:
+                continue
+            if r.n == 1:  # one synapse: its target is in the run
+                bcnt[np.int64(r.aux) >> shift] += 1
+            else:
+                _count_targets(bcnt, shift, syn_target, r.lo, r.lo + r.n)
+            n += r.n
+        if b < 0 or cal.link[b] < 0:
+            break
+        b = cal.link[b]
+        lo, hi = b * BLOCK, b * BLOCK + cal.fill[b]
     c.syn_events += n
     return n
-
-
-@njit(inline="always", **_OPTS)
-def _fill_run(r, n_t, bpos, shift, ent, ent_w, times, syn_target, syn_weight, proj):
-    """Append one entry per synapse of run r to its target's bucket (:func:`fill_due`)."""
-    tick, frac = r.tick, r.frac
-    if r.n == 1:  # one synapse: its target and weight are in the run
-        i = np.int64(r.aux)
-        b = i >> shift
-        k = bpos[b]
-        ent[k] = (i << 32) | TIMED
-        ent_w[k] = r.w
-        times[n_t + k].tick, times[n_t + k].frac = tick, frac
-        bpos[b] = k + 1
-        return
-    w = r.w
-    wsh = proj[r.aux].weight_shift
-    for q in range(r.lo, r.lo + r.n):
-        i = np.int64(syn_target[q])
-        b = i >> shift
-        k = bpos[b]
-        ent[k] = (i << 32) | TIMED
-        ent_w[k] = w if not np.isnan(w) else syn_weight[q + wsh]
-        times[n_t + k].tick, times[n_t + k].frac = tick, frac
-        bpos[b] = k + 1
 
 
 @njit(**_OPTS)
@@ -221,31 +201,53 @@ def fill_due(cal, c, t_end, bpos, shift, ent, ent_w, times, syn_target, syn_weig
     bucket's and gives them time indices). The runs are taken from the window's slot (then
     :func:`~eventsim.engine.calendar.release_taken`) or from the due list, whose runs left (a window
     cut by a stop time) move to its start, in order. O(runs + synapses), sequential reads."""
-    # NOTE: the entries carry their time and weight, so the bucket loop reads them in order; as
-    # items, each delivery read its item, time and E at random in tables far larger than L2
+    # NOTE: the entries carry their time and weight, so the bucket loop reads them in order (as
+    # items, each delivery read its item, time and E at random in tables far larger than L2); the
+    # runs are taken where they are (copying them out of the slot first cost ~9 ns per event); the
+    # loop is written out: through an inlined helper taking the run it ran ~8x slower
     n_t = c.win_times
-    if c.due_in_slot:  # NOTE: straight from the slot: copying the runs out first cost ~9 ns per event
-        runs, link, fill = cal.runs, cal.link, cal.fill
-        taken = 0
-        b = cal.slot[c.cal_window % cal.slot.shape[0], 0]
-        while b >= 0:
-            for q in range(b * BLOCK, b * BLOCK + fill[b]):
-                if runs[q].tick < t_end:
-                    _fill_run(runs[q], n_t, bpos, shift, ent, ent_w, times, syn_target, syn_weight, proj)
-                    taken += 1
-            b = link[b]
-        release_taken(cal, c, t_end, taken)
-        return
-    due = cal.due
+    in_slot = c.due_in_slot
+    src, lo, hi, b = _first_segment(cal, c)
+    taken = 0
     keep = 0
-    for p in range(c.due_p, c.due_n):
-        if due[p].tick < t_end:
-            _fill_run(due[p], n_t, bpos, shift, ent, ent_w, times, syn_target, syn_weight, proj)
-        else:
-            due[keep] = due[p]
-            keep += 1
-    c.due_p = 0
-    c.due_n = keep
+    while True:
+        for q in range(lo, hi):
+            r = src[q]
+            if r.tick >= t_end:
+                if not in_slot:  # the due list's rest moves to its start
+                    src[keep] = src[q]
+                    keep += 1
+                continue
+            taken += 1
+            tick, frac = r.tick, r.frac
+            if r.n == 1:  # one synapse: its target and weight are in the run
+                i = np.int64(r.aux)
+                bk = i >> shift
+                k = bpos[bk]
+                ent[k] = (i << 32) | TIMED
+                ent_w[k] = r.w
+                times[n_t + k].tick, times[n_t + k].frac = tick, frac
+                bpos[bk] = k + 1
+                continue
+            w = r.w
+            wsh = proj[r.aux].weight_shift
+            for s in range(r.lo, r.lo + r.n):
+                i = np.int64(syn_target[s])
+                bk = i >> shift
+                k = bpos[bk]
+                ent[k] = (i << 32) | TIMED
+                ent_w[k] = w if not np.isnan(w) else syn_weight[s + wsh]
+                times[n_t + k].tick, times[n_t + k].frac = tick, frac
+                bpos[bk] = k + 1
+        if b < 0 or cal.link[b] < 0:
+            break
+        b = cal.link[b]
+        lo, hi = b * BLOCK, b * BLOCK + cal.fill[b]
+    if in_slot:
+        release_taken(cal, c, t_end, taken)
+    else:
+        c.due_p = 0
+        c.due_n = keep
 
 
 @njit(inline="always", **_OPTS)
@@ -265,16 +267,18 @@ def timed_start(ent, j0, j1):
 
 
 @njit(**_OPTS)
-def order_timed(ent, ent_w, times, time_E, j0, j1, c, cls_q):
+def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
     """Sort the calendar entries of a bucket's entries ``j0:j1`` by time (target in ``ent``, weight in
-    ``ent_w``, time at ``times[ctl.win_times + k]``) and give each a time index: an item's (``times[:ctl.win_times]``) at the same time, so that a neuron's same-time
+    ``ent_w``, time at ``times[ctl.win_times + k]``), give each a time index and merge them with the
+    bucket's item entries (before them, in time order) by time. The time index is an item's (``times[:ctl.win_times]``) at the same time, so that a neuron's same-time
     inputs form one batch whichever queue they come from; else the previous entry's at an equal
     time; else its own, ``win_times + k``, with its ``E`` per time-constant class (computed once per
     distinct time, as for items).
 
-    O(m) for m entries, all in the bucket's own (cached) slices: one counting pass into about m
-    bins of the window by tick, then an insertion pass by (tick, frac) that moves little (a bin
-    holds about one entry).
+    At one time, calendar entries (inputs) come after current changes and before samples, the order
+    :func:`~eventsim.engine.heap.next_kind` gives the items. O(m) for m entries (and the items'),
+    all in the bucket's own (cached) slices: one counting pass into about m bins of the window by
+    tick, then an insertion pass by (tick, frac) that moves little (a bin holds about one entry).
     """
     jm = timed_start(ent, j0, j1)
     m = j1 - jm
@@ -315,6 +319,33 @@ def order_timed(ent, ent_w, times, time_E, j0, j1, c, cls_q):
                 for k in range(n_cls):
                     time_E[ti * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
         ent[p] |= ti
+    if jm > j0:
+        _merge_with_items(ent, ent_w, times, grp, j0, jm, j1)
+
+
+@njit(**_OPTS)
+def _merge_with_items(ent, ent_w, times, grp, j0, jm, j1):
+    """Merge a bucket's item entries ``j0:jm`` and its sorted calendar entries ``jm:j1`` by time (at
+    one time: a calendar entry after a current change, before a sample)."""
+    me, mw = np.empty(j1 - j0, np.int64), np.empty(j1 - j0)
+    ja, jb = j0, jm
+    for o in range(j1 - j0):
+        timed = jb < j1
+        if timed and ja < jm:
+            ti = ent[jb] & TI_MASK
+            it = grp[ent[ja] & 0xFFFFFFFF]
+            if ti == it.ti:
+                timed = it.kind == SAMPLE
+            else:
+                timed = time_lt(times[ti].tick, times[ti].frac, times[it.ti].tick, times[it.ti].frac)
+        j = jb if timed else ja
+        me[o], mw[o] = ent[j], ent_w[j]
+        if timed:
+            jb += 1
+        else:
+            ja += 1
+    ent[j0:j1] = me
+    ent_w[j0:j1] = mw
 
 
 @njit(**_OPTS)
@@ -336,28 +367,12 @@ def _insertion_by_time(ent, ent_w, times, n_t, j0, j1):
 
 
 @njit(inline="always", **_OPTS)
-def _timed_next(ent, grp, times, ja, jm, jb, j1):
-    """True when the bucket's next entry is its calendar entry ``jb`` rather than its item entry
-    ``ja``: the earlier in time; at the same time (then the same time index) before a sample and
-    after a current change (the order :func:`~eventsim.engine.heap.next_kind` gives the items)."""
-    if jb >= j1:
-        return False
-    if ja >= jm:
-        return True
-    ti = ent[jb] & TI_MASK
-    it = grp[ent[ja] & 0xFFFFFFFF]
-    if ti == it.ti:
-        return it.kind == SAMPLE
-    return time_lt(times[ti].tick, times[ti].frac, times[it.ti].tick, times[it.ti].frac)
-
-
-@njit(inline="always", **_OPTS)
 def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cls_q, c, stream, win, cc, vs,
                     voltages, touched, n_touched, side):
     """Advance the neurons of one bucket through its entries ``j0:j1``, in time order.
 
-    The bucket holds its items' entries (in time order), then its calendar entries (sorted by
-    :func:`order_timed`); the two are merged by time. An input at the time of its target's open
+    Item entries name their item; calendar entries (``TIMED``) are inputs with their own time index
+    and weight, sorted and merged with the items by :func:`order_timed`. An input at the time of its target's open
     batch is only added to the batch; any other entry first closes that batch (sum and threshold
     test, :func:`close_batch`), then brings the neuron to the entry's time (its Poisson arrivals and
     crossings before it, :func:`catch_up`) and opens a new batch (counted in ``ctl.batches``),
@@ -368,28 +383,22 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
     n_cls = cls_q.size
     discarded = 0
     batches = 0
-    jm = timed_start(ent, j0, j1)
-    ja, jb = j0, jm
-    for _ in range(j0, j1):
-        if _timed_next(ent, grp, times, ja, jm, jb, j1):  # a calendar entry: an input, its weight in ent_w
-            j = jb
-            jb += 1
-            x = ent[j]
+    for j in range(j0, j1):
+        x = ent[j]
+        if x & TIMED:  # a calendar entry: an input at its own time index, its weight in ent_w
             ti, kind, w, aux = x & TI_MASK, INPUTS, ent_w[j], 0
         else:
-            j = ja
-            ja += 1
-            x = ent[j]
             it = grp[x & 0xFFFFFFFF]
-            ti, kind, w, aux = it.ti, it.kind, it.w, it.aux
-            if np.isnan(w):
-                w = ent_w[j]
+            ti, kind, w, aux = it.ti, it.kind, it.w, it.aux  # w: NaN when per synapse, in ent_w
         i = x >> 32
         r = nrn[i]
         if kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch
             if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
-            elif w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
+                continue
+            if np.isnan(w):
+                w = ent_w[j]
+            if w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
                 G.add_inhibitory(gen[i], w, side, c)
             elif not add_exactly(r, w):
                 add_inexact(r, w, side, c)
@@ -404,6 +413,8 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                 touched[n_touched] = i
                 n_touched += 1
             v_in = w if kind == INPUTS else (cc[aux].value if kind == CURRENT else 0.0)
+            if kind == INPUTS and np.isnan(v_in):
+                v_in = ent_w[j]
             bt = r.bt if r.bt >= 0 else ti
             v = G.bucket_entry(r, nr, gen[i], i, kind, ti, times[bt].tick, times[bt].frac, times[ti].tick,
                                times[ti].frac, v_in, c, stream, win, side)
@@ -429,7 +440,7 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
-                open_batch(r, w)
+                open_batch(r, ent_w[j] if np.isnan(w) else w)
         elif kind == CURRENT:
             change_current(r, nr, i, tick, frac, cc[aux].value, q, c, stream, win)
         else:
@@ -496,7 +507,7 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             bcnt[b] = 0
             touched = ids[b << shift:min(n, (b + 1) << shift)]
             if ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
-                order_timed(ent, ent_w, times, time_E, bpos[b] - k, bpos[b], c, cls_q)
+                order_timed(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q)
             n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
                                         cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
             finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
