@@ -164,6 +164,19 @@ def test_both_delivery_modes(monkeypatch, name, direct, expected):
     assert c["direct_windows"] == (c["windows"] if direct else 0)
 
 
+@pytest.mark.parametrize("name", ["runs", "long", "random2"])
+def test_counters_alike_in_both_modes(monkeypatch, name):
+    """Both modes count the same events and batches ((neuron, time) pairs with inputs): the buckets
+    take the calendar's deliveries without sorting the window, so they count batches per neuron."""
+    counts = []
+    for direct in (True, False):
+        _force_delivery(monkeypatch, direct)
+        c = simulate(name)["engine"].counters
+        counts.append({k: c[k] for k in ("syn_events", "discarded", "batches", "spikes")})
+    assert counts[0] == counts[1]
+    assert counts[0]["batches"] > 0
+
+
 @pytest.mark.parametrize("name", ["threads", "brunel"])
 @pytest.mark.parametrize("parts", [2, 3])
 def test_threads(monkeypatch, name, parts, expected):

@@ -6,19 +6,22 @@ of equal delays (rows are sorted by (delay, target)); each run ``(arrival tick, 
 hi), projection)`` is appended to the *slot* of its arrival window, slot ``window % R`` of a ring of
 R slots (R covers the largest delay where it can, so a slot holds one window's runs; with fewer
 slots a slot may also hold runs of later laps, which stay in it). A slot is a chain of blocks of
-:data:`BLOCK` runs from one pool (a free list recycles them). When a window opens, its runs move from
-its slot into the *due* list, which is sorted by time (an LSD radix sort of the arrival ticks within
-the window, then equal ticks by frac); delivery then takes them in order, merged with the heap of
-homogeneous spike groups and the scheduled events (:mod:`~eventsim.engine.buckets`,
-:mod:`~eventsim.engine.direct`).
+:data:`BLOCK` runs from one pool (a free list recycles them). When a window opens, its runs become
+*due*: bucket delivery takes them straight from the slot, each synapse an entry of its target's
+bucket carrying its own time and weight, sorted there (:func:`eventsim.engine.buckets.fill_due`,
+:func:`eventsim.engine.buckets.order_timed`, then :func:`release_taken`); direct delivery moves them
+into the *due* list (:func:`due_list`), sorted by time (:func:`sort_due`: an LSD radix sort of the
+arrival ticks within the window, then equal ticks by frac), and takes them in order, merged with
+the heap of homogeneous spike groups and the scheduled events (:mod:`~eventsim.engine.direct`).
 
-Cost: O(1) per run to queue it (no division: a row's arrival windows only grow), O(1) per run to
-open its window (radix passes over the window's ticks, ``ceil(log2(W) / 11)`` of them) and O(1) to
-take it: where the heap paid a pop and a push, O(log n), per run. Same-time runs need only be
-adjacent in the due list, not ordered: a neuron's same-time inputs are summed exactly, in any order.
+Cost: O(1) per run to queue it (no division: a row's arrival windows only grow), O(blocks) to open
+its window, O(1) per synapse to take it into a bucket and sort it there, or O(1) per run to sort
+it for direct delivery (``ceil(log2(W) / 11)`` radix passes): where the heap paid a pop and a push,
+O(log n), per run. Same-time runs need only be adjacent, not ordered: a neuron's same-time inputs
+are summed exactly, in any order.
 
-The scalars live in the run's ``CTL`` record (``cal_*``, ``due_n``, ``due_p``); the arrays in
-:data:`Calendar`, part of the loop's regrowable buffers.
+The scalars live in the run's ``CTL`` record (``cal_*``, ``due_n``, ``due_p``, ``due_in_slot``); the
+arrays in :data:`Calendar`, part of the loop's regrowable buffers.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ CTL = np.dtype([
     ("heap_peak", np.int64),
     ("cal_pushes", np.int64),  # delivery runs queued in the calendar
     ("windows", np.int64),
-    ("batches", np.int64),  # same-time input batches
+    ("batches", np.int64),  # input batches: (neuron, time) pairs with synaptic or scheduled inputs
     ("direct_windows", np.int64),  # windows delivered directly
     # cycles (eventsim.engine.cycles) spent in each phase of the loop, and in the whole loop
     ("cyc_gather", np.int64),  # taking a window's events off the queues (bucket mode)
