@@ -1,7 +1,9 @@
-"""Bucket delivery of a window: gather everything due in it off the queues in time order
-(:func:`gather_window`), append each item's targets to the bucket of their neuron range
-(:func:`fill_entries`), then work the buckets one at a time with their neurons' states in cache
-(:func:`process_window`).
+"""Bucket delivery of a window: gather everything due in it off the heap and the scheduled arrays in
+time order (:func:`gather_window`), append each item's targets to the bucket of their neuron range
+(:func:`fill_entries`) and then each due calendar delivery, with its own time and weight
+(:func:`fill_due`), then work the buckets one at a time with their neurons' states in cache
+(:func:`process_window`), each bucket's calendar entries first sorted and merged with its items
+(:func:`order_timed`).
 """
 
 from __future__ import annotations
