@@ -164,6 +164,19 @@ def test_both_delivery_modes(monkeypatch, name, direct, expected):
     assert c["direct_windows"] == (c["windows"] if direct else 0)
 
 
+@pytest.mark.parametrize("name", ["runs", "long", "random2"])
+def test_counters_alike_in_both_modes(monkeypatch, name):
+    """Both modes count the same events and batches ((neuron, time) pairs with inputs): the buckets
+    take the calendar's deliveries without sorting the window, so they count batches per neuron."""
+    counts = []
+    for direct in (True, False):
+        _force_delivery(monkeypatch, direct)
+        c = simulate(name)["engine"].counters
+        counts.append({k: c[k] for k in ("syn_events", "discarded", "batches", "spikes")})
+    assert counts[0] == counts[1]
+    assert counts[0]["batches"] > 0
+
+
 @pytest.mark.parametrize("name", ["threads", "brunel"])
 @pytest.mark.parametrize("parts", [2, 3])
 def test_threads(monkeypatch, name, parts, expected):
@@ -178,9 +191,21 @@ def test_threads(monkeypatch, name, parts, expected):
     ("growing", (2.0, 2.5, 7.123)),
     ("random1", (0.1, 10.0, 33.333)),
 ])
-def test_split_runs(name, stops, expected):
-    """run(a); run(b) == run(a + b), with stops inside windows and exactly at arrivals."""
-    assert_expected(simulate(name, stops=stops), expected, name)
+@pytest.mark.parametrize("mode", ["default", "buckets", "mixed"])
+def test_split_runs(monkeypatch, name, stops, mode, expected):
+    """run(a); run(b) == run(a + b), with stops inside windows and exactly at arrivals; in the buckets
+    a window cut by a stop leaves its later runs in the calendar's slot for the rest of the window,
+    and with few inputs per window ("mixed") the rest of a window may be delivered in the other mode."""
+    if mode == "buckets":
+        _force_delivery(monkeypatch, False)
+    elif mode == "mixed":
+        monkeypatch.setattr(numba_engine, "DIRECT_MAX_NEURONS", -1)
+        monkeypatch.setattr(numba_engine, "DIRECT_MAX_ENTRIES", 3)
+    out = simulate(name, stops=stops)
+    assert_expected(out, expected, name)
+    c = out["engine"].counters
+    if mode == "mixed":
+        assert 0 < c["direct_windows"] < c["windows"]
 
 
 def test_spike_at_the_stop_goes_to_the_next_run():

@@ -1,7 +1,9 @@
-"""Bucket delivery of a window: gather everything due in it off the queues in time order
-(:func:`gather_window`), append each item's targets to the bucket of their neuron range
-(:func:`fill_entries`), then work the buckets one at a time with their neurons' states in cache
-(:func:`process_window`).
+"""Bucket delivery of a window: gather everything due in it off the heap and the scheduled arrays in
+time order (:func:`gather_window`), append each item's targets to the bucket of their neuron range
+(:func:`fill_entries`) and then each due calendar delivery, with its own time and weight
+(:func:`fill_due`), then work the buckets one at a time with their neurons' states in cache
+(:func:`process_window`), each bucket's calendar entries first sorted and merged with its items
+(:func:`order_timed`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
+from eventsim.engine.calendar import BLOCK, release_taken, tick_bits
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.exact_sum import add_exactly, add_inexact
@@ -20,6 +23,10 @@ from eventsim.engine.parts import merge_parts, start_parts
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP,
                                      INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, Buffers, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
+
+TIMED = np.int64(1) << 31
+"""Flag of a bucket entry from the calendar: its low 31 bits are a time index, not an item's."""
+TI_MASK = TIMED - 1
 
 
 @njit(**_OPTS)
@@ -51,70 +58,18 @@ def _time_index(times, time_E, n_t, tick, frac, base, cls_q):
 
 
 @njit(**_OPTS)
-def _take_due(due, c, kind, tick, frac, at, grp, n_g, times, time_E, n_t, proj, cls_q, counting, bcnt, shift,
-              syn_target):
-    """The calendar's due runs ``due`` before the event ``kind`` at (tick, frac) (strictly before,
-    or at its time if it is a voltage sample: :func:`~eventsim.engine.calendar.due_first`), or at
-    exactly that time when ``at`` (inputs joining that time's batch), as the window's items.
-    Returns (grp, n_g, times, time_E, n_t)."""
-    p = c.due_p
-    m = c.due_n - p
-    if m == 0:
-        return grp, n_g, times, time_E, n_t
-    # NOTE: room for every due run first, and the loop written out (through inlined helpers it ran
-    # several times slower): it runs once per delivery run, i.e. per synapse with continuous delays
-    n_cls = cls_q.size
-    grp = grown(grp, n_g, n_g + m)
-    times = grown(times, n_t, n_t + m)
-    time_E = grown(time_E, n_t * n_cls, (n_t + m) * n_cls)
-    until_equal = at or kind == SAMPLE
-    prev_tick, prev_frac = np.int64(-1), 0.0
-    while p < c.due_n:
-        r = due[p]
-        t, f = r.tick, r.frac
-        if t > tick or (t == tick and (f > frac or (f == frac and not until_equal))):
-            break
-        if at and (t != tick or f != frac):
-            break
-        if not at and (t != prev_tick or f != prev_frac):
-            c.batches += 1  # a new input time
-            prev_tick, prev_frac = t, f
-        if n_t == 0 or times[n_t - 1].tick != t or times[n_t - 1].frac != f:
-            times[n_t].tick, times[n_t].frac = t, f
-            for k in range(n_cls):
-                time_E[n_t * n_cls + k] = frame_exp(t, f, c.base, cls_q[k])
-            n_t += 1
-        g = grp[n_g]
-        n_g += 1
-        if r.n == 1:  # one synapse: its target and weight are in the run (src 2)
-            i = np.int64(r.aux)
-            g.ti, g.kind, g.w, g.lo, g.hi, g.wsh, g.src, g.aux = n_t - 1, INPUTS, r.w, i, i + 1, 0, 2, 0
-            if counting:
-                bcnt[i >> shift] += 1
-            c.syn_events += 1
-        else:
-            lo, hi, j = r.lo, r.lo + r.n, np.int64(r.aux)
-            g.ti, g.kind, g.w, g.lo, g.hi, g.wsh, g.src, g.aux = n_t - 1, INPUTS, r.w, lo, hi, proj[j].weight_shift, 0, j
-            if counting:
-                for q in range(lo, hi):
-                    bcnt[syn_target[q] >> shift] += 1
-            c.syn_events += hi - lo
-        p += 1
-    c.due_p = p
-    return grp, n_g, times, time_E, n_t
-
-
-@njit(**_OPTS)
 def gather_window(net, st, buf, t_end):
-    """Take every event before t_end off the queues, in time order, as the window's items.
+    """Take every event before t_end off the heap and the scheduled arrays, in time order, as the
+    window's items.
 
-    Each distinct time gets an index and its ``E`` per time-constant class; each item adds one
-    entry per target to its target's bucket count ``st.bcnt`` (with one thread; with several,
-    :func:`count_in_parallel` counts). A spike group of the heap is one item, and so is each due
-    run of the calendar (per-synapse delays). Returns (buf, items).
+    Each distinct time gets an index and its ``E`` per time-constant class (their count is left in
+    ``ctl.win_times``); each item adds one entry per target to its target's bucket count ``st.bcnt``
+    (with one thread; with several, :func:`count_in_parallel` counts). A spike group of the heap is
+    one item. The calendar's due runs are not items: :func:`fill_due` puts them into the buckets
+    directly. Returns (buf, items).
     """
     c = st.ctl[0]
-    h, grp, times, time_E, cal = buf.heap, buf.grp, buf.times, buf.time_E, buf.cal
+    h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
     # with threads, the parts count (and scatter) the entries themselves, or deliver the items in parts
     counting = st.ctls.size == 1 and c.item_parts == 0
@@ -123,20 +78,13 @@ def gather_window(net, st, buf, t_end):
     n_t = 0
     while True:
         kind, tick, frac = next_kind(net, c, h)
-        done = kind < 0 or tick >= t_end
-        if done:  # the calendar's runs before the window's end
-            kind, tick, frac = CURRENT, t_end, 0.0
-        # NOTE: the calendar's runs before the next other event, without a next_kind call (~300 ns) each
-        grp, n_g, times, time_E, n_t = _take_due(cal.due, c, kind, tick, frac, False, grp, n_g, times, time_E, n_t,
-                                                 proj, cls_q, counting, bcnt, shift, syn_target)
-        if done:
+        if kind < 0 or tick >= t_end:
             break
         times = grown(times, n_t, n_t + 1)
         time_E = grown(time_E, n_t * cls_q.size, (n_t + 1) * cls_q.size)
         n_t = _time_index(times, time_E, n_t, tick, frac, c.base, cls_q)
         ti = n_t - 1
         if kind == INPUTS:
-            c.batches += 1
             n = c.heap_n
             while n > 0 and h[0].tick == tick and h[0].frac == frac:
                 n, src, j, lo, hi = pop_group(h, n, proj, rowptr, pop_start, c)
@@ -146,8 +94,6 @@ def gather_window(net, st, buf, t_end):
                 if counting:
                     _count_targets(bcnt, shift, syn_target, lo, hi)
             c.heap_n = n
-            grp, n_g, times, time_E, n_t = _take_due(cal.due, c, kind, tick, frac, True, grp, n_g, times, time_E,
-                                                     n_t, proj, cls_q, counting, bcnt, shift, syn_target)
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
@@ -168,7 +114,8 @@ def gather_window(net, st, buf, t_end):
                 c.cc_p = p
             else:
                 c.vs_p = p
-    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, cal), n_g
+    c.win_times = n_t
+    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, buf.cal), n_g
 
 
 @njit(**_OPTS)
@@ -183,7 +130,7 @@ def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
     """
     for g in range(g0, g1):
         it = grp[g]
-        if it.kind != INPUTS or it.src == 2:  # one target, its weight (if an input) in the item
+        if it.kind != INPUTS:  # one target
             b = it.lo >> shift
             ent[bpos[b]] = (it.lo << 32) | g
             bpos[b] += 1
@@ -206,10 +153,221 @@ def count_entries(net, grp, g0, g1, cnt, shift):
     """Add the entries of items ``g0:g1`` to their buckets' counts ``cnt`` (as :func:`gather_window` counts)."""
     for g in range(g0, g1):
         it = grp[g]
-        if it.kind != INPUTS or it.src == 2:
+        if it.kind != INPUTS:
             cnt[it.lo >> shift] += 1
         else:
             _count_targets(cnt, shift, net.syn_target if it.src == 0 else net.sa_target, it.lo, it.hi)
+
+
+@njit(inline="always", **_OPTS)
+def _first_segment(cal, c):
+    """The open window's due runs as segments of one RUN array: the blocks of its slot's chain (while
+    they are in the slot) or the rest of the due list. Returns (array, lo, hi, block): the first
+    segment ``array[lo:hi]`` and its block (-1: the due list, one segment)."""
+    if c.due_in_slot:
+        b = cal.slot[c.cal_window % cal.slot.shape[0], 0]
+        if b < 0:
+            return cal.runs, 0, 0, b
+        return cal.runs, b * BLOCK, b * BLOCK + cal.fill[b], b
+    return cal.due, c.due_p, c.due_n, np.int64(-1)
+
+
+@njit(**_OPTS)
+def count_due(cal, c, t_end, bcnt, shift, syn_target):
+    """Add the synapses of the open window's due runs before t_end (in its slot or in the due list)
+    to their buckets' counts ``bcnt`` and to the synaptic events; returns their number (the
+    window's calendar entries)."""
+    src, lo, hi, b = _first_segment(cal, c)
+    n = 0
+    while True:
+        for q in range(lo, hi):
+            r = src[q]
+            if r.tick >= t_end:
+                continue
+            if r.n == 1:  # one synapse: its target is in the run
+                bcnt[np.int64(r.aux) >> shift] += 1
+            else:
+                _count_targets(bcnt, shift, syn_target, r.lo, r.lo + r.n)
+            n += r.n
+        if b < 0 or cal.link[b] < 0:
+            break
+        b = cal.link[b]
+        lo, hi = b * BLOCK, b * BLOCK + cal.fill[b]
+    c.syn_events += n
+    return n
+
+
+@njit(**_OPTS)
+def fill_due(cal, c, t_end, bpos, shift, ent, ent_w, times, syn_target, syn_weight, proj):
+    """Append one entry per synapse of the open window's due runs before t_end to its target's
+    bucket, after the bucket's item entries: ``target << 32 | TIMED`` in ``ent[k]``, its weight in
+    ``ent_w[k]``, its time at ``times[ctl.win_times + k]`` (:func:`order_timed` then sorts each
+    bucket's and gives them time indices). The runs are taken from the window's slot (then
+    :func:`~eventsim.engine.calendar.release_taken`) or from the due list, whose runs left (a window
+    cut by a stop time) move to its start, in order. O(runs + synapses), sequential reads."""
+    # NOTE: the entries carry their time and weight, so the bucket loop reads them in order (as
+    # items, each delivery read its item, time and E at random in tables far larger than L2); the
+    # runs are taken where they are (copying them out of the slot first cost ~9 ns per event); the
+    # loop is written out: through an inlined helper taking the run it ran ~8x slower
+    n_t = c.win_times
+    in_slot = c.due_in_slot
+    src, lo, hi, b = _first_segment(cal, c)
+    taken = 0
+    keep = 0
+    while True:
+        for q in range(lo, hi):
+            r = src[q]
+            if r.tick >= t_end:
+                if not in_slot:  # the due list's rest moves to its start
+                    src[keep] = src[q]
+                    keep += 1
+                continue
+            taken += 1
+            tick, frac = r.tick, r.frac
+            if r.n == 1:  # one synapse: its target and weight are in the run
+                i = np.int64(r.aux)
+                bk = i >> shift
+                k = bpos[bk]
+                ent[k] = (i << 32) | TIMED
+                ent_w[k] = r.w
+                times[n_t + k].tick, times[n_t + k].frac = tick, frac
+                bpos[bk] = k + 1
+                continue
+            w = r.w
+            wsh = proj[r.aux].weight_shift
+            for s in range(r.lo, r.lo + r.n):
+                i = np.int64(syn_target[s])
+                bk = i >> shift
+                k = bpos[bk]
+                ent[k] = (i << 32) | TIMED
+                ent_w[k] = w if not np.isnan(w) else syn_weight[s + wsh]
+                times[n_t + k].tick, times[n_t + k].frac = tick, frac
+                bpos[bk] = k + 1
+        if b < 0 or cal.link[b] < 0:
+            break
+        b = cal.link[b]
+        lo, hi = b * BLOCK, b * BLOCK + cal.fill[b]
+    if in_slot:
+        release_taken(cal, c, t_end, taken)
+    else:
+        c.due_p = 0
+        c.due_n = keep
+
+
+@njit(inline="always", **_OPTS)
+def timed_start(ent, j0, j1):
+    """The first calendar entry of a bucket's entries ``j0:j1`` (its items' entries come first);
+    O(log) by bisection, O(1) for a bucket without any."""
+    if j1 == j0 or (ent[j1 - 1] & TIMED) == 0:
+        return j1
+    lo, hi = j0, j1 - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ent[mid] & TIMED:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(**_OPTS)
+def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
+    """Sort the calendar entries of a bucket's entries ``j0:j1`` by time (target in ``ent``, weight in
+    ``ent_w``, time at ``times[ctl.win_times + k]``), give each a time index and merge them with the
+    bucket's item entries (before them, in time order) by time. The time index is an item's (``times[:ctl.win_times]``) at the same time, so that a neuron's same-time
+    inputs form one batch whichever queue they come from; else the previous entry's at an equal
+    time; else its own, ``win_times + k``, with its ``E`` per time-constant class (computed once per
+    distinct time, as for items).
+
+    At one time, calendar entries (inputs) come after current changes and before samples, the order
+    :func:`~eventsim.engine.heap.next_kind` gives the items. O(m) for m entries (and the items'),
+    all in the bucket's own (cached) slices: one counting pass into about m bins of the window by
+    tick, then an insertion pass by (tick, frac) that moves little (a bin holds about one entry).
+    """
+    jm = timed_start(ent, j0, j1)
+    m = j1 - jm
+    if m == 0:
+        return
+    n_t = c.win_times
+    t0 = c.cal_window * c.window
+    bits = tick_bits(c.window)
+    hb = 0
+    while (1 << hb) < m and hb < bits:
+        hb += 1
+    sh = bits - hb
+    src_e, src_w, src_t = ent[jm:j1].copy(), ent_w[jm:j1].copy(), times[n_t + jm:n_t + j1].copy()
+    cnt = np.zeros((1 << hb) + 1, np.int64)
+    for q in range(m):
+        cnt[((src_t[q].tick - t0) >> sh) + 1] += 1
+    for d in range(1, cnt.size):
+        cnt[d] += cnt[d - 1]
+    for q in range(m):
+        d = (src_t[q].tick - t0) >> sh
+        p = jm + cnt[d]
+        cnt[d] += 1
+        ent[p], ent_w[p] = src_e[q] & ~TI_MASK, src_w[q]
+        times[n_t + p] = src_t[q]
+    _insertion_by_time(ent, ent_w, times, n_t, jm, j1)
+    n_cls = cls_q.size
+    a = 0  # the items' times before the entry's
+    ti = -1
+    for p in range(jm, j1):
+        tick, frac = times[n_t + p].tick, times[n_t + p].frac
+        if ti < 0 or times[ti].tick != tick or times[ti].frac != frac:
+            while a < n_t and time_lt(times[a].tick, times[a].frac, tick, frac):
+                a += 1
+            if a < n_t and times[a].tick == tick and times[a].frac == frac:
+                ti = a
+            else:
+                ti = n_t + p
+                for k in range(n_cls):
+                    time_E[ti * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
+        ent[p] |= ti
+    if jm > j0:
+        _merge_with_items(ent, ent_w, times, grp, j0, jm, j1)
+
+
+@njit(**_OPTS)
+def _merge_with_items(ent, ent_w, times, grp, j0, jm, j1):
+    """Merge a bucket's item entries ``j0:jm`` and its sorted calendar entries ``jm:j1`` by time (at
+    one time: a calendar entry after a current change, before a sample)."""
+    me, mw = np.empty(j1 - j0, np.int64), np.empty(j1 - j0)
+    ja, jb = j0, jm
+    for o in range(j1 - j0):
+        timed = jb < j1
+        if timed and ja < jm:
+            ti = ent[jb] & TI_MASK
+            it = grp[ent[ja] & 0xFFFFFFFF]
+            if ti == it.ti:
+                timed = it.kind == SAMPLE
+            else:
+                timed = time_lt(times[ti].tick, times[ti].frac, times[it.ti].tick, times[it.ti].frac)
+        j = jb if timed else ja
+        me[o], mw[o] = ent[j], ent_w[j]
+        if timed:
+            jb += 1
+        else:
+            ja += 1
+    ent[j0:j1] = me
+    ent_w[j0:j1] = mw
+
+
+@njit(**_OPTS)
+def _insertion_by_time(ent, ent_w, times, n_t, j0, j1):
+    """Order the calendar entries ``j0:j1`` by (tick, frac), moving entry, weight and time: an
+    insertion sort, O(m) when they are nearly in order (after the binning of :func:`order_timed`)."""
+    for q in range(j0 + 1, j1):
+        tick, frac = times[n_t + q].tick, times[n_t + q].frac
+        if not time_lt(tick, frac, times[n_t + q - 1].tick, times[n_t + q - 1].frac):
+            continue
+        x, w = ent[q], ent_w[q]
+        p = q
+        while p > j0 and time_lt(tick, frac, times[n_t + p - 1].tick, times[n_t + p - 1].frac):
+            ent[p], ent_w[p] = ent[p - 1], ent_w[p - 1]
+            times[n_t + p] = times[n_t + p - 1]
+            p -= 1
+        ent[p], ent_w[p] = x, w
+        times[n_t + p].tick, times[n_t + p].frac = tick, frac
 
 
 @njit(inline="always", **_OPTS)
@@ -217,31 +375,40 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
                     voltages, touched, n_touched, side):
     """Advance the neurons of one bucket through its entries ``j0:j1``, in time order.
 
-    An input at the time of its target's open batch is only added to the batch; any other entry
-    first closes that batch (sum and threshold test, :func:`close_batch`), then brings the neuron
-    to the entry's time (its Poisson arrivals and crossings before it, :func:`catch_up`) and opens
-    a new batch, changes the current or samples the potential. Neurons met for the first time in
-    the window are appended to ``touched``; returns the new count. Neurons on the generic path
-    (``r.model``) take the same steps through :mod:`eventsim.engine.generic`.
+    Item entries name their item; calendar entries (``TIMED``) are inputs with their own time index
+    and weight, sorted and merged with the items by :func:`order_timed`. An input at the time of its target's open
+    batch is only added to the batch; any other entry first closes that batch (sum and threshold
+    test, :func:`close_batch`), then brings the neuron to the entry's time (its Poisson arrivals and
+    crossings before it, :func:`catch_up`) and opens a new batch (counted in ``ctl.batches``),
+    changes the current or samples the potential. Neurons met for the first time in the window are
+    appended to ``touched``; returns the new count. Neurons on the generic path (``r.model``) take
+    the same steps through :mod:`eventsim.engine.generic`.
     """
     n_cls = cls_q.size
     discarded = 0
+    batches = 0
     for j in range(j0, j1):
         x = ent[j]
+        if x & TIMED:  # a calendar entry: an input at its own time index, its weight in ent_w
+            ti, kind, w, aux = x & TI_MASK, INPUTS, ent_w[j], 0
+        else:
+            it = grp[x & 0xFFFFFFFF]
+            ti, kind, w, aux = it.ti, it.kind, it.w, it.aux  # w: NaN when per synapse, in ent_w
         i = x >> 32
-        it = grp[x & 0xFFFFFFFF]
         r = nrn[i]
-        ti = it.ti
-        if it.kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch
+        if kind == INPUTS and r.bt == ti and r.bflag != BATCH_NONE:  # same batch
             if r.bflag == BATCH_REFRACTORY:
                 discarded += 1
-            else:
-                w = ent_w[j] if np.isnan(it.w) else it.w
-                if w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
-                    G.add_inhibitory(gen[i], w, side, c)
-                elif not add_exactly(r, w):
-                    add_inexact(r, w, side, c)
+                continue
+            if np.isnan(w):
+                w = ent_w[j]
+            if w < 0.0 and r.model == GEN_LIF_PSC_EXP:  # its second sum
+                G.add_inhibitory(gen[i], w, side, c)
+            elif not add_exactly(r, w):
+                add_inexact(r, w, side, c)
             continue
+        if kind == INPUTS:
+            batches += 1
         nr = neuron[i]
         if r.model != FRAME_LIF:
             # NOTE: a neuron on the generic path takes one call here, so that the frame's loop body
@@ -249,14 +416,14 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
             if r.bt < 0:
                 touched[n_touched] = i
                 n_touched += 1
-            x = it.w if it.kind == INPUTS else (cc[it.aux].value if it.kind == CURRENT else 0.0)
-            if it.kind == INPUTS and np.isnan(x):
-                x = ent_w[j]
+            v_in = w if kind == INPUTS else (cc[aux].value if kind == CURRENT else 0.0)
+            if kind == INPUTS and np.isnan(v_in):
+                v_in = ent_w[j]
             bt = r.bt if r.bt >= 0 else ti
-            v = G.bucket_entry(r, nr, gen[i], i, it.kind, ti, times[bt].tick, times[bt].frac, times[ti].tick,
-                               times[ti].frac, x, c, stream, win, side)
-            if it.kind == SAMPLE:
-                voltages[vs[it.aux].slot] = v
+            v = G.bucket_entry(r, nr, gen[i], i, kind, ti, times[bt].tick, times[bt].frac, times[ti].tick,
+                               times[ti].frac, v_in, c, stream, win, side)
+            if kind == SAMPLE:
+                voltages[vs[aux].slot] = v
             continue
         q = cls_q[r.cls]
         if r.bt < 0:
@@ -270,20 +437,21 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
         tick, frac = times[ti].tick, times[ti].frac
         e = time_E[ti * n_cls + r.cls]
         r.bt = ti
-        if it.kind == INPUTS:
+        if kind == INPUTS:
             if needs_catch_up(r, tick, frac, e):
                 catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
             if time_lt(tick, frac, r.ref_tick, r.ref_frac):
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
             else:
-                open_batch(r, ent_w[j] if np.isnan(it.w) else it.w)
-        elif it.kind == CURRENT:
-            change_current(r, nr, i, tick, frac, cc[it.aux].value, q, c, stream, win)
+                open_batch(r, ent_w[j] if np.isnan(w) else w)
+        elif kind == CURRENT:
+            change_current(r, nr, i, tick, frac, cc[aux].value, q, c, stream, win)
         else:
             catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
-            voltages[vs[it.aux].slot] = potential(r, nr, tick, frac, q, c.base)
+            voltages[vs[aux].slot] = potential(r, nr, tick, frac, q, c.base)
     c.discarded += discarded
+    c.batches += batches
     return n_touched
 
 
@@ -342,6 +510,8 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
         if k > 0:
             bcnt[b] = 0
             touched = ids[b << shift:min(n, (b + 1) << shift)]
+            if ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
+                order_timed(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q)
             n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
                                         cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
             finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
@@ -501,6 +671,7 @@ def process_window(net, st, buf, n_g, t_end):
         item_bounds = split_items(grp, n_g, threads)
         part_cnt = np.empty(threads * bcnt.size, np.int64)
         count_in_parallel(net, grp, item_bounds, bcnt, part_cnt, c.bucket_shift)
+    n_timed = count_due(buf.cal, c, t_end, bcnt, c.bucket_shift, net.syn_target)
     total = 0
     largest = 0
     for b in range(bcnt.size):
@@ -515,6 +686,11 @@ def process_window(net, st, buf, n_g, t_end):
         fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, c.bucket_shift, ent, ent_w)
     else:
         fill_entries(net, grp, 0, n_g, bpos, c.bucket_shift, ent, ent_w)
+    if n_timed > 0:  # the calendar's entries after each bucket's items, their times after the items'
+        n_t = c.win_times
+        times = grown(times, n_t, n_t + total)
+        time_E = grown(time_E, n_t * cls_q.size, (n_t + total) * cls_q.size)
+        fill_due(buf.cal, c, t_end, bpos, c.bucket_shift, ent, ent_w, times, net.syn_target, net.syn_weight, net.proj)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     t1 = cycle_counter()
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)

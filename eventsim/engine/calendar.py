@@ -6,19 +6,22 @@ of equal delays (rows are sorted by (delay, target)); each run ``(arrival tick, 
 hi), projection)`` is appended to the *slot* of its arrival window, slot ``window % R`` of a ring of
 R slots (R covers the largest delay where it can, so a slot holds one window's runs; with fewer
 slots a slot may also hold runs of later laps, which stay in it). A slot is a chain of blocks of
-:data:`BLOCK` runs from one pool (a free list recycles them). When a window opens, its runs move from
-its slot into the *due* list, which is sorted by time (an LSD radix sort of the arrival ticks within
-the window, then equal ticks by frac); delivery then takes them in order, merged with the heap of
-homogeneous spike groups and the scheduled events (:mod:`~eventsim.engine.buckets`,
-:mod:`~eventsim.engine.direct`).
+:data:`BLOCK` runs from one pool (a free list recycles them). When a window opens, its runs become
+*due*: bucket delivery takes them straight from the slot, each synapse an entry of its target's
+bucket carrying its own time and weight, sorted there (:func:`eventsim.engine.buckets.fill_due`,
+:func:`eventsim.engine.buckets.order_timed`, then :func:`release_taken`); direct delivery moves them
+into the *due* list (:func:`due_list`), sorted by time (:func:`sort_due`: an LSD radix sort of the
+arrival ticks within the window, then equal ticks by frac), and takes them in order, merged with
+the heap of homogeneous spike groups and the scheduled events (:mod:`~eventsim.engine.direct`).
 
-Cost: O(1) per run to queue it (no division: a row's arrival windows only grow), O(1) per run to
-open its window (radix passes over the window's ticks, ``ceil(log2(W) / 11)`` of them) and O(1) to
-take it: where the heap paid a pop and a push, O(log n), per run. Same-time runs need only be
-adjacent in the due list, not ordered: a neuron's same-time inputs are summed exactly, in any order.
+Cost: O(1) per run to queue it (no division: a row's arrival windows only grow), O(blocks) to open
+its window, O(1) per synapse to take it into a bucket and sort it there, or O(1) per run to sort
+it for direct delivery (``ceil(log2(W) / 11)`` radix passes): where the heap paid a pop and a push,
+O(log n), per run. Same-time runs need only be adjacent, not ordered: a neuron's same-time inputs
+are summed exactly, in any order.
 
-The scalars live in the run's ``CTL`` record (``cal_*``, ``due_n``, ``due_p``); the arrays in
-:data:`Calendar`, part of the loop's regrowable buffers.
+The scalars live in the run's ``CTL`` record (``cal_*``, ``due_n``, ``due_p``, ``due_in_slot``); the
+arrays in :data:`Calendar`, part of the loop's regrowable buffers.
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ the source's row) of projection ``aux`` with its weight ``w`` (NaN: per synapse)
 synapse (``n == 1``, nearly all with continuous delays) keeps its target in ``aux`` and its weight
 in ``w``, so that delivering it reads no synapse table. 40 bytes."""
 
-Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp")
+Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp spare")
 """The calendar's arrays: ``runs`` the pool of RUN records in blocks of :data:`BLOCK`, ``link`` and
 ``fill`` per block (next block of its slot's chain or of the free list, -1 ending it; runs in it),
 ``slot`` (R, 2) the first and last block of each slot's chain (-1: empty); ``due`` the open window's
-runs in time order; ``keys`` their sort keys while the window opens (``(tick - window start) << 32 |
-pool index``), ``tmp`` the radix sort's second buffer."""
+runs (in time order once :func:`sort_due` ran: ``ctl.cal_sorted``); ``keys`` their sort keys
+(``(tick - window start) << 32 | index``), ``tmp`` the radix sort's second buffer, ``spare`` the due
+list's second buffer (allocated by the first sort)."""
 
 BLOCK = 128
 """Runs per block of the pool (4 KiB): a slot wastes at most one partly filled block."""
@@ -65,7 +69,7 @@ def make_calendar(slots: int) -> Calendar:
     """An empty calendar of ``slots`` slots (the pool starts small and grows)."""
     return Calendar(runs=np.empty(4 * BLOCK, RUN), link=np.full(4, -1, np.int64), fill=np.zeros(4, np.int64),
                     slot=np.full((slots, 2), -1, np.int64), due=np.empty(64, RUN), keys=np.empty(64, np.int64),
-                    tmp=np.empty(64, np.int64))
+                    tmp=np.empty(64, np.int64), spare=np.empty(0, RUN))
 
 
 def calendar_bytes(cal: Calendar) -> int:
@@ -89,7 +93,7 @@ def _grown_pool(cal, need):
     link[:b] = cal.link
     fill = np.zeros(m, np.int64)
     fill[:b] = cal.fill
-    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp)
+    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare)
 
 
 @njit(**_OPTS)
@@ -145,6 +149,9 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
             r.w, r.n, r.aux = weight, e - s, proj
         n += 1
         s = e
+    # a lap or more ahead of the current window (the longest delay is last): slots may hold later laps
+    if tick + syn_delay[hi - 1 + shift] >= (c.now // W + R) * W:
+        c.cal_laps = 1
     c.cal_n += n
     c.cal_pushes += n
     return cal
@@ -152,43 +159,100 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
 
 @njit(**_OPTS)
 def open_window(cal, c, k):
-    """Make window k's runs the due list, sorted by time (the previous window's must all be taken):
-    they leave their slot, whose runs of later laps stay. Returns the calendar."""
+    """Open window k (the previous window's runs must all be taken): its runs before the window's
+    end become due, left in their slot (``ctl.due_in_slot``) for the buckets to take
+    (:func:`eventsim.engine.buckets.fill_due`, then :func:`release_taken`), or moved into the due
+    list first for direct delivery (:func:`due_list`). O(blocks of the slot); O(runs in it) once a
+    run was queued a lap or more ahead (``ctl.cal_laps``: the ring is shorter than the delays)."""
     c.cal_window = k
     c.due_n = 0
     c.due_p = 0
-    W = c.window
-    s = k % cal.slot.shape[0]
+    c.cal_sorted = 1
+    c.due_in_slot = 0
+    R = cal.slot.shape[0]
+    s = k % R
     if cal.slot[s, 0] < 0:
         return cal
-    t0 = k * W
+    end = (k + 1) * c.window
+    m = 0
+    b = cal.slot[s, 0]
+    while b >= 0:
+        if not c.cal_laps:  # every run of the slot arrives in this window
+            m += cal.fill[b]
+        else:
+            for q in range(b * BLOCK, b * BLOCK + cal.fill[b]):
+                m += cal.runs[q].tick < end
+        b = cal.link[b]
+    c.cal_n -= m
+    c.due_n = m
+    c.due_in_slot = 1
+    c.cal_sorted = 0
+    return cal
+
+
+@njit(**_OPTS)
+def due_list(cal, c):
+    """Move the open window's due runs still in its slot into the due list (unsorted: the order they
+    were queued); the slot keeps its runs of later laps. Returns the calendar. O(runs in the slot)."""
+    s = c.cal_window % cal.slot.shape[0]
+    end = (c.cal_window + 1) * c.window
     n = 0
     b = cal.slot[s, 0]
     while b >= 0:
         n += cal.fill[b]
         b = cal.link[b]
     cal = _room(cal, n)
-    keys, runs = cal.keys, cal.runs
-    # NOTE: keys point into the pool: the runs are copied once, in time order, after the sort
+    runs, due = cal.runs, cal.due
     m = 0
     b = cal.slot[s, 0]
     while b >= 0:
         for q in range(b * BLOCK, b * BLOCK + cal.fill[b]):
-            if runs[q].tick < t0 + W:
-                keys[m] = ((runs[q].tick - t0) << 32) | q
+            if runs[q].tick < end:
+                due[m] = runs[q]
                 m += 1
         b = cal.link[b]
-    _sort_keys(cal, m, W)
-    due = cal.due
-    for p in range(m):
-        x = runs[cal.keys[p] & _INDEX]
-        y = due[p]
-        y.tick, y.frac, y.w, y.lo, y.n, y.aux = x.tick, x.frac, x.w, x.lo, x.n, x.aux
-    _order_equal_ticks(due, m)
-    _keep_later_laps(cal, c, s, t0 + W, m < n)
-    c.cal_n -= m
+    if n > 0:
+        _keep_later_laps(cal, c, s, end, m < n)
     c.due_n = m
+    c.due_p = 0
+    c.due_in_slot = 0
+    c.cal_sorted = 0
     return cal
+
+
+@njit(**_OPTS)
+def release_taken(cal, c, t_end, taken):
+    """Bucket delivery took the open window's ``taken`` runs before ``t_end`` straight from its slot:
+    the slot keeps its other runs (those of a window cut by a stop time, and of later laps), the
+    blocks left over are freed."""
+    s = c.cal_window % cal.slot.shape[0]
+    n = 0
+    b = cal.slot[s, 0]
+    while b >= 0:
+        n += cal.fill[b]
+        b = cal.link[b]
+    if n > 0:
+        _keep_later_laps(cal, c, s, t_end, taken < n)
+    c.due_n -= taken
+
+
+@njit(**_OPTS)
+def sort_due(cal, c):
+    """Sort the due runs not yet taken by time, for direct delivery: keys ``(tick - window start) << 32
+    | index`` radix-sorted, the runs copied once in that order (through ``spare``, then swapped with
+    ``due``), equal ticks ordered by frac. Returns the calendar."""
+    p0, n = c.due_p, c.due_n - c.due_p
+    t0 = c.cal_window * c.window
+    keys, due = cal.keys, cal.due
+    for q in range(n):
+        keys[q] = ((due[p0 + q].tick - t0) << 32) | q
+    radix_sort(keys, cal.tmp, n, 32, tick_bits(c.window))
+    spare = cal.spare if cal.spare.size >= cal.due.size else np.empty(cal.due.size, cal.due.dtype)
+    for q in range(n):
+        spare[p0 + q] = due[p0 + (keys[q] & _INDEX)]
+    _order_equal_ticks(spare[p0:], n)
+    c.cal_sorted = 1
+    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, spare, cal.keys, cal.tmp, due)
 
 
 @njit(**_OPTS)
@@ -198,7 +262,7 @@ def _room(cal, n):
         return cal
     m = max(n, 2 * cal.keys.size)
     return Calendar(cal.runs, cal.link, cal.fill, cal.slot, np.empty(m, cal.due.dtype), np.empty(m, np.int64),
-                    np.empty(m, np.int64))
+                    np.empty(m, np.int64), cal.spare[:0])
 
 
 @njit(**_OPTS)
@@ -236,21 +300,19 @@ def _keep_later_laps(cal, c, s, end, any_kept):
         b = nxt
 
 
-@njit(**_OPTS)
-def _sort_keys(cal, n, W):
-    """Sort the n keys by time: LSD radix passes over their tick offsets within the window.
-
-    The window is never longer than the shortest delay, and per-synapse delays are int32 ticks, so
-    offsets fit in 31 bits above the 32 of the pool index.
-    """
+@njit(inline="always", **_OPTS)
+def tick_bits(W):
+    """Bits of a tick offset within a window of W ticks. The window is never longer than the
+    shortest delay, and per-synapse delays are int32 ticks, so offsets fit in 31 bits, above the 32
+    of an index in a sort key."""
     bits = 0
     while (np.int64(1) << bits) < W:
         bits += 1
-    _radix_sort(cal.keys, cal.tmp, n, 32, bits)
+    return bits
 
 
 @njit(**_OPTS)
-def _radix_sort(keys, tmp, n, shift, bits):
+def radix_sort(keys, tmp, n, shift, bits):
     """LSD radix sort of ``keys[:n]`` by their bits ``[shift, shift + bits)``, in place (``tmp``: as
     many scratch slots), in ``ceil(bits / 11)`` passes of equal digits."""
     passes = (bits + _DIGIT - 1) // _DIGIT
@@ -330,7 +392,9 @@ def next_window(cal, c, k):
 @njit(**_OPTS)
 def calendar_check(cal, c):
     """True when the calendar's invariants hold (tests): every block in exactly one chain or the free
-    list, chains' fills in range, ``cal_n`` their total, the due list sorted by time."""
+    list, chains' fills in range, ``cal_n`` their total (with the open window's due runs where
+    they are still in its slot), the due list's runs not yet taken sorted by time when
+    ``ctl.cal_sorted`` says so."""
     seen = np.zeros(c.cal_blocks, np.int64)
     total = 0
     R = cal.slot.shape[0]
@@ -358,9 +422,11 @@ def calendar_check(cal, c):
             return False
         seen[b] = 1
         b = cal.link[b]
-    if total != c.cal_n or seen.sum() != c.cal_blocks:
+    if total != c.cal_n + (c.due_n - c.due_p if c.due_in_slot else 0) or seen.sum() != c.cal_blocks:
         return False
-    for p in range(1, c.due_n):
+    if c.due_in_slot or not c.cal_sorted:
+        return True
+    for p in range(c.due_p + 1, c.due_n):
         a, r = due_run(cal, p - 1), due_run(cal, p)
         if time_lt(r.tick, r.frac, a.tick, a.frac):
             return False

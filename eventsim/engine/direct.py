@@ -40,6 +40,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
     homogeneous = not np.isnan(w_h)
     w = w_h
     discarded = 0
+    batches = 0
     for s in range(lo, hi):
         i = np.int64(targets[s])
         if not homogeneous:
@@ -64,6 +65,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
         # NOTE: first input of this batch for i: bring i up to t once, so that the same-time
         # inputs after it are summed before the single threshold test.
         r.touched = batch
+        batches += 1
         if r.model != FRAME_LIF:
             opened[n_opened] = i
             n_opened += 1
@@ -108,6 +110,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             n_opened += 1
             open_batch(r, w)
     c.discarded += discarded
+    c.batches += batches
     return n_opened, n_applied
 
 
@@ -126,7 +129,6 @@ def deliver_batch(net, st, h, due, tick, frac, side):
     syn_target, syn_weight, rowptr = net.syn_target, net.syn_weight, net.rowptr
     batch = c.batch + 1
     c.batch = batch
-    c.batches += 1
     n_opened = 0
     n_applied = 0
     batch_u0 = st.batch_u0

@@ -26,11 +26,13 @@ The algorithm (docs/architecture.md has the long version):
 * **Queue of spike groups.** A binary heap holds one entry per (spike, projection) keyed by
   ``(arrival tick, frac, source, projection)``: O(log n) per entry, not per synapse, and a
   canonical order for ties. Projections with per-synapse delays queue one run per (spike, distinct
-  delay) in a calendar instead: a ring of slots per arrival window, each window's runs radix-sorted
-  by time when it opens, O(1) per run.
-* **Gather, bucket, advance.** At a window's start everything due in it is taken off the queues in
-  time order (:func:`gather_window`); each item's targets get an entry in the bucket of their
-  neuron range, in item order (:func:`fill_entries`), so each bucket is sorted by time. Buckets are
+  delay) in a calendar instead: a ring of slots per arrival window, O(1) per run; a window's runs
+  go into the buckets as entries carrying their own time and weight, each bucket's sorted by time
+  (:func:`fill_due`, :func:`order_timed`), or, delivered directly, are radix-sorted by time.
+* **Gather, bucket, advance.** At a window's start everything due in it is taken off the heap and
+  the scheduled arrays in time order (:func:`gather_window`); each item's targets get an entry in
+  the bucket of their neuron range, in item order (:func:`fill_entries`), so each bucket is sorted
+  by time (and merged by time with its calendar entries). Buckets are
   then worked one at a time with their neurons' states in cache (:func:`process_entries`):
   same-time inputs of a neuron are summed exactly (whatever their order) and tested against
   threshold once. Small windows are

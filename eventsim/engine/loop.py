@@ -12,7 +12,7 @@ from numba import njit
 
 from eventsim.engine import generic as G
 from eventsim.engine.buckets import gather_window, process_window
-from eventsim.engine.calendar import next_window, open_window, push_row
+from eventsim.engine.calendar import due_list, next_window, open_window, push_row, sort_due
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import run_window_direct
@@ -189,12 +189,18 @@ def exact_wake_min(st, end):
 
 @njit(inline="always", **_OPTS)
 def opened(buf, c, k):
-    """The buffers with window k's calendar runs, sorted, as its due list (:func:`open_window`), once
-    per window."""
+    """The buffers with window k opened in the calendar (:func:`open_window`, once per window); when
+    the window (or the rest of it) is delivered directly, with its due runs moved into the due list
+    (:func:`due_list`) and sorted by time (:func:`sort_due`). The buckets take them from the slot and
+    sort each bucket's own."""
+    cal = buf.cal
     if c.cal_window != k:
-        cal = open_window(buf.cal, c, k)
-        buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
-    return buf
+        cal = open_window(cal, c, k)
+    if c.direct and c.due_in_slot:
+        cal = due_list(cal, c)
+    if c.direct and not c.cal_sorted:
+        cal = sort_due(cal, c)
+    return Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
 
 
 @njit(**_OPTS)

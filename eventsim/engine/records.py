@@ -55,8 +55,9 @@ GROUP = np.dtype([("ti", np.int64), ("w", np.float64), ("kind", np.int64), ("lo"
                   ("wsh", np.int64), ("src", np.int64), ("aux", np.int64)], align=True)
 """One item of the current window, in time order: time index ti; kind INPUTS (targets ``[lo, hi)``
 of the synapse table (src 0) or of the scheduled arrivals (src 1), weight w, NaN when per
-synapse at ``s + wsh``; src 2: the one target lo, weight w, a calendar run of one synapse), CURRENT
-(target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux])."""
+synapse at ``s + wsh``), CURRENT (target lo, change net.cc[aux]) or SAMPLE (target lo, net.vs[aux]).
+The calendar's runs are not items: their synapses enter the buckets as entries carrying their own
+time and weight (:func:`eventsim.engine.buckets.fill_due`)."""
 GEN = np.dtype([("t_tick", np.int64), ("t_frac", np.float64), ("V", np.float64), ("x1", np.float64),
                 ("x2", np.float64), ("E_L", np.float64), ("tau_m", np.float64), ("C_m", np.float64),
                 ("V_th", np.float64), ("V_reset", np.float64), ("V_c", np.float64), ("delta_theta", np.float64),
@@ -81,7 +82,7 @@ FRAME_LIF, GEN_LIF, GEN_QIF, GEN_LIF_PSC_EXP = 0, 1, 2, 3
 Buffers = namedtuple("Buffers", "heap out grp times time_E ent ent_w side cal")
 """Arrays the loop may regrow (returned by :func:`advance`): the spike-group heap, recorded spikes,
 the window's items, distinct times, ``E`` per (time, class) and per-target entries (item
-index, and weight when per synapse), the side buffer of batches with several inputs (SIDE) and the
+index or, for the calendar's, time index; and weight when per synapse or from the calendar), the side buffer of batches with several inputs (SIDE) and the
 calendar of delivery runs of per-synapse delays (:class:`eventsim.engine.calendar.Calendar`)."""
 
 CTL = np.dtype([
@@ -107,11 +108,15 @@ CTL = np.dtype([
     ("wake_min", np.int64),  # no neuron acts on its own before this tick (a lower bound)
     ("pending", np.int64),  # a part's next possible event at its window's end, before the exchange (loop.part_window)
     # the calendar of delivery runs (eventsim.engine.calendar)
-    ("cal_n", np.int64),  # runs in its slots (not counting the due list)
+    ("cal_n", np.int64),  # runs in its slots (not counting the due runs)
     ("cal_blocks", np.int64),  # blocks of its pool in use or on the free list
     ("cal_free", np.int64),  # first block of the free list (-1: none)
     ("cal_window", np.int64),  # the window whose runs are the due list (-1: none yet)
     ("due_n", np.int64), ("due_p", np.int64),  # due runs, and the next one to take
+    ("cal_laps", np.int64),  # a run was queued a lap or more ahead: slots may hold runs of later laps
+    ("due_in_slot", np.int64),  # the due runs are still in the window's slot (bucket delivery takes them there)
+    ("cal_sorted", np.int64),  # the due list's runs not yet taken are in time order (direct delivery sorts them)
+    ("win_times", np.int64),  # distinct times of the window's items (bucket delivery; calendar entries' after)
     # counters
     ("syn_events", np.int64),  # synaptic deliveries (including discarded ones)
     ("ext_events", np.int64),  # Poisson and scheduled arrivals (including discarded ones)
@@ -122,7 +127,7 @@ CTL = np.dtype([
     ("heap_peak", np.int64),
     ("cal_pushes", np.int64),  # delivery runs queued in the calendar
     ("windows", np.int64),
-    ("batches", np.int64),  # same-time input batches
+    ("batches", np.int64),  # input batches: (neuron, time) pairs with synaptic or scheduled inputs
     ("direct_windows", np.int64),  # windows delivered directly
     # cycles (eventsim.engine.cycles) spent in each phase of the loop, and in the whole loop
     ("cyc_gather", np.int64),  # taking a window's events off the queues (bucket mode)
