@@ -346,8 +346,7 @@ def merge(part_runs: list[PartRun]) -> Results:
     """One :class:`~eventsim.recording.Results` from every process's :class:`PartRun`, exactly as a
     one-process run gives: spikes sorted by time then id, voltages by recorder, ``counters`` summed
     over parts (``windows``: every part works the same ones, counted once; ``heap_pushes``,
-    ``heap_peak``, ``batches`` and ``direct_windows`` are the parts' own and differ from a
-    one-process run's)."""
+    ``heap_peak`` and ``direct_windows`` are the parts' own and differ from a one-process run's)."""
     if not part_runs:
         raise ValidationError("merge", "expected the results of at least one process")
     ids = np.concatenate([r.spike_ids for r in part_runs])

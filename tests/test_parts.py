@@ -36,7 +36,7 @@ def assert_identical(res, ref) -> None:
     for k in ref.voltages:
         np.testing.assert_array_equal(res.voltages[k].values, ref.voltages[k].values)
     np.testing.assert_array_equal(res.recorded, ref.recorded)
-    for k in ("spikes", "syn_events", "ext_events", "discarded", "crossing_spikes", "windows"):
+    for k in ("spikes", "syn_events", "ext_events", "discarded", "crossing_spikes", "windows", "batches"):
         assert res.counters[k] == ref.counters[k], k
 
 
