@@ -111,6 +111,18 @@ def test_compare_threads_runs_each_thread_count_and_reports_the_speed_up(tmp_pat
     assert runs[0]["record"]["spikes"] == runs[1]["record"]["spikes"]  # bit-identical for any thread count
 
 
+def test_thread_paths_runs_both_parallel_paths_with_the_same_spikes():
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("two threads need NUMBA_NUM_THREADS >= 2")
+    out = _run("thread_paths.py", "--scale", "0.22", "--duration", "5", "--rounds", "1").stdout
+    assert "threads 2 items" in out and "threads 2 buckets" in out
+    assert "same spikes in every run: True" in out
+    items_line = next(x for x in out.splitlines() if "threads 2 items" in x)
+    assert "scatter 0.00" in items_line  # the items path writes no bucket entries
+
+
 @pytest.mark.parametrize("threads", ["0", "1,1", "one"])
 def test_compare_rejects_bad_thread_counts(threads):
     proc = subprocess.run([sys.executable, str(PERF / "compare.py"), "--model", "brunel", "--duration", "10",
