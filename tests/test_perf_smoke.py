@@ -6,6 +6,7 @@ No timing assertions: this only keeps perf/bench.py and perf/compare.py from goi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,20 @@ FIELDS = ("model", "scale", "neurons", "synapses", "simulated_ms", "build_s", "c
           "peak_rss_mb", "engine", "seed", "machine", "date", "command", "versions")
 
 
+def _env() -> dict:
+    """The environment of a perf script run here: it imports the eventsim these tests import (the
+    checkout, whose Numba cache the tests before have filled), not an installed copy, whose first
+    start compiles every kernel again (over 2 minutes on 2 cores: a timeout that kills a process
+    writing Numba's cache leaves it broken for the next ones)."""
+    import eventsim
+
+    root = str(Path(eventsim.__file__).resolve().parent.parent)
+    return dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
 def _run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, str(PERF / script), *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=_env())
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 
