@@ -20,8 +20,9 @@ from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
 from eventsim.engine.parts import merge_parts, start_parts
-from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FRAME_LIF, GEN_LIF_PSC_EXP,
-                                     INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, Buffers, _OPTS, grown)
+from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
+                                     GEN_LIF_PSC_EXP, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
+                                     grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
 
 TIMED = np.int64(1) << 31
@@ -432,14 +433,14 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
         elif r.bflag != BATCH_NONE:  # close_batch, written out: inlined by Numba it ran 10 % slower here
             bt = r.bt
             if r.bflag != BATCH_REFRACTORY and add_inputs(r, nr, r.bw, time_E[bt * n_cls + r.cls]):
-                fire(r, nr, i, times[bt].tick, times[bt].frac, False, q, c, win)
+                fire(r, nr, i, times[bt].tick, times[bt].frac, FALSE, q, c, win)
             r.bflag = BATCH_NONE
         tick, frac = times[ti].tick, times[ti].frac
         e = time_E[ti * n_cls + r.cls]
         r.bt = ti
         if kind == INPUTS:
             if needs_catch_up(r, tick, frac, e):
-                catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
+                catch_up(r, nr, i, tick, frac, e, q, c, stream, win, TRUE)
             if time_lt(tick, frac, r.ref_tick, r.ref_frac):
                 r.bflag = BATCH_REFRACTORY
                 discarded += 1
@@ -448,7 +449,7 @@ def process_entries(nrn, neuron, gen, ent, ent_w, j0, j1, grp, times, time_E, cl
         elif kind == CURRENT:
             change_current(r, nr, i, tick, frac, cc[aux].value, q, c, stream, win)
         else:
-            catch_up(r, nr, i, tick, frac, e, q, c, stream, win, True)
+            catch_up(r, nr, i, tick, frac, e, q, c, stream, win, TRUE)
             voltages[vs[aux].slot] = potential(r, nr, tick, frac, q, c.base)
     c.discarded += discarded
     c.batches += batches
@@ -474,7 +475,7 @@ def finish_neurons(nrn, neuron, gen, ids, lo, hi, t_end, times, time_E, cls_q, c
         r.bt = -1
         e = class_E[r.cls]
         if needs_catch_up(r, t_end, 0.0, e):
-            catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win, False)
+            catch_up(r, nr, i, t_end, 0.0, e, q, c, stream, win, FALSE)
         t = crossing_bound(r, nr, t_end, e)
         set_wake(wake, block_min, i, r.ps_tick if r.ps_tick < t else t)
     c.side_n = 0
@@ -489,7 +490,7 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
         G.close_batch(r, nr, g, i, tick, frac, c, win)
     r.bt = -1
     if G.needs_catch_up(r, t_end, 0.0):
-        G.catch_up(r, nr, g, i, t_end, 0.0, c, stream, win, False)
+        G.catch_up(r, nr, g, i, t_end, 0.0, c, stream, win, FALSE)
     set_wake(wake, block_min, i, G.wake_tick(r))
 
 
@@ -678,14 +679,14 @@ def process_window(net, st, buf, n_g, t_end):
         bpos[b] = total
         total += bcnt[b]
         largest = max(largest, bcnt[b])
-    ent = grown(buf.ent, 0, total)
-    ent_w = grown(buf.ent_w, 0, total)
+    ent = grown(buf.ent, ZERO, total)
+    ent_w = grown(buf.ent_w, ZERO, total)
     parts = threads if c.win_n == 0 else 1  # (spikes at t = 0 of V_init >= V_th: worked in one part)
-    side = grown(buf.side, 0, parts * (largest + SIDE_SCRATCH))  # a bucket's batches: at most one entry per input
+    side = grown(buf.side, ZERO, parts * (largest + SIDE_SCRATCH))  # a bucket's batches: at most one entry per input
     if threads > 1:
         fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, c.bucket_shift, ent, ent_w)
     else:
-        fill_entries(net, grp, 0, n_g, bpos, c.bucket_shift, ent, ent_w)
+        fill_entries(net, grp, ZERO, n_g, bpos, c.bucket_shift, ent, ent_w)
     if n_timed > 0:  # the calendar's entries after each bucket's items, their times after the items'
         n_t = c.win_times
         times = grown(times, n_t, n_t + total)
@@ -699,7 +700,7 @@ def process_window(net, st, buf, n_g, t_end):
                                  st.ctls, c.bucket_shift)
         t2 = cycle_counter()
     else:
-        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, 0, bcnt.size, grp, times, time_E, cls_q, class_E, c,
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
                      stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift)
         t2 = cycle_counter()
         end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)

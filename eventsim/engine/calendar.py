@@ -246,7 +246,7 @@ def sort_due(cal, c):
     keys, due = cal.keys, cal.due
     for q in range(n):
         keys[q] = ((due[p0 + q].tick - t0) << 32) | q
-    radix_sort(keys, cal.tmp, n, 32, tick_bits(c.window))
+    radix_sort(keys, cal.tmp, n, np.int64(32), tick_bits(c.window))
     spare = cal.spare if cal.spare.size >= cal.due.size else np.empty(cal.due.size, cal.due.dtype)
     for q in range(n):
         spare[p0 + q] = due[p0 + (keys[q] & _INDEX)]

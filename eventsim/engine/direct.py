@@ -16,7 +16,7 @@ from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
                                        potential)
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
-                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, _OPTS, grown)
+                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
 
 
@@ -70,7 +70,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             opened[n_opened] = i
             n_opened += 1
             if G.needs_catch_up(r, tick, frac):
-                G.catch_up(r, neuron[i], gen[i], i, tick, frac, c, stream, win, True)
+                G.catch_up(r, neuron[i], gen[i], i, tick, frac, c, stream, win, TRUE)
                 set_wake(wake, block_min, i, G.wake_tick(r))
             if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
                 G.open_psc_batch(r, gen[i], w)
@@ -86,7 +86,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             class_E[cl] = frame_exp(tick, frac, c.base, cls_q[cl])
         e = class_E[cl]
         if needs_catch_up(r, tick, frac, e):
-            catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, True)
+            catch_up(r, neuron[i], i, tick, frac, e, cls_q[cl], c, stream, win, TRUE)
             update_wake(r, neuron[i], i, tick, e, wake, block_min)
         if time_lt(tick, frac, r.ref_tick, r.ref_frac):
             r.bflag = BATCH_NONE
@@ -228,7 +228,7 @@ def timed_sample(nrn, neuron, gen, i, tick, frac, cls_q, c, stream, win, wake, b
         return v
     q = cls_q[r.cls]
     e = frame_exp(tick, frac, c.base, q)
-    catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win, True)
+    catch_up(r, neuron[i], i, tick, frac, e, q, c, stream, win, TRUE)
     update_wake(r, neuron[i], i, tick, e, wake, block_min)
     return potential(r, neuron[i], tick, frac, q, c.base)
 

@@ -33,8 +33,8 @@ from numba import njit
 
 from eventsim.engine.clock import add_ms, draw_next_arrival, elapsed_ms, refresh_next_poisson, time_lt
 from eventsim.engine.exact_sum import add_exactly, add_inexact, rounded_sum_with
-from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, GEN_LIF,
-                                     GEN_LIF_PSC_EXP, INPUTS, MAX_AHEAD_MS, NEVER, _OPTS, record_spike)
+from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, FALSE, GEN_LIF,
+                                     GEN_LIF_PSC_EXP, INPUTS, MAX_AHEAD_MS, NEVER, TRUE, ZERO, _OPTS, record_spike)
 from eventsim.models import lif, lif_psc_exp, qif
 from eventsim.models.spec import MIN_PERIOD_MS
 
@@ -164,7 +164,7 @@ def fire(r, nr, g, i, tick, frac, v, x1, x2, crossing, c, win):
 def after_input(r, nr, g, i, tick, frac, v, x1, x2, c, win):
     """State ``(v, x1, x2)`` right after inputs at t: fire if it reached threshold, else keep it."""
     if fires(r.model, g, v, x1, x2):
-        fire(r, nr, g, i, tick, frac, v, x1, x2, False, c, win)
+        fire(r, nr, g, i, tick, frac, v, x1, x2, FALSE, c, win)
     else:
         set_state(r, g, tick, frac, v, x1, x2)
 
@@ -179,7 +179,7 @@ def own_event(r, nr, g, i, c, win):
         set_state(r, g, tick, frac, v, x1, x2)
     else:
         v, x1, x2 = state_at(r, g, tick, frac)
-        fire(r, nr, g, i, tick, frac, v, x1, x2, True, c, win)
+        fire(r, nr, g, i, tick, frac, v, x1, x2, TRUE, c, win)
 
 
 @njit(inline="always", **_OPTS)
@@ -314,7 +314,7 @@ def bucket_entry(r, nr, g, i, kind, ti, bt_tick, bt_frac, tick, frac, x, c, stre
     r.bt = ti
     if kind == INPUTS:
         if needs_catch_up(r, tick, frac):
-            catch_up(r, nr, g, i, tick, frac, c, stream, win, True)
+            catch_up(r, nr, g, i, tick, frac, c, stream, win, TRUE)
         if r.model == GEN_LIF_PSC_EXP:  # refractory or not: its currents take the input
             open_psc_batch(r, g, x)
         elif time_lt(tick, frac, r.ref_tick, r.ref_frac):
@@ -334,11 +334,11 @@ def bucket_entry(r, nr, g, i, kind, ti, bt_tick, bt_frac, tick, frac, x, c, stre
 def change_current(r, nr, g, i, tick, frac, delta, c, stream, win):
     """Add ``delta`` pA to the neuron's injected current from t on (a refractory neuron keeps its
     state: the current acts from the end of the refractory period)."""
-    catch_up(r, nr, g, i, tick, frac, c, stream, win, True)
+    catch_up(r, nr, g, i, tick, frac, c, stream, win, TRUE)
     if not time_lt(tick, frac, r.ref_tick, r.ref_frac):
         v, x1, x2 = state_at(r, g, tick, frac)
         if fires(r.model, g, v, x1, x2):  # only rounding puts V at threshold before its predicted spike
-            fire(r, nr, g, i, tick, frac, v, x1, x2, True, c, win)
+            fire(r, nr, g, i, tick, frac, v, x1, x2, TRUE, c, win)
     if time_lt(tick, frac, r.ref_tick, r.ref_frac):
         r.I += delta
         return
@@ -350,7 +350,7 @@ def change_current(r, nr, g, i, tick, frac, delta, c, stream, win):
 @njit(**_OPTS)
 def potential(r, nr, g, i, tick, frac, c, stream, win):
     """Membrane potential at t in mV, after the neuron's events up to t (a sample)."""
-    catch_up(r, nr, g, i, tick, frac, c, stream, win, True)
+    catch_up(r, nr, g, i, tick, frac, c, stream, win, TRUE)
     return state_at(r, g, tick, frac)[0]
 
 
@@ -360,9 +360,9 @@ def start(r, nr, g, i, c, win):
     v, x1, x2 = nr.V_init, 0.0, 0.0
     if fires(r.model, g, v, x1, x2):
         g.t_tick, g.t_frac = 0, 0.0
-        fire(r, nr, g, i, 0, 0.0, v, x1, x2, False, c, win)
+        fire(r, nr, g, i, ZERO, 0.0, v, x1, x2, FALSE, c, win)
     else:
-        set_state(r, g, 0, 0.0, v, x1, x2)
+        set_state(r, g, ZERO, 0.0, v, x1, x2)
 
 
 @njit(inline="always", **_OPTS)

@@ -26,7 +26,7 @@ from numba import njit, prange
 from eventsim.engine.cycles import cycle_counter
 from eventsim.engine.direct import close_opened, deliver_run, timed_current, timed_sample
 from eventsim.engine.parts import merge_parts, start_parts
-from eventsim.engine.records import BLOCK_SHIFT, CURRENT, INPUTS, SIDE_SCRATCH, Buffers, _OPTS, grown
+from eventsim.engine.records import BLOCK_SHIFT, CURRENT, INPUTS, SIDE_SCRATCH, ZERO, _OPTS, Buffers, grown
 from eventsim.engine.wakeups import set_window_end_E, wake_blocks
 
 
@@ -180,7 +180,7 @@ def deliver_window_in_parts(net, st, buf, n_g, t_end):
     c = st.ctl[0]
     t0 = cycle_counter()
     grp = buf.grp
-    side = grown(buf.side, 0, st.ctls.size * (largest_batch(grp, n_g) + SIDE_SCRATCH))
+    side = grown(buf.side, ZERO, st.ctls.size * (largest_batch(grp, n_g) + SIDE_SCRATCH))
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
     batch0 = c.batch + 1
     n_t = grp[n_g - 1].ti + 1 if n_g > 0 else 0

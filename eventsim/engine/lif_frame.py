@@ -17,8 +17,8 @@ from numba import njit
 
 from eventsim.engine.clock import (add_ms, add_ticks, draw_next_arrival, exponential_draw, frame_exp,
                                    refresh_next_poisson, set_next_poisson, time_lt)
-from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, DIRTY, FRAME_BAND, NEVER,
-                                     TICKS_PER_MS, _OPTS, record_spike)
+from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, DIRTY, FALSE, FRAME_BAND, NEVER, TICKS_PER_MS,
+                                     TRUE, _OPTS, record_spike)
 
 
 @njit(**_OPTS)
@@ -104,7 +104,7 @@ def fire_at_crossing(r, nr, i, limit_tick, limit_frac, inclusive, q, c, win):
             tick, frac = c.now, 0.0
     if not inclusive and not time_lt(tick, frac, limit_tick, limit_frac):
         return False
-    fire(r, nr, i, tick, frac, True, q, c, win)
+    fire(r, nr, i, tick, frac, TRUE, q, c, win)
     return True
 
 
@@ -125,7 +125,7 @@ def catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
     arrivals in registers"); the rest of the catch-up stays a call.
     """
     m = r.ps_m
-    if (r.thr >= 0.0 and nr.ps_hi - nr.ps_lo == 1 and m >= 0
+    if (r.thr >= 0.0 and r.ps_one and m >= 0
             and time_lt(r.ps_tick, r.ps_frac, tick, frac)):
         poisson_run(r, nr, i, m, stream[m], tick, frac, q, c, win)
     else:
@@ -152,15 +152,15 @@ def catch_up_general(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
             else:
                 e = frame_exp(pt, pf, c.base, q)
                 if crossing_due(r, pt, pf, e):
-                    fire_at_crossing(r, nr, i, pt, pf, True, q, c, win)
+                    fire_at_crossing(r, nr, i, pt, pf, TRUE, q, c, win)
                     continue  # the arrival is examined again, now against the new state
                 if r.thr < 0.0:
                     r.ctick = DIRTY
                 if add_inputs(r, nr, sr.weight, e):
-                    fire(r, nr, i, pt, pf, False, q, c, win)
+                    fire(r, nr, i, pt, pf, FALSE, q, c, win)
             c.ext_events += 1
             draw_next_arrival(sr, pt, pf)
-            if nr.ps_hi - nr.ps_lo == 1:
+            if r.ps_one:
                 set_next_poisson(r, m, sr)
             else:
                 refresh_next_poisson(r, nr, stream)
@@ -198,7 +198,7 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
             u = u0 + w * e
             if reaches(r, nr, u0, u, w, e):
                 r.U = u
-                fire(r, nr, i, pt, pf, False, q, c, win)
+                fire(r, nr, i, pt, pf, FALSE, q, c, win)
                 u, ref_tick, ref_frac = r.U, r.ref_tick, r.ref_frac
         state, gap = exponential_draw(state, rate)
         pt, pf = add_ms(pt, pf, gap)
@@ -318,7 +318,7 @@ def close_batch(r, nr, i, tick, frac, e_t, q, c, win):
         return False
     s = r.bw
     if add_inputs(r, nr, s, e_t):
-        fire(r, nr, i, tick, frac, False, q, c, win)
+        fire(r, nr, i, tick, frac, FALSE, q, c, win)
         return True
     return s > 0.0 and r.thr < 0.0
 
@@ -327,7 +327,7 @@ def close_batch(r, nr, i, tick, frac, e_t, q, c, win):
 def change_current(r, nr, i, tick, frac, delta, q, c, stream, win):
     """Add ``delta`` pA to neuron i's injected current from t on."""
     e_t = frame_exp(tick, frac, c.base, q)
-    catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, True)
+    catch_up(r, nr, i, tick, frac, e_t, q, c, stream, win, TRUE)
     r.I += delta
     v_inf = nr.E_L + r.I * nr.R_m
     refractory = time_lt(tick, frac, r.ref_tick, r.ref_frac)

@@ -19,7 +19,7 @@ from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.items import deliver_window_in_parts
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
-from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, REBASE_EXPONENT, Buffers, _OPTS, grown
+from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, REBASE_EXPONENT, _OPTS, Buffers, grown
 from eventsim.engine.wakeups import set_wake, update_wake
 
 
@@ -107,7 +107,7 @@ def start(net, st):
         r.U = nr.V_init - r.V_inf
         predict_clean_crossing(r, nr, np.int64(0), 0.0, nr.V_init)
         if nr.V_init >= nr.V_th:
-            fire(r, nr, i, np.int64(0), 0.0, False, net.cls_q[r.cls], c, st.win)
+            fire(r, nr, i, np.int64(0), 0.0, FALSE, net.cls_q[r.cls], c, st.win)
         update_wake(r, nr, i, np.int64(0), 1.0, st.wake, st.block_min)
     c.wake_min = st.block_min.min()
     c.started = 1

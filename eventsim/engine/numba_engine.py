@@ -275,7 +275,8 @@ def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = Non
     # thr = +inf keeps the frame's code from touching a generic neuron's fields (open_batch's ctick)
     nrn = _records(K.NSTATE, n, U=0.0, thr=np.where(frame, p.V_th - v_inf, np.inf), V_inf=v_inf, I=p.I_e,
                    cls=net.neuron["tau_class"], model=codes, ps_tick=K.NEVER, ps_m=-1,
-                   ctick=np.where(frame, K.DIRTY, K.NEVER), bt=-1, chain=-1)
+                   ctick=np.where(frame, K.DIRTY, K.NEVER), bt=-1, chain=-1,
+                   ps_one=np.diff(p.neuron_ps_ptr) == 1)
     if window is None:
         window = window_ticks(p, frame_tau_min(p))
     per_neuron = window_spike_bound(p, window) or _GROWN_FROM_PER_NEURON

@@ -18,7 +18,8 @@ NEURON = np.dtype([("tau_class", np.int64), ("pop", np.int64), ("ps_lo", np.int6
 """Static per-neuron parameters (t_ref in ticks; Poisson streams ps_lo..ps_hi)."""
 
 NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64), ("ref_frac", np.float64),
-                   ("bt", np.int32), ("bflag", np.int16), ("model", np.int16), ("bw", np.float64), ("cls", np.int32),
+                   ("bt", np.int32), ("bflag", np.int8), ("ps_one", np.int8), ("model", np.int16), ("bw", np.float64),
+                   ("cls", np.int32),
                    ("ps_m", np.int32),
                    ("slack", np.float64),
                    ("ps_tick", np.int64), ("ps_frac", np.float64), ("ctick", np.int64), ("cfrac", np.float64),
@@ -28,7 +29,8 @@ NSTATE = np.dtype([("U", np.float64), ("thr", np.float64), ("ref_tick", np.int64
 what an input reads: U = (V - V_inf) exp((t - base)/tau_m), thr = V_th - V_inf, refractory end,
 the open input batch (time index bt of the window, -1 if none since the window began; bflag
 BATCH_NONE / BATCH_OPEN / BATCH_MULTI / BATCH_REFRACTORY; bw its first weight, mV, added to U
-when the batch closes), the time-constant class and the Poisson stream of the earliest pending
+when the batch closes), ``ps_one`` (1: exactly one Poisson stream: the common catch-up then reads
+no NEURON line), the time-constant class and the Poisson stream of the earliest pending
 arrival (ps_m, -1 if none), the frame's V-space rounding allowance ``slack`` (mV,
 :func:`set_v_inf`) and the neuron's path ``model`` (FRAME_LIF: the fields above; otherwise its GEN
 record holds the model state, and U, thr, slack and V_inf are unused). The second: that arrival's
@@ -155,6 +157,11 @@ REBASE_EXPONENT = 100.0  # rebase the frame when exp() arguments would pass this
 SIDE_SCRATCH = 64  # side-buffer records kept free after the chains, rounded_sum's scratch (<= 40 partials)
 FRAME_BAND = 2.0 ** -49  # 16 float64 roundings: the frame's threshold margin is trusted beyond this
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
+ZERO = np.int64(0)
+TRUE, FALSE = np.bool_(True), np.bool_(False)
+# NOTE: call sites pass these, not the literals 0, True, False: a literal argument to a compiled function
+# that is not inlined makes Numba compile a copy of it specialised on that value (36 such copies were
+# 10 % of the engine's machine code, and of its first compile).
 # NOTE: a call that LLVM does not inline costs ~12 ns per array argument (reference counting), and
 # passing a Net or State tuple costs ~300 ns. Hence: functions on the per-delivery and
 # per-Poisson-arrival path take records (plain pointers) and the few arrays they need, and loops

@@ -10,7 +10,7 @@ from numba import njit
 from eventsim.engine import generic as G
 from eventsim.engine.clock import frame_exp
 from eventsim.engine.lif_frame import catch_up, crossing_bound, needs_catch_up
-from eventsim.engine.records import BLOCK_SHIFT, FRAME_LIF, NEVER, _OPTS
+from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, ZERO, _OPTS
 
 
 @njit(**_OPTS)
@@ -48,7 +48,7 @@ def end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake,
     in which few neurons can fire by themselves costs little more than its block scan. Leaves
     the smallest wake-up of all in ``c.wake_min``.
     """
-    c.wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min, 0,
+    c.wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min, ZERO,
                              block_min.size)
 
 
@@ -67,14 +67,14 @@ def wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, b
             if wake[i] < t_end:
                 r, nr = nrn[i], neuron[i]
                 if r.model != FRAME_LIF:
-                    G.catch_up(r, nr, gen[i], i, t_end, 0.0, c, stream, win, False)
+                    G.catch_up(r, nr, gen[i], i, t_end, 0.0, c, stream, win, FALSE)
                     wake[i] = G.wake_tick(r)
                     if wake[i] < m:
                         m = wake[i]
                     continue
                 e = class_E[r.cls]
                 if needs_catch_up(r, t_end, 0.0, e):
-                    catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win, False)
+                    catch_up(r, nr, i, t_end, 0.0, e, cls_q[r.cls], c, stream, win, FALSE)
                 t = crossing_bound(r, nr, t_end, e)
                 wake[i] = r.ps_tick if r.ps_tick < t else t
             if wake[i] < m:
