@@ -316,7 +316,7 @@ def _simulate(sc, stop: _StopSignals, notice: bool, bar: bool):
     """
     from eventsim.profiling import timed_run
 
-    message = "eventsim: compiling the engine (once, about a minute)..."
+    message = "eventsim: compiling the engine (once, a few minutes)..."
     timer = threading.Timer(COMPILE_NOTICE_S, _say, (message, sys.stderr))
     timer.daemon = True
 

@@ -374,7 +374,7 @@ def test_python_m_eventsim_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "layer" in r.stdout and "output:" in r.stdout
     # no progress bar off a terminal; the compile notice only with a cold Numba cache
-    assert r.stderr in ("", "eventsim: compiling the engine (once, about a minute)...\n")
+    assert r.stderr in ("", "eventsim: compiling the engine (once, a few minutes)...\n")
     z = np.load(tmp_path / "r" / "spikes.npz")
     first = z["times"][z["ids"] == 0]
     assert first.size and first[0] == 10.5  # the two table rows that arrive together at 10.5 ms

@@ -120,7 +120,7 @@ def test_ctrl_c_during_the_first_compile_quits_at_once(tmp_path):
     proc.wait(timeout=60)
     reader.join(timeout=10)
     assert proc.returncode == 130 and time.monotonic() - t_kill < 10.0
-    assert lines == ["eventsim: compiling the engine (once, about a minute)...\n",
+    assert lines == ["eventsim: compiling the engine (once, a few minutes)...\n",
                      "eventsim: interrupted by SIGINT before the simulation started; nothing written\n"]
     assert leftovers(tmp_path) == ["numba-cache"]
 
@@ -164,7 +164,7 @@ def test_compile_notice_only_when_the_first_call_is_slow(tmp_path, monkeypatch, 
     monkeypatch.setattr(cli, "COMPILE_NOTICE_S", 0.1)
     dc = [str(SCENARIOS / "single_lif_dc.toml"), "--set", "run.duration=10"]
     assert cli.main(["run", *dc, "-o", str(tmp_path / "a")]) == 0
-    assert capsys.readouterr().err == "eventsim: compiling the engine (once, about a minute)...\n"
+    assert capsys.readouterr().err == "eventsim: compiling the engine (once, a few minutes)...\n"
     assert cli.main(["run", *dc, "-o", str(tmp_path / "b"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(cli, "COMPILE_NOTICE_S", 5.0)
