@@ -258,7 +258,8 @@ def format_profile(d: dict) -> str:
             by_act[a] += v
         rows.append((f"time by activity (% of {d['samples']:,} samples)", ""))
         rows += [(f"  {a}", f"{100 * v:.1f}") for a, v in by_act.most_common()]
-        rows += [(f"  {p}: {a}", f"{100 * v:.1f}") for (p, a), v in activity.items()]
+        rows.append(("  by phase", ""))
+        rows += [(f"    {p}: {a}", f"{100 * v:.1f}") for (p, a), v in activity.items() if v >= 5e-4]
     if d.get("interrupted"):
         rows.append(("interrupted", True))
     width = max(len(k) for k, _ in rows) + 2

@@ -60,6 +60,7 @@ def test_reference_engine_has_no_phases():
     d = profile(_net("reference", 30), 5.0)
     assert d["phases"] == {}
     assert "time by phase" not in format_profile(d)
+    assert d["samples"] is None and "time by activity" not in format_profile(d)
 
 
 # ----------------------------------------------------------------------------- time by activity (sampled)
