@@ -32,8 +32,8 @@ import math
 from numba import njit
 
 from eventsim.engine.clock import add_ms, draw_next_arrival, elapsed_ms, refresh_next_poisson, time_lt
-from eventsim.engine.exact_sum import add_exactly, add_inexact, rounded_sum_with
 from eventsim.engine.cycles import ACT_CROSSING, ACT_POISSON, activity_of, mark_activity
+from eventsim.engine.exact_sum import add_exactly, add_inexact, rounded_sum_with
 from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, GEN_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, MAX_AHEAD_MS, NEVER, _OPTS, record_spike)
 from eventsim.models import lif, lif_psc_exp, qif
