@@ -4,15 +4,24 @@
 uses it); :func:`profile` (or :func:`profile_of` a finished run) adds sizes, counters and peak
 memory and returns a flat dict that :func:`format_profile` prints as a table (``eventsim
 profile``; perf/ scripts reuse both).
+
+Two views of the simulation's time: the compiled loop's cycles per phase (:func:`phase_table`,
+always counted), and what the loop was doing, sampled every millisecond by an
+:class:`ActivitySampler` thread while it runs (``timed_run(..., sample=True)``,
+:func:`activity_table`): deliveries, Poisson arrivals, threshold crossings, per phase. The work
+within a phase is too fine-grained to time (tens of ns per arrival), so it is sampled instead.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["RunRecord", "timed_run", "profile", "profile_of", "format_profile", "peak_rss_bytes"]
+__all__ = ["RunRecord", "timed_run", "profile", "profile_of", "format_profile", "peak_rss_bytes", "ActivitySampler",
+           "activity_table"]
 
 
 @dataclass
@@ -24,9 +33,57 @@ class RunRecord:
     compile_s: float
     simulate_s: float
     interrupted: bool
+    activity: Counter | None = None  # samples per (phase, activity) code (ActivitySampler), when sampled
 
 
-def timed_run(net, duration: float, progress=None, on_phase=None) -> RunRecord:
+class ActivitySampler:
+    """A thread that reads what the compiled loop is doing (``engine.activity_now()``: the CTL
+    fields written by :func:`eventsim.engine.cycles.mark_phase` and ``mark_activity``) every
+    ``interval_s`` seconds while the loop runs; the loop releases the GIL, so the reads see it
+    working. Use it as a context manager: it stops and joins its thread on leaving, exceptions and
+    ``KeyboardInterrupt`` included.
+
+    Parameters
+    ----------
+    engine : NumbaEngine
+        The engine of the run (anything with ``activity_now() -> (phase, activity)``).
+    interval_s : float
+        Time between samples, s (default 1 ms). Samples are taken in wall time: a share of
+        samples is a share of the simulation's wall time.
+
+    Attributes
+    ----------
+    counts : collections.Counter
+        Samples per ``(phase, activity)`` code pair (:data:`eventsim.engine.cycles.ACTIVITY_NAMES`).
+    """
+
+    def __init__(self, engine, interval_s: float = 1e-3):
+        self.counts = Counter()
+        self.interval_s = interval_s
+        self._read = engine.activity_now
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="eventsim-activity-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        read, counts, done, dt = self._read, self.counts, self._done, self.interval_s
+        while not done.wait(dt):
+            counts[read()] += 1
+
+    def __enter__(self) -> "ActivitySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop sampling and join the thread (at most one interval)."""
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def timed_run(net, duration: float, progress=None, on_phase=None, sample: bool = False) -> RunRecord:
     """Prepare, compile and simulate ``net`` for ``duration`` ms, timing each phase.
 
     Parameters
@@ -41,6 +98,10 @@ def timed_run(net, duration: float, progress=None, on_phase=None) -> RunRecord:
     on_phase : callable, optional
         ``on_phase(name)``, called as each phase begins with ``"build"``, ``"compile"`` and
         ``"simulate"`` (``eventsim run`` handles signals differently before the simulation).
+    sample : bool
+        Sample what the compiled loop does every millisecond during the simulation
+        (:class:`ActivitySampler`; ``RunRecord.activity``). Default False; an engine without
+        ``activity_now`` (the reference engine) is not sampled.
 
     Returns
     -------
@@ -61,12 +122,19 @@ def timed_run(net, duration: float, progress=None, on_phase=None) -> RunRecord:
     t2 = time.perf_counter()
     phase("simulate")
     interrupted = False
+    sampler = None
+    if sample and hasattr(net.engine, "activity_now"):
+        sampler = ActivitySampler(net.engine)
+        sampler.__enter__()
     try:
         net.run(duration, progress=progress)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if sampler is not None:
+            sampler.stop()
     t3 = time.perf_counter()
-    return RunRecord(net.results, t1 - t0, t2 - t1, t3 - t2, interrupted)
+    return RunRecord(net.results, t1 - t0, t2 - t1, t3 - t2, interrupted, sampler and sampler.counts)
 
 
 def peak_rss_bytes() -> int | None:
@@ -79,9 +147,10 @@ def peak_rss_bytes() -> int | None:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def profile(net, duration: float, progress=None) -> dict:
-    """Run ``net`` for ``duration`` ms and return where the time went (:func:`profile_of`)."""
-    return profile_of(net, timed_run(net, duration, progress))
+def profile(net, duration: float, progress=None, sample: bool = True) -> dict:
+    """Run ``net`` for ``duration`` ms and return where the time went (:func:`profile_of`), what the
+    loop did sampled every millisecond unless ``sample`` is False."""
+    return profile_of(net, timed_run(net, duration, progress, sample=sample))
 
 
 def profile_of(net, rec: RunRecord) -> dict:
@@ -92,7 +161,10 @@ def profile_of(net, rec: RunRecord) -> dict:
     dict
         ``build_s, compile_s, simulate_s, simulated_ms, neurons, synapses, connectivity_bytes,
         bytes_per_synapse, spikes, events (syn_events + ext_events), events_per_s, ns_per_event,
-        peak_rss_bytes, interrupted`` and every engine counter under ``counters``.
+        peak_rss_bytes, interrupted``, every engine counter under ``counters``, seconds per phase
+        under ``phases`` (:func:`phase_table`), the share of samples per (phase, activity) under
+        ``activity`` (:func:`activity_table`) and their number under ``samples`` (None when not
+        sampled).
     """
     p = net.prepare()
     counters = dict(rec.results.counters)
@@ -107,7 +179,32 @@ def profile_of(net, rec: RunRecord) -> dict:
         events_per_s=events / sim if sim > 0 else 0.0,
         ns_per_event=sim * 1e9 / events if events else 0.0,
         peak_rss_bytes=peak_rss_bytes(), interrupted=rec.interrupted, counters=counters, phases=phases,
+        activity=activity_table(rec.activity), samples=None if rec.activity is None else sum(rec.activity.values()),
     )
+
+
+def activity_table(counts) -> dict:
+    """Share of the samples of an :class:`ActivitySampler` per ``(phase, activity)`` name pair, largest
+    first; the shares sum to 1. Phases are :data:`eventsim.engine.records.PHASE_NAMES`, ``other``
+    (in the loop, between its phases) and ``outside`` (Python between the compiled calls); activities
+    :data:`eventsim.engine.cycles.ACTIVITY_NAMES`. Empty without samples."""
+    if not counts:
+        return {}
+    from eventsim.engine.cycles import ACTIVITY_NAMES, PH_LOOP, PH_OUTSIDE
+    from eventsim.engine.records import PHASE_NAMES
+
+    def phase(p):
+        return {PH_LOOP: "other", PH_OUTSIDE: "outside"}.get(p) or (PHASE_NAMES[p] if 0 <= p < len(PHASE_NAMES)
+                                                                   else f"phase {p}")
+
+    def act(a):
+        return ACTIVITY_NAMES[a] if 0 <= a < len(ACTIVITY_NAMES) else f"activity {a}"
+
+    total = sum(counts.values())
+    shares = Counter()
+    for (p, a), n in counts.items():
+        shares[phase(p), act(a)] += n / total
+    return dict(shares.most_common())
 
 
 def phase_table(cycles: dict | None, simulate_s: float) -> dict:
@@ -154,6 +251,15 @@ def format_profile(d: dict) -> str:
         events = d["events"]
         rows.append(("time by phase (s, ns/event)", ""))
         rows += [(f"  {k}", f"{v:.4g}  {v * 1e9 / events if events else 0.0:6.1f}") for k, v in phases.items()]
+    activity = d.get("activity") or {}
+    if d.get("samples") is not None:  # sampled (an empty table: the run was shorter than one interval)
+        by_act = Counter()
+        for (_, a), v in activity.items():
+            by_act[a] += v
+        rows.append((f"time by activity (% of {d['samples']:,} samples)", ""))
+        rows += [(f"  {a}", f"{100 * v:.1f}") for a, v in by_act.most_common()]
+        rows.append(("  by phase", ""))
+        rows += [(f"    {p}: {a}", f"{100 * v:.1f}") for (p, a), v in activity.items() if v >= 5e-4]
     if d.get("interrupted"):
         rows.append(("interrupted", True))
     width = max(len(k) for k, _ in rows) + 2

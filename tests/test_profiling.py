@@ -1,10 +1,15 @@
-"""Where a run's time goes: the compiled loop's cycle counts per phase (eventsim.profiling.phase_table)."""
+"""Where a run's time goes: the compiled loop's cycle counts per phase (eventsim.profiling.phase_table) and
+what it was doing, sampled (eventsim.profiling.ActivitySampler, activity_table)."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import eventsim
+from eventsim.engine.cycles import ACTIVITY_NAMES
 from eventsim.engine.numba_engine import PHASE_NAMES
-from eventsim.profiling import format_profile, profile
+from eventsim.profiling import activity_table, format_profile, profile, timed_run
 
 
 def _net(engine: str, n: int = 300) -> eventsim.Network:
@@ -55,3 +60,65 @@ def test_reference_engine_has_no_phases():
     d = profile(_net("reference", 30), 5.0)
     assert d["phases"] == {}
     assert "time by phase" not in format_profile(d)
+    assert d["samples"] is None and "time by activity" not in format_profile(d)
+
+
+# ----------------------------------------------------------------------------- time by activity (sampled)
+def _unconnected(n: int, poisson_hz: float = 0.0, **params) -> eventsim.Network:
+    net = eventsim.Network(seed=5, engine="numba")
+    pop = net.add_population("p", n, **params)
+    if poisson_hz:
+        net.add_poisson(pop, rate=poisson_hz, weight=0.1)
+    return net
+
+
+def _sampled(net, duration: float) -> dict:
+    rec = timed_run(net, duration, sample=True)
+    assert sum(rec.activity.values()) > 20, "too few samples: lengthen the run"
+    return activity_table(rec.activity)
+
+
+def _share(table: dict, activity: str) -> float:
+    return sum(v for (_, a), v in table.items() if a == activity)
+
+
+def test_activity_shares_sum_to_one():
+    table = _sampled(_net("numba", 2100), 400.0)
+    assert abs(sum(table.values()) - 1.0) < 1e-9
+    assert all(p in {*PHASE_NAMES, "other", "outside"} and a in ACTIVITY_NAMES for p, a in table)
+
+
+def test_poisson_only_network_is_mostly_poisson():
+    table = _sampled(_unconnected(2000, 20000.0, V_th=1e3), 300.0)  # no spikes: the run is the Poisson arrivals
+    assert _share(table, "poisson") > 0.5
+    assert _share(table, "crossing") == 0.0
+
+
+def test_constant_current_network_shows_crossings():
+    table = _sampled(_unconnected(20000, V_th=-55.0, I_e=500.0, t_ref=0.1), 300.0)
+    assert _share(table, "crossing") > 0.05
+    assert _share(table, "poisson") == 0.0
+
+
+def test_sampler_stops_on_interrupt():
+    net = _net("numba")
+    net.prepare()
+    net.run(0.0)
+
+    def interrupt(t_ms):
+        raise KeyboardInterrupt
+
+    before = {t.name for t in threading.enumerate()}
+    rec = timed_run(net, 1e6, progress=interrupt, sample=True)
+    assert rec.interrupted
+    assert "eventsim-activity-sampler" not in {t.name for t in threading.enumerate()} - before
+
+
+def test_profile_cli_prints_time_by_activity(capsys):
+    from eventsim.cli import main
+
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "brunel_delta.toml"
+    sets = ["populations.exc.size=2000", "populations.inh.size=500", "run.duration=200"]
+    assert main(["profile", str(scenario), *(a for s in sets for a in ("--set", s))]) == 0
+    out = capsys.readouterr().out
+    assert "time by activity" in out and "poisson" in out and "deliver" in out

@@ -14,7 +14,8 @@ from numba import njit, prange
 from eventsim.engine import generic as G
 from eventsim.engine.calendar import BLOCK, release_taken, tick_bits
 from eventsim.engine.clock import frame_exp, time_lt
-from eventsim.engine.cycles import cycle_counter
+from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_BUCKETS, PH_LOOP, PH_SCATTER, PH_WINDOW_END, cycle_counter,
+                                   mark_activity, mark_phase)
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
@@ -506,6 +507,7 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     the engine's compile time.
     """
     n = nrn.size
+    mark_activity(c, ACT_DELIVER)  # the Poisson arrivals and crossings within mark themselves
     for b in range(b0, b1):
         k = bcnt[b]
         if k > 0:
@@ -517,6 +519,7 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
                                         cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
             finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
                            stream, win, wake, block_min, side)
+    mark_activity(c, ACT_NONE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -667,6 +670,7 @@ def process_window(net, st, buf, n_g, t_end):
     bcnt, bpos, wake, block_min, class_E = st.bcnt, st.bpos, st.wake, st.block_min, st.class_E
     grp, times, time_E, touched, gen = buf.grp, buf.times, buf.time_E, st.ids, st.gen
     t0 = cycle_counter()
+    mark_phase(c, PH_SCATTER)
     threads = st.ctls.size
     if threads > 1:
         item_bounds = split_items(grp, n_g, threads)
@@ -694,6 +698,7 @@ def process_window(net, st, buf, n_g, t_end):
         fill_due(buf.cal, c, t_end, bpos, c.bucket_shift, ent, ent_w, times, net.syn_target, net.syn_weight, net.proj)
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     t1 = cycle_counter()
+    mark_phase(c, PH_BUCKETS)
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
         work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                                  win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
@@ -703,8 +708,10 @@ def process_window(net, st, buf, n_g, t_end):
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
                      stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift)
         t2 = cycle_counter()
+        mark_phase(c, PH_WINDOW_END)
         end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
     c.cyc_scatter += t1 - t0
     c.cyc_buckets += t2 - t1
+    mark_phase(c, PH_LOOP)
     c.cyc_window_end += cycle_counter() - t2
     return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side, buf.cal)

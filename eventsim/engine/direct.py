@@ -10,7 +10,8 @@ from numba import njit
 from eventsim.engine import generic as G
 from eventsim.engine.calendar import due_first, due_run
 from eventsim.engine.clock import frame_exp, time_lt
-from eventsim.engine.cycles import cycle_counter
+from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_DIRECT, PH_LOOP, PH_WINDOW_END, cycle_counter,
+                                   mark_activity, mark_phase)
 from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
@@ -127,6 +128,7 @@ def deliver_batch(net, st, h, due, tick, frac, side):
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
     stream, win, opened, wake, block_min, gen = st.stream, st.win, st.ids, st.wake, st.block_min, st.gen
     syn_target, syn_weight, rowptr = net.syn_target, net.syn_weight, net.rowptr
+    mark_activity(c, ACT_DELIVER)  # the whole batch (the Poisson arrivals and crossings within mark themselves)
     batch = c.batch + 1
     c.batch = batch
     n_opened = 0
@@ -163,6 +165,7 @@ def deliver_batch(net, st, h, due, tick, frac, side):
                                           frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
                                           batch_u0, n_applied, wake, block_min, side)
     close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min)
+    mark_activity(c, ACT_NONE)
     return side
 
 
@@ -242,6 +245,7 @@ def run_window_direct(net, st, h, cal, t_end, side):
     """
     c = st.ctl[0]
     t0 = cycle_counter()
+    mark_phase(c, PH_DIRECT)
     while True:
         kind, tick, frac = next_kind(net, c, h)
         done = kind < 0 or tick >= t_end
@@ -257,9 +261,11 @@ def run_window_direct(net, st, h, cal, t_end, side):
         else:
             timed_actions(net, st, kind, tick, frac)
     t1 = cycle_counter()
+    mark_phase(c, PH_WINDOW_END)
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
     end_of_window(st.nrn, net.neuron, st.gen, t_end, net.cls_q, st.class_E, c, st.stream, st.win, st.wake,
                   st.block_min)
     c.cyc_direct += t1 - t0
+    mark_phase(c, PH_LOOP)
     c.cyc_window_end += cycle_counter() - t1
     return side

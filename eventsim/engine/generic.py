@@ -32,6 +32,7 @@ import math
 from numba import njit
 
 from eventsim.engine.clock import add_ms, draw_next_arrival, elapsed_ms, refresh_next_poisson, time_lt
+from eventsim.engine.cycles import ACT_CROSSING, ACT_POISSON, activity_of, mark_activity
 from eventsim.engine.exact_sum import add_exactly, add_inexact, rounded_sum_with
 from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, FALSE, GEN_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, MAX_AHEAD_MS, NEVER, TRUE, ZERO, _OPTS, record_spike)
@@ -166,7 +167,10 @@ def after_input(r, nr, g, i, tick, frac, v, x1, x2, c, win):
     if fires(r.model, g, v, x1, x2):
         fire(r, nr, g, i, tick, frac, v, x1, x2, FALSE, c, win)
     else:
+        was = activity_of(c)
+        mark_activity(c, ACT_CROSSING)  # set_state predicts the next crossing (time_to_spike)
         set_state(r, g, tick, frac, v, x1, x2)
+        mark_activity(c, was)
 
 
 @njit(**_OPTS)
@@ -196,13 +200,16 @@ def catch_up(r, nr, g, i, tick, frac, c, stream, win, inclusive):
     An own event at exactly t is processed only when ``inclusive`` (before an input, current change or
     sample at t), not at a window's end (it belongs to the next window).
     """
+    was = activity_of(c)
     while True:
         due = time_lt(r.ctick, r.cfrac, tick, frac) or (inclusive and r.ctick == tick and r.cfrac == frac)
         m = r.ps_m
         poisson = m >= 0 and time_lt(r.ps_tick, r.ps_frac, tick, frac)
         if due and not (poisson and time_lt(r.ps_tick, r.ps_frac, r.ctick, r.cfrac)):
+            mark_activity(c, ACT_CROSSING)
             own_event(r, nr, g, i, c, win)
         elif poisson:
+            mark_activity(c, ACT_POISSON)
             pt, pf = r.ps_tick, r.ps_frac
             if time_lt(pt, pf, r.ref_tick, r.ref_frac):
                 if receives_while_refractory(r.model):
@@ -219,6 +226,7 @@ def catch_up(r, nr, g, i, tick, frac, c, stream, win, inclusive):
             draw_next_arrival(stream[m], pt, pf)
             refresh_next_poisson(r, nr, stream)
         else:
+            mark_activity(c, was)
             return
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from eventsim.engine.cycles import cycle_counter
+from eventsim.engine.cycles import PH_DIRECT, PH_LOOP, cycle_counter, mark_phase
 from eventsim.engine.direct import close_opened, deliver_run, timed_current, timed_sample
 from eventsim.engine.parts import merge_parts, start_parts
 from eventsim.engine.records import BLOCK_SHIFT, CURRENT, INPUTS, SIDE_SCRATCH, ZERO, _OPTS, Buffers, grown
@@ -179,6 +179,7 @@ def deliver_window_in_parts(net, st, buf, n_g, t_end):
     buffers (the side buffer regrown if needed)."""
     c = st.ctl[0]
     t0 = cycle_counter()
+    mark_phase(c, PH_DIRECT)
     grp = buf.grp
     side = grown(buf.side, ZERO, st.ctls.size * (largest_batch(grp, n_g) + SIDE_SCRATCH))
     set_window_end_E(net.cls_q, st.class_E, st.class_stamp, c.base, t_end)
@@ -188,5 +189,6 @@ def deliver_window_in_parts(net, st, buf, n_g, t_end):
                               batch0, st.class_E, st.win, st.ids, st.batch_u0, side, t_end, st.ctl, st.ctls)
     c.batch = batch0 + n_t
     c.side_n = 0
+    mark_phase(c, PH_LOOP)
     c.cyc_direct += cycle_counter() - t0
     return Buffers(buf.heap, buf.out, grp, buf.times, buf.time_E, buf.ent, buf.ent_w, side, buf.cal)

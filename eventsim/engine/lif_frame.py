@@ -17,6 +17,7 @@ from numba import njit
 
 from eventsim.engine.clock import (add_ms, add_ticks, draw_next_arrival, exponential_draw, frame_exp,
                                    refresh_next_poisson, set_next_poisson, time_lt)
+from eventsim.engine.cycles import ACT_CROSSING, ACT_POISSON, activity_of, mark_activity
 from eventsim.engine.records import (BATCH_MULTI, BATCH_NONE, BATCH_OPEN, DIRTY, FALSE, FRAME_BAND, NEVER, TICKS_PER_MS,
                                      TRUE, _OPTS, record_spike)
 
@@ -88,6 +89,8 @@ def fire_at_crossing(r, nr, i, limit_tick, limit_frac, inclusive, q, c, win):
     The crossing time is kept at or after ``c.now`` (the window's start), so that a rounding of
     the frame cannot move a spike before a time that has already been reported as reached.
     """
+    was = activity_of(c)
+    mark_activity(c, ACT_CROSSING)
     if r.ctick != DIRTY:
         tick, frac = r.ctick, r.cfrac
     else:
@@ -103,8 +106,10 @@ def fire_at_crossing(r, nr, i, limit_tick, limit_frac, inclusive, q, c, win):
         if tick < c.now:
             tick, frac = c.now, 0.0
     if not inclusive and not time_lt(tick, frac, limit_tick, limit_frac):
+        mark_activity(c, was)
         return False
     fire(r, nr, i, tick, frac, TRUE, q, c, win)
+    mark_activity(c, was)
     return True
 
 
@@ -142,9 +147,11 @@ def catch_up_general(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
     ``e_t`` is ``E(t)``. Each Poisson arrival costs the frame's ``exp``, a threshold test and the
     next gap's draw (inlined; no call with an array per arrival: perf/RESULTS.md, "Poisson catch-up").
     """
+    was = activity_of(c)
     while True:
         m = r.ps_m
         if m >= 0 and time_lt(r.ps_tick, r.ps_frac, tick, frac):
+            mark_activity(c, ACT_POISSON)
             pt, pf = r.ps_tick, r.ps_frac
             sr = stream[m]
             if time_lt(pt, pf, r.ref_tick, r.ref_frac):
@@ -168,6 +175,7 @@ def catch_up_general(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
         if (not time_lt(tick, frac, r.ref_tick, r.ref_frac) and crossing_due(r, tick, frac, e_t)
                 and fire_at_crossing(r, nr, i, tick, frac, inclusive, q, c, win)):
             continue
+        mark_activity(c, was)
         return
 
 
@@ -182,6 +190,8 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
     four store-to-load round trips (stream record, neuron record) on the chain from one arrival to
     the next (perf/RESULTS.md, "Poisson arrivals in registers").
     """
+    was = activity_of(c)
+    mark_activity(c, ACT_POISSON)
     pt, pf = r.ps_tick, r.ps_frac
     w, rate, stop, state = sr.weight, sr.rate, sr.stop, sr.state
     ref_tick, ref_frac = r.ref_tick, r.ref_frac
@@ -214,6 +224,7 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
     set_next_poisson(r, m, sr)
     c.ext_events += n
     c.discarded += discarded
+    mark_activity(c, was)
 
 
 @njit(**_OPTS)

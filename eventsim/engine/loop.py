@@ -14,7 +14,7 @@ from eventsim.engine import generic as G
 from eventsim.engine.buckets import gather_window, process_window
 from eventsim.engine.calendar import due_list, next_window, open_window, push_row, sort_due
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
-from eventsim.engine.cycles import cycle_counter
+from eventsim.engine.cycles import PH_GATHER, PH_LOOP, PH_OUTSIDE, PH_QUEUE, cycle_counter, mark_phase
 from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.items import deliver_window_in_parts
@@ -139,6 +139,7 @@ def work_window(net, st, buf, t_end):
         c.direct_windows += first
     else:
         t0 = cycle_counter()
+        mark_phase(c, PH_GATHER)
         buf, n_g = gather_window(net, st, buf, t_end)
         c.cyc_gather += cycle_counter() - t0
         if c.item_parts and c.win_n == 0:
@@ -219,6 +220,7 @@ def advance(net, st, buf, stop_tick):
     """
     c = st.ctl[0]
     t_call = cycle_counter()
+    mark_phase(c, PH_LOOP)
     if c.started == 0:
         start(net, st)
     W = c.window
@@ -254,11 +256,14 @@ def advance(net, st, buf, stop_tick):
         if c.overflow or c.runaway:
             break
         t0 = cycle_counter()
+        mark_phase(c, PH_QUEUE)
         h, out, cal = flush_window(net, st, buf.heap, buf.out, buf.cal)
+        mark_phase(c, PH_LOOP)
         c.cyc_queue += cycle_counter() - t0
         buf = Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
         now = t_end
         c.now = now
+    mark_phase(c, PH_OUTSIDE)
     c.cyc_total += cycle_counter() - t_call
     return buf
 

@@ -19,6 +19,7 @@ import numpy as np
 from eventsim.engine import kernels as K
 from eventsim.engine import items, loop
 from eventsim.engine.calendar import Calendar, calendar_bytes, make_calendar, slot_count
+from eventsim.engine.cycles import PH_OUTSIDE
 from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
@@ -293,6 +294,7 @@ def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = Non
     ctl["item_parts"] = int(item_parts(net, threads))
     ctl["cal_free"] = -1
     ctl["cal_window"] = -1
+    ctl["phase_now"] = PH_OUTSIDE
     return State(
         ctl=ctl, nrn=nrn, gen=make_gen(p, codes),
         class_E=np.ones(net.cls_q.size), class_stamp=np.full(net.cls_q.size, -1, np.int64),
@@ -481,6 +483,13 @@ class NumbaEngine:
         loop (``total``), read from the processor's cycle counter (:mod:`eventsim.engine.cycles`)."""
         ctl = self.state.ctl[0]
         return {k: int(ctl[f"cyc_{k}"]) for k in (*PHASE_NAMES, "total")}
+
+    def activity_now(self) -> tuple:
+        """``(phase, activity)``: what the compiled loop is doing at this instant (CTL fields
+        ``phase_now`` and ``activity``; :mod:`eventsim.engine.cycles`). Safe to call from another
+        thread while the loop runs (it releases the GIL): two aligned 8-byte reads."""
+        ctl = self.state.ctl
+        return int(ctl["phase_now"][0]), int(ctl["activity"][0])
 
     def queue_bytes(self) -> int:
         """Bytes held by the spike-group heap, the calendar of delivery runs and the window's item and

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from eventsim.engine.cycles import ACT_NONE, ACT_PARTS, mark_activity
 from eventsim.engine.records import NEVER, _OPTS
 
 
@@ -16,6 +17,7 @@ from eventsim.engine.records import NEVER, _OPTS
 def start_parts(ctl, ctls):
     """Each part's record: a copy of the run's ``ctl`` (clock, frame base, batch stamp...) with
     the counters it adds back, its spike count and side buffer at zero."""
+    mark_activity(ctl[0], ACT_PARTS)  # until merge_parts (each part marks its own record)
     for t in range(ctls.size):
         ctls[t:t + 1] = ctl
         ct = ctls[t]
@@ -63,3 +65,4 @@ def merge_parts(ctl, ctls, win, bounds, per_neuron):
         c.win_n = dst + k
     if c.overflow:
         c.win_n = max(c.win_n, need)
+    mark_activity(c, ACT_NONE)

@@ -139,6 +139,9 @@ CTL = np.dtype([
     ("cyc_window_end", np.int64),  # neurons woken by their own Poisson arrivals or crossings
     ("cyc_queue", np.int64),  # queueing and recording a window's spikes
     ("cyc_total", np.int64),  # the whole compiled loop
+    # what the loop is doing now, for a sampling thread (eventsim.engine.cycles.mark_phase, mark_activity)
+    ("phase_now", np.int64),  # PH_*: an index into PHASE_NAMES, -1 in the loop between phases, -2 outside
+    ("activity", np.int64),  # ACT_*: an index into ACTIVITY_NAMES
 ], align=True)
 """Control scalars and counters of a run, one record (passed by pointer: no reference counting)."""
 COUNTER_NAMES = ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "heap_pushes",
