@@ -12,7 +12,6 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
-from eventsim.engine.borrowed import borrowed
 from eventsim.engine.calendar import BLOCK, release_taken, tick_bits
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import cycle_counter
@@ -70,9 +69,7 @@ def gather_window(net, st, buf, t_end):
     directly. Returns (buf, items).
     """
     c = st.ctl[0]
-    # NOTE: the heap is only popped here (pushed and regrown in flush_window): borrowed for the
-    # per-time next_kind call (eventsim.engine.borrowed); the Buffers returned keep the original
-    h, grp, times, time_E = borrowed(buf.heap), buf.grp, buf.times, buf.time_E
+    h, grp, times, time_E = buf.heap, buf.grp, buf.times, buf.time_E
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
     # with threads, the parts count (and scatter) the entries themselves, or deliver the items in parts
     counting = st.ctls.size == 1 and c.item_parts == 0
@@ -118,7 +115,7 @@ def gather_window(net, st, buf, t_end):
             else:
                 c.vs_p = p
     c.win_times = n_t
-    return Buffers(buf.heap, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, buf.cal), n_g
+    return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, buf.cal), n_g
 
 
 @njit(**_OPTS)

@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine import generic as G
-from eventsim.engine.borrowed import borrowed
 from eventsim.engine.calendar import due_first, due_run
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import cycle_counter
@@ -241,10 +240,6 @@ def run_window_direct(net, st, h, cal, t_end, side):
     Cheaper than the buckets when a window holds few inputs (their targets' states are in cache
     anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
     """
-    # NOTE: the heap and the calendar are only read and popped here (their regrowth is flush_window's,
-    # after the window), so they are borrowed: the per-batch deliver_batch and the per-event next_kind
-    # count no references to them (eventsim.engine.borrowed). The side buffer may be regrown: not it.
-    h, cal = borrowed(h), borrowed(cal)
     c = st.ctl[0]
     t0 = cycle_counter()
     while True:
