@@ -17,6 +17,12 @@ medians B/A of ``sim_s`` (below 1: B is faster), and whether both sides produced
 count (a refactor that claims identical results should show ``same spikes: yes``). The last line on
 stdout is one JSON record with everything, also appended to ``--out`` when given.
 
+``--cpu`` compares ``sim_cpu_s`` instead: the CPU seconds of the simulation (``time.process_time``
+in bench.py), which other processes' load on a shared machine disturbs far less than the wall
+time (the ratio then is ``ratio_cpu_b_over_a``, and ``metric`` says which was compared). Both sides'
+bench.py must report it: for a version from before it, pass a folder holding that version's
+``eventsim`` with a newer ``perf/bench.py``.
+
 Only ratios from one invocation compare: the same commit ran 1.5x faster on another CPU.
 """
 
@@ -33,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 KEYS = ("sim_s", "build_s", "events_per_s")
+CPU = "sim_cpu_s"
 
 
 def checkout(spec: str, tmp: Path, label: str) -> tuple[Path, str]:
@@ -62,6 +69,9 @@ def run_side(folder: Path, args, env: dict) -> dict:
                            cwd=folder)
     if out.status != "ok":
         raise SystemExit(f"ab.py: error: {folder}: bench.py {out.status}: {out.reason}")
+    if args.cpu and CPU not in out.record:
+        raise SystemExit(f"ab.py: error: --cpu: {folder}/perf/bench.py does not report {CPU} (an older version: "
+                         "use a folder with that eventsim and a newer perf/bench.py)")
     return out.record
 
 
@@ -77,30 +87,37 @@ def alternate(sides: dict, args) -> dict:
         for label in order:
             rec = run_side(sides[label], args, env)
             records[label].append(rec)
-            print(f"[round {rnd + 1}/{args.rounds}] {label}: sim {rec['sim_s']:.3f} s", file=sys.stderr, flush=True)
+            cpu = f", cpu {rec[CPU]:.3f} s" if args.cpu else ""
+            print(f"[round {rnd + 1}/{args.rounds}] {label}: sim {rec['sim_s']:.3f} s{cpu}", file=sys.stderr,
+                  flush=True)
     return records
 
 
 def report(records: dict, described: dict, args) -> dict:
-    stats = {label: {k: _common.summary(r[k] for r in recs) for k in KEYS} for label, recs in records.items()}
+    keys = KEYS + ((CPU,) if args.cpu else ())
+    stats = {label: {k: _common.summary(r[k] for r in recs) for k in keys} for label, recs in records.items()}
     spikes = {label: sorted({r["spikes"] for r in recs}) for label, recs in records.items()}
     ratio = stats["b"]["sim_s"]["median"] / stats["a"]["sim_s"]["median"]
+    extra = {"ratio_cpu_b_over_a": stats["b"][CPU]["median"] / stats["a"][CPU]["median"]} if args.cpu else {}
     return {"model": args.model, "scale": args.scale, "duration_ms": args.duration, "rounds": args.rounds,
             "a": described["a"], "b": described["b"], "stats": stats, "spikes": spikes,
             "same_spikes": spikes["a"] == spikes["b"] and len(spikes["a"]) == 1, "ratio_sim_b_over_a": ratio,
+            "metric": CPU if args.cpu else "sim_s", **extra,
             "machine": _common.machine(), "date": _common.now(), "command": _common.command_line()}
 
 
 def table(rec: dict) -> str:
+    m = rec["metric"]
+    ratio = rec["ratio_cpu_b_over_a"] if m == CPU else rec["ratio_sim_b_over_a"]
     rows = []
     for label in ("a", "b"):
         s = rec["stats"][label]
-        rows.append([f"{label}: {rec[label]}", s["sim_s"]["min"], s["sim_s"]["median"], s["sim_s"]["max"],
+        rows.append([f"{label}: {rec[label]}", s[m]["min"], s[m]["median"], s[m]["max"],
                      s["build_s"]["median"], s["events_per_s"]["median"] / 1e6])
-    head = ["version", "sim_s min", "sim_s median", "sim_s max", "build_s median", "M events/s median"]
-    verdict = "faster" if rec["ratio_sim_b_over_a"] < 1 else "slower"
+    head = ["version", f"{m} min", f"{m} median", f"{m} max", "build_s median", "M events/s median"]
+    verdict = "faster" if ratio < 1 else "slower"
     return (_common.markdown_table(head, rows) +
-            f"\n\nB/A median sim_s = {rec['ratio_sim_b_over_a']:.3f} (B {verdict}); "
+            f"\n\nB/A median {m} = {ratio:.3f} (B {verdict}); "
             f"same spikes: {'yes' if rec['same_spikes'] else 'NO ' + str(rec['spikes'])}\n"
             f"{rec['machine']['cpu']} x {rec['machine']['nproc']}, {rec['date']}\ncommand: {rec['command']}")
 
@@ -118,6 +135,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--threads", type=int, default=None, help="threads of both sides (versions with run.threads)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run (default 1800)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="compare the simulation's CPU seconds (sim_cpu_s) instead of its wall time (sim_s)")
     ap.add_argument("--out", type=Path, default=None, help="append the JSON record to this file")
     args = ap.parse_args(argv)
     if args.scale <= 0 or args.duration <= 0 or args.rounds < 1 or args.timeout <= 0:

@@ -39,7 +39,9 @@ Phases, each timed on its own (:func:`eventsim.profiling.timed_run`):
 ``build_s`` reading the scenario, describing and preparing the network (connectivity, state, the
 engine's arrays); ``compile_s`` the first call of the compiled loop in this process, which
 simulates nothing: Numba's JIT compilation, or loading its on-disk cache (``--cold-cache`` points
-Numba at an empty cache folder to measure a true first start); ``sim_s`` the simulation itself.
+Numba at an empty cache folder to measure a true first start); ``sim_s`` the simulation itself;
+``sim_cpu_s`` the process CPU seconds it took (``time.process_time``, every thread's: less
+sensitive to other load than ``sim_s``; perf/ab.py ``--cpu`` compares it).
 
 ``--repeat N`` (N > 1) first makes one warm-up run (a fresh network simulated for
 min(duration, 100) ms, not reported), then N runs, each on a freshly built network with the same
@@ -47,7 +49,7 @@ seed (the same network and the same spikes); it prints min / median / max of ``s
 JSON line carries the medians of every time. ``peak_rss_mb`` is the peak of the whole process.
 
 Output: one JSON line on stdout with ``model, scale, neurons, synapses, simulated_ms, build_s,
-compile_s, sim_s, spikes, rate_hz, syn_events, ext_events, events_per_s, ns_per_event,
+compile_s, sim_s, sim_cpu_s, spikes, rate_hz, syn_events, ext_events, events_per_s, ns_per_event,
 bytes_per_synapse, peak_rss_mb, engine, seed, machine, date, command, versions`` (and a few more, e.g.
 ``cv_isi``, the mean CV of the inter-spike intervals as perf/peers/common.py computes it, and
 ``phase_ns_per_event``: where the time went, eventsim.profiling.phase_table);
@@ -151,13 +153,18 @@ def run_once(args, duration: float) -> dict:
     t0 = time.perf_counter()
     net, seed = describe(args, duration)
     describe_s = time.perf_counter() - t0
-    rec = timed_run(net, duration)
+    # the process's CPU seconds of the simulation (every thread's), for A/B under load (perf/ab.py --cpu):
+    # taken from the simulate phase's start, as timed_run's wall time is
+    cpu = {}
+    rec = timed_run(net, duration, on_phase=lambda name: cpu.__setitem__(name, time.process_time()))
+    sim_cpu_s = time.process_time() - cpu["simulate"]
     if rec.interrupted:
         raise KeyboardInterrupt
     p = net.prepare()
     counters = {k: int(v) for k, v in rec.results.counters.items()}
     out = dict(neurons=p.n_neurons, synapses=p.n_synapses, simulated_ms=float(rec.results.t_stop),
                build_s=describe_s + rec.build_s, compile_s=rec.compile_s, sim_s=rec.simulate_s,
+               sim_cpu_s=sim_cpu_s,
                spikes=int(rec.results.spike_ids.size), connectivity_bytes=p.connectivity_bytes(),
                pop_start=[int(x) for x in p.pop_start], counters=counters, seed=seed,
                phases=phase_table(getattr(net.engine, "phase_cycles", None), rec.simulate_s))
@@ -187,6 +194,7 @@ def record(args, runs: list, first_compile_s: float) -> dict:
 
     r0 = runs[0]
     sim = _common.summary(r["sim_s"] for r in runs)
+    sim_cpu = _common.summary(r["sim_cpu_s"] for r in runs)
     build = _common.summary(r["build_s"] for r in runs)
     syn, ext = r0["counters"].get("syn_events", 0), r0["counters"].get("ext_events", 0)
     events = syn + ext
@@ -198,7 +206,8 @@ def record(args, runs: list, first_compile_s: float) -> dict:
         "model": args.model, "neuron": args.neuron, "scale": args.scale, "neurons": n, "synapses": r0["synapses"],
         "simulated_ms": r0["simulated_ms"],
         "build_s": round(build["median"], 6), "compile_s": round(first_compile_s, 6),
-        "sim_s": round(sim["median"], 6), "spikes": r0["spikes"], "rate_hz": round(rate(r0["spikes"], n), 4),
+        "sim_s": round(sim["median"], 6), "sim_cpu_s": round(sim_cpu["median"], 6), "spikes": r0["spikes"],
+        "rate_hz": round(rate(r0["spikes"], n), 4),
         "syn_events": syn, "ext_events": ext,
         "events_per_s": round(events / sim["median"]) if sim["median"] > 0 else None,
         "ns_per_event": round(sim["median"] * 1e9 / events, 3) if events else None,

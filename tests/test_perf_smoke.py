@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 PERF = Path(__file__).resolve().parent.parent / "perf"
-FIELDS = ("model", "scale", "neurons", "synapses", "simulated_ms", "build_s", "compile_s", "sim_s", "spikes",
-          "rate_hz", "syn_events", "ext_events", "events_per_s", "ns_per_event", "bytes_per_synapse",
+FIELDS = ("model", "scale", "neurons", "synapses", "simulated_ms", "build_s", "compile_s", "sim_s", "sim_cpu_s",
+          "spikes", "rate_hz", "syn_events", "ext_events", "events_per_s", "ns_per_event", "bytes_per_synapse",
           "peak_rss_mb", "engine", "seed", "machine", "date", "command", "versions")
 
 
@@ -66,6 +66,7 @@ def test_bench_json(model, scale, duration, neurons, has_ext):
         assert rec["ext_events"] == pytest.approx(neurons * 20000.0 * duration / 1000.0, rel=0.05)
     assert 4.0 <= rec["bytes_per_synapse"] <= 16.0 + 8.0 * neurons / rec["synapses"]
     assert min(rec["build_s"], rec["compile_s"], rec["sim_s"]) >= 0 and rec["peak_rss_mb"] > 0
+    assert 0 < rec["sim_cpu_s"] < rec["sim_s"] * rec["threads"] + 0.5  # one thread's CPU seconds, at most its wall
     assert rec["machine"]["nproc"] >= 1 and "numba" in rec["versions"]
 
 
@@ -106,6 +107,28 @@ def test_ab_same_tree_twice():
         s = rec["stats"][side]["sim_s"]
         assert s["min"] <= s["median"] <= s["max"]
     assert any(line.startswith("B/A median sim_s") for line in out)
+
+
+def test_ab_cpu_compares_the_simulations_cpu_seconds():
+    root = str(PERF.parent)
+    out = _run("ab.py", "--a", root, "--b", root, "--model", "benchmark4", "--scale", "0.05", "--duration", "20",
+               "--rounds", "1", "--cpu").stdout.strip().splitlines()
+    rec = json.loads(out[-1])
+    assert rec["metric"] == "sim_cpu_s" and rec["same_spikes"]
+    cpu = {side: rec["stats"][side]["sim_cpu_s"]["median"] for side in ("a", "b")}
+    assert min(cpu.values()) > 0 and rec["ratio_cpu_b_over_a"] == pytest.approx(cpu["b"] / cpu["a"])
+    assert any(line.startswith("B/A median sim_cpu_s") for line in out)
+
+
+def test_ab_cpu_rejects_a_bench_without_cpu_seconds(tmp_path):
+    (tmp_path / "eventsim").mkdir()
+    (tmp_path / "perf").mkdir()
+    old = {"sim_s": 1.0, "build_s": 1.0, "events_per_s": 1, "spikes": 1}  # a bench.py from before sim_cpu_s
+    (tmp_path / "perf" / "bench.py").write_text(f"print({json.dumps(old)!r})\n")
+    proc = subprocess.run([sys.executable, str(PERF / "ab.py"), "--a", str(tmp_path), "--b", str(tmp_path),
+                           "--model", "benchmark4", "--duration", "1", "--rounds", "1", "--cpu"],
+                          capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode != 0 and "does not report sim_cpu_s" in proc.stderr
 
 
 def test_compare_threads_runs_each_thread_count_and_reports_the_speed_up(tmp_path):

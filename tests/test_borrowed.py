@@ -1,0 +1,137 @@
+"""eventsim.engine.borrowed: the same values as the original arrays, no reference counting, and the
+originals' references untouched (no leak, no early free) however the borrowed values are used."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from eventsim.engine.borrowed import BorrowedArray, borrowed
+
+Pair = namedtuple("Pair", "a b scale")
+
+
+@njit(cache=False)
+def _dot(a, b, n):
+    s = 0.0
+    for i in range(n):
+        s += a[i % a.size] * b[i % b.size]
+    return s
+
+
+@njit(cache=False)
+def _sum_plain(t, n):
+    s = 0.0
+    for k in range(n):
+        s += _dot(t.a, t.b, k)
+    return s * t.scale
+
+
+@njit(cache=False)
+def _sum_borrowed(t, n):
+    u = borrowed(t)
+    s = 0.0
+    for k in range(n):
+        s += _dot(u.a, u.b, k)
+    return s * u.scale
+
+
+@njit(cache=False)
+def _array_ops(x):
+    b = borrowed(x)
+    b[0] += 1.0  # writes through to the original
+    return b.size, b.shape[0], b[1:3].sum(), b.copy()
+
+
+@njit(cache=False)
+def _either(t, use_a):
+    u = borrowed(t)
+    return u.a if use_a else np.zeros(2)  # a borrowed and an ordinary array in one variable: a new reference
+
+
+@njit(cache=False)
+def _tuple_of_arrays(t):
+    u = borrowed(t)
+    return u[0].sum() + u[1].sum()
+
+
+@njit(cache=False)
+def _of_own_array(n):
+    a = np.arange(n * 1.0)
+    return borrowed(a).sum()  # the owner (this frame) outlives the use
+
+
+def test_values_identical_for_arrays_tuples_and_namedtuples():
+    t = Pair(np.arange(5.0), np.linspace(0.5, 2.0, 3), 3.0)
+    assert _sum_borrowed(t, 40) == _sum_plain(t, 40)
+    assert _tuple_of_arrays((t.a, t.b)) == t.a.sum() + t.b.sum()
+    assert _of_own_array(10) == 45.0
+    x = np.arange(4.0)
+    size, n, part, copy = _array_ops(x)
+    assert (size, n, part) == (4, 4, 3.0) and x[0] == 1.0 and np.array_equal(copy, x) and copy is not x
+
+
+def test_borrowed_types_of_arrays_and_tuples():
+    from numba import typeof
+
+    from eventsim.engine.borrowed import borrowed_type
+
+    t = Pair(np.arange(5.0), np.ones(3), 1.0)
+    bt = borrowed_type(typeof(t))
+    assert all(isinstance(m, BorrowedArray) for m in bt.types[:2]) and bt.types[2] == typeof(1.0)
+    assert isinstance(borrowed_type(typeof((t.a, t.a))).dtype, BorrowedArray)
+    assert borrowed_type(typeof(1.0)) == typeof(1.0)
+
+
+def test_reference_counts_of_the_originals_unchanged_after_many_calls():
+    a, b = np.arange(5.0), np.ones(3)
+    t = Pair(a, b, 2.0)
+    before = sys.getrefcount(a), sys.getrefcount(b)
+    for _ in range(2000):
+        _sum_borrowed(t, 3)
+        _tuple_of_arrays((a, b))
+        _array_ops(a)
+        _either(t, True)
+        _either(t, False)
+    assert (sys.getrefcount(a), sys.getrefcount(b)) == before
+    out = _either(t, True)  # returned to Python: an ordinary reference to the same object
+    assert out is a and sys.getrefcount(a) == before[0] + 1
+    del out
+    assert sys.getrefcount(a) == before[0]
+
+
+def test_no_leak_of_arrays_allocated_in_compiled_code():
+    from numba.core.runtime import _nrt_python, rtsys
+
+    _of_own_array(3)
+    _either(Pair(np.ones(2), np.ones(2), 1.0), False)
+    was_on = _nrt_python.memsys_stats_enabled()
+    _nrt_python.memsys_enable_stats()
+    try:
+        s0 = rtsys.get_allocation_stats()
+        for _ in range(500):
+            _of_own_array(8)
+            _either(Pair(np.ones(2), np.ones(2), 1.0), False)
+        s1 = rtsys.get_allocation_stats()
+    finally:
+        if not was_on:
+            _nrt_python.memsys_disable_stats()
+    assert s1.alloc - s0.alloc >= 1000  # two arrays a round, each freed:
+    assert s1.alloc - s0.alloc == s1.free - s0.free and s1.mi_alloc - s0.mi_alloc == s1.mi_free - s0.mi_free
+
+
+def test_no_reference_counting_left_in_the_borrowing_function():
+    t = Pair(np.arange(5.0), np.ones(3), 1.0)
+    _sum_plain(t, 2)
+    _sum_borrowed(t, 2)
+
+    def nrt_calls(fn):
+        ir = next(iter(fn.inspect_llvm().values()))
+        return len(re.findall(r"call void @NRT_incref", ir)), len(re.findall(r"call void @NRT_decref", ir))
+
+    assert nrt_calls(_sum_plain)[0] > 0  # the plain one counts its arrays' references
+    assert nrt_calls(_sum_borrowed)[0] == 0
