@@ -6,9 +6,9 @@ Why: Numba counts the references to every array's memory (``NRT_incref`` / ``NRT
 operations). A compiled function increments the count of each array argument on entry and of each
 array taken out of a tuple, and decrements it when the variable dies; LLVM removes such pairs only
 when it sees both in simple control flow, so in the engine's loops, calls and early returns most of
-them stay (Benchmark 4 spent about half of its samples in them). A borrowed array is an array type
-whose data model holds no reference (:class:`BorrowedArrayModel`: the same memory layout, its
-meminfo not traversed), so Numba emits no reference counting for it at all.
+them stay (about a fifth of Benchmark 4's simulation time on 2026-12-02, perf/RESULTS.md). A
+borrowed array is an array type whose data model holds no reference (:class:`BorrowedArrayModel`:
+the same memory layout, its meminfo not traversed), so Numba emits no reference counting for it.
 
 Safety rule: borrow only arrays that a caller's frame owns and keeps alive for the whole use, e.g.
 the arrays of the ``Net`` and ``State`` tuples an entry point receives from Python, which live

@@ -221,7 +221,7 @@ def advance(net, st, buf, stop_tick):
     """
     # NOTE: Net and State (owned by the caller, fixed for the call) borrowed: every function they
     # reach compiles without reference counting of their arrays (eventsim.engine.borrowed), which
-    # took about half of Benchmark 4's samples
+    # took about a fifth of Benchmark 4's simulation time (perf/RESULTS.md, 2026-12-02)
     net, st = borrowed(net), borrowed(st)
     c = st.ctl[0]
     t_call = cycle_counter()
