@@ -174,7 +174,8 @@ def _window(preps, comm, engine_mod) -> int:
     tau_min = comm.allreduce(min(engine_mod.frame_tau_min(p) for p in preps), "min")
     rates = [engine_mod.exact_autonomous_rate(p) for p in preps]
     rate = sum(comm.allgather(sum(rates, Fraction(0)) if all(isinstance(r, Fraction) for r in rates) else np.inf))
-    return engine_mod.window_from(0 if d_min == never else int(d_min), float(rate), float(tau_min))
+    n = int(preps[0].pop_start[-1])  # the whole network's neurons
+    return engine_mod.window_from(0 if d_min == never else int(d_min), float(rate), float(tau_min), n)
 
 
 def _peak_rss() -> int:

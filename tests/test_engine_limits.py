@@ -141,10 +141,19 @@ def test_t_ref_zero_network_grows_its_window_buffer_with_identical_results():
 
 # ------------------------------------------------------------------ 6: work per chunk, huge rates
 def test_window_is_capped_by_the_poisson_rate_and_results_do_not_depend_on_chunks(monkeypatch):
-    monkeypatch.setattr(numba_engine, "EVENTS_PER_WINDOW", 64)
+    monkeypatch.setattr(numba_engine, "EVENTS_PER_WINDOW", (64, 64))
     whole = recurrent("numba").run(100.0)
     assert recurrent("numba").engine.state.ctl[0]["window"] < 500_000  # below the 0.5 ms minimum delay
     assert_split_and_chunked_like(whole, lambda: recurrent("numba"), (0.0, 33.3, 0.1, 66.6))
+
+
+def test_events_per_window_grow_with_the_whole_network_within_bounds():
+    lo, hi = numba_engine.EVENTS_PER_WINDOW
+    assert numba_engine.events_per_window(10) == lo
+    assert numba_engine.events_per_window(10**6) == min(hi, 16 * 10**6)
+    assert numba_engine.events_per_window(10**7) == hi
+    # a part's window is the whole network's (eventsim.distributed passes the whole's neurons)
+    assert numba_engine.window_from(1_500_000, 2e7, 20.0, 10**6) > numba_engine.window_from(1_500_000, 2e7, 20.0, 10**5)
 
 
 def test_ctrl_c_is_seen_quickly_at_1e10_hz():

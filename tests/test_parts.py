@@ -308,6 +308,18 @@ def test_window_is_the_whole_networks():
     assert numba_engine.window_ticks(preps[1], numba_engine.frame_tau_min(preps[1])) == 1_500_000
 
 
+def test_window_budget_counts_the_whole_networks_neurons(monkeypatch):
+    """Where the events-per-window budget sets the window, it is the whole network's neurons' budget."""
+    from eventsim.distributed import _window
+
+    monkeypatch.setattr(numba_engine, "EVENTS_PER_WINDOW", (1, 2**40))
+    monkeypatch.setattr(numba_engine, "EVENTS_PER_NEURON", 2)
+    net = small_network()
+    whole = numba_engine.window_ticks(net.prepare(), numba_engine.frame_tau_min(net.prepare()))
+    preps = [small_network().prepare(part=pt) for pt in [(0, 50), (50, 70)]]
+    assert _window(preps, SelfComm(), numba_engine) == whole < 1_000_000
+
+
 def test_exact_sum_of_parts_is_the_wholes():
     rng = np.random.default_rng(1)
     v = rng.uniform(0, 1e4, 1000) * 10.0 ** rng.integers(-8, 8, 1000)

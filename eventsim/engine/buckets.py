@@ -499,8 +499,9 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
                  cc, vs, voltages, ids, side, wake, block_min, t_end, shift):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
-    they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``), while the bucket's
-    neuron states are in cache; leaves the bucket counts at zero.
+    they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
+    that may act on their own before ``t_end`` (:func:`wake_blocks`), while the bucket's neuron states
+    are in cache; leaves the bucket counts at zero.
 
     NOTE: a call (not inlined) per window, or per part of it (:func:`work_buckets_in_parallel`): the
     per-entry code is compiled once for both, where inlining it into the parallel loop too doubled
@@ -519,6 +520,12 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
                                         cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
             finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
                            stream, win, wake, block_min, side)
+            # NOTE: the bucket's other neurons due to act on their own (Poisson arrivals, crossings)
+            # are brought to t_end here, their records still in cache from its entries, rather than
+            # by the window's end pass (a miss per neuron at 1e6 neurons); that pass then skips these
+            # blocks. A neuron's results do not depend on when in the window this is done.
+            wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min,
+                        (b << shift) >> BLOCK_SHIFT, min(block_min.size, ((b + 1) << shift) >> BLOCK_SHIFT))
     mark_activity(c, ACT_NONE)
 
 
@@ -663,7 +670,7 @@ def process_window(net, st, buf, n_g, t_end):
     Within a window neurons are independent, so the window is taken bucket by bucket: a bucket's
     entries in time order, then the neurons they touched (open batch closed, Poisson arrivals and
     crossings up to t_end), all while the bucket's neuron states are in cache. Then
-    :func:`end_of_window` for the neurons that no entry touched.
+    :func:`end_of_window` for the buckets that no entry reached.
     """
     c = st.ctl[0]
     nrn, neuron, cls_q, stream, win = st.nrn, net.neuron, net.cls_q, st.stream, st.win

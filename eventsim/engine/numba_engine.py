@@ -57,8 +57,11 @@ HOT_BYTES_PER_NEURON = K.NSTATE.itemsize + K.NEURON.itemsize + K.STREAM.itemsize
 """Bytes a delivery may touch per neuron (state, parameters, one Poisson stream)."""
 DEFAULT_L2_BYTES = 1 << 20
 """Level-2 cache assumed where the system does not say (bytes)."""
-EVENTS_PER_WINDOW = 2**22
-"""At most about this many Poisson arrivals and constant-current spikes per window (~0.2 s)."""
+EVENTS_PER_NEURON = 16
+"""Autonomous events (Poisson arrivals, constant-current spikes) a window may hold per neuron of the
+whole network (:func:`events_per_window`)."""
+EVENTS_PER_WINDOW = (2**22, 2**24)
+"""Bounds of :func:`events_per_window` (~0.2 s and ~0.8 s of one core's work per window)."""
 _MAX_WINDOW_TICKS = int(MAX_MS * TICKS_PER_MS)
 _WINDOW_SPIKES_PER_NEURON = 64  # largest exact bound preallocated; beyond it the buffer grows
 _GROWN_FROM_PER_NEURON = 8  # first size of a growing window buffer, spikes per neuron
@@ -66,22 +69,35 @@ _GROWN_FROM_PER_NEURON = 8  # first size of a growing window buffer, spikes per 
 
 def window_ticks(prepared: Prepared, tau_min: float) -> int:
     """Window length in ticks: the minimum delay, capped so ``exp`` stays far from overflow and so
-    that a window holds about :data:`EVENTS_PER_WINDOW` autonomous events at most.
+    that a window holds about :func:`events_per_window` autonomous events at most.
 
     The second cap keeps the work between two returns of the compiled loop to Python (where a
     progress callback can stop the run) short, even at Poisson rates of 1e10 Hz.
     """
-    return window_from(prepared.min_delay, float(exact_autonomous_rate(prepared)), tau_min)
+    return window_from(prepared.min_delay, float(exact_autonomous_rate(prepared)), tau_min, prepared.n_neurons)
 
 
-def window_from(d_min: int, rate: float, tau_min: float) -> int:
+def events_per_window(n_neurons: int) -> int:
+    """The autonomous events a window may hold: :data:`EVENTS_PER_NEURON` per neuron of the whole
+    network, within :data:`EVENTS_PER_WINDOW`.
+
+    Every window passes over the neurons that may act on their own (its end), so a window should
+    hold several arrivals per neuron: at 2**22 events, 1e6 neurons with 20 kHz Poisson drive got
+    windows of 0.2 ms, 4 arrivals per neuron, each visit paying the neuron's cache misses.
+    """
+    lo, hi = EVENTS_PER_WINDOW
+    return min(hi, max(lo, EVENTS_PER_NEURON * int(n_neurons)))
+
+
+def window_from(d_min: int, rate: float, tau_min: float, n_neurons: int) -> int:
     """:func:`window_ticks` from its figures: the minimum delay (ticks, 0 if no synapses), the
-    autonomous events per ms and the smallest ``tau_m`` of plain-LIF neurons (ms, inf if none).
-    A distributed run passes the whole network's figures (eventsim.distributed)."""
+    autonomous events per ms, the smallest ``tau_m`` of plain-LIF neurons (ms, inf if none) and the
+    number of neurons. A distributed run passes the whole network's figures (eventsim.distributed),
+    so that every process, whatever the split, works the same windows."""
     caps = [_EXPONENT_PER_WINDOW * tau_min / TICK_MS, float(_MAX_WINDOW_TICKS)]
     rate = rate * TICK_MS  # events per tick
     if rate > 0:
-        caps.append(EVENTS_PER_WINDOW / rate)
+        caps.append(events_per_window(n_neurons) / rate)
     cap = max(1, int(min(caps)))
     return max(1, min(d_min, cap)) if d_min > 0 else cap
 
