@@ -298,7 +298,7 @@ def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = Non
         window = window_ticks(p, frame_tau_min(p))
     per_neuron = window_spike_bound(p, window) or _GROWN_FROM_PER_NEURON
     out_per_pop = np.diff(p.pop_proj_ptr)
-    ctl = np.zeros(1, K.CTL)
+    ctl = aligned_records(K.CTL, 1)
     ctl["window"] = window
     ctl["max_out_proj"] = out_per_pop.max() if out_per_pop.size else 0
     shift = bucket_shift(n)
@@ -322,7 +322,7 @@ def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = Non
         voltages=np.full(p.vs_tick.size, np.nan),
         wake=np.full(n, K.NEVER, np.int64), block_min=np.full((n >> K.BLOCK_SHIFT) + 1, K.NEVER, np.int64),
         bcnt=np.zeros((n >> shift) + 1, np.int64), bpos=np.zeros((n >> shift) + 1, np.int64),
-        ids=np.zeros(max(n, 1), np.int64), batch_u0=np.zeros(max(n, 1)), ctls=np.zeros(threads, K.CTL),
+        ids=np.zeros(max(n, 1), np.int64), batch_u0=np.zeros(max(n, 1)), ctls=aligned_records(K.CTL, threads),
     )
 
 
