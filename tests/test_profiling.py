@@ -133,7 +133,7 @@ def test_ctl_records_keep_the_activity_marks_on_their_own_cache_line():
     assert ctl.itemsize % 64 == 0
     line = ctl.fields["phase_now"][1] // 64
     assert ctl.fields["activity"][1] // 64 == line
-    others = [name for name in ctl.names if name not in ("phase_now", "activity")]
+    others = [name for name in ctl.names if name not in ("phase_now", "activity") and not name.startswith("_pad")]
     assert all((ctl.fields[name][1] + 7) // 64 < line for name in others)
     net = eventsim.Network(seed=1, engine="numba")
     net.add_population("a", 3)

@@ -88,14 +88,13 @@ index or, for the calendar's, time index; and weight when per synapse or from th
 calendar of delivery runs of per-synapse delays (:class:`eventsim.engine.calendar.Calendar`)."""
 
 def _with_own_line(fields, line_fields):
-    """A record dtype of ``fields`` (aligned) followed by ``line_fields`` (8 bytes each) alone on the next
-    64-byte line; its size a whole number of lines."""
-    head = np.dtype(fields, align=True)
-    start = -(-head.itemsize // 64) * 64
-    names = list(head.names) + [name for name, _ in line_fields]
-    formats = [head.fields[name][0] for name in head.names] + [fmt for _, fmt in line_fields]
-    offsets = [head.fields[name][1] for name in head.names] + [start + 8 * k for k in range(len(line_fields))]
-    return np.dtype(dict(names=names, formats=formats, offsets=offsets, itemsize=start + 64), align=True)
+    """A record dtype of ``fields`` followed by ``line_fields`` (8 bytes each) alone on the next 64-byte
+    line, its size a whole number of lines. The gaps are int64 fields ``_pad_*`` (never used): a
+    gap without a field holds whatever bytes Numba's record copies leave there."""
+    head = np.dtype(fields, align=True).itemsize
+    gap, tail = (-head) % 64 // 8, 8 - len(line_fields)
+    return np.dtype(fields + [(f"_pad_a{k}", np.int64) for k in range(gap)] + line_fields
+                    + [(f"_pad_b{k}", np.int64) for k in range(tail)], align=True)
 
 
 CTL = _with_own_line([
