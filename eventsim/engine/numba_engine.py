@@ -161,6 +161,12 @@ def bucket_shift(n: int) -> int:
     return shift
 
 
+def in_time_order(ids, ticks, fracs) -> bool:
+    """Are the spikes (ids, ticks, fracs) strictly increasing in (tick, frac, id)?"""
+    dt, df, di = np.diff(ticks), np.diff(fracs), np.diff(ids)
+    return bool(np.all((dt > 0) | ((dt == 0) & ((df > 0) | ((df == 0) & (di > 0))))))
+
+
 def aligned_records(dtype, n):
     """Zeroed record array whose first record starts on a 64-byte cache line."""
     buf = np.zeros(n * dtype.itemsize + 64, np.uint8)
@@ -475,12 +481,15 @@ class NumbaEngine:
         self.state = self.state._replace(win=win)
 
     def spikes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Recorded spikes so far: (ids int64, ticks int64, fracs float64), sorted by time then id."""
+        """Recorded spikes so far: (ids int64, ticks int64, fracs float64), sorted by time then id
+        (the loop keeps them so: :func:`eventsim.engine.loop.time_order`; checked in O(n))."""
         n = int(self.state.ctl[0]["out_n"])
         rec = self._buf.out[:n]
-        ids, ticks, fracs = rec["id"], rec["tick"], rec["frac"]
-        order = np.lexsort((ids, fracs, ticks))
-        return ids[order].copy(), ticks[order].copy(), fracs[order].copy()
+        ids, ticks, fracs = rec["id"].copy(), rec["tick"].copy(), rec["frac"].copy()
+        if not in_time_order(ids, ticks, fracs):
+            order = np.lexsort((ids, fracs, ticks))
+            ids, ticks, fracs = ids[order], ticks[order], fracs[order]
+        return ids, ticks, fracs
 
     @property
     def voltages(self) -> np.ndarray:
