@@ -550,7 +550,7 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
 # Wake-up minima are kept per block of 64 neurons and a bucket holds whole blocks; Poisson streams,
 # generic-model records and voltage-sample slots belong to one neuron each. The order in which a
 # window's spikes reach the spike buffer may differ with the number of parts, but the heap orders
-# spike groups by their full key and recorded spikes are sorted when read, so nothing downstream
+# spike groups by their full key and recorded spikes are sorted as each window is flushed, so nothing downstream
 # sees it. Each part then brings its own neurons to the window's end. Gathering the window and
 # scattering entries into the buckets stay on one thread.
 # ---------------------------------------------------------------------------------------------
