@@ -14,6 +14,7 @@ within a phase is too fine-grained to time (tens of ns per arrival), so it is sa
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -122,17 +123,12 @@ def timed_run(net, duration: float, progress=None, on_phase=None, sample: bool =
     t2 = time.perf_counter()
     phase("simulate")
     interrupted = False
-    sampler = None
-    if sample and hasattr(net.engine, "activity_now"):
-        sampler = ActivitySampler(net.engine)
-        sampler.__enter__()
-    try:
-        net.run(duration, progress=progress)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if sampler is not None:
-            sampler.stop()
+    sampler = ActivitySampler(net.engine) if sample and hasattr(net.engine, "activity_now") else None
+    with sampler or contextlib.nullcontext():
+        try:
+            net.run(duration, progress=progress)
+        except KeyboardInterrupt:
+            interrupted = True
     t3 = time.perf_counter()
     return RunRecord(net.results, t1 - t0, t2 - t1, t3 - t2, interrupted, sampler and sampler.counts)
 
