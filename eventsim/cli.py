@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("-o", "--output", metavar="FILE.png", help="image file (default: OUTDIR/raster.png)")
     prof = sub.add_parser("profile", help="run a scenario and print where the time went")
     scenario_args(prof)
+    prof.add_argument("--threads", type=int, metavar="N",
+                      help="replace run.threads: threads of the compiled engine (each thread's time sampled)")
     return parser
 
 
@@ -639,7 +641,7 @@ def _cmd_plot(args, stop: _StopSignals) -> int:
 def _cmd_profile(args, stop: _StopSignals) -> int:
     from eventsim.profiling import format_profile, profile_of
 
-    sc = _load(args)
+    sc = _load(args, threads=args.threads)
     net, rec = _simulate(sc, stop, notice=True, bar=False, sample=True)
     stop.enter("done")
     _say(f"{sc.path} ({sc.engine} engine, seed {sc.seed})\n{format_profile(profile_of(net, rec))}")

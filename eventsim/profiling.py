@@ -38,19 +38,23 @@ class RunRecord:
 
 
 class ActivitySampler:
-    """A thread that reads what the compiled loop is doing (``engine.activity_now()``: the CTL
-    fields written by :func:`eventsim.engine.cycles.mark_phase` and ``mark_activity``) every
-    ``interval_s`` seconds while the loop runs; the loop releases the GIL, so the reads see it
-    working. Use it as a context manager: it stops and joins its thread on leaving, exceptions and
+    """A thread that reads what the compiled loop is doing (``engine.activities_now()``: the CTL
+    fields written by :func:`eventsim.engine.cycles.mark_phase` and ``mark_activity``, the run's
+    own or, while a window is worked in parts on threads, each part's) every ``interval_s``
+    seconds while the loop runs; the loop releases the GIL, so the reads see it working. Use it as
+    a context manager: it stops and joins its thread on leaving, exceptions and
     ``KeyboardInterrupt`` included.
 
     Parameters
     ----------
     engine : NumbaEngine
-        The engine of the run (anything with ``activity_now() -> (phase, activity)``).
+        The engine of the run (anything with ``activities_now() -> [(phase, activity), ...]``, one
+        pair per thread at work, or ``activity_now() -> (phase, activity)``).
     interval_s : float
-        Time between samples, s (default 1 ms). Samples are taken in wall time: a share of
-        samples is a share of the simulation's wall time.
+        Time between samples, s (default 1 ms). Samples are taken in wall time, so a share of
+        samples is a share of the simulation's wall time; a sample taken while a window is worked
+        in N parts on threads counts 1/N for each thread's pair (a part done before the others
+        shows as ``idle``).
 
     Attributes
     ----------
@@ -61,14 +65,16 @@ class ActivitySampler:
     def __init__(self, engine, interval_s: float = 1e-3):
         self.counts = Counter()
         self.interval_s = interval_s
-        self._read = engine.activity_now
+        self._read = getattr(engine, "activities_now", None) or (lambda: [engine.activity_now()])
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="eventsim-activity-sampler", daemon=True)
 
     def _sample(self) -> None:
         read, counts, done, dt = self._read, self.counts, self._done, self.interval_s
         while not done.wait(dt):
-            counts[read()] += 1
+            pairs = read()
+            for pair in pairs:
+                counts[pair] += 1 / len(pairs)
 
     def __enter__(self) -> "ActivitySampler":
         self._thread.start()
@@ -175,7 +181,7 @@ def profile_of(net, rec: RunRecord) -> dict:
         events_per_s=events / sim if sim > 0 else 0.0,
         ns_per_event=sim * 1e9 / events if events else 0.0,
         peak_rss_bytes=peak_rss_bytes(), interrupted=rec.interrupted, counters=counters, phases=phases,
-        activity=activity_table(rec.activity), samples=None if rec.activity is None else sum(rec.activity.values()),
+        activity=activity_table(rec.activity), samples=None if rec.activity is None else round(sum(rec.activity.values())),
     )
 
 

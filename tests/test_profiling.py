@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 import eventsim
 from eventsim.engine.cycles import ACTIVITY_NAMES
 from eventsim.engine.numba_engine import PHASE_NAMES
@@ -140,3 +142,64 @@ def test_ctl_records_keep_the_activity_marks_on_their_own_cache_line():
     p = net.prepare()
     st = make_state(p, make_net(p), threads=3)
     assert st.ctls.ctypes.data % 64 == 0 and st.ctl.ctypes.data % 64 == 0
+
+
+def _brunel_like(n: int, threads: int) -> eventsim.Network:
+    """A network whose windows go through the buckets (more neurons than direct delivery takes)."""
+    net = eventsim.Network(seed=7, threads=threads)
+    pop = net.add_population("p", n, V_th=20.0, V_reset=10.0, E_L=0.0, V_init=0.0, t_ref=2.0, tau_m=20.0)
+    net.connect(pop, pop, rule="fixed_indegree", indegree=50, weight=-0.3, delay=1.5)
+    net.add_poisson(pop, rate=20000.0, weight=0.1)
+    return net
+
+
+def test_threads_are_sampled_in_their_own_parts():
+    """With threads, each part's marks are sampled (1/N a thread): deliveries and Poisson arrivals show,
+    never the run's own mark ``parts``; a part done early shows ``idle``."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 threads")
+    table = _sampled(_brunel_like(6000, 2), 300.0)
+    assert abs(sum(table.values()) - 1.0) < 1e-9
+    assert _share(table, "parts") == 0.0
+    assert _share(table, "poisson") > 0.2 and _share(table, "deliver") > 0.0
+    assert all(p in {*PHASE_NAMES, "other", "outside"} and a in ACTIVITY_NAMES for p, a in table)
+
+
+def test_part_engines_return_to_python_outside_the_loop(monkeypatch):
+    """A distributed run's parts mark each compiled call's end as ``outside`` and count their queueing
+    and whole loop time in cycles, as one process does."""
+    from eventsim import distributed
+    from eventsim.engine import numba_engine
+    from eventsim.engine.cycles import PH_OUTSIDE
+
+    made = []
+
+    class Kept(numba_engine.PartEngine):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(numba_engine, "PartEngine", Kept)
+    distributed.run_parts(_brunel_like(3000, 1), 20.0, [(0, 1500), (1500, 3000)], distributed.SelfComm())
+    assert len(made) == 2
+    for e in made:
+        assert e.activity_now()[0] == PH_OUTSIDE
+        cycles = e.phase_cycles
+        assert cycles["queue"] > 0 and cycles["buckets"] > 0
+        assert 0 < sum(v for k, v in cycles.items() if k != "total") <= cycles["total"]
+
+
+def test_profile_cli_takes_threads(capsys):
+    """``eventsim profile --threads N`` replaces run.threads; a bad N is one line and exit code 2."""
+    from eventsim.cli import main
+
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "brunel_delta.toml"
+    sets = ["populations.exc.size=2000", "populations.inh.size=500", "run.duration=50"]
+    args = [a for s in sets for a in ("--set", s)]
+    assert main(["profile", str(scenario), *args, "--threads", "1"]) == 0
+    assert "time by activity" in capsys.readouterr().out
+    assert main(["profile", str(scenario), *args, "--threads", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "threads" in err and len(err.splitlines()) == 1

@@ -20,7 +20,7 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
-from eventsim.engine.parts import merge_parts, start_parts
+from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
                                      grown)
@@ -600,8 +600,10 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         # then the window's end of the part's own neurons (blocks of 64 within its buckets)
         k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
         k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
+        part_window_end(ctls[t])
         ctls[t].wake_min = wake_blocks(nrn, neuron, gen, t_end, cls_q, class_E, ctls[t], stream, twin, wake,
                                        block_min, k_lo, k_hi)
+        part_done(ctls[t])
     for t in range(parts + 1):  # the parts' neurons
         bounds[t] = min(n, bounds[t] << shift)
     merge_parts(ctl, ctls, win, bounds, per_neuron)

@@ -21,19 +21,21 @@ from numba.extending import intrinsic
 
 __all__ = ["cycle_counter", "read_cycles", "cycles_per_second", "mark_phase", "mark_activity", "activity_of",
            "PH_OUTSIDE", "PH_LOOP", "PH_GATHER", "PH_SCATTER", "PH_BUCKETS", "PH_DIRECT", "PH_WINDOW_END",
-           "PH_QUEUE", "ACT_NONE", "ACT_DELIVER", "ACT_POISSON", "ACT_CROSSING", "ACT_PARTS", "ACTIVITY_NAMES"]
+           "PH_QUEUE", "ACT_NONE", "ACT_DELIVER", "ACT_POISSON", "ACT_CROSSING", "ACT_PARTS", "ACT_IDLE",
+           "ACTIVITY_NAMES"]
 
 # The loop's phase (CTL field ``phase_now``): an index into records.PHASE_NAMES, or one of the two below.
 PH_OUTSIDE = -2  # not in the compiled loop (Python between chunks, or no run)
 PH_LOOP = -1  # in the loop, in none of its timed phases (window skips, rebases, the choice of mode)
 PH_GATHER, PH_SCATTER, PH_BUCKETS, PH_DIRECT, PH_WINDOW_END, PH_QUEUE = range(6)
 # What the loop does within its phase (CTL field ``activity``): an index into ACTIVITY_NAMES.
-ACT_NONE, ACT_DELIVER, ACT_POISSON, ACT_CROSSING, ACT_PARTS = range(5)
-ACTIVITY_NAMES = ("none", "deliver", "poisson", "crossing", "parts")
+ACT_NONE, ACT_DELIVER, ACT_POISSON, ACT_CROSSING, ACT_PARTS, ACT_IDLE = range(6)
+ACTIVITY_NAMES = ("none", "deliver", "poisson", "crossing", "parts", "idle")
 """``deliver``: a run of synaptic deliveries (one spike's targets, or a bucket's entries);
 ``poisson``: a neuron's Poisson arrivals caught up; ``crossing``: a constant-current threshold
-crossing found and fired; ``parts``: the window worked in parts on threads (their own records
-hold the finer marks)."""
+crossing found and fired; ``parts``: the window worked in parts on threads (the run's own record;
+each part's record holds that thread's marks, which the sampler reads instead); ``idle``: a thread
+whose part of the window is done, waiting for the other parts."""
 
 
 @intrinsic

@@ -25,7 +25,7 @@ from numba import njit, prange
 
 from eventsim.engine.cycles import PH_DIRECT, PH_LOOP, cycle_counter, mark_phase
 from eventsim.engine.direct import close_opened, deliver_run, timed_current, timed_sample
-from eventsim.engine.parts import merge_parts, start_parts
+from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
 from eventsim.engine.records import BLOCK_SHIFT, CURRENT, INPUTS, SIDE_SCRATCH, ZERO, _OPTS, Buffers, grown
 from eventsim.engine.wakeups import set_window_end_E, wake_blocks
 
@@ -167,8 +167,10 @@ def deliver_items_in_parallel(net, nrn, gen, stream, voltages, wake, block_min, 
                       part_E[t * n_cls:(t + 1) * n_cls], part_stamp[t * n_cls:(t + 1) * n_cls], ctls[t], twin,
                       ids[lo:hi], batch_u0[lo:hi], side[t * side_len:(t + 1) * side_len])
         k_hi = block_min.size if t == parts - 1 else hi >> BLOCK_SHIFT
+        part_window_end(ctls[t])
         ctls[t].wake_min = wake_blocks(nrn, net.neuron, gen, t_end, cls_q, class_E, ctls[t], stream, twin, wake,
                                        block_min, lo >> BLOCK_SHIFT, k_hi)
+        part_done(ctls[t])
     merge_parts(ctl, ctls, win, bounds, per_neuron)
 
 

@@ -372,6 +372,8 @@ def part_window(net, st, buf, t_end, max_q):
     ``ctl.pending`` :func:`part_pending` at ``t_end`` when it starts a window (NEVER otherwise)."""
     net, st = borrowed(net), borrowed(st)  # NOTE: as in advance: no reference counting of their arrays
     c = st.ctl[0]
+    t_call = cycle_counter()
+    mark_phase(c, PH_LOOP)
     if c.started == 0:
         start(net, st)
     buf = opened(buf, c, c.now // c.window)
@@ -380,6 +382,8 @@ def part_window(net, st, buf, t_end, max_q):
     buf = work_window(net, st, buf, t_end)
     # NOTE: here rather than in a call of its own: a compiled call costs the driver ~15 us per window
     c.pending = part_pending(net, st, buf, t_end) if t_end % c.window == 0 and not c.overflow else NEVER
+    mark_phase(c, PH_OUTSIDE)
+    c.cyc_total += cycle_counter() - t_call
     return buf
 
 
@@ -388,6 +392,8 @@ def part_queue(net, st, buf, spikes, lo, t_end):
     """Queue the spikes of every part (global ids, in the exchange's order), record those of this
     part's recorded neurons (global ids ``lo ..``), empty the window buffer and move to ``t_end``."""
     c = st.ctl[0]
+    t0 = cycle_counter()
+    mark_phase(c, PH_QUEUE)
     n_spk = spikes.size
     n = c.heap_n
     h = grown(buf.heap, n, n + n_spk * c.max_out_proj)
@@ -418,4 +424,8 @@ def part_queue(net, st, buf, spikes, lo, t_end):
     if n > c.heap_peak:
         c.heap_peak = n
     c.now = t_end
+    mark_phase(c, PH_OUTSIDE)
+    t1 = cycle_counter()
+    c.cyc_queue += t1 - t0
+    c.cyc_total += t1 - t0
     return Buffers(h, out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)

@@ -19,7 +19,7 @@ import numpy as np
 from eventsim.engine import kernels as K
 from eventsim.engine import items, loop
 from eventsim.engine.calendar import Calendar, calendar_bytes, make_calendar, slot_count
-from eventsim.engine.cycles import PH_OUTSIDE
+from eventsim.engine.cycles import ACT_PARTS, PH_OUTSIDE
 from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
 from eventsim.timebase import MAX_MS, TICK_MS, TICKS_PER_MS, ticks_to_ms
@@ -515,6 +515,17 @@ class NumbaEngine:
         thread while the loop runs (it releases the GIL): two aligned 8-byte reads."""
         ctl = self.state.ctl
         return int(ctl["phase_now"][0]), int(ctl["activity"][0])
+
+    def activities_now(self) -> list:
+        """What each thread of the compiled loop is doing at this instant: ``[(phase, activity)]``,
+        the run's own pair (:meth:`activity_now`), or while a window is worked in parts on threads
+        (activity ``parts``) one pair per part, read from the parts' own CTL records (a part done
+        with its share of the window shows ``idle``). Safe to call from another thread."""
+        own = self.activity_now()
+        if own[1] != ACT_PARTS:
+            return [own]
+        ctls = self.state.ctls
+        return list(zip(ctls["phase_now"].tolist(), ctls["activity"].tolist()))
 
     def queue_bytes(self) -> int:
         """Bytes held by the spike-group heap, the calendar of delivery runs and the window's item and

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from eventsim.engine.cycles import ACT_NONE, ACT_PARTS, mark_activity
+from eventsim.engine.cycles import ACT_IDLE, ACT_NONE, ACT_PARTS, PH_WINDOW_END, mark_activity, mark_phase
 from eventsim.engine.records import NEVER, _OPTS
 
 
@@ -30,6 +30,20 @@ def start_parts(ctl, ctls):
         ct.ext_events = 0
         ct.spikes = 0
         ct.crossing_spikes = 0
+        mark_activity(ct, ACT_NONE)  # (copied: the run's ACT_PARTS)
+
+
+@njit(inline="always", **_OPTS)
+def part_window_end(ct):
+    """Part record ``ct``'s thread brings its neurons to the window's end (the sampler's marks)."""
+    mark_phase(ct, PH_WINDOW_END)
+    mark_activity(ct, ACT_NONE)
+
+
+@njit(inline="always", **_OPTS)
+def part_done(ct):
+    """Part record ``ct``'s thread has finished its part and waits for the others (the sampler's mark)."""
+    mark_activity(ct, ACT_IDLE)
 
 
 @njit(**_OPTS)
