@@ -196,6 +196,10 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
     w, rate, stop, state = sr.weight, sr.rate, sr.stop, sr.state
     ref_tick, ref_frac = r.ref_tick, r.ref_frac
     u = r.U
+    # NOTE: what the threshold test (reaches) reads of the records, fixed for the run, kept in locals:
+    # the libm exp per arrival clobbers every float register, and a field read after it is a load
+    base, thr = c.base, r.thr
+    band_w = FRAME_BAND * abs(w) + r.slack  # frame_band's per-input term (the same floats)
     n = 0
     discarded = 0
     while True:
@@ -203,10 +207,15 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
         if time_lt(pt, pf, ref_tick, ref_frac):
             discarded += 1
         else:
-            e = frame_exp(pt, pf, c.base, q)
+            e = frame_exp(pt, pf, base, q)
             u0 = u
             u = u0 + w * e
-            if reaches(r, nr, u0, u, w, e):
+            d = u - thr * e
+            if abs(d) > FRAME_BAND * abs(u0) + e * band_w:
+                fires = d >= 0.0
+            else:
+                fires = reaches_in_v_space(r, nr, u0, w, e)
+            if fires:
                 r.U = u
                 fire(r, nr, i, pt, pf, FALSE, q, c, win)
                 u, ref_tick, ref_frac = r.U, r.ref_tick, r.ref_frac
