@@ -155,16 +155,26 @@ def _brunel_like(n: int, threads: int) -> eventsim.Network:
 
 def test_threads_are_sampled_in_their_own_parts():
     """With threads, each part's marks are sampled (1/N a thread): deliveries and Poisson arrivals show,
-    never the run's own mark ``parts``; a part done early shows ``idle``."""
+    never the run's own mark ``parts``, on both threaded paths (items in parts, buckets in parts)."""
     import numba
+
+    from eventsim.profiling import ActivitySampler
 
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 threads")
-    table = _sampled(_brunel_like(6000, 2), 300.0)
-    assert abs(sum(table.values()) - 1.0) < 1e-9
-    assert _share(table, "parts") == 0.0
-    assert _share(table, "poisson") > 0.2 and _share(table, "deliver") > 0.0
-    assert all(p in {*PHASE_NAMES, "other", "outside"} and a in ACTIVITY_NAMES for p, a in table)
+    for items in (True, False):
+        net = _brunel_like(3000, 2)
+        net.prepare()
+        net.engine.state.ctl[0]["item_parts"] = int(items)  # the path, whatever this machine's L2 would choose
+        net.run(0.0)
+        with ActivitySampler(net.engine) as sampler:
+            net.run(800.0)
+        assert sum(sampler.counts.values()) > 20, "too few samples: lengthen the run"
+        table = activity_table(sampler.counts)
+        assert abs(sum(table.values()) - 1.0) < 1e-9
+        assert _share(table, "parts") == 0.0
+        assert _share(table, "poisson") > 0.0 and _share(table, "deliver") > 0.0
+        assert (net.engine.phase_cycles["scatter"] == 0) == items
 
 
 def test_part_engines_return_to_python_outside_the_loop(monkeypatch):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from eventsim.engine.cycles import PH_DIRECT, PH_LOOP, cycle_counter, mark_phase
+from eventsim.engine.cycles import ACT_DELIVER, ACT_NONE, PH_DIRECT, PH_LOOP, cycle_counter, mark_activity, mark_phase
 from eventsim.engine.direct import close_opened, deliver_run, timed_current, timed_sample
 from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
 from eventsim.engine.records import BLOCK_SHIFT, CURRENT, INPUTS, SIDE_SCRATCH, ZERO, _OPTS, Buffers, grown
@@ -79,6 +79,7 @@ def deliver_items(net, nrn, gen, stream, voltages, wake, block_min, grp, n_g, ti
     """
     syn_target, syn_weight, sa_target, sa_weight = net.syn_target, net.syn_weight, net.sa_target, net.sa_weight
     neuron = net.neuron
+    mark_activity(c, ACT_DELIVER)  # the Poisson arrivals and crossings within mark themselves
     g = 0
     while g < n_g:
         it = grp[g]
@@ -111,6 +112,7 @@ def deliver_items(net, nrn, gen, stream, voltages, wake, block_min, grp, n_g, ti
                                               batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
                                               batch_u0, n_applied, wake, block_min, side)
         close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min)
+    mark_activity(c, ACT_NONE)
 
 
 @njit(**_OPTS)
