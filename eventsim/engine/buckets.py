@@ -20,6 +20,7 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
+from eventsim.engine.neuron_pass import in_locals, inputs_in_locals, sort_by_neuron
 from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
@@ -508,6 +509,12 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     the engine's compile time.
     """
     n = nrn.size
+    n_cls = cls_q.size
+    largest = 0
+    for b in range(b0, b1):
+        largest = max(largest, bcnt[b])
+    s_ent, s_w = np.empty(largest, np.int64), np.empty(largest)
+    cnt = np.empty((1 << shift) + 1, np.int64)
     mark_activity(c, ACT_DELIVER)  # the Poisson arrivals and crossings within mark themselves
     for b in range(b0, b1):
         k = bcnt[b]
@@ -516,8 +523,24 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             touched = ids[b << shift:min(n, (b + 1) << shift)]
             if ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
                 order_timed(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q)
-            n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
-                                        cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
+            # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
+            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w)
+            n_touched = 0
+            for l in range(cnt.size - 1):
+                j, j1 = cnt[l], cnt[l + 1]
+                if j == j1:
+                    continue
+                i = (b << shift) + l
+                r = nrn[i]
+                if in_locals(r):
+                    j = inputs_in_locals(r, neuron[i], i, s_ent, s_w, j, j1, grp, times, time_E, n_cls,
+                                         cls_q[r.cls], c, stream, win, side, t_end, wake, block_min)
+                    if r.bt >= 0:  # begun in locals, to be finished by process_entries and finish_neurons
+                        touched[n_touched] = i
+                        n_touched += 1
+                if j < j1:
+                    n_touched = process_entries(nrn, neuron, gen, s_ent, s_w, j, j1, grp, times, time_E, cls_q, c,
+                                                stream, win, cc, vs, voltages, touched, n_touched, side)
             finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,
                            stream, win, wake, block_min, side)
             # NOTE: the bucket's other neurons due to act on their own (Poisson arrivals, crossings)

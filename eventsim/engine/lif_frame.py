@@ -183,7 +183,7 @@ def catch_up_general(r, nr, i, tick, frac, e_t, q, c, stream, win, inclusive):
 def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
     """Neuron i's arrivals before t from its only Poisson stream m (record sr), the first one due,
     while V_inf < V_th (no crossing of its own, ``ctick`` untouched): :func:`catch_up`'s loop
-    with the same floating-point operations, in the same order.
+    with the same floating-point operations, in the same order (:func:`arrivals_in_locals`).
 
     NOTE: the run's state (time of the next arrival, U, the SplitMix64 state, the counters) stays
     in locals and is written back once: through the records, each arrival's time went through
@@ -192,10 +192,27 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
     """
     was = activity_of(c)
     mark_activity(c, ACT_POISSON)
-    pt, pf = r.ps_tick, r.ps_frac
-    w, rate, stop, state = sr.weight, sr.rate, sr.stop, sr.state
-    ref_tick, ref_frac = r.ref_tick, r.ref_frac
-    u = r.U
+    u, ref_tick, ref_frac, pt, pf, state, n, discarded = arrivals_in_locals(
+        r, nr, i, tick, frac, r.U, r.ref_tick, r.ref_frac, r.ps_tick, r.ps_frac, sr.state, sr.weight, sr.rate,
+        sr.stop, q, c, win)
+    r.U = u
+    sr.state = state
+    sr.next_tick = pt
+    sr.next_frac = pf
+    set_next_poisson(r, m, sr)
+    c.ext_events += n
+    c.discarded += discarded
+    mark_activity(c, was)
+
+
+@njit(inline="always", **_OPTS)
+def arrivals_in_locals(r, nr, i, tick, frac, u, ref_tick, ref_frac, pt, pf, state, w, rate, stop, q, c, win):
+    """The loop of a neuron's Poisson arrivals before t from its only stream, the first one (pt, pf) due,
+    while V_inf < V_th, on locals: U, the refractory end, the next arrival and the SplitMix64 state
+    in, the same out with the numbers of arrivals and of those discarded (refractory). Each arrival:
+    its E, U + w E, the threshold test of :func:`reaches` (same floats), :func:`fire` through the
+    record when it reaches V_th, the next gap. The one definition for :func:`poisson_run` and the
+    neuron-by-neuron bucket pass (:mod:`eventsim.engine.neuron_pass`)."""
     # NOTE: what the threshold test (reaches) reads of the records, fixed for the run, kept in locals:
     # the libm exp per arrival clobbers every float register, and a field read after it is a load
     base, thr = c.base, r.thr
@@ -226,14 +243,7 @@ def poisson_run(r, nr, i, m, sr, tick, frac, q, c, win):
             break
         if not time_lt(pt, pf, tick, frac):
             break
-    r.U = u
-    sr.state = state
-    sr.next_tick = pt
-    sr.next_frac = pf
-    set_next_poisson(r, m, sr)
-    c.ext_events += n
-    c.discarded += discarded
-    mark_activity(c, was)
+    return u, ref_tick, ref_frac, pt, pf, state, n, discarded
 
 
 @njit(**_OPTS)
