@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
-from eventsim.engine.calendar import BLOCK, EB, ENTRY, free_streams, release_taken, spill_streams, tick_bits
+from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, release_taken, spill_streams,
+                                     tick_bits)
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_BUCKETS, PH_LOOP, PH_SCATTER, PH_WINDOW_END, cycle_counter,
                                    mark_activity, mark_phase)
@@ -550,6 +551,10 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             bcnt[b] = 0
             touched = ids[b << shift:min(n, (b + 1) << shift)]
             ns = ecnt[b] if ecnt.size > 0 else 0
+            if ecnt.size > 0 and b + 1 < b1 and ecnt[b + 1] > 0:
+                # NOTE: the next bucket's stream loads while this one is worked: read in order_calendar's
+                # first pass, its chain of blocks made it wait on memory (~1/3 of order_calendar's samples)
+                prefetch_stream(epool, elink, ehead[b + 1], ecnt[b + 1])
             if ns > 0 or ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
                 order_calendar(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q, epool, elink,
                                ehead[b] if ns > 0 else -1, ns)

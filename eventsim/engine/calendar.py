@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine.clock import time_lt
+from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import SAMPLE, _OPTS
 
 RUN = np.dtype([("tick", np.int64), ("frac", np.float64), ("w", np.float64), ("lo", np.int64), ("n", np.int32),
@@ -187,7 +188,11 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
                 else:
                     elink[etail[x]] = nb_
                 etail[x] = nb_
-            en = epool[etail[x] * EB + (m & _EMASK)]
+            p = etail[x] * EB + (m & _EMASK)
+            # NOTE: the stream's next line, written when the stream next gets an entry (one of a
+            # few hundred streams): its write-allocate miss was where push_row waited
+            prefetch_write(epool, p + 2)
+            en = epool[p]
             en.key = ((arrive - edge + W) << 32) | i
             en.frac = frac
             en.w = weight if not np.isnan(weight) else syn_weight[s + weight_shift]
@@ -358,6 +363,20 @@ def spill_streams(cal, c):
             r.tick, r.frac, r.w, r.lo, r.n, r.aux = t0 + (en.key >> 32), en.frac, en.w, en.lo, 1, en.key & _INDEX
     free_streams(cal, s)
     return cal
+
+
+@njit(**_OPTS)
+def prefetch_stream(epool, elink, head, m):
+    """Prefetch the m entries of a stream from block ``head``: its blocks are scattered in the pool,
+    where the hardware prefetchers do not follow them."""
+    b = head
+    q = 0
+    while q < m:
+        for r in range(b * EB, b * EB + min(EB, m - q), 2):  # 2 entries a line
+            prefetch_read(epool, r)
+        q += EB
+        b = elink[b] if q < m else b
+    return q
 
 
 @njit(**_OPTS)
