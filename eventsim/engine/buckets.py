@@ -12,8 +12,8 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
-from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, release_taken, spill_streams,
-                                     tick_bits)
+from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, prefetch_stream_8, release_taken,
+                                     spill_streams, tick_bits)
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_BUCKETS, PH_LOOP, PH_SCATTER, PH_WINDOW_END, cycle_counter,
                                    mark_activity, mark_phase)
@@ -277,11 +277,11 @@ def timed_start(ent, j0, j1):
 def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
     """:func:`order_calendar` of a bucket whose calendar entries are all in ``ent`` (no stream)."""
     order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, np.empty(0, ENTRY), np.empty(0, np.int64),
-                   np.int64(-1), ZERO)
+                   np.int64(-1), ZERO, np.int64(-1), ZERO)
 
 
 @njit(**_OPTS)
-def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elink, head, ns):
+def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elink, head, ns, nxt_head, nxt_n):
     """Sort the calendar entries of a bucket's entries ``j0:j1`` by time (target in ``ent``, weight in
     ``ent_w``, time at ``times[ctl.win_times + k]``), give each a time index and merge them with the
     bucket's item entries (before them, in time order) by time. The time index is an item's (``times[:ctl.win_times]``) at the same time, so that a neuron's same-time
@@ -297,7 +297,8 @@ def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elin
     The last ``ns`` of them are not in ``ent`` yet: they are the bucket's stream of the window's
     slot (:data:`~eventsim.engine.calendar.ENTRY` records from block ``head`` of ``epool``, chained
     by ``elink``), read from there by both passes (written into ``ent[j1 - ns:j1]``, ``ent_w``,
-    ``times`` as they are placed).
+    ``times`` as they are placed). The stream of the next bucket (``nxt_n`` entries from block
+    ``nxt_head``) is prefetched meanwhile, a few lines per entry of the pass that computes ``E``.
     """
     # NOTE: reading the stream here, where the bucket's slices are in cache, replaced a count pass
     # and a fill pass over the window's runs (40-byte records, ~23 MB a window at Brunel's scale)
@@ -348,7 +349,15 @@ def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elin
     n_cls = cls_q.size
     a = 0  # the items' times before the entry's
     ti = -1
+    # NOTE: the next bucket's stream is prefetched here, spread over this pass (an exp per entry):
+    # prefetched all at once it stalled on the memory queue (~5 % of the samples)
+    pb, pq = nxt_head, 0
     for p in range(jm, j1):
+        if pq < nxt_n:
+            prefetch_stream_8(epool, pb, pq)
+            pq += 8
+            if pq & (EB - 1) == 0 and pq < nxt_n:
+                pb = elink[pb]
         tick, frac = times[n_t + p].tick, times[n_t + p].frac
         if ti < 0 or times[ti].tick != tick or times[ti].frac != frac:
             while a < n_t and time_lt(times[a].tick, times[a].frac, tick, frac):
@@ -360,6 +369,8 @@ def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elin
                 for k in range(n_cls):
                     time_E[ti * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
         ent[p] |= ti
+    if pq < nxt_n:
+        prefetch_stream(epool, elink, pb, pq, nxt_n)
     if jm > j0:
         _merge_with_items(ent, ent_w, times, grp, j0, jm, j1)
 
@@ -551,13 +562,16 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             bcnt[b] = 0
             touched = ids[b << shift:min(n, (b + 1) << shift)]
             ns = ecnt[b] if ecnt.size > 0 else 0
-            if ecnt.size > 0 and b + 1 < b1 and ecnt[b + 1] > 0:
-                # NOTE: the next bucket's stream loads while this one is worked: read in order_calendar's
-                # first pass, its chain of blocks made it wait on memory (~1/3 of order_calendar's samples)
-                prefetch_stream(epool, elink, ehead[b + 1], ecnt[b + 1])
+            # NOTE: the next bucket's stream loads while this one is worked: read in order_calendar's
+            # first pass, its chain of blocks made it wait on memory (~1/3 of order_calendar's samples)
+            nxt_head, nxt_n = np.int64(-1), np.int64(0)
+            if ecnt.size > 0 and b + 1 < b1:
+                nxt_head, nxt_n = ehead[b + 1], ecnt[b + 1]
             if ns > 0 or ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
                 order_calendar(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q, epool, elink,
-                               ehead[b] if ns > 0 else -1, ns)
+                               ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n)
+            elif nxt_n > 0:
+                prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
             n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
                                         cls_q, c, stream, win, cc, vs, voltages, touched, 0, side)
             finish_neurons(nrn, neuron, gen, touched, 0, n_touched, t_end, times, time_E, cls_q, class_E, c,

@@ -42,12 +42,11 @@ the source's row) of projection ``aux`` with its weight ``w`` (NaN: per synapse)
 synapse (``n == 1``, nearly all with continuous delays) keeps its target in ``aux`` and its weight
 in ``w``, so that delivering it reads no synapse table. 40 bytes."""
 
-ENTRY = np.dtype([("key", np.int64), ("frac", np.float64), ("w", np.float64), ("lo", np.int64)], align=True)
+ENTRY = np.dtype([("key", np.int64), ("frac", np.float64), ("w", np.float64)], align=True)
 """A delivery of one synapse queued in its slot's stream of its target's bucket: ``key`` its arrival
-tick's offset in the window ``<< 32 | target``, the spike's ``frac``, its weight ``w``, its synapse
-``lo`` (read only when direct delivery takes it as a run). 32 bytes."""
+tick's offset in the window ``<< 32 | target``, the spike's ``frac``, its weight ``w``. 24 bytes."""
 
-Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp spare epool elink ehead etail ecnt etot emeta")
+Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp spare epool elink ehead etail ecnt etot emeta tsyn")
 """The calendar's arrays: ``runs`` the pool of RUN records in blocks of :data:`BLOCK`, ``link`` and
 ``fill`` per block (next block of its slot's chain or of the free list, -1 ending it; runs in it),
 ``slot`` (R, 2) the first and last block of each slot's chain (-1: empty); ``due`` the open window's
@@ -60,7 +59,10 @@ records per (slot, bucket of the target) rather than as runs: ``epool`` blocks o
 ``elink`` the next block of a stream's chain or of the free list; ``ehead``, ``etail``, ``ecnt``
 (slots x buckets, flattened) a stream's first and last block and its entries (a stream's blocks are
 full but its last, so its count places the next entry); ``etot`` the entries per slot; ``emeta``
-the free list's first block and the blocks in use. Empty arrays (``etot.size == 0``): no streams."""
+the free list's first block and the blocks in use; ``tsyn`` a synapse onto each neuron (-1: none),
+the ``lo`` of a one-synapse run made of an entry (:func:`spill_streams`: direct delivery reads its
+target as ``syn_target[lo]``, its weight from the run). Empty arrays (``etot.size == 0``): no
+streams."""
 
 BLOCK = 128
 """Runs per block of the pool (4 KiB): a slot wastes at most one partly filled block."""
@@ -81,10 +83,10 @@ def slot_count(max_delay: int, window: int) -> int:
     return int(min(MAX_SLOTS, max_delay // window + 2))
 
 
-def make_calendar(slots: int, buckets: int = 0) -> Calendar:
+def make_calendar(slots: int, buckets: int = 0, tsyn: np.ndarray | None = None) -> Calendar:
     """An empty calendar of ``slots`` slots (the pool starts small and grows), with streams of
     one-synapse deliveries per (slot, bucket) when ``buckets`` > 0 (only where no slot holds
-    later laps: ``slots`` below :data:`MAX_SLOTS`)."""
+    later laps: ``slots`` below :data:`MAX_SLOTS`); ``tsyn``: a synapse onto each neuron (streams only)."""
     e = buckets > 0
     return Calendar(runs=np.empty(4 * BLOCK, RUN), link=np.full(4, -1, np.int64), fill=np.zeros(4, np.int64),
                     slot=np.full((slots, 2), -1, np.int64), due=np.empty(64, RUN), keys=np.empty(64, np.int64),
@@ -92,7 +94,8 @@ def make_calendar(slots: int, buckets: int = 0) -> Calendar:
                     epool=np.empty(4 * EB if e else 0, ENTRY), elink=np.full(4 if e else 0, -1, np.int64),
                     ehead=np.full(slots * buckets, -1, np.int64), etail=np.full(slots * buckets, -1, np.int64),
                     ecnt=np.zeros(slots * buckets, np.int64), etot=np.zeros(slots if e else 0, np.int64),
-                    emeta=np.array([-1, 0], np.int64))
+                    emeta=np.array([-1, 0], np.int64),
+                    tsyn=np.asarray(tsyn, np.int64) if e and tsyn is not None else np.empty(0, np.int64))
 
 
 def calendar_bytes(cal: Calendar) -> int:
@@ -117,7 +120,7 @@ def _grown_pool(cal, need):
     fill = np.zeros(m, np.int64)
     fill[:b] = cal.fill
     return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare, cal.epool, cal.elink,
-                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta)
+                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
@@ -135,7 +138,7 @@ def _grown_streams(cal, need):
     elink = np.full(m, -1, np.int64)
     elink[:b] = cal.elink
     return Calendar(cal.runs, cal.link, cal.fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare, epool, elink,
-                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta)
+                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
@@ -191,12 +194,11 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
             p = etail[x] * EB + (m & _EMASK)
             # NOTE: the stream's next line, written when the stream next gets an entry (one of a
             # few hundred streams): its write-allocate miss was where push_row waited
-            prefetch_write(epool, p + 2)
+            prefetch_write(epool, p + 3)
             en = epool[p]
             en.key = ((arrive - edge + W) << 32) | i
             en.frac = frac
             en.w = weight if not np.isnan(weight) else syn_weight[s + weight_shift]
-            en.lo = s
             ecnt[x] = m + 1
             etot[slot_k] += 1
             n += 1
@@ -360,23 +362,31 @@ def spill_streams(cal, c):
                 b = nb_
             r = runs[b * BLOCK + fill[b]]
             fill[b] += 1
-            r.tick, r.frac, r.w, r.lo, r.n, r.aux = t0 + (en.key >> 32), en.frac, en.w, en.lo, 1, en.key & _INDEX
+            i = en.key & _INDEX
+            r.tick, r.frac, r.w, r.lo, r.n, r.aux = t0 + (en.key >> 32), en.frac, en.w, cal.tsyn[i], 1, i
     free_streams(cal, s)
     return cal
 
 
 @njit(**_OPTS)
-def prefetch_stream(epool, elink, head, m):
-    """Prefetch the m entries of a stream from block ``head``: its blocks are scattered in the pool,
-    where the hardware prefetchers do not follow them."""
-    b = head
-    q = 0
+def prefetch_stream(epool, elink, b, q, m):
+    """Prefetch the entries ``q:m`` of a stream, entry q (a multiple of 8) in its block b: its blocks
+    are scattered in the pool, where the hardware prefetchers do not follow them."""
     while q < m:
-        for r in range(b * EB, b * EB + min(EB, m - q), 2):  # 2 entries a line
-            prefetch_read(epool, r)
-        q += EB
-        b = elink[b] if q < m else b
-    return q
+        prefetch_stream_8(epool, b, q)
+        q += 8
+        if q & _EMASK == 0 and q < m:
+            b = elink[b]
+
+
+@njit(inline="always", **_OPTS)
+def prefetch_stream_8(epool, b, q):
+    """Prefetch the 8 entries (3 lines: 192 bytes, blocks start on a line) of a stream from its q-th
+    (a multiple of 8), in its block b."""
+    r = b * EB + (q & _EMASK)
+    prefetch_read(epool, r)
+    prefetch_read(epool, r + 3)
+    prefetch_read(epool, r + 6)
 
 
 @njit(**_OPTS)
@@ -414,7 +424,7 @@ def sort_due(cal, c):
     _order_equal_ticks(spare[p0:], n)
     c.cal_sorted = 1
     return Calendar(cal.runs, cal.link, cal.fill, cal.slot, spare, cal.keys, cal.tmp, due, cal.epool, cal.elink,
-                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta)
+                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
@@ -425,7 +435,7 @@ def _room(cal, n):
     m = max(n, 2 * cal.keys.size)
     return Calendar(cal.runs, cal.link, cal.fill, cal.slot, np.empty(m, cal.due.dtype), np.empty(m, np.int64),
                     np.empty(m, np.int64), cal.spare[:0], cal.epool, cal.elink, cal.ehead, cal.etail, cal.ecnt,
-                    cal.etot, cal.emeta)
+                    cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
