@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
-from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, prefetch_stream_8, release_taken,
+from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, release_taken,
                                      spill_streams, tick_bits)
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_BUCKETS, PH_LOOP, PH_SCATTER, PH_WINDOW_END, cycle_counter,
@@ -22,6 +22,7 @@ from eventsim.engine.heap import next_kind, pop_group, take_scheduled
 from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, close_batch, crossing_bound, fire,
                                        needs_catch_up, open_batch, potential)
 from eventsim.engine.parts import merge_parts, start_parts
+from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
                                      grown)
@@ -277,11 +278,11 @@ def timed_start(ent, j0, j1):
 def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
     """:func:`order_calendar` of a bucket whose calendar entries are all in ``ent`` (no stream)."""
     order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, np.empty(0, ENTRY), np.empty(0, np.int64),
-                   np.int64(-1), ZERO, np.int64(-1), ZERO)
+                   np.int64(-1), ZERO, np.int64(-1), ZERO, ZERO)
 
 
 @njit(**_OPTS)
-def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elink, head, ns, nxt_head, nxt_n):
+def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elink, head, ns, nxt_head, nxt_n, nxt_j1):
     """Sort the calendar entries of a bucket's entries ``j0:j1`` by time (target in ``ent``, weight in
     ``ent_w``, time at ``times[ctl.win_times + k]``), give each a time index and merge them with the
     bucket's item entries (before them, in time order) by time. The time index is an item's (``times[:ctl.win_times]``) at the same time, so that a neuron's same-time
@@ -298,7 +299,8 @@ def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elin
     slot (:data:`~eventsim.engine.calendar.ENTRY` records from block ``head`` of ``epool``, chained
     by ``elink``), read from there by both passes (written into ``ent[j1 - ns:j1]``, ``ent_w``,
     ``times`` as they are placed). The stream of the next bucket (``nxt_n`` entries from block
-    ``nxt_head``) is prefetched meanwhile, a few lines per entry of the pass that computes ``E``.
+    ``nxt_head``, to be written before ``nxt_j1``) is prefetched meanwhile, a line per entry of the
+    pass that computes ``E``.
     """
     # NOTE: reading the stream here, where the bucket's slices are in cache, replaced a count pass
     # and a fill pass over the window's runs (40-byte records, ~23 MB a window at Brunel's scale)
@@ -349,15 +351,27 @@ def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elin
     n_cls = cls_q.size
     a = 0  # the items' times before the entry's
     ti = -1
-    # NOTE: the next bucket's stream is prefetched here, spread over this pass (an exp per entry):
-    # prefetched all at once it stalled on the memory queue (~5 % of the samples)
-    pb, pq = nxt_head, 0
+    # NOTE: the next bucket's stream, and the slices its entries will be written to, are prefetched
+    # here, a line per entry of this pass (an exp per entry): the stream prefetched all at once
+    # (~5 % of the samples), or 3 lines an entry, stalled on the memory queue
+    pb, pq, step = nxt_head, 0, 0
+    wj = nxt_j1 - nxt_n  # where the next bucket's stream entries will be written
     for p in range(jm, j1):
-        if pq < nxt_n:
-            prefetch_stream_8(epool, pb, pq)
-            pq += 8
-            if pq & (EB - 1) == 0 and pq < nxt_n:
-                pb = elink[pb]
+        if pq < nxt_n:  # one line an entry; 8 entries: 3 lines of stream, 1 of ent and ent_w, 2 of times
+            if step < 3:
+                prefetch_read(epool, pb * EB + (pq & (EB - 1)) + 3 * step)
+            elif step == 3:
+                prefetch_write(ent, wj + pq)
+            elif step == 4:
+                prefetch_write(ent_w, wj + pq)
+            else:
+                prefetch_write(times, n_t + wj + pq + 4 * (step - 5))
+            step += 1
+            if step == 7:
+                step = 0
+                pq += 8
+                if pq & (EB - 1) == 0 and pq < nxt_n:
+                    pb = elink[pb]
         tick, frac = times[n_t + p].tick, times[n_t + p].frac
         if ti < 0 or times[ti].tick != tick or times[ti].frac != frac:
             while a < n_t and time_lt(times[a].tick, times[a].frac, tick, frac):
@@ -564,12 +578,12 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             ns = ecnt[b] if ecnt.size > 0 else 0
             # NOTE: the next bucket's stream loads while this one is worked: read in order_calendar's
             # first pass, its chain of blocks made it wait on memory (~1/3 of order_calendar's samples)
-            nxt_head, nxt_n = np.int64(-1), np.int64(0)
+            nxt_head, nxt_n, nxt_j1 = np.int64(-1), np.int64(0), np.int64(0)
             if ecnt.size > 0 and b + 1 < b1:
-                nxt_head, nxt_n = ehead[b + 1], ecnt[b + 1]
+                nxt_head, nxt_n, nxt_j1 = ehead[b + 1], ecnt[b + 1], bpos[b + 1]
             if ns > 0 or ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
                 order_calendar(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q, epool, elink,
-                               ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n)
+                               ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n, nxt_j1)
             elif nxt_n > 0:
                 prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
             n_touched = process_entries(nrn, neuron, gen, ent, ent_w, bpos[b] - k, bpos[b], grp, times, time_E,
