@@ -6,7 +6,12 @@ of equal delays (rows are sorted by (delay, target)); each run ``(arrival tick, 
 hi), projection)`` is appended to the *slot* of its arrival window, slot ``window % R`` of a ring of
 R slots (R covers the largest delay where it can, so a slot holds one window's runs; with fewer
 slots a slot may also hold runs of later laps, which stay in it). A slot is a chain of blocks of
-:data:`BLOCK` runs from one pool (a free list recycles them). When a window opens, its runs become
+:data:`BLOCK` runs from one pool (a free list recycles them). Where no slot holds later laps, a run
+of one synapse (nearly all with continuous delays) is instead an :data:`ENTRY` appended to the
+slot's *stream* of its target's bucket, counted there as it is queued: the buckets then read each
+stream once, in :func:`eventsim.engine.buckets.order_calendar`, with no pass over the window's runs
+to count and scatter them; direct delivery and a window cut by a stop time first turn the slot's
+streams into runs (:func:`spill_streams`). When a window opens, its runs become
 *due*: bucket delivery takes them straight from the slot, each synapse an entry of its target's
 bucket carrying its own time and weight, sorted there (:func:`eventsim.engine.buckets.fill_due`,
 :func:`eventsim.engine.buckets.order_timed`, then :func:`release_taken`); direct delivery moves them
