@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
-from eventsim.engine.calendar import BLOCK, release_taken, tick_bits
+from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, release_taken,
+                                     spill_streams, tick_bits)
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_BUCKETS, PH_LOOP, PH_SCATTER, PH_WINDOW_END, cycle_counter,
                                    mark_activity, mark_phase)
@@ -22,6 +23,7 @@ from eventsim.engine.lif_frame import (add_inputs, catch_up, change_current, clo
                                        needs_catch_up, open_batch, potential)
 from eventsim.engine.neuron_pass import in_locals, inputs_in_locals, sort_by_neuron
 from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
+from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
                                      grown)
@@ -275,6 +277,13 @@ def timed_start(ent, j0, j1):
 
 @njit(**_OPTS)
 def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
+    """:func:`order_calendar` of a bucket whose calendar entries are all in ``ent`` (no stream)."""
+    order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, np.empty(0, ENTRY), np.empty(0, np.int64),
+                   np.int64(-1), ZERO, np.int64(-1), ZERO, ZERO)
+
+
+@njit(**_OPTS)
+def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elink, head, ns, nxt_head, nxt_n, nxt_j1):
     """Sort the calendar entries of a bucket's entries ``j0:j1`` by time (target in ``ent``, weight in
     ``ent_w``, time at ``times[ctl.win_times + k]``), give each a time index and merge them with the
     bucket's item entries (before them, in time order) by time. The time index is an item's (``times[:ctl.win_times]``) at the same time, so that a neuron's same-time
@@ -286,8 +295,19 @@ def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
     :func:`~eventsim.engine.heap.next_kind` gives the items. O(m) for m entries (and the items'),
     all in the bucket's own (cached) slices: one counting pass into about m bins of the window by
     tick, then an insertion pass by (tick, frac) that moves little (a bin holds about one entry).
+
+    The last ``ns`` of them are not in ``ent`` yet: they are the bucket's stream of the window's
+    slot (:data:`~eventsim.engine.calendar.ENTRY` records from block ``head`` of ``epool``, chained
+    by ``elink``), read from there by both passes (written into ``ent[j1 - ns:j1]``, ``ent_w``,
+    ``times`` as they are placed). The stream of the next bucket (``nxt_n`` entries from block
+    ``nxt_head``, to be written before ``nxt_j1``) is prefetched meanwhile, a line per entry of the
+    pass that computes ``E``.
     """
-    jm = timed_start(ent, j0, j1)
+    # NOTE: reading the stream here, where the bucket's slices are in cache, replaced a count pass
+    # and a fill pass over the window's runs (40-byte records, ~23 MB a window at Brunel's scale)
+    # and a copy of the bucket's entries
+    jf = j1 - ns
+    jm = timed_start(ent, j0, jf)
     m = j1 - jm
     if m == 0:
         return
@@ -298,23 +318,61 @@ def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
     while (1 << hb) < m and hb < bits:
         hb += 1
     sh = bits - hb
-    src_e, src_w, src_t = ent[jm:j1].copy(), ent_w[jm:j1].copy(), times[n_t + jm:n_t + j1].copy()
+    mf = jf - jm  # the entries fill_due wrote (runs of several synapses, a window cut by a stop time)
+    src_e, src_w, src_t = ent[jm:jf].copy(), ent_w[jm:jf].copy(), times[n_t + jm:n_t + jf].copy()
     cnt = np.zeros((1 << hb) + 1, np.int64)
-    for q in range(m):
+    for q in range(mf):
         cnt[((src_t[q].tick - t0) >> sh) + 1] += 1
+    blk = head
+    for q in range(ns):
+        if q > 0 and q & (EB - 1) == 0:
+            blk = elink[blk]
+        cnt[(epool[blk * EB + (q & (EB - 1))].key >> (32 + sh)) + 1] += 1
     for d in range(1, cnt.size):
         cnt[d] += cnt[d - 1]
-    for q in range(m):
+    for q in range(mf):
         d = (src_t[q].tick - t0) >> sh
         p = jm + cnt[d]
         cnt[d] += 1
         ent[p], ent_w[p] = src_e[q] & ~TI_MASK, src_w[q]
         times[n_t + p] = src_t[q]
+    blk = head
+    for q in range(ns):
+        if q > 0 and q & (EB - 1) == 0:
+            blk = elink[blk]
+        en = epool[blk * EB + (q & (EB - 1))]
+        key = en.key
+        off = key >> 32
+        d = off >> sh
+        p = jm + cnt[d]
+        cnt[d] += 1
+        ent[p], ent_w[p] = ((key & 0xFFFFFFFF) << 32) | TIMED, en.w
+        times[n_t + p].tick, times[n_t + p].frac = t0 + off, en.frac
     _insertion_by_time(ent, ent_w, times, n_t, jm, j1)
     n_cls = cls_q.size
     a = 0  # the items' times before the entry's
     ti = -1
+    # NOTE: the next bucket's stream, and the slices its entries will be written to, are prefetched
+    # here, a line per entry of this pass (an exp per entry): the stream prefetched all at once
+    # (~5 % of the samples), or 3 lines an entry, stalled on the memory queue
+    pb, pq, step = nxt_head, 0, 0
+    wj = nxt_j1 - nxt_n  # where the next bucket's stream entries will be written
     for p in range(jm, j1):
+        if pq < nxt_n:  # one line an entry; 8 entries: 3 lines of stream, 1 of ent and ent_w, 2 of times
+            if step < 3:
+                prefetch_read(epool, pb * EB + (pq & (EB - 1)) + 3 * step)
+            elif step == 3:
+                prefetch_write(ent, wj + pq)
+            elif step == 4:
+                prefetch_write(ent_w, wj + pq)
+            else:
+                prefetch_write(times, n_t + wj + pq + 4 * (step - 5))
+            step += 1
+            if step == 7:
+                step = 0
+                pq += 8
+                if pq & (EB - 1) == 0 and pq < nxt_n:
+                    pb = elink[pb]
         tick, frac = times[n_t + p].tick, times[n_t + p].frac
         if ti < 0 or times[ti].tick != tick or times[ti].frac != frac:
             while a < n_t and time_lt(times[a].tick, times[a].frac, tick, frac):
@@ -326,6 +384,8 @@ def order_timed(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q):
                 for k in range(n_cls):
                     time_E[ti * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
         ent[p] |= ti
+    if pq < nxt_n:
+        prefetch_stream(epool, elink, pb, pq, nxt_n)
     if jm > j0:
         _merge_with_items(ent, ent_w, times, grp, j0, jm, j1)
 
@@ -498,11 +558,12 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 
 @njit(**_OPTS)
 def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
-                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift):
+                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
     they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
     that may act on their own before ``t_end`` (:func:`wake_blocks`), while the bucket's neuron states
-    are in cache; leaves the bucket counts at zero.
+    are in cache; leaves the bucket counts at zero. ``ehead``, ``ecnt``: the window's streams per
+    bucket (empty: none), the last entries of their buckets (:func:`order_calendar`).
 
     NOTE: a call (not inlined) per window, or per part of it (:func:`work_buckets_in_parallel`): the
     per-entry code is compiled once for both, where inlining it into the parallel loop too doubled
@@ -521,8 +582,17 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
         if k > 0:
             bcnt[b] = 0
             touched = ids[b << shift:min(n, (b + 1) << shift)]
-            if ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
-                order_timed(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q)
+            ns = ecnt[b] if ecnt.size > 0 else 0
+            # NOTE: the next bucket's stream loads while this one is worked: read in order_calendar's
+            # first pass, its chain of blocks made it wait on memory (~1/3 of order_calendar's samples)
+            nxt_head, nxt_n, nxt_j1 = np.int64(-1), np.int64(0), np.int64(0)
+            if ecnt.size > 0 and b + 1 < b1:
+                nxt_head, nxt_n, nxt_j1 = ehead[b + 1], ecnt[b + 1], bpos[b + 1]
+            if ns > 0 or ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
+                order_calendar(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q, epool, elink,
+                               ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n, nxt_j1)
+            elif nxt_n > 0:
+                prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
             # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
             sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w)
             n_touched = 0
@@ -599,7 +669,8 @@ def split_buckets(bcnt, parts):
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
-                             win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift):
+                             win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift, epool, elink,
+                             ehead, ecnt):
     """Work every bucket of the window (entries, then the touched neurons up to ``t_end``), then the
     window's end (:func:`wake_blocks`), in ``ctls.size`` parts of neurons on Numba's threads;
     afterwards the run's ``ctl`` holds the counts and the smallest wake-up, and the window's spikes
@@ -619,7 +690,7 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
                      stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
-                     t_end, shift)
+                     t_end, shift, epool, elink, ehead, ecnt)
         # then the window's end of the part's own neurons (blocks of 64 within its buckets)
         k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
         k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
@@ -708,7 +779,21 @@ def process_window(net, st, buf, n_g, t_end):
         item_bounds = split_items(grp, n_g, threads)
         part_cnt = np.empty(threads * bcnt.size, np.int64)
         count_in_parallel(net, grp, item_bounds, bcnt, part_cnt, c.bucket_shift)
-    n_timed = count_due(buf.cal, c, t_end, bcnt, c.bucket_shift, net.syn_target)
+    cal = buf.cal
+    if cal.etot.size > 0 and t_end < (c.cal_window + 1) * c.window:  # a window cut by a stop time: as runs
+        cal = spill_streams(cal, c)
+    n_timed = count_due(cal, c, t_end, bcnt, c.bucket_shift, net.syn_target)
+    # the window's streams: their counts per bucket kept as they were queued
+    s_cal = c.cal_window % cal.slot.shape[0]
+    n_streams = cal.etot[s_cal] if cal.etot.size > 0 else 0
+    nb = bcnt.size
+    ehead, ecnt = cal.ehead[s_cal * nb:(s_cal + 1) * nb], cal.ecnt[s_cal * nb:(s_cal + 1) * nb]
+    if n_streams > 0:
+        for b in range(nb):
+            bcnt[b] += ecnt[b]
+        c.syn_events += n_streams
+    else:
+        ehead, ecnt = ehead[:0], ecnt[:0]
     total = 0
     largest = 0
     for b in range(bcnt.size):
@@ -723,27 +808,33 @@ def process_window(net, st, buf, n_g, t_end):
         fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, c.bucket_shift, ent, ent_w)
     else:
         fill_entries(net, grp, ZERO, n_g, bpos, c.bucket_shift, ent, ent_w)
-    if n_timed > 0:  # the calendar's entries after each bucket's items, their times after the items'
+    if n_timed + n_streams > 0:  # the calendar's entries after each bucket's items, their times after the items'
         n_t = c.win_times
         times = grown(times, n_t, n_t + total)
         time_E = grown(time_E, n_t * cls_q.size, (n_t + total) * cls_q.size)
-        fill_due(buf.cal, c, t_end, bpos, c.bucket_shift, ent, ent_w, times, net.syn_target, net.syn_weight, net.proj)
+    if n_timed > 0:
+        fill_due(cal, c, t_end, bpos, c.bucket_shift, ent, ent_w, times, net.syn_target, net.syn_weight, net.proj)
+    for b in range(ecnt.size):  # the streams' entries last: order_calendar reads them from the streams
+        bpos[b] += ecnt[b]
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
     t1 = cycle_counter()
     mark_phase(c, PH_BUCKETS)
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
         work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                                  win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
-                                 st.ctls, c.bucket_shift)
+                                 st.ctls, c.bucket_shift, cal.epool, cal.elink, ehead, ecnt)
         t2 = cycle_counter()
     else:
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
-                     stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift)
+                     stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift,
+                     cal.epool, cal.elink, ehead, ecnt)
         t2 = cycle_counter()
         mark_phase(c, PH_WINDOW_END)
         end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
+    if n_streams > 0:  # taken
+        c.due_n -= free_streams(cal, s_cal)
     c.cyc_scatter += t1 - t0
     c.cyc_buckets += t2 - t1
     mark_phase(c, PH_LOOP)
     c.cyc_window_end += cycle_counter() - t2
-    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side, buf.cal)
+    return Buffers(buf.heap, buf.out, grp, times, time_E, ent, ent_w, side, cal)

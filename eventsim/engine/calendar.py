@@ -6,7 +6,12 @@ of equal delays (rows are sorted by (delay, target)); each run ``(arrival tick, 
 hi), projection)`` is appended to the *slot* of its arrival window, slot ``window % R`` of a ring of
 R slots (R covers the largest delay where it can, so a slot holds one window's runs; with fewer
 slots a slot may also hold runs of later laps, which stay in it). A slot is a chain of blocks of
-:data:`BLOCK` runs from one pool (a free list recycles them). When a window opens, its runs become
+:data:`BLOCK` runs from one pool (a free list recycles them). Where no slot holds later laps, a run
+of one synapse (nearly all with continuous delays) is instead an :data:`ENTRY` appended to the
+slot's *stream* of its target's bucket, counted there as it is queued: the buckets then read each
+stream once, in :func:`eventsim.engine.buckets.order_calendar`, with no pass over the window's runs
+to count and scatter them; direct delivery and a window cut by a stop time first turn the slot's
+streams into runs (:func:`spill_streams`). When a window opens, its runs become
 *due*: bucket delivery takes them straight from the slot, each synapse an entry of its target's
 bucket carrying its own time and weight, sorted there (:func:`eventsim.engine.buckets.fill_due`,
 :func:`eventsim.engine.buckets.order_timed`, then :func:`release_taken`); direct delivery moves them
@@ -32,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine.clock import time_lt
+from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import SAMPLE, _OPTS
 
 RUN = np.dtype([("tick", np.int64), ("frac", np.float64), ("w", np.float64), ("lo", np.int64), ("n", np.int32),
@@ -41,16 +47,34 @@ the source's row) of projection ``aux`` with its weight ``w`` (NaN: per synapse)
 synapse (``n == 1``, nearly all with continuous delays) keeps its target in ``aux`` and its weight
 in ``w``, so that delivering it reads no synapse table. 40 bytes."""
 
-Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp spare")
+ENTRY = np.dtype([("key", np.int64), ("frac", np.float64), ("w", np.float64)], align=True)
+"""A delivery of one synapse queued in its slot's stream of its target's bucket: ``key`` its arrival
+tick's offset in the window ``<< 32 | target``, the spike's ``frac``, its weight ``w``. 24 bytes."""
+
+Calendar = namedtuple("Calendar", "runs link fill slot due keys tmp spare epool elink ehead etail ecnt etot emeta tsyn")
 """The calendar's arrays: ``runs`` the pool of RUN records in blocks of :data:`BLOCK`, ``link`` and
 ``fill`` per block (next block of its slot's chain or of the free list, -1 ending it; runs in it),
 ``slot`` (R, 2) the first and last block of each slot's chain (-1: empty); ``due`` the open window's
 runs (in time order once :func:`sort_due` ran: ``ctl.cal_sorted``); ``keys`` their sort keys
 (``(tick - window start) << 32 | index``), ``tmp`` the radix sort's second buffer, ``spare`` the due
-list's second buffer (allocated by the first sort)."""
+list's second buffer (allocated by the first sort).
+
+The *streams* (when no slot can hold later laps): one-synapse deliveries, queued as :data:`ENTRY`
+records per (slot, bucket of the target) rather than as runs: ``epool`` blocks of :data:`EB` entries,
+``elink`` the next block of a stream's chain or of the free list; ``ehead``, ``etail``, ``ecnt``
+(slots x buckets, flattened) a stream's first and last block and its entries (a stream's blocks are
+full but its last, so its count places the next entry); ``etot`` the entries per slot; ``emeta``
+the free list's first block and the blocks in use; ``tsyn`` a synapse onto each neuron (-1: none),
+the ``lo`` of a one-synapse run made of an entry (:func:`spill_streams`: direct delivery reads its
+target as ``syn_target[lo]``, its weight from the run). Empty arrays (``etot.size == 0``): no
+streams."""
 
 BLOCK = 128
 """Runs per block of the pool (4 KiB): a slot wastes at most one partly filled block."""
+EB = 256
+"""Entries per block of the streams' pool (6 KiB). NOTE: 64 (1.5 KiB) made following a stream's
+chain (its links in ``elink``, evicted by the streaming) a visible stall of order_calendar."""
+_EMASK = EB - 1
 MAX_SLOTS = 4096
 """Most slots of the ring: delays longer than this many windows make slots hold later laps too."""
 _INDEX = 0xFFFFFFFF
@@ -65,11 +89,19 @@ def slot_count(max_delay: int, window: int) -> int:
     return int(min(MAX_SLOTS, max_delay // window + 2))
 
 
-def make_calendar(slots: int) -> Calendar:
-    """An empty calendar of ``slots`` slots (the pool starts small and grows)."""
+def make_calendar(slots: int, buckets: int = 0, tsyn: np.ndarray | None = None) -> Calendar:
+    """An empty calendar of ``slots`` slots (the pool starts small and grows), with streams of
+    one-synapse deliveries per (slot, bucket) when ``buckets`` > 0 (only where no slot holds
+    later laps: ``slots`` below :data:`MAX_SLOTS`); ``tsyn``: a synapse onto each neuron (streams only)."""
+    e = buckets > 0
     return Calendar(runs=np.empty(4 * BLOCK, RUN), link=np.full(4, -1, np.int64), fill=np.zeros(4, np.int64),
                     slot=np.full((slots, 2), -1, np.int64), due=np.empty(64, RUN), keys=np.empty(64, np.int64),
-                    tmp=np.empty(64, np.int64), spare=np.empty(0, RUN))
+                    tmp=np.empty(64, np.int64), spare=np.empty(0, RUN),
+                    epool=np.empty(4 * EB if e else 0, ENTRY), elink=np.full(4 if e else 0, -1, np.int64),
+                    ehead=np.full(slots * buckets, -1, np.int64), etail=np.full(slots * buckets, -1, np.int64),
+                    ecnt=np.zeros(slots * buckets, np.int64), etot=np.zeros(slots if e else 0, np.int64),
+                    emeta=np.array([-1, 0], np.int64),
+                    tsyn=np.asarray(tsyn, np.int64) if e and tsyn is not None else np.empty(0, np.int64))
 
 
 def calendar_bytes(cal: Calendar) -> int:
@@ -93,7 +125,26 @@ def _grown_pool(cal, need):
     link[:b] = cal.link
     fill = np.zeros(m, np.int64)
     fill[:b] = cal.fill
-    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare)
+    return Calendar(runs, link, fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare, cal.epool, cal.elink,
+                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
+
+
+@njit(**_OPTS)
+def _ereserve(cal, n):
+    """The calendar with a streams' pool of at least n blocks (grown by doubling)."""
+    return cal if n <= cal.elink.size else _grown_streams(cal, n)
+
+
+@njit(**_OPTS)
+def _grown_streams(cal, need):
+    m = max(need, 2 * cal.elink.size)
+    b = cal.elink.size
+    epool = np.empty(m * EB, cal.epool.dtype)
+    epool[:b * EB] = cal.epool
+    elink = np.full(m, -1, np.int64)
+    elink[:b] = cal.elink
+    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, cal.due, cal.keys, cal.tmp, cal.spare, epool, elink,
+                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
@@ -105,9 +156,16 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
     # NOTE: room for a new block per run first, so that the loop below works on plain arrays; the
     # loop is written out: through an inlined helper it ran 10x slower (~190 against ~20 ns a run)
     cal = _reserve(cal, c.cal_blocks + hi - lo)
+    streams = cal.etot.size > 0
+    if streams:
+        cal = _ereserve(cal, cal.emeta[1] + hi - lo)
     runs, link, fill, slot = cal.runs, cal.link, cal.fill, cal.slot
+    epool, elink, ehead, etail, ecnt, etot, emeta = cal.epool, cal.elink, cal.ehead, cal.etail, cal.ecnt, cal.etot, \
+        cal.emeta
     W = c.window
     R = slot.shape[0]
+    nbk = ecnt.size // R  # buckets
+    bsh = c.bucket_shift
     s = lo
     k = (tick + syn_delay[s + shift]) // W
     edge = (k + 1) * W  # NOTE: rows are sorted by delay: the arrival window only grows, no division per run
@@ -122,6 +180,36 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
         while arrive >= edge:
             edge += W
             slot_k = slot_k + 1 if slot_k + 1 < R else 0
+        if streams and e == s + 1:  # one synapse: into the stream of (slot, its target's bucket)
+            i = np.int64(syn_target[s])
+            x = slot_k * nbk + (i >> bsh)
+            m = ecnt[x]
+            if m & _EMASK == 0:  # the stream's last block is full (or it has none)
+                nb_ = emeta[0]
+                if nb_ >= 0:
+                    emeta[0] = elink[nb_]
+                else:
+                    nb_ = emeta[1]
+                    emeta[1] = nb_ + 1
+                elink[nb_] = -1
+                if m == 0:
+                    ehead[x] = nb_
+                else:
+                    elink[etail[x]] = nb_
+                etail[x] = nb_
+            p = etail[x] * EB + (m & _EMASK)
+            # NOTE: the stream's next line, written when the stream next gets an entry (one of a
+            # few hundred streams): its write-allocate miss was where push_row waited
+            prefetch_write(epool, p + 3)
+            en = epool[p]
+            en.key = ((arrive - edge + W) << 32) | i
+            en.frac = frac
+            en.w = weight if not np.isnan(weight) else syn_weight[s + weight_shift]
+            ecnt[x] = m + 1
+            etot[slot_k] += 1
+            n += 1
+            s = e
+            continue
         b = slot[slot_k, 1]  # append to the slot's last block, or to a new one
         if b < 0 or fill[b] == BLOCK:
             nb = c.cal_free
@@ -171,10 +259,11 @@ def open_window(cal, c, k):
     c.due_in_slot = 0
     R = cal.slot.shape[0]
     s = k % R
-    if cal.slot[s, 0] < 0:
+    ne = cal.etot[s] if cal.etot.size > 0 else 0
+    if cal.slot[s, 0] < 0 and ne == 0:
         return cal
     end = (k + 1) * c.window
-    m = 0
+    m = ne  # the streams' entries (streams: no later laps)
     b = cal.slot[s, 0]
     while b >= 0:
         if not c.cal_laps:  # every run of the slot arrives in this window
@@ -194,6 +283,7 @@ def open_window(cal, c, k):
 def due_list(cal, c):
     """Move the open window's due runs still in its slot into the due list (unsorted: the order they
     were queued); the slot keeps its runs of later laps. Returns the calendar. O(runs in the slot)."""
+    cal = spill_streams(cal, c)
     s = c.cal_window % cal.slot.shape[0]
     end = (c.cal_window + 1) * c.window
     n = 0
@@ -237,6 +327,93 @@ def release_taken(cal, c, t_end, taken):
 
 
 @njit(**_OPTS)
+def spill_streams(cal, c):
+    """Move the open window's stream entries into its slot's chain as one-synapse runs (for direct
+    delivery, or a window cut by a stop time: the runs' paths handle both); returns the calendar.
+    O(entries); the counts (``cal_n``, ``due_n``) stay."""
+    if cal.etot.size == 0:
+        return cal
+    R = cal.slot.shape[0]
+    s = c.cal_window % R
+    ne = cal.etot[s]
+    if ne == 0:
+        return cal
+    cal = _reserve(cal, c.cal_blocks + ne // BLOCK + 2)
+    runs, link, fill, slot = cal.runs, cal.link, cal.fill, cal.slot
+    epool, elink, ehead, ecnt = cal.epool, cal.elink, cal.ehead, cal.ecnt
+    nb = ecnt.size // R
+    t0 = c.cal_window * c.window
+    for bk in range(nb):
+        x = s * nb + bk
+        blk = ehead[x]
+        for q in range(ecnt[x]):
+            if q > 0 and q & _EMASK == 0:
+                blk = elink[blk]
+            en = epool[blk * EB + (q & _EMASK)]
+            b = slot[s, 1]
+            if b < 0 or fill[b] == BLOCK:
+                nb_ = c.cal_free
+                if nb_ >= 0:
+                    c.cal_free = link[nb_]
+                else:
+                    nb_ = c.cal_blocks
+                    c.cal_blocks = nb_ + 1
+                link[nb_] = -1
+                fill[nb_] = 0
+                if b < 0:
+                    slot[s, 0] = nb_
+                else:
+                    link[b] = nb_
+                slot[s, 1] = nb_
+                b = nb_
+            r = runs[b * BLOCK + fill[b]]
+            fill[b] += 1
+            i = en.key & _INDEX
+            r.tick, r.frac, r.w, r.lo, r.n, r.aux = t0 + (en.key >> 32), en.frac, en.w, cal.tsyn[i], 1, i
+    free_streams(cal, s)
+    return cal
+
+
+@njit(**_OPTS)
+def prefetch_stream(epool, elink, b, q, m):
+    """Prefetch the entries ``q:m`` of a stream, entry q (a multiple of 8) in its block b: its blocks
+    are scattered in the pool, where the hardware prefetchers do not follow them."""
+    while q < m:
+        prefetch_stream_8(epool, b, q)
+        q += 8
+        if q & _EMASK == 0 and q < m:
+            b = elink[b]
+
+
+@njit(inline="always", **_OPTS)
+def prefetch_stream_8(epool, b, q):
+    """Prefetch the 8 entries (3 lines: 192 bytes, blocks start on a line) of a stream from its q-th
+    (a multiple of 8), in its block b."""
+    r = b * EB + (q & _EMASK)
+    prefetch_read(epool, r)
+    prefetch_read(epool, r + 3)
+    prefetch_read(epool, r + 6)
+
+
+@njit(**_OPTS)
+def free_streams(cal, s):
+    """Empty the streams of slot s, their blocks returned to the free list; returns its entries. O(buckets)."""
+    R = cal.slot.shape[0]
+    nb = cal.ecnt.size // R
+    elink, ehead, etail, ecnt, emeta = cal.elink, cal.ehead, cal.etail, cal.ecnt, cal.emeta
+    for x in range(s * nb, (s + 1) * nb):
+        if ecnt[x] > 0:
+            elink[etail[x]] = emeta[0]
+            emeta[0] = ehead[x]
+            ehead[x] = -1
+            etail[x] = -1
+            ecnt[x] = 0
+    ne = cal.etot[s]
+    cal.etot[s] = 0
+    return ne
+
+
+@njit(**_OPTS)
 def sort_due(cal, c):
     """Sort the due runs not yet taken by time, for direct delivery: keys ``(tick - window start) << 32
     | index`` radix-sorted, the runs copied once in that order (through ``spare``, then swapped with
@@ -252,7 +429,8 @@ def sort_due(cal, c):
         spare[p0 + q] = due[p0 + (keys[q] & _INDEX)]
     _order_equal_ticks(spare[p0:], n)
     c.cal_sorted = 1
-    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, spare, cal.keys, cal.tmp, due)
+    return Calendar(cal.runs, cal.link, cal.fill, cal.slot, spare, cal.keys, cal.tmp, due, cal.epool, cal.elink,
+                    cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
@@ -262,7 +440,8 @@ def _room(cal, n):
         return cal
     m = max(n, 2 * cal.keys.size)
     return Calendar(cal.runs, cal.link, cal.fill, cal.slot, np.empty(m, cal.due.dtype), np.empty(m, np.int64),
-                    np.empty(m, np.int64), cal.spare[:0])
+                    np.empty(m, np.int64), cal.spare[:0], cal.epool, cal.elink, cal.ehead, cal.etail, cal.ecnt,
+                    cal.etot, cal.emeta, cal.tsyn)
 
 
 @njit(**_OPTS)
@@ -383,8 +562,10 @@ def next_window(cal, c, k):
     if c.cal_n == 0:
         return -1
     R = cal.slot.shape[0]
+    streams = cal.etot.size > 0
     for m in range(1, R + 1):
-        if cal.slot[(k + m) % R, 0] >= 0:
+        s = (k + m) % R
+        if cal.slot[s, 0] >= 0 or (streams and cal.etot[s] > 0):
             return k + m
     return -1
 
@@ -422,6 +603,46 @@ def calendar_check(cal, c):
             return False
         seen[b] = 1
         b = cal.link[b]
+    if cal.etot.size > 0:  # the streams: chains of full blocks but the last, counts per slot, a free list
+        nb = cal.ecnt.size // R
+        eseen = np.zeros(cal.emeta[1], np.int64)
+        for s in range(R):
+            tot = 0
+            for x in range(s * nb, (s + 1) * nb):
+                m = cal.ecnt[x]
+                tot += m
+                if m == 0:
+                    if cal.ehead[x] != -1 or cal.etail[x] != -1:
+                        return False
+                    continue
+                b = cal.ehead[x]
+                last = -1
+                for _ in range((m + EB - 1) // EB):
+                    if b < 0 or eseen[b]:
+                        return False
+                    eseen[b] = 1
+                    last = b
+                    b = cal.elink[b]
+                if b != -1 or last != cal.etail[x]:
+                    return False
+                b = cal.ehead[x]
+                for q in range(m):  # entries of the stream's bucket, offsets within a window
+                    if q > 0 and q & _EMASK == 0:
+                        b = cal.elink[b]
+                    key = cal.epool[b * EB + (q & _EMASK)].key
+                    if (key >> 32) >= c.window or ((key & _INDEX) >> c.bucket_shift) != x - s * nb:
+                        return False
+            if tot != cal.etot[s]:
+                return False
+            total += tot
+        b = cal.emeta[0]
+        while b >= 0:
+            if eseen[b]:
+                return False
+            eseen[b] = 1
+            b = cal.elink[b]
+        if eseen.sum() != cal.emeta[1]:
+            return False
     if total != c.cal_n + (c.due_n - c.due_p if c.due_in_slot else 0) or seen.sum() != c.cal_blocks:
         return False
     if c.due_in_slot or not c.cal_sorted:

@@ -26,9 +26,10 @@ The algorithm (docs/architecture.md has the long version):
 * **Queue of spike groups.** A binary heap holds one entry per (spike, projection) keyed by
   ``(arrival tick, frac, source, projection)``: O(log n) per entry, not per synapse, and a
   canonical order for ties. Projections with per-synapse delays queue one run per (spike, distinct
-  delay) in a calendar instead: a ring of slots per arrival window, O(1) per run; a window's runs
-  go into the buckets as entries carrying their own time and weight, each bucket's sorted by time
-  (:func:`fill_due`, :func:`order_timed`), or, delivered directly, are radix-sorted by time.
+  delay) in a calendar instead: a ring of slots per arrival window, O(1) per run, a run of one
+  synapse as an entry of its slot's stream of its target's bucket; a window's runs and streams go
+  into the buckets as entries carrying their own time and weight, each bucket's sorted by time
+  (:func:`fill_due`, :func:`order_calendar`), or, delivered directly, are radix-sorted by time.
 * **Gather, bucket, advance.** At a window's start everything due in it is taken off the heap and
   the scheduled arrays in time order (:func:`gather_window`); each item's targets get an entry in
   the bucket of their neuron range, in item order (:func:`fill_entries`), so each bucket is sorted

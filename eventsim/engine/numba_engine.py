@@ -18,7 +18,7 @@ import numpy as np
 
 from eventsim.engine import kernels as K
 from eventsim.engine import items, loop
-from eventsim.engine.calendar import Calendar, calendar_bytes, make_calendar, slot_count
+from eventsim.engine.calendar import MAX_SLOTS, Calendar, calendar_bytes, make_calendar, slot_count
 from eventsim.engine.cycles import ACT_PARTS, PH_OUTSIDE
 from eventsim.models import REGISTRY, lif
 from eventsim.prepared import Prepared
@@ -147,6 +147,18 @@ def window_spike_bound(p: Prepared, window: int) -> int | None:
         return None
     bound = 2 + window // t_ref_min
     return bound if bound <= _WINDOW_SPIKES_PER_NEURON else None
+
+
+def calendar_for(p, net, st) -> Calendar:
+    """The empty calendar of a network's per-synapse delays: a slot per window a delivery can arrive
+    in, and streams per (slot, bucket) of one-synapse deliveries when every slot holds one window's."""
+    max_delay, window = max_synapse_delay(p), int(st.ctl[0]["window"])
+    slots = slot_count(max_delay, window)
+    if not (max_delay > 0 and max_delay // window + 2 <= MAX_SLOTS):
+        return make_calendar(slots)
+    tsyn = np.full(st.nrn.size, -1, np.int64)  # a synapse onto each neuron (any: the last one)
+    tsyn[net.syn_target] = np.arange(net.syn_target.size, dtype=np.int64)
+    return make_calendar(slots, st.bcnt.size, tsyn)
 
 
 def bucket_shift(n: int) -> int:
@@ -363,8 +375,7 @@ class NumbaEngine:
         self._buf = K.Buffers(heap=np.empty(1024, K.HEAP), out=np.empty(1024, K.SPIKE), grp=np.empty(64, K.GROUP),
                               times=np.empty(64, K.WTIME), time_E=np.empty(64), ent=np.empty(1024, np.int64),
                               ent_w=np.empty(1024), side=np.empty(64, K.SIDE),
-                              cal=make_calendar(slot_count(max_synapse_delay(prepared),
-                                                           int(self.state.ctl[0]["window"]))))
+                              cal=calendar_for(prepared, self.net, self.state))
         self._growing = window_spike_bound(prepared, int(self.state.ctl[0]["window"])) is None
         self._lost = None  # why the state can no longer be simulated, if it cannot
 
