@@ -22,7 +22,7 @@ from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, 
                                        potential)
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, ZERO, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake, update_wake_inline
 
 
 PREFETCH_AHEAD = 8
@@ -133,7 +133,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             if r.thr < 0.0:
                 r.ctick = DIRTY
                 if w > 0.0:
-                    update_wake(r, neuron[i], i, tick, e, wake, block_min)
+                    update_wake_inline(r, neuron[i], i, tick, e, wake, block_min)
         else:
             opened[n_opened] = i
             n_opened += 1
