@@ -5,20 +5,46 @@ bucketing; cheaper when a window holds few inputs, bit-identical to :mod:`~event
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from eventsim.engine import generic as G
+from eventsim.engine.borrowed import borrowed
 from eventsim.engine.calendar import due_first, due_run
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_DIRECT, PH_LOOP, PH_WINDOW_END, cycle_counter,
                                    mark_activity, mark_phase)
 from eventsim.engine.exact_sum import add_exactly, add_inexact
-from eventsim.engine.heap import next_kind, pop_group, take_scheduled
+from eventsim.engine.heap import next_kind, pop_group, synapses_at, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
                                        potential)
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
-                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake
+                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, ZERO, _OPTS, grown)
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake, update_wake_inline
+
+
+PREFETCH_AHEAD = 8
+"""Deliveries ahead of the current one whose target's NSTATE record is prefetched."""
+
+
+@intrinsic
+def prefetch_record(typingctx, arr, idx):
+    """Ask the processor to bring the 128-byte record ``arr[idx]`` (its two cache lines) into cache, for
+    writing; no effect on results."""
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        p = builder.bitcast(cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False),
+                            ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
+            ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [p, i32(1), i32(3), i32(1)])
+        builder.call(fn, [builder.gep(p, [ir.IntType(64)(64)]), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(arr, idx), codegen
 
 
 @njit(inline="always", **_OPTS)
@@ -43,6 +69,8 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
     discarded = 0
     batches = 0
     for s in range(lo, hi):
+        if s + PREFETCH_AHEAD < hi:
+            prefetch_record(nrn, np.int64(targets[s + PREFETCH_AHEAD]))
         i = np.int64(targets[s])
         if not homogeneous:
             w = weights[s + wsh]
@@ -105,7 +133,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             if r.thr < 0.0:
                 r.ctick = DIRTY
                 if w > 0.0:
-                    update_wake(r, neuron[i], i, tick, e, wake, block_min)
+                    update_wake_inline(r, neuron[i], i, tick, e, wake, block_min)
         else:
             opened[n_opened] = i
             n_opened += 1
@@ -115,16 +143,40 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
     return n_opened, n_applied
 
 
+@njit(inline="always", **_OPTS)
+def batch_inputs(net, h, due, c, tick, frac):
+    """How many inputs arrive at exactly (tick, frac), the earliest pending time: the heap's groups,
+    the calendar's due runs ``due`` and the scheduled arrivals (an upper bound on the side buffer
+    records the batch adds)."""
+    m = synapses_at(h, c.heap_n, net.proj, net.rowptr, net.pop_start, tick, frac)
+    p = c.due_p
+    while p < c.due_n and due[p].tick == tick and due[p].frac == frac:
+        m += due[p].n
+        p += 1
+    p = c.sa_p
+    while p < net.sa_tick.size and net.sa_tick[p] == tick and net.sa_frac[p] == frac:
+        m += 1
+        p += 1
+    return m
+
+
 @njit(**_OPTS)
 def deliver_batch(net, st, h, due, tick, frac, side):
     """Direct delivery: all inputs arriving at exactly (tick, frac) (heap, the calendar's due runs
     ``due``, scheduled), summed per neuron, then one threshold test per neuron (as the buckets do:
-    results are bit-identical). Returns the side buffer (regrown if needed).
+    results are bit-identical). Returns 0, or, when the side buffer ``side`` cannot hold the
+    batch's partials (one record per input, plus SIDE_SCRATCH), the size it needs, having done
+    nothing: the caller grows it and calls again.
 
-    NOTE: takes the calendar's due list, not the Calendar tuple: each array a call receives costs
-    two atomic reference-count operations, and Benchmark 4 (no calendar runs at all) spends about
-    half of its time in them (perf/RESULTS.md, "Poisson arrivals in registers")."""
+    NOTE: the heap ``h``, the due list and the side buffer come borrowed (never regrown here):
+    each array a call receives or returns costs two atomic reference-count operations, which wait
+    for the batch's outstanding cache misses; sampled with perf, NRT_incref/NRT_decref were ~20 %
+    of Benchmark 4's simulation, 72 % of them here and in run_window_direct. Hence the side
+    buffer's room is checked once per batch (:func:`batch_inputs`), not per group."""
     c = st.ctl[0]
+    need = c.side_n + batch_inputs(net, h, due, c, tick, frac) + SIDE_SCRATCH
+    if need > side.size:
+        return need
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
     stream, win, opened, wake, block_min, gen = st.stream, st.win, st.ids, st.wake, st.block_min, st.gen
     syn_target, syn_weight, rowptr = net.syn_target, net.syn_weight, net.rowptr
@@ -138,8 +190,6 @@ def deliver_batch(net, st, h, due, tick, frac, side):
     while n > 0 and h[0].tick == tick and h[0].frac == frac:
         n, src, j, lo, hi = pop_group(h, n, net.proj, rowptr, net.pop_start, c)
         pj = net.proj[j]
-        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
-            side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened, n_applied = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight,
                                           pj.weight_shift, tick, frac, batch, cls_q, class_E, class_stamp, c, stream,
                                           win, opened, n_opened, batch_u0, n_applied, wake, block_min, side)
@@ -152,21 +202,17 @@ def deliver_batch(net, st, h, due, tick, frac, side):
         lo, hi = r.lo, r.lo + r.n
         wsh = 0 if r.n == 1 else net.proj[r.aux].weight_shift  # one synapse: its weight is in the run
         c.syn_events += hi - lo
-        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:
-            side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened, n_applied = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, r.w, wsh, tick, frac,
                                           batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
                                           batch_u0, n_applied, wake, block_min, side)
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
-        if c.side_n + hi - lo + SIDE_SCRATCH > side.size:  # NOTE: a call per group cost ~4 % (Benchmark 4)
-            side = grown(side, c.side_n, c.side_n + hi - lo + SIDE_SCRATCH)
         n_opened, n_applied = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick,
                                           frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
                                           batch_u0, n_applied, wake, block_min, side)
     close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min)
     mark_activity(c, ACT_NONE)
-    return side
+    return ZERO
 
 
 @njit(inline="always", **_OPTS)
@@ -244,20 +290,32 @@ def run_window_direct(net, st, h, cal, t_end, side):
     anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
     """
     c = st.ctl[0]
+    # NOTE: the heap and the calendar are only read and popped in the window (never regrown), and the
+    # caller's buffers own them for the whole call: borrowed, as the side buffer is by each batch (it
+    # is regrown here only when a batch asks for more), no reference counting per event time
+    # (deliver_batch's NOTE)
+    hb, cb = borrowed(h), borrowed(cal)
     t0 = cycle_counter()
     mark_phase(c, PH_DIRECT)
     while True:
-        kind, tick, frac = next_kind(net, c, h)
+        kind, tick, frac = next_kind(net, c, hb)
         done = kind < 0 or tick >= t_end
         if done:  # the calendar's runs before the window's end
             kind, tick, frac = CURRENT, t_end, 0.0
-        while due_first(cal, c, kind, tick, frac):  # batches of the calendar alone, before that event
-            r = due_run(cal, c.due_p)
-            side = deliver_batch(net, st, h, cal.due, r.tick, r.frac, side)
+        while due_first(cb, c, kind, tick, frac):  # batches of the calendar alone, before that event
+            r = due_run(cb, c.due_p)
+            rt, rf = r.tick, r.frac
+            need = deliver_batch(net, st, hb, cb.due, rt, rf, borrowed(side))
+            if need > 0:
+                side = grown(side, c.side_n, need)
+                deliver_batch(net, st, hb, cb.due, rt, rf, borrowed(side))
         if done:
             break
         if kind == INPUTS:
-            side = deliver_batch(net, st, h, cal.due, tick, frac, side)
+            need = deliver_batch(net, st, hb, cb.due, tick, frac, borrowed(side))
+            if need > 0:
+                side = grown(side, c.side_n, need)
+                deliver_batch(net, st, hb, cb.due, tick, frac, borrowed(side))
         else:
             timed_actions(net, st, kind, tick, frac)
     t1 = cycle_counter()

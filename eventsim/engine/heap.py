@@ -114,6 +114,27 @@ def pop_group(h, n, proj, rowptr, pop_start, c):
     return n - 1, src, j, lo, hi
 
 
+@njit(**_OPTS)
+def synapses_at(h, n, proj, rowptr, pop_start, tick, frac):
+    """The synapses of the heap's groups at exactly (tick, frac), no earlier than its earliest entry.
+
+    Those entries form a subtree at the root (an entry's parent comes no later than it), walked
+    in preorder without a stack: O(entries at that time and their children)."""
+    total = 0
+    k = 0
+    while True:
+        if k < n and h[k].tick == tick and h[k].frac == frac:
+            pj = proj[h[k].proj]
+            total += rowptr[pj.rowptr_start + h[k].src - pop_start[pj.pre_pop] + 1] - h[k].pos
+            k = 2 * k + 1
+            continue
+        while k > 0 and k % 2 == 0:  # a right child: up to the first ancestor that is a left child
+            k = (k - 1) >> 1
+        if k == 0:
+            return total
+        k += 1
+
+
 @njit(inline="always", **_OPTS)
 def take_scheduled(sa_tick, sa_frac, c, tick, frac):
     """The scheduled input arrivals due at exactly (tick, frac): ``[lo, hi)``, taken (counted)."""

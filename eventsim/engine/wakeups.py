@@ -31,6 +31,22 @@ def update_wake(r, nr, i, tick, e_t, wake, block_min):
     set_wake(wake, block_min, i, t)
 
 
+@njit(inline="always", **_OPTS)
+def update_wake_inline(r, nr, i, tick, e_t, wake, block_min):
+    """:func:`update_wake` inlined into its caller (direct delivery, after each excitatory input while
+    V_inf > V_th): the same bound, the same stores.
+
+    NOTE: LLVM stopped inlining the call into deliver_batch once that grew (the batch bound, the
+    prefetches); the call is per input in Benchmark 4."""
+    t = crossing_bound(r, nr, tick, e_t)
+    if r.ps_tick < t:
+        t = r.ps_tick
+    wake[i] = t
+    b = i >> BLOCK_SHIFT
+    if t < block_min[b]:
+        block_min[b] = t
+
+
 @njit(**_OPTS)
 def set_window_end_E(cls_q, class_E, class_stamp, base, t_end):
     """``E(t_end)`` per time-constant class, for the window's end; forget direct delivery's
