@@ -5,10 +5,7 @@ bucketing; cheaper when a window holds few inputs, bit-identical to :mod:`~event
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
 from eventsim.engine import generic as G
 from eventsim.engine.borrowed import borrowed
@@ -20,6 +17,7 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, synapses_at, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
                                        potential)
+from eventsim.engine.prefetch import prefetch_record_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, ZERO, _OPTS, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake, update_wake_inline
@@ -27,24 +25,6 @@ from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, u
 
 PREFETCH_AHEAD = 8
 """Deliveries ahead of the current one whose target's NSTATE record is prefetched."""
-
-
-@intrinsic
-def prefetch_record(typingctx, arr, idx):
-    """Ask the processor to bring the 128-byte record ``arr[idx]`` (its two cache lines) into cache, for
-    writing; no effect on results."""
-    def codegen(context, builder, sig, args):
-        aryty = sig.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        p = builder.bitcast(cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False),
-                            ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(
-            ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]), "llvm.prefetch.p0")
-        builder.call(fn, [p, i32(1), i32(3), i32(1)])
-        builder.call(fn, [builder.gep(p, [ir.IntType(64)(64)]), i32(1), i32(3), i32(1)])
-        return context.get_dummy_value()
-    return types.void(arr, idx), codegen
 
 
 @njit(inline="always", **_OPTS)
@@ -70,7 +50,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
     batches = 0
     for s in range(lo, hi):
         if s + PREFETCH_AHEAD < hi:
-            prefetch_record(nrn, np.int64(targets[s + PREFETCH_AHEAD]))
+            prefetch_record_write(nrn, np.int64(targets[s + PREFETCH_AHEAD]))
         i = np.int64(targets[s])
         if not homogeneous:
             w = weights[s + wsh]

@@ -19,8 +19,8 @@ from eventsim.engine.clock import time_lt
 from eventsim.engine.cycles import ACT_DELIVER, ACT_POISSON, mark_activity
 from eventsim.engine.exact_sum import add_inexact
 from eventsim.engine.lif_frame import arrivals_in_locals, fire, frame_band, reaches_in_v_space
-from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, BLOCK_SHIFT, FALSE, FRAME_LIF, INPUTS,
-                                     NEVER, _OPTS)
+from eventsim.engine.records import BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, FALSE, FRAME_LIF, INPUTS, NEVER, _OPTS
+from eventsim.engine.wakeups import set_wake_inline
 
 TIMED = np.int64(1) << 31  # buckets.TIMED (not imported: buckets imports this module)
 TI_MASK = TIMED - 1
@@ -172,10 +172,8 @@ def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, grp, times, time_E, n_cls, q, c
             u, ref_tick, ref_frac, pt, pf, state, n_ps, ps_discarded = _arrivals(
                 r, nr, i, t_end, 0.0, u, ref_tick, ref_frac, pt, pf, state, pw, rate, stop, n_ps, ps_discarded, q,
                 c, win)
-        # set_wake written out (crossing_bound is NEVER while thr >= 0): a call with two arrays costs ~24 ns
-        wake[i] = pt
-        if pt < block_min[i >> BLOCK_SHIFT]:
-            block_min[i >> BLOCK_SHIFT] = pt
+        # inlined (crossing_bound is NEVER while thr >= 0): a call with two arrays costs ~24 ns
+        set_wake_inline(wake, block_min, i, pt)
     r.U = u
     r.bt = bt
     r.bflag = bflag

@@ -1,5 +1,6 @@
-"""Software prefetch of an array element's cache line (LLVM's ``llvm.prefetch``), for the access
-patterns the hardware prefetchers do not follow: chains of blocks from a pool."""
+"""Software prefetch of an array element's cache lines (LLVM's ``llvm.prefetch``), for the access
+patterns the hardware prefetchers do not follow: chains of blocks from a pool, the records of the
+targets of a delivery run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-def _prefetcher(rw: int, locality: int):
+def _prefetcher(rw: int, locality: int, lines: int = 1):
     @intrinsic
     def prefetch(typingctx, arr, idx):
         sig = types.void(arr, idx)
@@ -23,7 +24,10 @@ def _prefetcher(rw: int, locality: int):
             i32 = ir.IntType(32)
             fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
             fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-            builder.call(fn, [builder.bitcast(ptr, i8p), i32(rw), i32(locality), i32(1)])
+            p = builder.bitcast(ptr, i8p)
+            for k in range(lines):  # the element's first ``lines`` 64-byte lines
+                builder.call(fn, [builder.gep(p, [ir.IntType(64)(64 * k)]) if k else p, i32(rw), i32(locality),
+                                  i32(1)])
             return context.get_dummy_value()
 
         return sig, codegen
@@ -35,3 +39,6 @@ prefetch_read = _prefetcher(0, 2)
 """``prefetch_read(arr, i)``: bring the line of ``arr[i]`` towards the core (level 2), to read."""
 prefetch_write = _prefetcher(1, 2)
 """``prefetch_write(arr, i)``: bring the line of ``arr[i]`` towards the core (level 2), to write."""
+prefetch_record_write = _prefetcher(1, 3, 2)
+"""``prefetch_record_write(arr, i)``: bring both lines of the 128-byte record ``arr[i]`` into the
+caches (all levels), to write."""

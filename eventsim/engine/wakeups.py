@@ -16,6 +16,12 @@ from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, ZERO, 
 @njit(**_OPTS)
 def set_wake(wake, block_min, i, t):
     """Neuron i may next act on its own at tick t (its Poisson arrival or crossing); O(1)."""
+    set_wake_inline(wake, block_min, i, t)
+
+
+@njit(inline="always", **_OPTS)
+def set_wake_inline(wake, block_min, i, t):
+    """:func:`set_wake` inlined into its caller."""
     wake[i] = t
     b = i >> BLOCK_SHIFT
     if t < block_min[b]:
@@ -25,10 +31,7 @@ def set_wake(wake, block_min, i, t):
 @njit(**_OPTS)
 def update_wake(r, nr, i, tick, e_t, wake, block_min):
     """Recompute neuron i's wake-up tick after its state changed at ``tick``."""
-    t = crossing_bound(r, nr, tick, e_t)
-    if r.ps_tick < t:
-        t = r.ps_tick
-    set_wake(wake, block_min, i, t)
+    update_wake_inline(r, nr, i, tick, e_t, wake, block_min)
 
 
 @njit(inline="always", **_OPTS)
@@ -41,10 +44,7 @@ def update_wake_inline(r, nr, i, tick, e_t, wake, block_min):
     t = crossing_bound(r, nr, tick, e_t)
     if r.ps_tick < t:
         t = r.ps_tick
-    wake[i] = t
-    b = i >> BLOCK_SHIFT
-    if t < block_min[b]:
-        block_min[b] = t
+    set_wake_inline(wake, block_min, i, t)
 
 
 @njit(**_OPTS)
