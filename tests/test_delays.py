@@ -285,3 +285,27 @@ def test_idle_windows_are_skipped_up_to_the_calendar():
     assert sorted(ids.tolist()) == [0, 1, 1, 2, 2, 3, 3, 4, 4]  # at 0.1 ms, then at the late arrival
     np.testing.assert_array_equal(np.sort(ticks[ticks > 1_000_000]), late)  # each target fires at its arrival
     assert eng.counters["windows"] < 30  # 22,000 windows of 0.1 ms, nearly all skipped
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_window_of_stream_entries_only_is_delivered(monkeypatch, direct):
+    """A window whose calendar slot holds one-synapse deliveries (the streams) and no run of several
+    synapses is opened and delivered in both modes: the compiled engine counts and spikes as the
+    reference engine does. (The direct path's shortcut for an empty slot once looked at the runs only.)"""
+    _force_delivery(monkeypatch, direct)
+
+    def build(engine):
+        net = eventsim.Network(seed=11, engine=engine)
+        a = net.add_population("a", 3, V_th=-55.0)
+        b = net.add_population("b", 4, V_th=-55.0)
+        net.add_spike_train(a, times=[1.0, 7.3], weight=30.0)
+        net.connect(a, b, rule="all_to_all", weight=12.0,
+                    delay={"distribution": "uniform", "min": 1.0, "max": 3.0})  # every synapse its own delay
+        net.record_spikes(b)
+        return net
+
+    fast, ref = (build(e).run(20.0) for e in ("numba", "reference"))
+    assert fast.counters["syn_events"] == ref.counters["syn_events"] == 2 * 3 * 4  # two spikes of each of a
+    np.testing.assert_array_equal(fast.spike_ids, ref.spike_ids)
+    assert np.max(np.abs(fast.spike_times - ref.spike_times), initial=0.0) < 1e-9
+    assert fast.spike_ids.size > 0

@@ -147,6 +147,29 @@ def _grown_streams(cal, need):
                     cal.ehead, cal.etail, cal.ecnt, cal.etot, cal.emeta, cal.tsyn)
 
 
+@njit(inline="always", **_OPTS)
+def slot_block(slot, fill, link, c, s):
+    """The block of slot s a run is appended to: its last block, or, when that is full or the slot
+    empty, a new one from the pool (the free list first) chained after it. The pool has room."""
+    b = slot[s, 1]
+    if b < 0 or fill[b] == BLOCK:
+        nb = c.cal_free
+        if nb >= 0:
+            c.cal_free = link[nb]
+        else:
+            nb = c.cal_blocks
+            c.cal_blocks = nb + 1
+        link[nb] = -1
+        fill[nb] = 0
+        if b < 0:
+            slot[s, 0] = nb
+        else:
+            link[b] = nb
+        slot[s, 1] = nb
+        b = nb
+    return b
+
+
 @njit(**_OPTS)
 def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn_weight, weight, weight_shift):
     """Queue a spike at (tick, frac) of projection ``proj`` through its synapses ``[lo, hi)`` (a row,
@@ -210,22 +233,7 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
             n += 1
             s = e
             continue
-        b = slot[slot_k, 1]  # append to the slot's last block, or to a new one
-        if b < 0 or fill[b] == BLOCK:
-            nb = c.cal_free
-            if nb >= 0:
-                c.cal_free = link[nb]
-            else:
-                nb = c.cal_blocks
-                c.cal_blocks = nb + 1
-            link[nb] = -1
-            fill[nb] = 0
-            if b < 0:
-                slot[slot_k, 0] = nb
-            else:
-                link[b] = nb
-            slot[slot_k, 1] = nb
-            b = nb
+        b = slot_block(slot, fill, link, c, slot_k)  # the slot's last block, or a new one
         q = fill[b]
         r = runs[b * BLOCK + q]
         fill[b] = q + 1
@@ -350,22 +358,7 @@ def spill_streams(cal, c):
             if q > 0 and q & _EMASK == 0:
                 blk = elink[blk]
             en = epool[blk * EB + (q & _EMASK)]
-            b = slot[s, 1]
-            if b < 0 or fill[b] == BLOCK:
-                nb_ = c.cal_free
-                if nb_ >= 0:
-                    c.cal_free = link[nb_]
-                else:
-                    nb_ = c.cal_blocks
-                    c.cal_blocks = nb_ + 1
-                link[nb_] = -1
-                fill[nb_] = 0
-                if b < 0:
-                    slot[s, 0] = nb_
-                else:
-                    link[b] = nb_
-                slot[s, 1] = nb_
-                b = nb_
+            b = slot_block(slot, fill, link, c, s)
             r = runs[b * BLOCK + fill[b]]
             fill[b] += 1
             i = en.key & _INDEX

@@ -234,9 +234,11 @@ def opened(buf, c, k):
     the window (or the rest of it) is delivered directly, with its due runs moved into the due list
     (:func:`due_list`) and sorted by time (:func:`sort_due`). The buckets take them from the slot and
     sort each bucket's own."""
-    if c.cal_window != k and buf.cal.slot[k % buf.cal.slot.shape[0], 0] < 0:
-        # NOTE: window k's slot is empty (always, without per-synapse delays): open_window's resets
-        # here, sparing a call that takes and returns the Calendar's eight arrays (reference counts)
+    s = k % buf.cal.slot.shape[0]
+    if c.cal_window != k and buf.cal.slot[s, 0] < 0 and (buf.cal.etot.size == 0 or buf.cal.etot[s] == 0):
+        # NOTE: window k's slot is empty, no runs and no stream entries (always, without per-synapse
+        # delays): open_window's resets here, sparing a call that takes and returns the Calendar's
+        # arrays (reference counts)
         c.cal_window = k
         c.due_n = 0
         c.due_p = 0

@@ -61,6 +61,19 @@ def _reaches(r, nr, u0, u, s, e_t, thr):
 
 
 @njit(inline="always", **_OPTS)
+def _close(r, nr, i, bt, bw, u, ref_tick, ref_frac, e, thr, times, q, c, win):
+    """Close neuron i's open batch (time index bt, exact sum bw, E(t) = e) on locals: ``U + bw E``, the
+    threshold test (:func:`_reaches`), firing through the record. Returns (u, ref_tick, ref_frac)."""
+    u0 = u
+    u = u0 + bw * e
+    if _reaches(r, nr, u0, u, bw, e, thr):
+        r.U = u
+        fire(r, nr, i, times[bt].tick, times[bt].frac, FALSE, q, c, win)
+        u, ref_tick, ref_frac = r.U, r.ref_tick, r.ref_frac
+    return u, ref_tick, ref_frac
+
+
+@njit(inline="always", **_OPTS)
 def _arrivals(r, nr, i, tick, frac, u, ref_tick, ref_frac, pt, pf, state, pw, rate, stop, n_ps, ps_discarded, q, c,
               win):
     """Neuron i's Poisson arrivals before t, the first one due (:func:`~eventsim.engine.lif_frame.arrivals_in_locals`,
@@ -138,13 +151,8 @@ def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, grp, times, time_E, n_cls, q, c
             continue
         batches += 1
         if bt >= 0 and bflag != BATCH_REFRACTORY:  # close the batch (OPEN or MULTI)
-            e = time_E[bt * n_cls + cls]
-            u0 = u
-            u = u0 + bw * e
-            if _reaches(r, nr, u0, u, bw, e, thr):
-                r.U = u
-                fire(r, nr, i, times[bt].tick, times[bt].frac, FALSE, q, c, win)
-                u, ref_tick, ref_frac = r.U, r.ref_tick, r.ref_frac
+            u, ref_tick, ref_frac = _close(r, nr, i, bt, bw, u, ref_tick, ref_frac, time_E[bt * n_cls + cls], thr,
+                                           times, q, c, win)
         tick, frac = times[ti].tick, times[ti].frac
         bt = ti
         if time_lt(pt, pf, tick, frac):  # Poisson arrivals before t
@@ -159,13 +167,8 @@ def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, grp, times, time_E, n_cls, q, c
             bflag = BATCH_OPEN
     if j == b:  # all done: finish_neurons in locals
         if bt >= 0 and bflag != BATCH_REFRACTORY and bflag != BATCH_NONE:
-            e = time_E[bt * n_cls + cls]
-            u0 = u
-            u = u0 + bw * e
-            if _reaches(r, nr, u0, u, bw, e, thr):
-                r.U = u
-                fire(r, nr, i, times[bt].tick, times[bt].frac, FALSE, q, c, win)
-                u, ref_tick, ref_frac = r.U, r.ref_tick, r.ref_frac
+            u, ref_tick, ref_frac = _close(r, nr, i, bt, bw, u, ref_tick, ref_frac, time_E[bt * n_cls + cls], thr,
+                                           times, q, c, win)
         bt = -1
         bflag = BATCH_NONE
         if time_lt(pt, pf, t_end, 0.0):
