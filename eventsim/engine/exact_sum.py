@@ -24,13 +24,19 @@ def add_exactly(r, w):
     cost reference counting on every delivery (Benchmark 4: ~10 %).
     """
     if r.bflag == BATCH_OPEN:
-        a = r.bw
-        t = a + w
-        b = t - a
-        if (a - (t - b)) + (w - b) == 0.0:  # Knuth's TwoSum: t is the exact sum
+        t, exact = exact_two_sum(r.bw, w)
+        if exact:
             r.bw = t
             return True
     return False
+
+
+@njit(inline="always", **_OPTS)
+def exact_two_sum(a, w):
+    """``(a + w, whether that float is the exact sum)``: Knuth's TwoSum with a zero error term."""
+    t = a + w
+    b = t - a
+    return t, (a - (t - b)) + (w - b) == 0.0
 
 
 @njit(**_OPTS)

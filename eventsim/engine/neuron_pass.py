@@ -17,7 +17,7 @@ from numba import njit
 
 from eventsim.engine.clock import time_lt
 from eventsim.engine.cycles import ACT_DELIVER, ACT_POISSON, mark_activity
-from eventsim.engine.exact_sum import add_inexact
+from eventsim.engine.exact_sum import add_inexact, exact_two_sum
 from eventsim.engine.lif_frame import arrivals_in_locals, fire, frame_band, reaches_in_v_space
 from eventsim.engine.records import BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, FALSE, FRAME_LIF, INPUTS, NEVER, _OPTS
 from eventsim.engine.wakeups import set_wake_inline
@@ -138,10 +138,9 @@ def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, grp, times, time_E, n_cls, q, c
             if bflag == BATCH_REFRACTORY:
                 discarded += 1
                 continue
-            if bflag == BATCH_OPEN:  # add_exactly
-                t = bw + w
-                tb = t - bw
-                if (bw - (t - tb)) + (w - tb) == 0.0:
+            if bflag == BATCH_OPEN:  # add_exactly on locals
+                t, exact = exact_two_sum(bw, w)
+                if exact:
                     bw = t
                     continue
             r.bw, r.bflag = bw, bflag
