@@ -17,10 +17,10 @@ from eventsim.engine.exact_sum import add_exactly, add_inexact
 from eventsim.engine.heap import next_kind, pop_group, synapses_at, take_scheduled
 from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, close_batch, needs_catch_up, open_batch,
                                        potential)
-from eventsim.engine.prefetch import prefetch_record_write
+from eventsim.engine.prefetch import prefetch_read_l1, prefetch_record_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
                                      GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, ZERO, _OPTS, grown)
-from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake, update_wake_inline
+from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake, wake_after_input
 
 
 PREFETCH_AHEAD = 8
@@ -28,7 +28,7 @@ PREFETCH_AHEAD = 8
 
 
 @njit(inline="always", **_OPTS)
-def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, class_E,
+def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac, batch, cls_q, cls_tau, class_E,
                 class_stamp, c, stream, win, opened, n_opened, batch_u0, n_applied, wake, block_min, side):
     """Deliver ``targets[lo:hi]`` at (tick, frac): weight ``w_h``, or ``weights[s + wsh]`` if NaN.
 
@@ -48,6 +48,8 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
     w = w_h
     discarded = 0
     batches = 0
+    for s in range(lo, min(hi, lo + PREFETCH_AHEAD)):  # the run's first records: the loop prefetches the rest
+        prefetch_record_write(nrn, np.int64(targets[s]))
     for s in range(lo, hi):
         if s + PREFETCH_AHEAD < hi:
             prefetch_record_write(nrn, np.int64(targets[s + PREFETCH_AHEAD]))
@@ -113,7 +115,7 @@ def deliver_run(nrn, neuron, gen, targets, weights, lo, hi, w_h, wsh, tick, frac
             if r.thr < 0.0:
                 r.ctick = DIRTY
                 if w > 0.0:
-                    update_wake_inline(r, neuron[i], i, tick, e, wake, block_min)
+                    wake_after_input(r, i, tick, e, cls_tau[cl], wake, block_min)
         else:
             opened[n_opened] = i
             n_opened += 1
@@ -158,6 +160,7 @@ def deliver_batch(net, st, h, due, tick, frac, side):
     if need > side.size:
         return need
     nrn, neuron, cls_q, class_E, class_stamp = st.nrn, net.neuron, net.cls_q, st.class_E, st.class_stamp
+    cls_tau = net.cls_tau
     stream, win, opened, wake, block_min, gen = st.stream, st.win, st.ids, st.wake, st.block_min, st.gen
     syn_target, syn_weight, rowptr = net.syn_target, net.syn_weight, net.rowptr
     mark_activity(c, ACT_DELIVER)  # the whole batch (the Poisson arrivals and crossings within mark themselves)
@@ -171,8 +174,8 @@ def deliver_batch(net, st, h, due, tick, frac, side):
         n, src, j, lo, hi = pop_group(h, n, net.proj, rowptr, net.pop_start, c)
         pj = net.proj[j]
         n_opened, n_applied = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, pj.weight,
-                                          pj.weight_shift, tick, frac, batch, cls_q, class_E, class_stamp, c, stream,
-                                          win, opened, n_opened, batch_u0, n_applied, wake, block_min, side)
+                                          pj.weight_shift, tick, frac, batch, cls_q, cls_tau, class_E, class_stamp, c,
+                                          stream, win, opened, n_opened, batch_u0, n_applied, wake, block_min, side)
     c.heap_n = n
     while c.due_p < c.due_n:
         r = due[c.due_p]
@@ -183,13 +186,13 @@ def deliver_batch(net, st, h, due, tick, frac, side):
         wsh = 0 if r.n == 1 else net.proj[r.aux].weight_shift  # one synapse: its weight is in the run
         c.syn_events += hi - lo
         n_opened, n_applied = deliver_run(nrn, neuron, gen, syn_target, syn_weight, lo, hi, r.w, wsh, tick, frac,
-                                          batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
-                                          batch_u0, n_applied, wake, block_min, side)
+                                          batch, cls_q, cls_tau, class_E, class_stamp, c, stream, win, opened,
+                                          n_opened, batch_u0, n_applied, wake, block_min, side)
     lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
     if hi > lo:
         n_opened, n_applied = deliver_run(nrn, neuron, gen, net.sa_target, net.sa_weight, lo, hi, np.nan, 0, tick,
-                                          frac, batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
-                                          batch_u0, n_applied, wake, block_min, side)
+                                          frac, batch, cls_q, cls_tau, class_E, class_stamp, c, stream, win, opened,
+                                          n_opened, batch_u0, n_applied, wake, block_min, side)
     close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min)
     mark_activity(c, ACT_NONE)
     return ZERO
@@ -262,6 +265,23 @@ def timed_sample(nrn, neuron, gen, i, tick, frac, cls_q, c, stream, win, wake, b
     return potential(r, neuron[i], tick, frac, q, c.base)
 
 
+@njit(inline="always", **_OPTS)
+def prefetch_rows(h, n, proj, rowptr, pop_start, syn_target, t_end):
+    """Prefetch the target lists of the heap's spike groups due before ``t_end`` (a window's, at its start).
+
+    NOTE: a row's first lines were the delivery loop's top stall (the row's first prefetch ahead waits for
+    them, and a short row ends before the hardware prefetcher has followed it)."""
+    for k in range(n):
+        g = h[k]
+        if g.tick < t_end:
+            pj = proj[g.proj]
+            hi = rowptr[pj.rowptr_start + g.src - pop_start[pj.pre_pop] + 1]
+            s = g.pos - (g.pos & 15)  # int32 targets: 16 a line
+            while s < hi:
+                prefetch_read_l1(syn_target, s)
+                s += 16
+
+
 @njit(**_OPTS)
 def run_window_direct(net, st, h, cal, t_end, side):
     """The window without gathering: events delivered straight from the queues in time order.
@@ -277,6 +297,7 @@ def run_window_direct(net, st, h, cal, t_end, side):
     hb, cb = borrowed(h), borrowed(cal)
     t0 = cycle_counter()
     mark_phase(c, PH_DIRECT)
+    prefetch_rows(hb, c.heap_n, net.proj, net.rowptr, net.pop_start, net.syn_target, t_end)
     while True:
         kind, tick, frac = next_kind(net, c, hb)
         done = kind < 0 or tick >= t_end

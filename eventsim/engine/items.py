@@ -109,8 +109,8 @@ def deliver_items(net, nrn, gen, stream, voltages, wake, block_min, grp, n_g, ti
             if a == b:
                 continue
             n_opened, n_applied = deliver_run(nrn, neuron, gen, targets, weights, a, b, it.w, it.wsh, tick, frac,
-                                              batch, cls_q, class_E, class_stamp, c, stream, win, opened, n_opened,
-                                              batch_u0, n_applied, wake, block_min, side)
+                                              batch, cls_q, net.cls_tau, class_E, class_stamp, c, stream, win, opened,
+                                              n_opened, batch_u0, n_applied, wake, block_min, side)
         close_opened(nrn, neuron, gen, opened, n_opened, tick, frac, cls_q, class_E, c, win, side, wake, block_min)
     mark_activity(c, ACT_NONE)
 

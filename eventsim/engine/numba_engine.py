@@ -31,8 +31,10 @@ COUNTER_NAMES = K.COUNTER_NAMES
 PHASE_NAMES = K.PHASE_NAMES
 
 Net = namedtuple("Net", "cls_q neuron pop_start pop_proj_ptr pop_proj proj rowptr syn_target "
-                        "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs")
-"""Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays."""
+                        "syn_weight syn_delay sa_tick sa_frac sa_target sa_weight cc vs cls_tau")
+"""Static network seen by the kernels: record arrays (see ``kernels.NEURON`` etc.) and CSR arrays;
+``cls_q`` is 1 tick / tau_m per time-constant class, ``cls_tau`` tau_m in ticks (``tau_m * TICKS_PER_MS``,
+the float that ``lif_frame.crossing_bound`` computes from the neuron's record)."""
 
 State = namedtuple("State", "ctl nrn gen class_E class_stamp stream win voltages wake block_min bcnt bpos ids "
                              "batch_u0 ctls")
@@ -220,6 +222,7 @@ def make_net(p: Prepared) -> Net:
         sa_weight=np.ascontiguousarray(p.sa_weight, dtype=np.float64),
         cc=_timed(p.cc_tick, p.cc_frac, p.cc_target, value=p.cc_delta),
         vs=_timed(p.vs_tick, p.vs_frac, p.vs_target, slot=local_slots(p.vs_slot)),
+        cls_tau=np.ascontiguousarray(taus * float(TICKS_PER_MS) if taus.size else np.ones(1)),
     )
 
 

@@ -37,6 +37,8 @@ def _prefetcher(rw: int, locality: int, lines: int = 1):
 
 prefetch_read = _prefetcher(0, 2)
 """``prefetch_read(arr, i)``: bring the line of ``arr[i]`` towards the core (level 2), to read."""
+prefetch_read_l1 = _prefetcher(0, 3)
+"""``prefetch_read_l1(arr, i)``: bring the line of ``arr[i]`` into every cache level, to read."""
 prefetch_write = _prefetcher(1, 2)
 """``prefetch_write(arr, i)``: bring the line of ``arr[i]`` towards the core (level 2), to write."""
 prefetch_record_write = _prefetcher(1, 3, 2)
