@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit
 
 from eventsim.engine import generic as G
-from eventsim.engine.borrowed import borrowed
 from eventsim.engine.calendar import due_first, due_run
 from eventsim.engine.clock import frame_exp, time_lt
 from eventsim.engine.cycles import (ACT_DELIVER, ACT_NONE, PH_DIRECT, PH_LOOP, PH_WINDOW_END, cycle_counter,
@@ -19,7 +18,7 @@ from eventsim.engine.lif_frame import (catch_up, change_current, clearly_below, 
                                        potential)
 from eventsim.engine.prefetch import prefetch_read_l1, prefetch_record_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, CURRENT, DIRTY, FRAME_LIF,
-                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, ZERO, _OPTS, grown)
+                                     GEN_LIF_PSC_EXP, INPUTS, SIDE_SCRATCH, TRUE, ZERO, _OPTS)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, update_wake, wake_after_input
 
 
@@ -287,36 +286,39 @@ def run_window_direct(net, st, h, cal, t_end, side):
     """The window without gathering: events delivered straight from the queues in time order.
 
     Cheaper than the buckets when a window holds few inputs (their targets' states are in cache
-    anyway); gives bit-identical results. Returns the side buffer (regrown if needed).
+    anyway); gives bit-identical results. Returns 0 once the window is done (its end included), or
+    the size the side buffer ``side`` must have for the next batch, that batch not started: the
+    caller grows it and calls again, which goes on where the window stopped.
+
+    NOTE: ``h``, ``cal`` and ``side`` come borrowed (the caller's buffers own them and only the caller
+    regrows them): the heap and the calendar are only read and popped here, and no call of the window
+    takes or returns an array with a reference count (``deliver_batch``'s NOTE); taking the Calendar
+    (17 arrays) and the side buffer as ordinary arrays cost atomic reference counts per window.
     """
     c = st.ctl[0]
-    # NOTE: the heap and the calendar are only read and popped in the window (never regrown), and the
-    # caller's buffers own them for the whole call: borrowed, as the side buffer is by each batch (it
-    # is regrown here only when a batch asks for more), no reference counting per event time
-    # (deliver_batch's NOTE)
-    hb, cb = borrowed(h), borrowed(cal)
     t0 = cycle_counter()
     mark_phase(c, PH_DIRECT)
-    prefetch_rows(hb, c.heap_n, net.proj, net.rowptr, net.pop_start, net.syn_target, t_end)
+    prefetch_rows(h, c.heap_n, net.proj, net.rowptr, net.pop_start, net.syn_target, t_end)
     while True:
-        kind, tick, frac = next_kind(net, c, hb)
+        kind, tick, frac = next_kind(net, c, h)
         done = kind < 0 or tick >= t_end
         if done:  # the calendar's runs before the window's end
             kind, tick, frac = CURRENT, t_end, 0.0
-        while due_first(cb, c, kind, tick, frac):  # batches of the calendar alone, before that event
-            r = due_run(cb, c.due_p)
-            rt, rf = r.tick, r.frac
-            need = deliver_batch(net, st, hb, cb.due, rt, rf, borrowed(side))
+        while due_first(cal, c, kind, tick, frac):  # batches of the calendar alone, before that event
+            r = due_run(cal, c.due_p)
+            need = deliver_batch(net, st, h, cal.due, r.tick, r.frac, side)
             if need > 0:
-                side = grown(side, c.side_n, need)
-                deliver_batch(net, st, hb, cb.due, rt, rf, borrowed(side))
+                c.cyc_direct += cycle_counter() - t0
+                mark_phase(c, PH_LOOP)
+                return need
         if done:
             break
         if kind == INPUTS:
-            need = deliver_batch(net, st, hb, cb.due, tick, frac, borrowed(side))
+            need = deliver_batch(net, st, h, cal.due, tick, frac, side)
             if need > 0:
-                side = grown(side, c.side_n, need)
-                deliver_batch(net, st, hb, cb.due, tick, frac, borrowed(side))
+                c.cyc_direct += cycle_counter() - t0
+                mark_phase(c, PH_LOOP)
+                return need
         else:
             timed_actions(net, st, kind, tick, frac)
     t1 = cycle_counter()
@@ -327,4 +329,4 @@ def run_window_direct(net, st, h, cal, t_end, side):
     c.cyc_direct += t1 - t0
     mark_phase(c, PH_LOOP)
     c.cyc_window_end += cycle_counter() - t1
-    return side
+    return ZERO
