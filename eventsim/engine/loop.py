@@ -20,6 +20,7 @@ from eventsim.engine.direct import run_window_direct
 from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.items import deliver_window_in_parts
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
+from eventsim.engine.prefetch import prefetch_read
 from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, REBASE_EXPONENT, _OPTS, Buffers, grown
 from eventsim.engine.wakeups import set_wake, update_wake
 
@@ -151,6 +152,8 @@ def flush_heap(net, st, h, out):
     n_out = c.out_n
     neuron, proj, rowptr = net.neuron, net.proj, net.rowptr
     pop_start, pop_proj_ptr, pop_proj, win = net.pop_start, net.pop_proj_ptr, net.pop_proj, st.win
+    for q in range(n_spk):  # NOTE: the spikers' NEURON records (pop, record) are misses: all at once
+        prefetch_read(neuron, win[q].id)
     for q in range(n_spk):
         sp = win[q]
         i, tick, frac = sp.id, sp.tick, sp.frac
