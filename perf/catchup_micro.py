@@ -45,6 +45,7 @@ def neurons(n):
     neuron["ps_lo"], neuron["ps_hi"], neuron["t_ref"] = np.arange(n), np.arange(n) + 1, 2_000_000
     neuron["tau_m"], neuron["V_th"], neuron["V_reset"] = 20.0, 20.0, 10.0
     nrn["thr"], nrn["slack"], nrn["ctick"], nrn["bt"], nrn["chain"] = 20.0, K.FRAME_BAND * 40, K.DIRTY, -1, -1
+    nrn["ps_one"] = 1  # one stream each: catch_up takes poisson_run, as for Brunel's neurons
     stream["rate"], stream["weight"], stream["stop"] = 20.0, 0.1, K.NEVER - 1
     stream["state"] = np.arange(n, dtype=np.uint64) * np.uint64(7919) + np.uint64(1)
     start(nrn, neuron, stream)
