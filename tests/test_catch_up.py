@@ -100,3 +100,37 @@ def test_one_stream_run_in_registers_is_bit_identical_to_the_arrival_by_arrival_
     assert n1.tobytes() == n2.tobytes() and s1.tobytes() == s2.tobytes()
     assert c1.tobytes() == c2.tobytes() and w1.tobytes() == w2.tobytes()
     assert (n1["ps_m"] == -1).all()  # every stream stopped
+
+
+@njit(cache=False)
+def _frame_exps(ticks, fracs, q):
+    out = np.empty(ticks.size)
+    for k in range(ticks.size):
+        out[k] = frame_exp(ticks[k], fracs[k], 0, q)
+    return out
+
+
+def test_compiled_exp_is_libms_without_its_wrapper_and_gives_libms_floats():
+    """clock binds compiled code's exp to glibc's __exp_finite (libm's exp without the errno wrapper Numba's
+    binding goes through): the same floats as libm's exp, on the arguments the frame uses and beyond."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    import llvmlite.binding as ll
+    import pytest
+
+    from eventsim.engine import clock
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc (no __exp_finite): Numba's own exp binding is kept")
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    assert clock.EXP_ADDRESS and ll.address_of_symbol("exp") == clock.EXP_ADDRESS
+    rng_ = np.random.default_rng(3)
+    ticks = rng_.integers(-40_000_000, 40_000_000, 20_000)
+    fracs = rng_.random(20_000)
+    q = K.TICK_MS / 20.0
+    got = _frame_exps(ticks, fracs, q)
+    libm.exp.restype, libm.exp.argtypes = ctypes.c_double, [ctypes.c_double]
+    want = [libm.exp((float(t) + f) * q) for t, f in zip(ticks, fracs)]
+    assert np.array_equal(got, np.array(want))
