@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
+from eventsim.engine.borrowed import borrowed
 from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, release_taken,
                                      spill_streams, tick_bits)
 from eventsim.engine.clock import frame_exp, time_lt
@@ -558,7 +559,26 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 
 @njit(**_OPTS)
 def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
-                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt):
+                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, with_w):
+    """:func:`_work_buckets` with the arrays borrowed (``with_w``: some entry's weight is in ``ent_w``).
+
+    NOTE: the per-neuron functions inlined there (``inputs_in_locals`` and the sort) received the
+    window's arrays, which the caller does not borrow: two atomic reference counts per array and
+    call, once per neuron and window. None of them is regrown while the buckets are worked (only
+    in :func:`process_window`, before), and this frame owns the scratch arrays for the whole call."""
+    largest = 0
+    for b in range(b0, b1):
+        largest = max(largest, bcnt[b])
+    s_ent, s_w = np.empty(largest, np.int64), np.empty(largest if with_w else 0)
+    _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w)), bcnt, bpos, b0, b1, *borrowed((grp, times, time_E, cls_q,
+                  class_E)), c, *borrowed((stream, win, cc, vs, voltages, ids, side, wake, block_min)), t_end, shift,
+                  epool, elink, ehead, ecnt, *borrowed((s_ent, s_w)), with_w)
+
+
+@njit(**_OPTS)
+def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
+                  cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, s_ent, s_w,
+                  with_w):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
     they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
     that may act on their own before ``t_end`` (:func:`wake_blocks`), while the bucket's neuron states
@@ -571,10 +591,6 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     """
     n = nrn.size
     n_cls = cls_q.size
-    largest = 0
-    for b in range(b0, b1):
-        largest = max(largest, bcnt[b])
-    s_ent, s_w = np.empty(largest, np.int64), np.empty(largest)
     cnt = np.empty((1 << shift) + 1, np.int64)
     mark_activity(c, ACT_DELIVER)  # the Poisson arrivals and crossings within mark themselves
     for b in range(b0, b1):
@@ -594,7 +610,7 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             elif nxt_n > 0:
                 prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
             # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
-            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w)
+            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w, with_w)
             n_touched = 0
             for l in range(cnt.size - 1):
                 j, j1 = cnt[l], cnt[l + 1]
@@ -670,7 +686,7 @@ def split_buckets(bcnt, parts):
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                              win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift, epool, elink,
-                             ehead, ecnt):
+                             ehead, ecnt, with_w):
     """Work every bucket of the window (entries, then the touched neurons up to ``t_end``), then the
     window's end (:func:`wake_blocks`), in ``ctls.size`` parts of neurons on Numba's threads;
     afterwards the run's ``ctl`` holds the counts and the smallest wake-up, and the window's spikes
@@ -690,7 +706,7 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
                      stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
-                     t_end, shift, epool, elink, ehead, ecnt)
+                     t_end, shift, epool, elink, ehead, ecnt, with_w)
         # then the window's end of the part's own neurons (blocks of 64 within its buckets)
         k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
         k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
@@ -817,17 +833,24 @@ def process_window(net, st, buf, n_g, t_end):
     for b in range(ecnt.size):  # the streams' entries last: order_calendar reads them from the streams
         bpos[b] += ecnt[b]
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
+    # does any entry carry its weight in ent_w (per-synapse weights, calendar entries)? Else the
+    # sort by neuron moves no weights
+    with_w = n_timed + n_streams > 0
+    for g in range(n_g):
+        if np.isnan(grp[g].w):
+            with_w = True
+            break
     t1 = cycle_counter()
     mark_phase(c, PH_BUCKETS)
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
         work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                                  win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
-                                 st.ctls, c.bucket_shift, cal.epool, cal.elink, ehead, ecnt)
+                                 st.ctls, c.bucket_shift, cal.epool, cal.elink, ehead, ecnt, with_w)
         t2 = cycle_counter()
     else:
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
                      stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift,
-                     cal.epool, cal.elink, ehead, ecnt)
+                     cal.epool, cal.elink, ehead, ecnt, with_w)
         t2 = cycle_counter()
         mark_phase(c, PH_WINDOW_END)
         end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
