@@ -157,14 +157,22 @@ def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
         targets = net.syn_target if it.src == 0 else net.sa_target
         heterogeneous = np.isnan(it.w)
         weights = net.syn_weight if it.src == 0 else net.sa_weight
-        for s in range(it.lo, it.hi):
-            i = np.int64(targets[s])
-            b = i >> shift
+        # NOTE: by runs of one bucket (rows sorted by target), the cursor in a register: a load and a
+        # store of bpos per target made each wait on the previous one's store
+        s, hi, wsh = it.lo, it.hi, it.wsh
+        while s < hi:
+            b = np.int64(targets[s]) >> shift
             k = bpos[b]
-            ent[k] = (i << 32) | g
-            if heterogeneous:
-                ent_w[k] = weights[s + it.wsh]
-            bpos[b] = k + 1
+            while True:
+                i = np.int64(targets[s])
+                ent[k] = (i << 32) | g
+                if heterogeneous:
+                    ent_w[k] = weights[s + wsh]
+                k += 1
+                s += 1
+                if s == hi or (np.int64(targets[s]) >> shift) != b:
+                    break
+            bpos[b] = k
 
 
 @njit(**_OPTS)

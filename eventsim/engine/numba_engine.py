@@ -167,7 +167,7 @@ def bucket_shift(n: int) -> int:
     A window's inputs are appended to one bucket per range of neurons; few buckets keep those
     writes cache-friendly, small buckets keep a bucket's neuron states in cache while it is worked.
     """
-    shift = K.BLOCK_SHIFT
+    shift = K.BLOCK_SHIFT + 2
     while (n >> shift) > _MAX_BUCKETS:
         shift += 1
     return shift
