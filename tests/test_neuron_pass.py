@@ -57,3 +57,13 @@ def test_neuron_by_neuron_buckets_match_direct_delivery(monkeypatch, seed):
     assert np.array_equal(x.voltages["v"].values, y.voltages["v"].values, equal_nan=True)
     for key in ("syn_events", "ext_events", "discarded", "spikes", "crossing_spikes", "batches"):
         assert x.counters[key] == y.counters[key], key
+
+
+def test_bucket_sizes():
+    """Buckets hold 256 neurons at least (64 with a calendar of per-synapse delays, whose entries
+    take 40 bytes each in a bucket), at most ~512 buckets."""
+    from eventsim.engine.numba_engine import _MAX_BUCKETS, bucket_shift
+    assert bucket_shift(12_500) == 8 and bucket_shift(12_500, True) == 6
+    assert bucket_shift(1000) == 8 and bucket_shift(1000, True) == 6
+    for n in (10**5, 10**6):
+        assert n >> bucket_shift(n) <= _MAX_BUCKETS and n >> bucket_shift(n, True) <= _MAX_BUCKETS

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from eventsim.engine import generic as G
+from eventsim.engine.borrowed import borrowed
 from eventsim.engine.calendar import (BLOCK, EB, ENTRY, free_streams, prefetch_stream, release_taken,
                                      spill_streams, tick_bits)
 from eventsim.engine.clock import frame_exp, time_lt
@@ -78,6 +79,13 @@ def gather_window(net, st, buf, t_end):
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
     # with threads, the parts count (and scatter) the entries themselves, or deliver the items in parts
     counting = st.ctls.size == 1 and c.item_parts == 0
+    # NOTE: counted per neuron (in st.ids, free until the buckets are worked), the buckets' counts
+    # their sums: the sort by neuron then needs no counting pass over the bucket's entries, and
+    # consecutive targets of a row no longer wait on each other's store to one bucket's counter
+    ncnt = st.ids
+    if counting:
+        for i in range(ncnt.size):
+            ncnt[i] = 0
     rowptr, proj, pop_start, syn_target = net.rowptr, net.proj, net.pop_start, net.syn_target
     n_g = 0
     n_t = 0
@@ -97,14 +105,14 @@ def gather_window(net, st, buf, t_end):
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
                 if counting:
-                    _count_targets(bcnt, shift, syn_target, lo, hi)
+                    _count_targets(ncnt, ZERO, syn_target, lo, hi)
             c.heap_n = n
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
                 n_g += 1
                 if counting:
-                    _count_targets(bcnt, shift, net.sa_target, lo, hi)
+                    _count_targets(ncnt, ZERO, net.sa_target, lo, hi)
         else:
             tl = net.cc if kind == CURRENT else net.vs
             p = c.cc_p if kind == CURRENT else c.vs_p
@@ -113,12 +121,18 @@ def gather_window(net, st, buf, t_end):
                 grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
                 n_g += 1
                 if counting:
-                    bcnt[i >> shift] += 1
+                    ncnt[i] += 1
                 p += 1
             if kind == CURRENT:
                 c.cc_p = p
             else:
                 c.vs_p = p
+    if counting:
+        for b in range(bcnt.size):
+            k = 0
+            for i in range(b << shift, min(ncnt.size, (b + 1) << shift)):
+                k += ncnt[i]
+            bcnt[b] = k
     c.win_times = n_t
     return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, buf.cal), n_g
 
@@ -143,14 +157,22 @@ def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
         targets = net.syn_target if it.src == 0 else net.sa_target
         heterogeneous = np.isnan(it.w)
         weights = net.syn_weight if it.src == 0 else net.sa_weight
-        for s in range(it.lo, it.hi):
-            i = np.int64(targets[s])
-            b = i >> shift
+        # NOTE: by runs of one bucket (rows sorted by target), the cursor in a register: a load and a
+        # store of bpos per target made each wait on the previous one's store
+        s, hi, wsh = it.lo, it.hi, it.wsh
+        while s < hi:
+            b = np.int64(targets[s]) >> shift
             k = bpos[b]
-            ent[k] = (i << 32) | g
-            if heterogeneous:
-                ent_w[k] = weights[s + it.wsh]
-            bpos[b] = k + 1
+            while True:
+                i = np.int64(targets[s])
+                ent[k] = (i << 32) | g
+                if heterogeneous:
+                    ent_w[k] = weights[s + wsh]
+                k += 1
+                s += 1
+                if s == hi or (np.int64(targets[s]) >> shift) != b:
+                    break
+            bpos[b] = k
 
 
 @njit(**_OPTS)
@@ -558,7 +580,27 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 
 @njit(**_OPTS)
 def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
-                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt):
+                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, with_w, counted):
+    """:func:`_work_buckets` with the arrays borrowed (``with_w``: some entry's weight is in ``ent_w``;
+    ``counted``: ``ids`` holds each neuron's count of entries, :func:`gather_window`'s).
+
+    NOTE: the per-neuron functions inlined there (``inputs_in_locals`` and the sort) received the
+    window's arrays, which the caller does not borrow: two atomic reference counts per array and
+    call, once per neuron and window. None of them is regrown while the buckets are worked (only
+    in :func:`process_window`, before), and this frame owns the scratch arrays for the whole call."""
+    largest = 0
+    for b in range(b0, b1):
+        largest = max(largest, bcnt[b])
+    s_ent, s_w = np.empty(largest, np.int64), np.empty(largest if with_w else 0)
+    _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w)), bcnt, bpos, b0, b1, *borrowed((grp, times, time_E, cls_q,
+                  class_E)), c, *borrowed((stream, win, cc, vs, voltages, ids, side, wake, block_min)), t_end, shift,
+                  epool, elink, ehead, ecnt, *borrowed((s_ent, s_w)), with_w, counted)
+
+
+@njit(**_OPTS)
+def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
+                  cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, s_ent, s_w,
+                  with_w, counted):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
     they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
     that may act on their own before ``t_end`` (:func:`wake_blocks`), while the bucket's neuron states
@@ -571,10 +613,6 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     """
     n = nrn.size
     n_cls = cls_q.size
-    largest = 0
-    for b in range(b0, b1):
-        largest = max(largest, bcnt[b])
-    s_ent, s_w = np.empty(largest, np.int64), np.empty(largest)
     cnt = np.empty((1 << shift) + 1, np.int64)
     mark_activity(c, ACT_DELIVER)  # the Poisson arrivals and crossings within mark themselves
     for b in range(b0, b1):
@@ -594,7 +632,7 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
             elif nxt_n > 0:
                 prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
             # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
-            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w)
+            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w, with_w, ids, counted)
             n_touched = 0
             for l in range(cnt.size - 1):
                 j, j1 = cnt[l], cnt[l + 1]
@@ -670,7 +708,7 @@ def split_buckets(bcnt, parts):
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                              win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift, epool, elink,
-                             ehead, ecnt):
+                             ehead, ecnt, with_w):
     """Work every bucket of the window (entries, then the touched neurons up to ``t_end``), then the
     window's end (:func:`wake_blocks`), in ``ctls.size`` parts of neurons on Numba's threads;
     afterwards the run's ``ctl`` holds the counts and the smallest wake-up, and the window's spikes
@@ -690,7 +728,7 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
                      stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
-                     t_end, shift, epool, elink, ehead, ecnt)
+                     t_end, shift, epool, elink, ehead, ecnt, with_w, FALSE)
         # then the window's end of the part's own neurons (blocks of 64 within its buckets)
         k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
         k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
@@ -817,17 +855,26 @@ def process_window(net, st, buf, n_g, t_end):
     for b in range(ecnt.size):  # the streams' entries last: order_calendar reads them from the streams
         bpos[b] += ecnt[b]
     set_window_end_E(cls_q, class_E, st.class_stamp, c.base, t_end)
+    # does any entry carry its weight in ent_w (per-synapse weights, calendar entries)? Else the
+    # sort by neuron moves no weights
+    with_w = n_timed + n_streams > 0
+    # gather_window's counts per neuron (one thread) are the buckets' entries when no calendar entry joined them
+    counted = threads == 1 and c.item_parts == 0 and n_timed + n_streams == 0
+    for g in range(n_g):
+        if np.isnan(grp[g].w):
+            with_w = True
+            break
     t1 = cycle_counter()
     mark_phase(c, PH_BUCKETS)
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
         work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
                                  win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
-                                 st.ctls, c.bucket_shift, cal.epool, cal.elink, ehead, ecnt)
+                                 st.ctls, c.bucket_shift, cal.epool, cal.elink, ehead, ecnt, with_w)
         t2 = cycle_counter()
     else:
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
                      stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift,
-                     cal.epool, cal.elink, ehead, ecnt)
+                     cal.epool, cal.elink, ehead, ecnt, with_w, counted)
         t2 = cycle_counter()
         mark_phase(c, PH_WINDOW_END)
         end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)
