@@ -21,7 +21,7 @@ from eventsim.engine.heap import heap_push, next_kind
 from eventsim.engine.items import deliver_window_in_parts
 from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
 from eventsim.engine.prefetch import prefetch_read
-from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, REBASE_EXPONENT, _OPTS, Buffers, grown
+from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, REBASE_EXPONENT, ZERO, _OPTS, Buffers, grown
 from eventsim.engine.wakeups import set_wake, update_wake
 
 
@@ -317,6 +317,81 @@ def opened(buf, c, k):
     return Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w, buf.side, cal)
 
 
+FW_DONE, FW_SIDE, FW_QUEUE, FW_STOP = 0, 1, 2, 3
+"""What :func:`direct_windows` stopped for: the run's end or a bucket window next (the caller looks at
+``ctl.direct``), the side buffer's room (mid-window: regrow it and call again with ``resume``), the
+heap's or the output's room before queueing the window's spikes, an overflow or a runaway."""
+
+
+@njit(**_OPTS)
+def direct_windows(net, st, hb, ob, sb, cb, stop_tick, resume, syn_before):
+    """:func:`advance`'s windows for a network without per-synapse delays (no calendar) while they are
+    delivered directly, on the buffers' borrowed arrays: their idle skips, rebases, the direct
+    delivery and the queueing of their spikes (:func:`flush_heap`), as advance does them.
+
+    Returns ``(FW_*, need, syn_before)``: it stops before a window that goes through buckets, at
+    ``stop_tick``, when the side buffer must hold ``need`` records (the window not finished: the caller
+    regrows it and calls again with ``resume`` and ``syn_before``), when the heap or the output must be
+    regrown before the window's spikes are queued (``ctl.now`` is still the window's start), or on an
+    overflow or a runaway.
+
+    NOTE: advance reassigns its Buffers (25 arrays) when one is regrown; any such assignment in the
+    loop of its windows makes Numba copy the tuple at the loop's joins, an atomic reference count per
+    array each: ~107 per window in Benchmark 4 (gdb on NRT_incref/decref), 8 % of its samples. This
+    loop has no Buffers at all; advance reassigns them only when this returns."""
+    c = st.ctl[0]
+    W = c.window
+    max_q = net.cls_q.max()
+    nrn_n = st.nrn.size
+    now = c.now
+    while now < stop_tick:
+        k = now // W
+        if not resume:
+            if c.direct == 0:
+                return FW_DONE, ZERO, ZERO
+            if c.cal_window != k:  # opened()'s resets for an empty slot
+                c.cal_window = k
+                c.due_n = 0
+                c.due_p = 0
+                c.cal_sorted = 1
+                c.due_in_slot = 0
+            if now == k * W:
+                end = (k + 1) * W
+                if c.win_n == 0 and (c.heap_n == 0 or hb[0].tick >= end) and c.due_p == c.due_n and (
+                        c.wake_min >= end or exact_wake_min(st, end) >= end):
+                    kind, tick, frac = next_kind(net, c, hb)
+                    nxt = tick if tick < c.wake_min else c.wake_min
+                    if nxt >= end:  # as advance: skip to nxt's window
+                        now = min(nxt // W * W, stop_tick)
+                        c.now = now
+                        c.direct = 1 if nrn_n <= c.direct_max_neurons or 0 <= c.direct_max_entries else 0
+                        continue
+                if np.float64(now - c.base) * max_q > REBASE_EXPONENT:
+                    rebase(net, st, now)
+            syn_before = c.syn_events
+        resume = False
+        t_end = min((k + 1) * W, stop_tick)
+        first = c.now % c.window == 0
+        need = run_window_direct(net, st, hb, cb, t_end, sb)
+        if need > 0:
+            return FW_SIDE, need, syn_before
+        c.direct_windows += first
+        c.windows += first
+        c.direct = next_mode(c, nrn_n, syn_before)
+        if c.overflow or c.runaway:
+            return FW_STOP, ZERO, ZERO
+        if c.heap_n + c.win_n * c.max_out_proj > hb.size or c.out_n + c.win_n > ob.size:
+            return FW_QUEUE, ZERO, ZERO
+        t0 = cycle_counter()
+        mark_phase(c, PH_QUEUE)
+        flush_heap(net, st, hb, ob)
+        mark_phase(c, PH_LOOP)
+        c.cyc_queue += cycle_counter() - t0
+        now = t_end
+        c.now = now
+    return FW_DONE, ZERO, ZERO
+
+
 @njit(**_OPTS)
 def advance(net, st, buf, stop_tick):
     """Simulate every event before ``stop_tick``; returns the (possibly regrown) buffers.
@@ -354,7 +429,32 @@ def advance(net, st, buf, stop_tick):
     # buffer, a bucket window, the calendar's window): buf reassigned per window cost ~120 atomic
     # reference counts per window (its 25 arrays, in and out), 98 % of those left in Benchmark 4
     hb, ob, sb, cb = borrowed(buf.heap), borrowed(buf.out), borrowed(buf.side), borrowed(buf.cal)
+    resume = False
+    syn_before = ZERO
     while now < stop_tick:
+        if no_cal and (c.direct or resume):
+            code, need, syn_before = direct_windows(net, st, hb, ob, sb, cb, stop_tick, resume, syn_before)
+            now = c.now
+            resume = code == FW_SIDE
+            if code == FW_SIDE:
+                buf = Buffers(buf.heap, buf.out, buf.grp, buf.times, buf.time_E, buf.ent, buf.ent_w,
+                              grown(buf.side, c.side_n, need), buf.cal)
+                sb = borrowed(buf.side)
+            elif code == FW_QUEUE:
+                t0 = cycle_counter()
+                mark_phase(c, PH_QUEUE)
+                buf = Buffers(grown(buf.heap, c.heap_n, c.heap_n + c.win_n * c.max_out_proj),
+                              grown(buf.out, c.out_n, c.out_n + c.win_n), buf.grp, buf.times, buf.time_E, buf.ent,
+                              buf.ent_w, buf.side, buf.cal)
+                hb, ob = borrowed(buf.heap), borrowed(buf.out)
+                flush_heap(net, st, hb, ob)
+                mark_phase(c, PH_LOOP)
+                c.cyc_queue += cycle_counter() - t0
+                now = min((now // W + 1) * W, stop_tick)
+                c.now = now
+            elif code == FW_STOP:
+                break
+            continue
         k = now // W
         if no_cal:
             if c.cal_window != k:  # opened()'s resets for an empty slot
