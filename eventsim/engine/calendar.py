@@ -253,6 +253,17 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
     return cal
 
 
+@njit(inline="always", **_OPTS)
+def reset_window(c, k):
+    """Make window k the calendar's open window with nothing due yet: :func:`open_window`'s first step,
+    and all of it for a network without per-synapse delays (its calendar stays empty)."""
+    c.cal_window = k
+    c.due_n = 0
+    c.due_p = 0
+    c.cal_sorted = 1
+    c.due_in_slot = 0
+
+
 @njit(**_OPTS)
 def open_window(cal, c, k):
     """Open window k (the previous window's runs must all be taken): its runs before the window's
@@ -260,11 +271,7 @@ def open_window(cal, c, k):
     (:func:`eventsim.engine.buckets.fill_due`, then :func:`release_taken`), or moved into the due
     list first for direct delivery (:func:`due_list`). O(blocks of the slot); O(runs in it) once a
     run was queued a lap or more ahead (``ctl.cal_laps``: the ring is shorter than the delays)."""
-    c.cal_window = k
-    c.due_n = 0
-    c.due_p = 0
-    c.cal_sorted = 1
-    c.due_in_slot = 0
+    reset_window(c, k)
     R = cal.slot.shape[0]
     s = k % R
     ne = cal.etot[s] if cal.etot.size > 0 else 0

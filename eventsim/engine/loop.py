@@ -13,7 +13,7 @@ from numba import njit
 from eventsim.engine import generic as G
 from eventsim.engine.borrowed import borrowed
 from eventsim.engine.buckets import gather_window, process_window
-from eventsim.engine.calendar import due_list, next_window, open_window, push_row, sort_due
+from eventsim.engine.calendar import due_list, next_window, open_window, push_row, reset_window, sort_due
 from eventsim.engine.clock import draw_next_arrival, refresh_next_poisson
 from eventsim.engine.cycles import PH_GATHER, PH_LOOP, PH_OUTSIDE, PH_QUEUE, cycle_counter, mark_phase
 from eventsim.engine.direct import run_window_direct
@@ -23,6 +23,33 @@ from eventsim.engine.lif_frame import fire, predict_clean_crossing, set_v_inf
 from eventsim.engine.prefetch import prefetch_read
 from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, REBASE_EXPONENT, ZERO, _OPTS, Buffers, grown
 from eventsim.engine.wakeups import set_wake, update_wake
+
+
+@njit(inline="always", **_OPTS)
+def row_of(pj, i, pop_start, rowptr):
+    """The synapses ``lo:hi`` of source neuron ``i`` (global id) in the projection whose record is ``pj``."""
+    row = pj.rowptr_start + i - pop_start[pj.pre_pop]
+    return rowptr[row], rowptr[row + 1]
+
+
+@njit(inline="always", **_OPTS)
+def record_spike(out, n_out, i, tick, frac):
+    """Neuron ``i``'s spike at (tick, frac) as the output's record ``n_out``; returns the new count."""
+    o = out[n_out]
+    o.id, o.tick, o.frac = i, tick, frac
+    return n_out + 1
+
+
+@njit(inline="always", **_OPTS)
+def flushed(out, c, n_out, n):
+    """A window's spikes queued: its recorded ones (``c.out_n:n_out``) put in time order, the window's
+    spike buffer emptied, the heap's count ``n`` (and its peak) kept."""
+    time_order(out, c.out_n, n_out)
+    c.win_n = 0
+    c.out_n = n_out
+    c.heap_n = n
+    if n > c.heap_peak:
+        c.heap_peak = n
 
 
 @njit(inline="always", **_OPTS)
@@ -39,12 +66,11 @@ def queue_spike(proj, rowptr, syn_delay, syn_target, syn_weight, pop_start, pop_
     for k in range(pop_proj_ptr[p], pop_proj_ptr[p + 1]):
         j = pop_proj[k]
         pj = proj[j]
-        row = pj.rowptr_start + i - pop_start[pj.pre_pop]
-        lo = rowptr[row]
-        if lo == rowptr[row + 1]:
+        lo, hi = row_of(pj, i, pop_start, rowptr)
+        if lo == hi:
             continue
         if pj.delay < 0:
-            cal = push_row(cal, c, tick, frac, j, lo, rowptr[row + 1], syn_delay, pj.delay_shift, syn_target,
+            cal = push_row(cal, c, tick, frac, j, lo, hi, syn_delay, pj.delay_shift, syn_target,
                            syn_weight, pj.weight, pj.weight_shift)
             continue
         heap_push(h, n, tick + pj.delay, frac, i, j, lo)
@@ -108,17 +134,10 @@ def flush_window(net, st, h, out, cal):
         sp = win[q]
         i, tick, frac = sp.id, sp.tick, sp.frac
         if neuron[i].record:
-            o = out[n_out]
-            o.id, o.tick, o.frac = i, tick, frac
-            n_out += 1
+            n_out = record_spike(out, n_out, i, tick, frac)
         n, cal = queue_spike(proj, rowptr, syn_delay, syn_target, syn_weight, pop_start, pop_proj_ptr, pop_proj, h, n,
                              cal, c, i, neuron[i].pop, tick, frac)
-    time_order(out, c.out_n, n_out)
-    c.win_n = 0
-    c.out_n = n_out
-    c.heap_n = n
-    if n > c.heap_peak:
-        c.heap_peak = n
+    flushed(out, c, n_out, n)
     return h, out, cal
 
 
@@ -129,9 +148,8 @@ def queue_heap_spike(proj, rowptr, pop_start, pop_proj_ptr, pop_proj, h, n, c, i
     for k in range(pop_proj_ptr[p], pop_proj_ptr[p + 1]):
         j = pop_proj[k]
         pj = proj[j]
-        row = pj.rowptr_start + i - pop_start[pj.pre_pop]
-        lo = rowptr[row]
-        if lo == rowptr[row + 1]:
+        lo, hi = row_of(pj, i, pop_start, rowptr)
+        if lo == hi:
             continue
         heap_push(h, n, tick + pj.delay, frac, i, j, lo)
         n += 1
@@ -158,16 +176,9 @@ def flush_heap(net, st, h, out):
         sp = win[q]
         i, tick, frac = sp.id, sp.tick, sp.frac
         if neuron[i].record:
-            o = out[n_out]
-            o.id, o.tick, o.frac = i, tick, frac
-            n_out += 1
+            n_out = record_spike(out, n_out, i, tick, frac)
         n = queue_heap_spike(proj, rowptr, pop_start, pop_proj_ptr, pop_proj, h, n, c, i, neuron[i].pop, tick, frac)
-    time_order(out, c.out_n, n_out)
-    c.win_n = 0
-    c.out_n = n_out
-    c.heap_n = n
-    if n > c.heap_peak:
-        c.heap_peak = n
+    flushed(out, c, n_out, n)
 
 
 @njit(**_OPTS)
@@ -300,11 +311,7 @@ def opened(buf, c, k):
         # NOTE: window k's slot is empty, no runs and no stream entries (always, without per-synapse
         # delays): open_window's resets here, sparing a call that takes and returns the Calendar's
         # arrays (reference counts)
-        c.cal_window = k
-        c.due_n = 0
-        c.due_p = 0
-        c.cal_sorted = 1
-        c.due_in_slot = 0
+        reset_window(c, k)
     if c.cal_window == k and not (c.direct and (c.due_in_slot or not c.cal_sorted)):
         return buf
     cal = buf.cal
@@ -349,12 +356,8 @@ def direct_windows(net, st, hb, ob, sb, cb, stop_tick, resume, syn_before):
         if not resume:
             if c.direct == 0:
                 return FW_DONE, ZERO, ZERO
-            if c.cal_window != k:  # opened()'s resets for an empty slot
-                c.cal_window = k
-                c.due_n = 0
-                c.due_p = 0
-                c.cal_sorted = 1
-                c.due_in_slot = 0
+            if c.cal_window != k:  # the calendar stays empty: opened()'s resets
+                reset_window(c, k)
             if now == k * W:
                 end = (k + 1) * W
                 if c.win_n == 0 and (c.heap_n == 0 or hb[0].tick >= end) and c.due_p == c.due_n and (
@@ -457,12 +460,8 @@ def advance(net, st, buf, stop_tick):
             continue
         k = now // W
         if no_cal:
-            if c.cal_window != k:  # opened()'s resets for an empty slot
-                c.cal_window = k
-                c.due_n = 0
-                c.due_p = 0
-                c.cal_sorted = 1
-                c.due_in_slot = 0
+            if c.cal_window != k:  # the calendar stays empty: opened()'s resets
+                reset_window(c, k)
         else:
             buf = opened(buf, c, k)
             hb, ob, sb, cb = borrowed(buf.heap), borrowed(buf.out), borrowed(buf.side), borrowed(buf.cal)
@@ -627,19 +626,12 @@ def part_queue(net, st, buf, spikes, lo, t_end):
         if lo <= g < hi:
             p = neuron[g - lo].pop
             if neuron[g - lo].record:
-                o = out[n_out]
-                o.id, o.tick, o.frac = g, tick, frac
-                n_out += 1
+                n_out = record_spike(out, n_out, g, tick, frac)
         else:
             p = np.searchsorted(pop_start, g, side="right") - 1
         n, cal = queue_spike(proj, rowptr, syn_delay, syn_target, syn_weight, pop_start, pop_proj_ptr, pop_proj, h, n,
                              cal, c, g, p, tick, frac)
-    time_order(out, c.out_n, n_out)
-    c.win_n = 0
-    c.out_n = n_out
-    c.heap_n = n
-    if n > c.heap_peak:
-        c.heap_peak = n
+    flushed(out, c, n_out, n)
     c.now = t_end
     mark_phase(c, PH_OUTSIDE)
     t1 = cycle_counter()
