@@ -61,12 +61,20 @@ def crossing_bound(r, nr, tick, e_t):
         return NEVER
     if r.ctick != DIRTY:
         return r.ctick
+    return dirty_bound(r, tick, e_t, nr.tau_m * TICKS_PER_MS)
+
+
+@njit(inline="always", **_OPTS)
+def dirty_bound(r, tick, e_t, tau_ticks):
+    """:func:`crossing_bound` of a neuron with ``V_inf > V_th`` whose crossing is not cached, ``tau_ticks``
+    its tau_m in ticks (``tau_m * TICKS_PER_MS``: the neuron's record, or its class's ``Net.cls_tau``)."""
     if time_lt(tick, 0.0, r.ref_tick, r.ref_frac):
         return r.ref_tick
-    ahead = r.U - r.thr * e_t  # (V - V_th) E: negative while below threshold
-    if ahead >= 0.0 or r.U >= 0.0:
+    u = r.U
+    ahead = u - r.thr * e_t  # (V - V_th) E: negative while below threshold
+    if ahead >= 0.0 or u >= 0.0:
         return tick
-    return tick + np.int64(nr.tau_m * TICKS_PER_MS * (ahead / r.U))
+    return tick + np.int64(tau_ticks * (ahead / u))
 
 
 @njit(**_OPTS)

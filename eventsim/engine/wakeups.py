@@ -8,10 +8,8 @@ from __future__ import annotations
 from numba import njit
 
 from eventsim.engine import generic as G
-import numpy as np
-
-from eventsim.engine.clock import frame_exp, time_lt
-from eventsim.engine.lif_frame import catch_up, crossing_bound, needs_catch_up
+from eventsim.engine.clock import frame_exp
+from eventsim.engine.lif_frame import catch_up, crossing_bound, dirty_bound, needs_catch_up
 from eventsim.engine.records import BLOCK_SHIFT, FALSE, FRAME_LIF, NEVER, ZERO, _OPTS
 
 
@@ -59,15 +57,7 @@ def wake_after_input(r, i, tick, e_t, tau_ticks, wake, block_min):
     NOTE: crossing_bound read ``tau_m`` from the neuron's NEURON record, a cache line that nothing
     else of a delivery reads (a miss per input), and was a call (every float register spilled around
     it): 11 % of Benchmark 4's samples were in it."""
-    if time_lt(tick, 0.0, r.ref_tick, r.ref_frac):
-        t = r.ref_tick
-    else:
-        u = r.U
-        ahead = u - r.thr * e_t  # (V - V_th) E: negative while below threshold
-        if ahead >= 0.0 or u >= 0.0:
-            t = tick
-        else:
-            t = tick + np.int64(tau_ticks * (ahead / u))
+    t = dirty_bound(r, tick, e_t, tau_ticks)
     if r.ps_tick < t:
         t = r.ps_tick
     set_wake_inline(wake, block_min, i, t)
