@@ -37,9 +37,23 @@ TI_MASK = TIMED - 1
 
 @njit(**_OPTS)
 def _count_targets(bcnt, shift, targets, lo, hi):
-    """One more entry in the bucket of each of ``targets[lo:hi]``."""
+    """One more entry in the bucket of each of ``targets[lo:hi]``.
+
+    NOTE: counted by runs of one bucket (a row's targets are sorted, so its entries come in a few
+    runs): the run's length stays in a register, where a store per target to one bucket's counter
+    made each increment wait on the one before."""
+    if lo >= hi:
+        return
+    b = targets[lo] >> shift
+    k = 0
     for s in range(lo, hi):
-        bcnt[targets[s] >> shift] += 1
+        bs = targets[s] >> shift
+        if bs != b:
+            bcnt[b] += k
+            b = bs
+            k = 0
+        k += 1
+    bcnt[b] += k
 
 
 @njit(**_OPTS)
@@ -79,13 +93,9 @@ def gather_window(net, st, buf, t_end):
     cls_q, bcnt, shift = net.cls_q, st.bcnt, c.bucket_shift
     # with threads, the parts count (and scatter) the entries themselves, or deliver the items in parts
     counting = st.ctls.size == 1 and c.item_parts == 0
-    # NOTE: counted per neuron (in st.ids, free until the buckets are worked), the buckets' counts
-    # their sums: the sort by neuron then needs no counting pass over the bucket's entries, and
-    # consecutive targets of a row no longer wait on each other's store to one bucket's counter
-    ncnt = st.ids
-    if counting:
-        for i in range(ncnt.size):
-            ncnt[i] = 0
+    if counting:  # (left at zero by the buckets' work, but not by a window simulated again)
+        for b in range(bcnt.size):
+            bcnt[b] = 0
     rowptr, proj, pop_start, syn_target = net.rowptr, net.proj, net.pop_start, net.syn_target
     n_g = 0
     n_t = 0
@@ -105,14 +115,14 @@ def gather_window(net, st, buf, t_end):
                 grp = _add_item(grp, n_g, ti, INPUTS, pj.weight, lo, hi, pj.weight_shift, 0, j)
                 n_g += 1
                 if counting:
-                    _count_targets(ncnt, ZERO, syn_target, lo, hi)
+                    _count_targets(bcnt, shift, syn_target, lo, hi)
             c.heap_n = n
             lo, hi = take_scheduled(net.sa_tick, net.sa_frac, c, tick, frac)
             if hi > lo:
                 grp = _add_item(grp, n_g, ti, INPUTS, np.nan, lo, hi, 0, 1, 0)
                 n_g += 1
                 if counting:
-                    _count_targets(ncnt, ZERO, net.sa_target, lo, hi)
+                    _count_targets(bcnt, shift, net.sa_target, lo, hi)
         else:
             tl = net.cc if kind == CURRENT else net.vs
             p = c.cc_p if kind == CURRENT else c.vs_p
@@ -121,18 +131,12 @@ def gather_window(net, st, buf, t_end):
                 grp = _add_item(grp, n_g, ti, kind, 0.0, i, i + 1, 0, 0, p)
                 n_g += 1
                 if counting:
-                    ncnt[i] += 1
+                    bcnt[i >> shift] += 1
                 p += 1
             if kind == CURRENT:
                 c.cc_p = p
             else:
                 c.vs_p = p
-    if counting:
-        for b in range(bcnt.size):
-            k = 0
-            for i in range(b << shift, min(ncnt.size, (b + 1) << shift)):
-                k += ncnt[i]
-            bcnt[b] = k
     c.win_times = n_t
     return Buffers(h, buf.out, grp, times, time_E, buf.ent, buf.ent_w, buf.side, buf.cal), n_g
 
@@ -580,9 +584,8 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 
 @njit(**_OPTS)
 def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
-                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, with_w, counted):
-    """:func:`_work_buckets` with the arrays borrowed (``with_w``: some entry's weight is in ``ent_w``;
-    ``counted``: ``ids`` holds each neuron's count of entries, :func:`gather_window`'s).
+                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, with_w):
+    """:func:`_work_buckets` with the arrays borrowed (``with_w``: some entry's weight is in ``ent_w``).
 
     NOTE: the per-neuron functions inlined there (``inputs_in_locals`` and the sort) received the
     window's arrays, which the caller does not borrow: two atomic reference counts per array and
@@ -594,13 +597,13 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     s_ent, s_w = np.empty(largest, np.int64), np.empty(largest if with_w else 0)
     _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w)), bcnt, bpos, b0, b1, *borrowed((grp, times, time_E, cls_q,
                   class_E)), c, *borrowed((stream, win, cc, vs, voltages, ids, side, wake, block_min)), t_end, shift,
-                  epool, elink, ehead, ecnt, *borrowed((s_ent, s_w)), with_w, counted)
+                  epool, elink, ehead, ecnt, *borrowed((s_ent, s_w)), with_w)
 
 
 @njit(**_OPTS)
 def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
                   cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, s_ent, s_w,
-                  with_w, counted):
+                  with_w):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
     they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
     that may act on their own before ``t_end`` (:func:`wake_blocks`), while the bucket's neuron states
@@ -632,7 +635,7 @@ def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, 
             elif nxt_n > 0:
                 prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
             # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
-            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w, with_w, ids, counted)
+            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w, with_w)
             n_touched = 0
             for l in range(cnt.size - 1):
                 j, j1 = cnt[l], cnt[l + 1]
@@ -728,7 +731,7 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
         twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
                      stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
-                     t_end, shift, epool, elink, ehead, ecnt, with_w, FALSE)
+                     t_end, shift, epool, elink, ehead, ecnt, with_w)
         # then the window's end of the part's own neurons (blocks of 64 within its buckets)
         k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
         k_hi = block_min.size if t == parts - 1 else min(block_min.size, (b1 << shift) >> BLOCK_SHIFT)
@@ -858,8 +861,6 @@ def process_window(net, st, buf, n_g, t_end):
     # does any entry carry its weight in ent_w (per-synapse weights, calendar entries)? Else the
     # sort by neuron moves no weights
     with_w = n_timed + n_streams > 0
-    # gather_window's counts per neuron (one thread) are the buckets' entries when no calendar entry joined them
-    counted = threads == 1 and c.item_parts == 0 and n_timed + n_streams == 0
     for g in range(n_g):
         if np.isnan(grp[g].w):
             with_w = True
@@ -874,7 +875,7 @@ def process_window(net, st, buf, n_g, t_end):
     else:
         work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
                      stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift,
-                     cal.epool, cal.elink, ehead, ecnt, with_w, counted)
+                     cal.epool, cal.elink, ehead, ecnt, with_w)
         t2 = cycle_counter()
         mark_phase(c, PH_WINDOW_END)
         end_of_window(nrn, neuron, gen, t_end, cls_q, class_E, c, stream, win, wake, block_min)

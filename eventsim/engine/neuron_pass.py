@@ -27,21 +27,17 @@ TI_MASK = TIMED - 1
 
 
 @njit(inline="always", **_OPTS)
-def sort_by_neuron(ent, ent_w, j0, j1, i0, cnt, s_ent, s_w, with_w, ncnt, counted):
+def sort_by_neuron(ent, ent_w, j0, j1, i0, cnt, s_ent, s_w, with_w):
     """Stable counting sort of the entries ``j0:j1`` (targets ``i0:i0 + cnt.size - 1``) by target
     into ``s_ent[:j1 - j0]``, and their weights into ``s_w`` if ``with_w`` (else no entry's weight is
     in ``ent_w``): afterwards neuron ``i0 + l``'s entries are ``s_ent[cnt[l]:cnt[l + 1]]``, in their
-    order in ``ent``. ``counted``: ``ncnt[i]`` is neuron i's count of them already (else counted here)."""
+    order in ``ent``."""
     nl = cnt.size - 1
     cnt[0] = 0
-    if counted:
-        for l in range(nl):
-            cnt[l + 1] = ncnt[i0 + l] if i0 + l < ncnt.size else 0
-    else:
-        for l in range(nl):
-            cnt[l + 1] = 0
-        for j in range(j0, j1):
-            cnt[(ent[j] >> 32) - i0 + 1] += 1
+    for l in range(nl):
+        cnt[l + 1] = 0
+    for j in range(j0, j1):
+        cnt[(ent[j] >> 32) - i0 + 1] += 1
     for l in range(1, nl + 1):
         cnt[l] += cnt[l - 1]
     for j in range(j0, j1):
