@@ -115,15 +115,17 @@ def test_rows_not_sorted_by_target_are_worked_in_buckets():
 
 
 def test_items_in_parts_when_a_parts_neurons_fit_in_the_cache(monkeypatch):
-    """The choice between the two parallel paths follows the level-2 cache (results do not)."""
+    """The choice between the two parallel paths follows the level-2 cache (results do not): items
+    while a part's states take at most ITEM_PARTS_L2_MULTIPLE caches."""
     net = NumbaEngine(random_network(7, delays=False).prepare()).net
     per_part = -(-N // 2) * numba_engine.HOT_BYTES_PER_NEURON
-    monkeypatch.setattr(numba_engine, "l2_cache_bytes", lambda: per_part)
+    m = numba_engine.ITEM_PARTS_L2_MULTIPLE
+    assert 64 * 1024 <= numba_engine.l2_cache_bytes() <= 1 << 30  # this machine's, or the default
+    monkeypatch.setattr(numba_engine, "l2_cache_bytes", lambda: -(-per_part // m))
     assert numba_engine.item_parts(net, 2)
     assert not numba_engine.item_parts(net, 1)  # one thread: the buckets or direct delivery
-    monkeypatch.setattr(numba_engine, "l2_cache_bytes", lambda: per_part - 1)
+    monkeypatch.setattr(numba_engine, "l2_cache_bytes", lambda: (per_part - 1) // m)
     assert not numba_engine.item_parts(net, 2)
-    assert 64 * 1024 <= numba_engine.l2_cache_bytes() <= 1 << 30  # this machine's, or the default
 
 
 def test_rows_sorted_and_runs_sorted():

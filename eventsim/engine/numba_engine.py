@@ -59,6 +59,12 @@ HOT_BYTES_PER_NEURON = K.NSTATE.itemsize + K.NEURON.itemsize + K.STREAM.itemsize
 """Bytes a delivery may touch per neuron (state, parameters, one Poisson stream)."""
 DEFAULT_L2_BYTES = 1 << 20
 """Level-2 cache assumed where the system does not say (bytes)."""
+ITEM_PARTS_L2_MULTIPLE = 8
+"""With threads, windows go to items in parts while a part's neuron states take at most this many
+level-2 caches. Measured (perf/RESULTS.md, 2026-12-03; Zen 3, 512 KiB L2, 2 threads, items against
+buckets): a part of 3.5 L2s 2.00x against 1.77x, 7 L2s 1.60x against 1.48x, 14 L2s a tie, 28 L2s
+(the sparse network at 1e5 neurons) slower than the buckets. Rows are sorted by target, so a
+part's sweep of a row is monotone and the prefetchers carry it well beyond L2."""
 EVENTS_PER_NEURON = 16
 """Autonomous events (Poisson arrivals, constant-current spikes) a window may hold per neuron of the
 whole network (:func:`events_per_window`)."""
@@ -270,12 +276,12 @@ def frame_tau_min(p: Prepared) -> float:
 
 def item_parts(net: Net, threads: int) -> bool:
     """Deliver bucket-mode windows in ``threads`` parts from their items (:mod:`eventsim.engine.items`)
-    rather than through buckets worked in parts? With threads, when a part's neuron states fit in
-    the level-2 cache (:data:`HOT_BYTES_PER_NEURON`, :func:`l2_cache_bytes`): the buckets' scatter
-    pass buys locality that such a part has anyway. Either way the results are the same; only the
-    speed differs."""
+    rather than through buckets worked in parts? With threads, when a part's neuron states take at
+    most :data:`ITEM_PARTS_L2_MULTIPLE` level-2 caches (:data:`HOT_BYTES_PER_NEURON`,
+    :func:`l2_cache_bytes`): the buckets' scatter pass buys locality that such a part mostly has
+    anyway. Either way the results are the same; only the speed differs."""
     n = net.neuron.size
-    if threads < 2 or -(-n // threads) * HOT_BYTES_PER_NEURON > l2_cache_bytes():
+    if threads < 2 or -(-n // threads) * HOT_BYTES_PER_NEURON > ITEM_PARTS_L2_MULTIPLE * l2_cache_bytes():
         return False
     return items_possible(net)
 
