@@ -151,3 +151,90 @@ def test_order_timed_sorts_a_buckets_deliveries_and_merges_them_with_its_items()
         if t in item_times:
             assert ti == item_times.index(t)  # an item's time index: one batch with it
     assert cal[0][1] == cal[1][1]  # equal times, one index
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.integers(0, 700), st.sampled_from([1, 8, 64]))
+def test_calendar_by_neuron_is_order_calendar_then_the_sort_by_neuron(seed, n_due, n_stream, nl):
+    """A bucket of calendar entries only (some written by fill_due into ``ent``, the rest in its stream,
+    over several blocks of the pool), put into neuron order in one sort: each neuron gets the same
+    entries, times and weights, in time order, as order_calendar followed by the sort by neuron; a
+    neuron's equal times share one time index (one batch), each index's E is the frame exponential."""
+    from eventsim.engine import buckets as B
+    from eventsim.engine.clock import frame_exp
+    from eventsim.engine.neuron_pass import sort_by_neuron
+    from eventsim.engine.records import GROUP, WTIME
+
+    g = np.random.default_rng(seed)
+    m = n_due + n_stream
+    if m == 0:
+        return
+    i0, n_t, t0 = 3 * nl, 2, 5 * W
+    c = np.zeros(1, CTL)
+    c["window"], c["cal_window"], c["base"], c["win_times"] = W, 5, 4321, n_t
+    few_ticks = g.integers(0, W, 6)  # repeated times: within one neuron (one batch) and across neurons
+    tgt = g.integers(i0, i0 + nl, m)
+    tick = np.where(g.random(m) < 0.3, g.choice(few_ticks, m), g.integers(0, W, m)) + t0
+    frac = np.where(g.random(m) < 0.5, 0.0, g.random(m))
+    w = g.normal(size=m)
+    j0 = 4  # the bucket's entries start here in ent
+    j1 = j0 + m
+
+    def fresh_arrays():
+        ent = np.full(j1 + 3, -1, np.int64)
+        ent_w = np.full(j1 + 3, np.nan)
+        times = np.zeros(n_t + j1 + 3, WTIME)
+        for q in range(n_due):  # fill_due's entries: in ent, their times at n_t + j
+            ent[j0 + q] = (int(tgt[q]) << 32) | int(B.TIMED)
+            ent_w[j0 + q] = w[q]
+            times[n_t + j0 + q] = (tick[q], frac[q])
+        return ent, ent_w, times, np.zeros(n_t + j1 + 3)
+
+    # the stream: blocks 2, 0, 1 of the pool chained in that order
+    epool = np.zeros(3 * C.EB, C.ENTRY)
+    elink = np.array([1, -1, 0], np.int64)
+    order = [2, 0, 1]
+    for s in range(n_stream):
+        q = n_due + s
+        e = epool[order[s // C.EB] * C.EB + s % C.EB]
+        e["key"], e["frac"], e["w"] = ((int(tick[q]) - t0) << 32) | int(tgt[q]), frac[q], w[q]
+    cls_q = np.array([1 / 20e6, 1 / 10e6])
+    n_cls = cls_q.size
+
+    ent, ent_w, times, time_E = fresh_arrays()
+    time_E = np.zeros((n_t + j1 + 3) * n_cls)
+    cnt = np.zeros(nl + 1, np.int64)
+    s_ent, s_w = np.zeros(m, np.int64), np.zeros(m)
+    B.calendar_by_neuron(ent, ent_w, times, time_E, j0, j1, c[0], cls_q, epool, elink, 2 if n_stream else -1,
+                         n_stream, -1, 0, 0, i0, cnt, s_ent, s_w)
+    ent2, ent_w2, times2, _ = fresh_arrays()
+    time_E2 = np.zeros((n_t + j1 + 3) * n_cls)
+    B.order_calendar(ent2, ent_w2, times2, time_E2, np.zeros(0, GROUP), j0, j1, c[0], cls_q, epool, elink,
+                     2 if n_stream else -1, n_stream, -1, 0, 0)
+    cnt2 = np.zeros(nl + 1, np.int64)
+    s_ent2, s_w2 = np.zeros(m, np.int64), np.zeros(m)
+    sort_by_neuron(ent2, ent_w2, j0, j1, i0, cnt2, s_ent2, s_w2, True)
+
+    assert list(cnt) == list(cnt2) and cnt[-1] == m
+    for l in range(nl):
+        a, b = cnt[l], cnt[l + 1]
+        got, want = [], []
+        for x, wt, tm, E, out in ((s_ent, s_w, times, time_E, got), (s_ent2, s_w2, times2, time_E2, want)):
+            for p in range(a, b):
+                assert int(x[p]) >> 32 == i0 + l and int(x[p]) & int(B.TIMED)
+                ti = int(x[p]) & int(B.TI_MASK)
+                out.append(((int(tm[ti]["tick"]), float(tm[ti]["frac"])), ti, float(wt[p])))
+                for k in range(n_cls):
+                    assert E[ti * n_cls + k] == frame_exp(np.int64(tm[ti]["tick"]), tm[ti]["frac"], np.int64(4321),
+                                                          cls_q[k])
+        assert [t for t, _, _ in got] == [t for t, _, _ in want] == sorted(t for t, _, _ in got)
+        # one batch per distinct time of the neuron, the same weights in it
+        for seq in (got, want):
+            for (ta, ia, _), (tb, ib, _) in zip(seq, seq[1:]):
+                assert (ta == tb) == (ia == ib)
+        by_time = {}
+        for t, _, wt in got:
+            by_time.setdefault(t, []).append(wt)
+        for t, _, wt in want:
+            by_time[t].remove(wt)
+        assert all(not v for v in by_time.values())

@@ -3,7 +3,8 @@ time order (:func:`gather_window`), append each item's targets to the bucket of 
 (:func:`fill_entries`) and then each due calendar delivery, with its own time and weight
 (:func:`fill_due`), then work the buckets one at a time with their neurons' states in cache
 (:func:`process_window`), each bucket's calendar entries first sorted and merged with its items
-(:func:`order_timed`).
+(:func:`order_timed`), or, in a bucket without items, put straight into neuron order
+(:func:`calendar_by_neuron`).
 """
 
 from __future__ import annotations
@@ -417,6 +418,120 @@ def order_calendar(ent, ent_w, times, time_E, grp, j0, j1, c, cls_q, epool, elin
 
 
 @njit(**_OPTS)
+def calendar_by_neuron(ent, ent_w, times, time_E, j0, j1, c, cls_q, epool, elink, head, ns, nxt_head, nxt_n, nxt_j1,
+                       i0, cnt, s_ent, s_w):
+    """A bucket whose entries ``j0:j1`` all come from the calendar (no item's), put straight into
+    neuron order, each neuron's in time order: what :func:`order_calendar` and then
+    :func:`~eventsim.engine.neuron_pass.sort_by_neuron` give, in one counting sort by (target, tick
+    bin). Afterwards neuron ``i0 + l``'s entries are ``s_ent[cnt[l]:cnt[l + 1]]`` (target ``<< 32 |
+    TIMED |`` time index), their weights in ``s_w``, their times at ``times[ctl.win_times + j0 + p]``.
+
+    The bucket's first ``j1 - j0 - ns`` entries are in ``ent`` (:func:`fill_due`), the last ``ns`` in
+    its stream (as :func:`order_calendar`). A neuron's entries at one time share a time index (one
+    batch); equal times of different neurons each get their own, with the same ``E``. O(m) for m
+    entries: one counting pass into about m bins (a neuron's range of bins by tick), one placing
+    pass, an insertion pass by (target, tick, frac) that moves little, one pass for the time indices.
+    """
+    # NOTE: one sort where order_calendar sorted the bucket by time and sort_by_neuron then sorted
+    # it by neuron (two more passes over its entries and weights); a bucket with item entries keeps
+    # that path, which merges them by time
+    nl = cnt.size - 1
+    m = j1 - j0
+    jf = j1 - ns
+    mf = jf - j0
+    n_t = c.win_times
+    tb = n_t + j0  # the bucket's entries' times: times[tb + p]
+    t0 = c.cal_window * c.window
+    bits = tick_bits(c.window)
+    hb = 0  # bits of a neuron's bins: about one entry a bin
+    while (nl << hb) < m and hb < bits:
+        hb += 1
+    sh = bits - hb
+    bins = np.zeros((nl << hb) + 1, np.int64)
+    src_t = times[tb:tb + mf].copy()  # fill_due's entries' times, whose slots the placing overwrites
+    for q in range(mf):
+        bins[((((ent[j0 + q] >> 32) - i0) << hb) | ((src_t[q].tick - t0) >> sh)) + 1] += 1
+    blk = head
+    for q in range(ns):
+        if q > 0 and q & (EB - 1) == 0:
+            blk = elink[blk]
+        key = epool[blk * EB + (q & (EB - 1))].key
+        bins[((((key & 0xFFFFFFFF) - i0) << hb) | ((key >> 32) >> sh)) + 1] += 1
+    for d in range(1, bins.size):
+        bins[d] += bins[d - 1]
+    for l in range(nl):
+        cnt[l] = bins[l << hb]
+    cnt[nl] = m
+    for q in range(mf):
+        x = ent[j0 + q]
+        d = (((x >> 32) - i0) << hb) | ((src_t[q].tick - t0) >> sh)
+        p = bins[d]
+        bins[d] = p + 1
+        s_ent[p], s_w[p] = x & ~TI_MASK, ent_w[j0 + q]
+        times[tb + p] = src_t[q]
+    blk = head
+    for q in range(ns):
+        if q > 0 and q & (EB - 1) == 0:
+            blk = elink[blk]
+        en = epool[blk * EB + (q & (EB - 1))]
+        key = en.key
+        i = key & 0xFFFFFFFF
+        off = key >> 32
+        d = ((i - i0) << hb) | (off >> sh)
+        p = bins[d]
+        bins[d] = p + 1
+        s_ent[p], s_w[p] = (i << 32) | TIMED, en.w
+        times[tb + p].tick, times[tb + p].frac = t0 + off, en.frac
+    # by (target, tick, frac): entries of one target are equal in s_ent here (no time index yet)
+    for q in range(1, m):
+        x = s_ent[q]
+        tick, frac = times[tb + q].tick, times[tb + q].frac
+        if s_ent[q - 1] != x or not time_lt(tick, frac, times[tb + q - 1].tick, times[tb + q - 1].frac):
+            continue
+        w = s_w[q]
+        p = q
+        while p > 0 and s_ent[p - 1] == x and time_lt(tick, frac, times[tb + p - 1].tick, times[tb + p - 1].frac):
+            s_w[p] = s_w[p - 1]
+            times[tb + p] = times[tb + p - 1]
+            p -= 1
+        s_w[p] = w
+        times[tb + p].tick, times[tb + p].frac = tick, frac
+    n_cls = cls_q.size
+    ti = -1
+    prev = np.int64(-1)
+    # NOTE: the next bucket's stream, and the times its entries will be written to, are prefetched
+    # here, a line per entry of this pass (an exp per entry), as in order_calendar
+    pb, pq, step = nxt_head, 0, 0
+    wj = nxt_j1 - nxt_n
+    for p in range(m):
+        if pq < nxt_n:  # one line an entry; 8 entries: 3 lines of stream, 1 of ent and ent_w, 2 of times
+            if step < 3:
+                prefetch_read(epool, pb * EB + (pq & (EB - 1)) + 3 * step)
+            elif step == 3:
+                prefetch_write(ent, wj + pq)
+            elif step == 4:
+                prefetch_write(ent_w, wj + pq)
+            else:
+                prefetch_write(times, n_t + wj + pq + 4 * (step - 5))
+            step += 1
+            if step == 7:
+                step = 0
+                pq += 8
+                if pq & (EB - 1) == 0 and pq < nxt_n:
+                    pb = elink[pb]
+        x = s_ent[p]
+        tick, frac = times[tb + p].tick, times[tb + p].frac
+        if x != prev or times[ti].tick != tick or times[ti].frac != frac:
+            ti = tb + p
+            for k in range(n_cls):
+                time_E[ti * n_cls + k] = frame_exp(tick, frac, c.base, cls_q[k])
+        prev = x
+        s_ent[p] = x | ti
+    if pq < nxt_n:
+        prefetch_stream(epool, elink, pb, pq, nxt_n)
+
+
+@njit(**_OPTS)
 def _merge_with_items(ent, ent_w, times, grp, j0, jm, j1):
     """Merge a bucket's item entries ``j0:jm`` and its sorted calendar entries ``jm:j1`` by time (at
     one time: a calendar entry after a current change, before a sample)."""
@@ -629,13 +744,19 @@ def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, 
             nxt_head, nxt_n, nxt_j1 = np.int64(-1), np.int64(0), np.int64(0)
             if ecnt.size > 0 and b + 1 < b1:
                 nxt_head, nxt_n, nxt_j1 = ehead[b + 1], ecnt[b + 1], bpos[b + 1]
-            if ns > 0 or ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
-                order_calendar(ent, ent_w, times, time_E, grp, bpos[b] - k, bpos[b], c, cls_q, epool, elink,
-                               ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n, nxt_j1)
-            elif nxt_n > 0:
-                prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
-            # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
-            sort_by_neuron(ent, ent_w, bpos[b] - k, bpos[b], b << shift, cnt, s_ent, s_w, with_w)
+            j0 = bpos[b] - k
+            if ns == k or ent[j0] & TIMED:  # calendar entries only (items come first): neuron order at once
+                calendar_by_neuron(ent, ent_w, times, time_E, j0, bpos[b], c, cls_q, epool, elink,
+                                   ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n, nxt_j1, b << shift, cnt, s_ent,
+                                   s_w)
+            else:
+                if ns > 0 or ent[bpos[b] - 1] & TIMED:  # calendar entries (last in the bucket) to sort
+                    order_calendar(ent, ent_w, times, time_E, grp, j0, bpos[b], c, cls_q, epool, elink,
+                                   ehead[b] if ns > 0 else -1, ns, nxt_head, nxt_n, nxt_j1)
+                elif nxt_n > 0:
+                    prefetch_stream(epool, elink, nxt_head, ZERO, nxt_n)
+                # NOTE: neuron by neuron (neuron_pass), most neurons' whole windows with their states in locals
+                sort_by_neuron(ent, ent_w, j0, bpos[b], b << shift, cnt, s_ent, s_w, with_w)
             n_touched = 0
             for l in range(cnt.size - 1):
                 j, j1 = cnt[l], cnt[l + 1]
