@@ -462,26 +462,38 @@ def calendar_by_neuron(ent, ent_w, times, time_E, j0, j1, c, cls_q, epool, elink
     for l in range(nl):
         cnt[l] = bins[l << hb]
     cnt[nl] = m
+    # NOTE: the placing pass writes only where each entry goes (4 bytes, in L1); a pass in that
+    # order then reads the entries (in L2) and writes them in order: placing the 32 bytes of an
+    # entry, weight and time at random stalled on the stores (~40 % of this function's samples)
+    perm = np.empty(m, np.int32)
     for q in range(mf):
-        x = ent[j0 + q]
-        d = (((x >> 32) - i0) << hb) | ((src_t[q].tick - t0) >> sh)
+        d = (((ent[j0 + q] >> 32) - i0) << hb) | ((src_t[q].tick - t0) >> sh)
         p = bins[d]
         bins[d] = p + 1
-        s_ent[p], s_w[p] = x & ~TI_MASK, ent_w[j0 + q]
-        times[tb + p] = src_t[q]
+        perm[p] = q
+    blocks = np.empty((ns + EB - 1) // EB, np.int64)  # the stream's chain of blocks
     blk = head
     for q in range(ns):
-        if q > 0 and q & (EB - 1) == 0:
-            blk = elink[blk]
-        en = epool[blk * EB + (q & (EB - 1))]
-        key = en.key
-        i = key & 0xFFFFFFFF
-        off = key >> 32
-        d = ((i - i0) << hb) | (off >> sh)
+        if q & (EB - 1) == 0:
+            if q > 0:
+                blk = elink[blk]
+            blocks[q // EB] = blk
+        key = epool[blk * EB + (q & (EB - 1))].key
+        d = (((key & 0xFFFFFFFF) - i0) << hb) | ((key >> 32) >> sh)
         p = bins[d]
         bins[d] = p + 1
-        s_ent[p], s_w[p] = (i << 32) | TIMED, en.w
-        times[tb + p].tick, times[tb + p].frac = t0 + off, en.frac
+        perm[p] = mf + q
+    for p in range(m):
+        q = np.int64(perm[p])
+        if q < mf:
+            s_ent[p], s_w[p] = ent[j0 + q] & ~TI_MASK, ent_w[j0 + q]
+            times[tb + p] = src_t[q]
+        else:
+            q -= mf
+            en = epool[blocks[q // EB] * EB + (q & (EB - 1))]
+            key = en.key
+            s_ent[p], s_w[p] = ((key & 0xFFFFFFFF) << 32) | TIMED, en.w
+            times[tb + p].tick, times[tb + p].frac = t0 + (key >> 32), en.frac
     # by (target, tick, frac): entries of one target are equal in s_ent here (no time index yet)
     for q in range(1, m):
         x = s_ent[q]
