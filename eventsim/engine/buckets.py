@@ -429,8 +429,9 @@ def calendar_by_neuron(ent, ent_w, times, time_E, j0, j1, c, cls_q, epool, elink
     The bucket's first ``j1 - j0 - ns`` entries are in ``ent`` (:func:`fill_due`), the last ``ns`` in
     its stream (as :func:`order_calendar`). A neuron's entries at one time share a time index (one
     batch); equal times of different neurons each get their own, with the same ``E``. O(m) for m
-    entries: one counting pass into about m bins (a neuron's range of bins by tick), one placing
-    pass, an insertion pass by (target, tick, frac) that moves little, one pass for the time indices.
+    entries: one counting pass into about m bins (a neuron's range of bins by tick), one pass placing
+    each entry's index, one writing the entries in that order, an insertion pass by (target, tick,
+    frac) that moves little, one pass for the time indices. A bucket holds fewer than 2**31 entries.
     """
     # NOTE: one sort where order_calendar sorted the bucket by time and sort_by_neuron then sorted
     # it by neuron (two more passes over its entries and weights); a bucket with item entries keeps
