@@ -180,7 +180,7 @@ def test_calendar_by_neuron_is_order_calendar_then_the_sort_by_neuron(seed, n_du
     j0 = 4  # the bucket's entries start here in ent
     j1 = j0 + m
 
-    def fresh_arrays():
+    def fresh_arrays():  # the bucket's entries, weights, times and a table of E per time index
         ent = np.full(j1 + 3, -1, np.int64)
         ent_w = np.full(j1 + 3, np.nan)
         times = np.zeros(n_t + j1 + 3, WTIME)
@@ -188,7 +188,7 @@ def test_calendar_by_neuron_is_order_calendar_then_the_sort_by_neuron(seed, n_du
             ent[j0 + q] = (int(tgt[q]) << 32) | int(B.TIMED)
             ent_w[j0 + q] = w[q]
             times[n_t + j0 + q] = (tick[q], frac[q])
-        return ent, ent_w, times, np.zeros(n_t + j1 + 3)
+        return ent, ent_w, times, np.zeros((n_t + j1 + 3) * n_cls)
 
     # the stream: blocks 2, 0, 1 of the pool chained in that order
     epool = np.zeros(3 * C.EB, C.ENTRY)
@@ -202,13 +202,11 @@ def test_calendar_by_neuron_is_order_calendar_then_the_sort_by_neuron(seed, n_du
     n_cls = cls_q.size
 
     ent, ent_w, times, time_E = fresh_arrays()
-    time_E = np.zeros((n_t + j1 + 3) * n_cls)
     cnt = np.zeros(nl + 1, np.int64)
     s_ent, s_w = np.zeros(m, np.int64), np.zeros(m)
     B.calendar_by_neuron(ent, ent_w, times, time_E, j0, j1, c[0], cls_q, epool, elink, 2 if n_stream else -1,
                          n_stream, -1, 0, 0, i0, cnt, s_ent, s_w)
-    ent2, ent_w2, times2, _ = fresh_arrays()
-    time_E2 = np.zeros((n_t + j1 + 3) * n_cls)
+    ent2, ent_w2, times2, time_E2 = fresh_arrays()
     B.order_calendar(ent2, ent_w2, times2, time_E2, np.zeros(0, GROUP), j0, j1, c[0], cls_q, epool, elink,
                      2 if n_stream else -1, n_stream, -1, 0, 0)
     cnt2 = np.zeros(nl + 1, np.int64)
