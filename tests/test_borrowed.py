@@ -8,7 +8,9 @@ import sys
 from collections import namedtuple
 
 import numpy as np
+import pytest
 from numba import njit
+from numba.core import config as numba_config
 
 from eventsim.engine.borrowed import BorrowedArray, borrowed
 
@@ -135,3 +137,76 @@ def test_no_reference_counting_left_in_the_borrowing_function():
 
     assert nrt_calls(_sum_plain)[0] > 0  # the plain one counts its arrays' references
     assert nrt_calls(_sum_borrowed)[0] == 0
+
+
+@njit(cache=False)
+def _gather_scatter(x, idx, out, recs):
+    """Reads and writes at run-time indices, of a float array, a record array and a 2-D array's rows."""
+    b, o, r = borrowed(x), borrowed(out), borrowed(recs)
+    s = 0.0
+    for k in range(idx.size):
+        i = idx[k]
+        s += b[i]
+        o[i] = o[i] + b[i] * 2.0
+        r[i].w += b[i]
+        r[i].n = r[i].n + 1
+    return s, b[-1], b[-2]  # constant negative indices still count from the end
+
+
+@njit(cache=False)
+def _at(x, i):
+    return borrowed(x)[i]
+
+
+def test_run_time_indices_read_and_write_the_same_elements():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(64)
+    idx = rng.integers(0, 64, 500).astype(np.int64)
+    out = np.zeros(64)
+    recs = np.zeros(64, dtype=np.dtype([("w", "f8"), ("n", "i8")]))
+    s, last, second = _gather_scatter(x, idx, out, recs)
+    want = np.zeros(64)
+    np.add.at(want, idx, 2.0 * x[idx])
+    assert s == sum(x[i] for i in idx) and (last, second) == (x[-1], x[-2])
+    assert np.array_equal(out, want) and np.array_equal(recs["n"], np.bincount(idx, minlength=64))
+    assert _at(x, np.int64(7)) == x[7] and _at(x, np.int32(9)) == x[9] and _at(x, np.uint64(3)) == x[3]
+
+
+@pytest.mark.skipif(numba_config.BOUNDSCHECK, reason="NUMBA_BOUNDSCHECK=1: every index is compared with the length")
+def test_indexing_a_borrowed_array_has_no_wraparound():
+    x = np.arange(8.0)
+    _at(x, 1)
+
+    @njit(cache=False)
+    def plain(a, i):
+        return a[i]
+
+    plain(x, 1)
+
+    def wraparounds(fn):  # Numba's fix for a negative index: the length added where the index is < 0
+        ir = next(iter(fn.inspect_llvm().values()))
+        return len(re.findall(r"icmp slt i64 %[\w.]+, 0|ashr i64 %[\w.]+, 63", ir))
+
+    assert wraparounds(plain) > 0
+    assert wraparounds(_at) == 0
+
+
+def test_negative_index_is_an_index_error_under_boundscheck():
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import numpy as np
+        from numba import njit
+        from eventsim.engine.borrowed import borrowed
+        @njit(cache=False)
+        def at(x, i):
+            return borrowed(x)[i]
+        try:
+            at(np.arange(4.0), -1)
+        except IndexError:
+            print("IndexError")
+    """)
+    env = {**__import__("os").environ, "NUMBA_BOUNDSCHECK": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.stdout.strip() == "IndexError", out.stderr[-2000:]

@@ -17,13 +17,27 @@ old array would be freed under the borrowed view), and never store a borrowed ar
 outlive its owner. Converting a borrowed array back into an ordinary one (assigning it to a
 variable that is also an ordinary array, returning it to Python) takes a reference again, as
 Numba's casts and boxing do for any new array value: such mixing is correct, only slower.
+
+Indexing a borrowed array with one integer takes the index as it is: no wraparound of negative
+indices (a constant negative index, ``a[-1]``, still counts from the end). Numba adds the array's
+length to a negative signed index: a shift, an ``and`` and an add per access, and the length kept in
+a register or reloaded from the stack, on every array access of the engine's loops. The engine
+indexes its arrays with non-negative indices only: the test suite passes with ``NUMBA_BOUNDSCHECK=1``
+(a negative index is then an ``IndexError``, ``tests/test_borrowed.py``; use a fresh
+``NUMBA_CACHE_DIR``: Numba's cache does not know the flag).
 """
 
 from __future__ import annotations
 
+import operator
+
+from llvmlite import ir
 from numba.core import types
 from numba.core.datamodel import models, register_default
+from numba.core.imputils import lower_builtin
+from numba.core.typing import signature
 from numba.extending import intrinsic, lower_cast
+from numba.np.arrayobj import getitem_arraynd_intp, setitem_array
 
 __all__ = ["BorrowedArray", "BorrowedArrayModel", "borrowed", "borrowed_type"]
 
@@ -98,3 +112,32 @@ def borrowed(typingctx, x):
         return args[0]
 
     return ret(x), codegen
+
+
+def _as_unsigned(context, builder, idxty, idx):
+    """A signed index as Numba's ``uintp`` (the same bits): the type Numba indexes without
+    wraparound; ``None`` for an unsigned index or a negative constant (left as Numba does them)."""
+    if not idxty.signed or (isinstance(idx, ir.Constant) and idx.constant < 0):
+        return None
+    return context.cast(builder, idx, idxty, types.intp)
+
+
+@lower_builtin(operator.getitem, BorrowedArray, types.Integer)
+def borrowed_getitem(context, builder, sig, args):
+    """``a[i]`` of a borrowed array: Numba's own indexing, i taken as unsigned (no wraparound)."""
+    aryty, idxty = sig.args
+    idx = _as_unsigned(context, builder, idxty, args[1])
+    if idx is None:
+        return getitem_arraynd_intp(context, builder, sig, args)
+    return getitem_arraynd_intp(context, builder, signature(sig.return_type, aryty, types.uintp), (args[0], idx))
+
+
+@lower_builtin(operator.setitem, BorrowedArray, types.Integer, types.Any)
+def borrowed_setitem(context, builder, sig, args):
+    """``a[i] = v`` of a borrowed array: Numba's own store, i taken as unsigned (no wraparound)."""
+    aryty, idxty, valty = sig.args
+    idx = _as_unsigned(context, builder, idxty, args[1])
+    if idx is None:
+        return setitem_array(context, builder, sig, args)
+    return setitem_array(context, builder, signature(sig.return_type, aryty, types.uintp, valty),
+                         (args[0], idx, args[2]))

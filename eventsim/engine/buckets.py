@@ -725,20 +725,24 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     for b in range(b0, b1):
         largest = max(largest, bcnt[b])
     s_ent, s_w = np.empty(largest, np.int64), np.empty(largest if with_w else 0)
-    _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w)), bcnt, bpos, b0, b1, *borrowed((grp, times, time_E, cls_q,
+    cnt = np.empty((1 << shift) + 1, np.int64)
+    # NOTE: every array borrowed, the bucket counts and the calendar's streams too: a borrowed array's
+    # indices are used without wraparound (engine/borrowed.py), a third of the sort's instructions
+    _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w, bcnt, bpos)), b0, b1, *borrowed((grp, times, time_E, cls_q,
                   class_E)), c, *borrowed((stream, win, cc, vs, voltages, ids, side, wake, block_min)), t_end, shift,
-                  epool, elink, ehead, ecnt, *borrowed((s_ent, s_w)), with_w)
+                  *borrowed((epool, elink, ehead, ecnt, s_ent, s_w, cnt)), with_w)
 
 
 @njit(**_OPTS)
 def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
                   cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, s_ent, s_w,
-                  with_w):
+                  cnt, with_w):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
     they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
     that may act on their own before ``t_end`` (:func:`wake_blocks`), while the bucket's neuron states
     are in cache; leaves the bucket counts at zero. ``ehead``, ``ecnt``: the window's streams per
-    bucket (empty: none), the last entries of their buckets (:func:`order_calendar`).
+    bucket (empty: none), the last entries of their buckets (:func:`order_calendar`). ``s_ent``,
+    ``s_w``, ``cnt``: the sort's scratch (a bucket's entries, their weights, ``(1 << shift) + 1`` counts).
 
     NOTE: a call (not inlined) per window, or per part of it (:func:`work_buckets_in_parallel`): the
     per-entry code is compiled once for both, where inlining it into the parallel loop too doubled
@@ -746,7 +750,6 @@ def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, 
     """
     n = nrn.size
     n_cls = cls_q.size
-    cnt = np.empty((1 << shift) + 1, np.int64)
     mark_activity(c, ACT_DELIVER)  # the Poisson arrivals and crossings within mark themselves
     for b in range(b0, b1):
         k = bcnt[b]
@@ -933,7 +936,8 @@ def fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, shift, ent, ent_w):
             k += n
         bpos[b] = k
     for t in prange(parts):
-        fill_entries(net, grp, item_bounds[t], item_bounds[t + 1], part_cnt[t * nb:(t + 1) * nb], shift, ent, ent_w)
+        fill_entries(net, grp, item_bounds[t], item_bounds[t + 1], borrowed(part_cnt[t * nb:(t + 1) * nb]), shift,
+                     *borrowed((ent, ent_w)))
 
 
 @njit(**_OPTS)
@@ -984,7 +988,8 @@ def process_window(net, st, buf, n_g, t_end):
     if threads > 1:
         fill_in_parallel(net, grp, item_bounds, bpos, part_cnt, c.bucket_shift, ent, ent_w)
     else:
-        fill_entries(net, grp, ZERO, n_g, bpos, c.bucket_shift, ent, ent_w)
+        # NOTE: the entries' arrays borrowed (this frame owns them): their stores without wraparound
+        fill_entries(net, grp, ZERO, n_g, bpos, c.bucket_shift, *borrowed((ent, ent_w)))
     if n_timed + n_streams > 0:  # the calendar's entries after each bucket's items, their times after the items'
         n_t = c.win_times
         times = grown(times, n_t, n_t + total)
