@@ -36,6 +36,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from eventsim.engine.borrowed import borrowed
 from eventsim.engine.clock import time_lt
 from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import SAMPLE, _OPTS
@@ -182,9 +183,11 @@ def push_row(cal, c, tick, frac, proj, lo, hi, syn_delay, shift, syn_target, syn
     streams = cal.etot.size > 0
     if streams:
         cal = _ereserve(cal, cal.emeta[1] + hi - lo)
-    runs, link, fill, slot = cal.runs, cal.link, cal.fill, cal.slot
-    epool, elink, ehead, etail, ecnt, etot, emeta = cal.epool, cal.elink, cal.ehead, cal.etail, cal.ecnt, cal.etot, \
-        cal.emeta
+    # NOTE: borrowed (the room is made above, nothing regrows them below, cal owns them): indexed
+    # without wraparound (engine/borrowed.py)
+    runs, link, fill, slot = borrowed((cal.runs, cal.link, cal.fill, cal.slot))
+    epool, elink, ehead, etail, ecnt, etot, emeta = borrowed((cal.epool, cal.elink, cal.ehead, cal.etail, cal.ecnt,
+                                                              cal.etot, cal.emeta))
     W = c.window
     R = slot.shape[0]
     nbk = ecnt.size // R  # buckets
