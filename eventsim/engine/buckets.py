@@ -27,7 +27,7 @@ from eventsim.engine.neuron_pass import in_locals, inputs_in_locals, sort_by_neu
 from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
 from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
-                                     GEN_LIF_PSC_EXP, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
+                                     GEN_LIF_PSC_EXP, INPUT, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
                                      grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
 
@@ -178,6 +178,21 @@ def fill_entries(net, grp, g0, g1, bpos, shift, ent, ent_w):
                 if s == hi or (np.int64(targets[s]) >> shift) != b:
                     break
             bpos[b] = k
+
+
+@njit(**_OPTS)
+def input_table(grp, n_g):
+    """Items ``0:n_g`` as the neuron pass reads them per entry (``INPUT``: time index, -1 when not
+    INPUTS, and weight).
+
+    NOTE: 16 bytes an item where ``GROUP`` has 64: a window's items stay in L1, where the per-entry
+    load of a ``GROUP`` line was ~10 % of Brunel's bucket samples (an L2 hit the entry waited on)."""
+    gin = np.empty(n_g, INPUT)
+    for g in range(n_g):
+        it = grp[g]
+        gin[g].ti = it.ti if it.kind == INPUTS else -1
+        gin[g].w = it.w
+    return gin
 
 
 @njit(**_OPTS)
@@ -713,8 +728,8 @@ def finish_generic(r, nr, g, i, tick, frac, t_end, c, stream, win, wake, block_m
 
 
 @njit(**_OPTS)
-def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
-                 cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, with_w):
+def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, gin, times, time_E, cls_q, class_E, c, stream,
+                 win, cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, with_w):
     """:func:`_work_buckets` with the arrays borrowed (``with_w``: some entry's weight is in ``ent_w``).
 
     NOTE: the per-neuron functions inlined there (``inputs_in_locals`` and the sort) received the
@@ -728,14 +743,14 @@ def work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, t
     cnt = np.empty((1 << shift) + 1, np.int64)
     # NOTE: every array borrowed, the bucket counts and the calendar's streams too: a borrowed array's
     # indices are used without wraparound (engine/borrowed.py), a third of the sort's instructions
-    _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w, bcnt, bpos)), b0, b1, *borrowed((grp, times, time_E, cls_q,
-                  class_E)), c, *borrowed((stream, win, cc, vs, voltages, ids, side, wake, block_min)), t_end, shift,
+    _work_buckets(*borrowed((nrn, neuron, gen, ent, ent_w, bcnt, bpos)), b0, b1, *borrowed((grp, gin, times, time_E,
+                  cls_q, class_E)), c, *borrowed((stream, win, cc, vs, voltages, ids, side, wake, block_min)), t_end, shift,
                   *borrowed((epool, elink, ehead, ecnt, s_ent, s_w, cnt)), with_w)
 
 
 @njit(**_OPTS)
-def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, c, stream, win,
-                  cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, s_ent, s_w,
+def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, gin, times, time_E, cls_q, class_E, c, stream,
+                  win, cc, vs, voltages, ids, side, wake, block_min, t_end, shift, epool, elink, ehead, ecnt, s_ent, s_w,
                   cnt, with_w):
     """Work buckets ``b0:b1`` of the window: each bucket's entries in time order, then the neurons
     they touched up to ``t_end`` (listed in the bucket's own slice of ``ids``) and its other neurons
@@ -783,7 +798,7 @@ def _work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, 
                 i = (b << shift) + l
                 r = nrn[i]
                 if in_locals(r):
-                    j = inputs_in_locals(r, neuron[i], i, s_ent, s_w, j, j1, grp, times, time_E, n_cls,
+                    j = inputs_in_locals(r, neuron[i], i, s_ent, s_w, j, j1, gin, times, time_E, n_cls,
                                          cls_q[r.cls], c, stream, win, side, t_end, wake, block_min)
                     if r.bt >= 0:  # begun in locals, to be finished by process_entries and finish_neurons
                         touched[n_touched] = i
@@ -848,9 +863,9 @@ def split_buckets(bcnt, parts):
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
-                             win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift, epool, elink,
-                             ehead, ecnt, with_w):
+def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, gin, times, time_E, cls_q, class_E,
+                             stream, win, cc, vs, voltages, ids, side, wake, block_min, t_end, ctl, ctls, shift, epool,
+                             elink, ehead, ecnt, with_w):
     """Work every bucket of the window (entries, then the touched neurons up to ``t_end``), then the
     window's end (:func:`wake_blocks`), in ``ctls.size`` parts of neurons on Numba's threads;
     afterwards the run's ``ctl`` holds the counts and the smallest wake-up, and the window's spikes
@@ -868,8 +883,8 @@ def work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, time
     for t in prange(parts):
         b0, b1 = bounds[t], bounds[t + 1]
         twin = win[min(n, b0 << shift) * per_neuron:min(n, b1 << shift) * per_neuron]
-        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, times, time_E, cls_q, class_E, ctls[t],
-                     stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, b0, b1, grp, gin, times, time_E, cls_q, class_E,
+                     ctls[t], stream, twin, cc, vs, voltages, ids, side[t * side_len:(t + 1) * side_len], wake, block_min,
                      t_end, shift, epool, elink, ehead, ecnt, with_w)
         # then the window's end of the part's own neurons (blocks of 64 within its buckets)
         k_lo = min(block_min.size, (b0 << shift) >> BLOCK_SHIFT)
@@ -1006,16 +1021,17 @@ def process_window(net, st, buf, n_g, t_end):
         if np.isnan(grp[g].w):
             with_w = True
             break
+    gin = input_table(grp, n_g)
     t1 = cycle_counter()
     mark_phase(c, PH_BUCKETS)
     if parts > 1:  # the buckets and then the window's end, in parts (cycles: all under buckets)
-        work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, times, time_E, cls_q, class_E, stream,
-                                 win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
+        work_buckets_in_parallel(nrn, neuron, gen, ent, ent_w, bcnt, bpos, grp, gin, times, time_E, cls_q, class_E,
+                                 stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, st.ctl,
                                  st.ctls, c.bucket_shift, cal.epool, cal.elink, ehead, ecnt, with_w)
         t2 = cycle_counter()
     else:
-        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, times, time_E, cls_q, class_E, c,
-                     stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift,
+        work_buckets(nrn, neuron, gen, ent, ent_w, bcnt, bpos, ZERO, bcnt.size, grp, gin, times, time_E, cls_q, class_E,
+                     c, stream, win, net.cc, net.vs, st.voltages, touched, side, wake, block_min, t_end, c.bucket_shift,
                      cal.epool, cal.elink, ehead, ecnt, with_w)
         t2 = cycle_counter()
         mark_phase(c, PH_WINDOW_END)

@@ -19,7 +19,7 @@ from eventsim.engine.clock import time_lt
 from eventsim.engine.cycles import ACT_DELIVER, ACT_POISSON, mark_activity
 from eventsim.engine.exact_sum import add_inexact, exact_two_sum
 from eventsim.engine.lif_frame import arrivals_in_locals, fire, frame_band, reaches_in_v_space
-from eventsim.engine.records import BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, FALSE, FRAME_LIF, INPUTS, NEVER, _OPTS
+from eventsim.engine.records import BATCH_NONE, BATCH_OPEN, BATCH_REFRACTORY, FALSE, FRAME_LIF, NEVER, _OPTS
 from eventsim.engine.wakeups import set_wake_inline
 
 TIMED = np.int64(1) << 31  # buckets.TIMED (not imported: buckets imports this module)
@@ -88,7 +88,7 @@ def _arrivals(r, nr, i, tick, frac, u, ref_tick, ref_frac, pt, pf, state, pw, ra
 
 
 @njit(inline="always", **_OPTS)
-def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, grp, times, time_E, n_cls, q, c, stream, win, side, t_end, wake,
+def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, gin, times, time_E, n_cls, q, c, stream, win, side, t_end, wake,
                      block_min):
     """Neuron i's entries ``s_ent[a:b]`` (time order), while they are inputs: what
     :func:`~eventsim.engine.buckets.process_entries` does with them (batches, their exact sums,
@@ -129,10 +129,10 @@ def inputs_in_locals(r, nr, i, s_ent, s_w, a, b, grp, times, time_E, n_cls, q, c
             ti = x & TI_MASK
             w = s_w[j]
         else:
-            it = grp[x & 0xFFFFFFFF]
-            if it.kind != INPUTS:
-                break
+            it = gin[x & 0xFFFFFFFF]  # (buckets.input_table)
             ti = it.ti
+            if ti < 0:  # not an input
+                break
             w = it.w
             if np.isnan(w):
                 w = s_w[j]
