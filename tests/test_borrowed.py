@@ -1,10 +1,14 @@
 """eventsim.engine.borrowed: the same values as the original arrays, no reference counting, and the
-originals' references untouched (no leak, no early free) however the borrowed values are used."""
+originals' references untouched (no leak, no early free) however the borrowed values are used; run-time
+indices used as they are (no wraparound), constant negative ones still counted from the end."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+import textwrap
 from collections import namedtuple
 
 import numpy as np
@@ -141,7 +145,7 @@ def test_no_reference_counting_left_in_the_borrowing_function():
 
 @njit(cache=False)
 def _gather_scatter(x, idx, out, recs):
-    """Reads and writes at run-time indices, of a float array, a record array and a 2-D array's rows."""
+    """Reads and writes at run-time indices, of a float array and a record array's fields."""
     b, o, r = borrowed(x), borrowed(out), borrowed(recs)
     s = 0.0
     for k in range(idx.size):
@@ -192,8 +196,6 @@ def test_indexing_a_borrowed_array_has_no_wraparound():
 
 
 def test_negative_index_is_an_index_error_under_boundscheck():
-    import subprocess
-    import textwrap
 
     code = textwrap.dedent("""
         import numpy as np
@@ -207,6 +209,6 @@ def test_negative_index_is_an_index_error_under_boundscheck():
         except IndexError:
             print("IndexError")
     """)
-    env = {**__import__("os").environ, "NUMBA_BOUNDSCHECK": "1"}
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.stdout.strip() == "IndexError", out.stderr[-2000:]

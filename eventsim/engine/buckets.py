@@ -27,8 +27,8 @@ from eventsim.engine.neuron_pass import in_locals, inputs_in_locals, sort_by_neu
 from eventsim.engine.parts import merge_parts, part_done, part_window_end, start_parts
 from eventsim.engine.prefetch import prefetch_read, prefetch_write
 from eventsim.engine.records import (BATCH_NONE, BATCH_REFRACTORY, BLOCK_SHIFT, CURRENT, FALSE, FRAME_LIF,
-                                     GEN_LIF_PSC_EXP, INPUT, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS, Buffers,
-                                     grown)
+                                     GEN_LIF_PSC_EXP, INPUT, INPUTS, NEVER, SAMPLE, SIDE_SCRATCH, TRUE, ZERO, _OPTS,
+                                     Buffers, grown)
 from eventsim.engine.wakeups import end_of_window, set_wake, set_window_end_E, wake_blocks
 
 TIMED = np.int64(1) << 31

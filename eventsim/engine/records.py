@@ -64,6 +64,7 @@ time and weight (:func:`eventsim.engine.buckets.fill_due`)."""
 INPUT = np.dtype([("ti", np.int64), ("w", np.float64)], align=True)
 """An item as the neuron pass reads it per entry (:func:`eventsim.engine.buckets.input_table`): its
 time index ti (-1: not INPUTS) and weight w, four to a cache line where ``GROUP`` takes one."""
+
 GEN = np.dtype([("t_tick", np.int64), ("t_frac", np.float64), ("V", np.float64), ("x1", np.float64),
                 ("x2", np.float64), ("E_L", np.float64), ("tau_m", np.float64), ("C_m", np.float64),
                 ("V_th", np.float64), ("V_reset", np.float64), ("V_c", np.float64), ("delta_theta", np.float64),
