@@ -74,3 +74,99 @@ def test_numbas_own_stamp_would_load_stale_code(tmp_path):
     assert _run(root, plain)[0] == 1
     (root / "eventsim" / "engine" / "_probe_const.py").write_text("VALUE = 2\n")
     assert _run(root, plain) == (1, 1, 0)  # stale: the old constant, from the cache
+
+
+# Two processes compile the same callee for two record types whose per-process type codes coincide;
+# a third loads both callers from the cache. With Numba's per-process counter both callee copies get
+# one symbol name and the third process runs the first copy for both (numba issues #10128, #10486).
+COLLISION_PROBE = """
+import sys
+if sys.argv[1] == "eventsim":
+    import eventsim.engine  # noqa: F401  (installs the process-unique ids)
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def field_b(a, n):
+    s = 0.0
+    for _ in range(n):
+        for i in range(a.size):
+            if a[i].b > s:
+                s += a[i].b * 0.5
+            else:
+                s -= a[i].b
+    return s
+
+
+@njit(cache=True)
+def via_one(a, n):
+    return field_b(a, n)
+
+
+@njit(cache=True)
+def via_two(a, n):
+    return field_b(a, n)
+
+
+def filled(dtype):
+    x = np.zeros(3, dtype)
+    x["a"] = 100.0
+    x["b"] = [1.0, 2.0, 3.0]
+    return x
+
+
+ONE = np.dtype([("a", "f8"), ("b", "f8")])
+TWO = np.dtype([("b", "f8"), ("a", "f8")])
+out = []
+if sys.argv[2] in ("one", "both"):
+    out.append(via_one(filled(ONE), 1))
+if sys.argv[2] in ("two", "both"):
+    out.append(via_two(filled(TWO), 1))
+print(*out)
+"""
+
+
+def _collision_run(folder: Path, setup: str, mode: str) -> list[float]:
+    env = dict(os.environ)
+    env.pop("NUMBA_CACHE_DIR", None)
+    r = subprocess.run([sys.executable, "probe_collision.py", setup, mode], env=env, cwd=folder,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return [float(x) for x in r.stdout.split()]
+
+
+def _collision_case(folder: Path, setup: str) -> list[float]:
+    (folder / "probe_collision.py").write_text(COLLISION_PROBE)
+    assert _collision_run(folder, setup, "one") == [3.0]
+    assert _collision_run(folder, setup, "two") == [3.0]
+    return _collision_run(folder, setup, "both")  # both callers from the cache, in one process
+
+
+def test_kernels_cached_by_different_processes_keep_their_own_callees(tmp_path):
+    assert _collision_case(tmp_path, "eventsim") == [3.0, 3.0]
+
+
+def test_numbas_own_ids_would_mix_callees_of_different_processes(tmp_path):
+    """The hazard the process-unique ids remove (and proof that the test above can fail)."""
+    result = _collision_case(tmp_path, "plain")
+    if result == [3.0, 3.0]:
+        pytest.skip(f"numba {numba.__version__} no longer gives both callees one name")
+    assert result[0] == 3.0 and result[1] != 3.0  # the second caller ran the first one's callee
+
+
+def test_ids_differ_between_processes_and_after_fork():
+    code = ("import os, eventsim.engine\n"
+            "from numba.core.bytecode import FunctionIdentity as F\n"
+            "a = next(F._unique_ids); b = next(F._unique_ids)\n"
+            "r, w = os.pipe()\n"
+            "if os.fork() == 0:\n"
+            "    os.write(w, str(next(F._unique_ids)).encode()); os._exit(0)\n"
+            "os.wait(); print(a, b, os.read(r, 64).decode(), next(F._unique_ids))\n")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
+    (a1, b1, child1, c1), (a2, _, _, _) = ([int(x) for x in r.stdout.split()] for r in runs)
+    assert b1 == a1 + 1 and c1 == b1 + 1  # a counter within the process
+    assert a2 != a1 and a1 > 2**20  # a random start per process
+    assert child1 not in (b1 + 1, c1)  # a forked child draws its own start

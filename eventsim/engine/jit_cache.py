@@ -12,21 +12,35 @@ functions defined in ``eventsim/engine/``, keeps the cache folder the usual loca
 (``__pycache__`` beside the source, ``NUMBA_CACHE_DIR`` when set, or the user-wide cache) and
 replaces only the stamp. ``NUMBA_CACHE_LOCATOR_CLASSES``, when a user sets it, replaces the whole
 chain, this locator included.
+
+It also makes the symbols of compiled code unique across processes. Numba names each compiled
+function by its qualified name, its argument types and a per-process counter (the ``v<uid>`` ABI
+tag), and a cached kernel carries its callees' code under those names as weak symbols. Two processes
+that compile the same functions in the same order, with different types whose per-process codes
+coincide (``Record`` types mangle by that code), write different code under one name; a third
+process that loads both binds every call to whichever was loaded first, and runs the wrong code
+(a segmentation fault, seen on 2026-12-03 after runs of different networks had shared one cache;
+Numba issues #10128, #10486). :func:`install` draws each process's counter from a random 64-bit
+start, and again in a forked child, so no two processes name two functions alike.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
+import os
+import secrets
 from pathlib import Path
 
 from numba.core import caching as _caching
+from numba.core.bytecode import FunctionIdentity
 from numba.core.caching import _CacheLocator
 
 # NOTE: Numba renamed _CacheImpl to CacheImpl (0.61); both hold the locator chain as a class list.
 _CacheImpl = getattr(_caching, "CacheImpl", None) or _caching._CacheImpl
 
-__all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "install"]
+__all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "ProcessUniqueIds", "install"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _ENGINE = _PACKAGE / "engine"
@@ -86,12 +100,37 @@ class EngineSourceLocator(_CacheLocator):
         return None
 
 
-def install() -> None:
-    """Put :class:`EngineSourceLocator` first in Numba's locator chain (idempotent).
+class ProcessUniqueIds:
+    """Numba's per-compilation ids (``FunctionIdentity._unique_ids``), counted from a random 64-bit
+    start drawn per process: unique within the process as Numba's own counter, and two processes'
+    ranges (a few thousand ids each) overlap with a probability of about 1e-15."""
 
-    Must run before the first ``@njit(cache=True)`` kernel of the engine is defined:
+    def __init__(self):
+        self.reseed()
+
+    def reseed(self) -> None:
+        """A new random start: at construction and in a forked child (which would otherwise count
+        on from its parent's state, as its siblings do)."""
+        self._ids = itertools.count(secrets.randbits(64) + 1)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> int:
+        return next(self._ids)
+
+
+def install() -> None:
+    """Put :class:`EngineSourceLocator` first in Numba's locator chain and give Numba
+    :class:`ProcessUniqueIds` (both idempotent).
+
+    Must run before the first ``@njit(cache=True)`` kernel of the engine is defined (or compiled):
     ``eventsim/engine/__init__.py`` calls it.
     """
     chain = _CacheImpl._locator_classes
     if EngineSourceLocator not in chain:
         chain.insert(0, EngineSourceLocator)
+    if not isinstance(FunctionIdentity._unique_ids, ProcessUniqueIds):
+        ids = ProcessUniqueIds()
+        FunctionIdentity._unique_ids = ids
+        os.register_at_fork(after_in_child=ids.reseed)
