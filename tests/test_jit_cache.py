@@ -170,3 +170,31 @@ def test_ids_differ_between_processes_and_after_fork():
     assert b1 == a1 + 1 and c1 == b1 + 1  # a counter within the process
     assert a2 != a1 and a1 > 2**20  # a random start per process
     assert child1 not in (b1 + 1, c1)  # a forked child draws its own start
+
+
+def _stale_saves(tmp_path, stamp):
+    """Two processes save different signatures of one kernel, each having read the index before the
+    other wrote it: the data files on disk, and what each key loads afterwards."""
+    from numba.core.caching import IndexDataCacheFile
+
+    first, second = (IndexDataCacheFile(str(tmp_path), "kernel-1.py311", stamp) for _ in range(2))
+    first.save(("sig A",), "code A")
+    second._load_index = lambda: {}  # its view of the index: read before the first one's save
+    second.save(("sig B",), "code B")
+    del second._load_index
+    reader = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", stamp)
+    return sorted(p.name for p in tmp_path.glob("*.nbc")), reader.load(("sig A",)), reader.load(("sig B",))
+
+
+def test_engine_kernels_of_different_signatures_never_share_a_data_file(tmp_path):
+    files, a, b = _stale_saves(tmp_path, ("eventsim-engine", jit_cache.engine_source_hash()))
+    assert len(files) == 2  # one per signature, named by its key
+    assert a in ("code A", None) and b == "code B"  # the index may lose A (recompiled), never swap code
+
+
+def test_numbas_own_numbering_gives_both_signatures_one_file(tmp_path):
+    """What the naming by key avoids, still Numba's behaviour for other functions' caches: both saves
+    pick number 1; had the first index write come last, signature A would load B's code."""
+    files, a, b = _stale_saves(tmp_path, ("another", "stamp"))
+    assert files == ["kernel-1.py311.1.nbc"]
+    assert b == "code B"

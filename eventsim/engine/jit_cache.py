@@ -22,6 +22,15 @@ process that loads both binds every call to whichever was loaded first, and runs
 (a segmentation fault, seen on 2026-12-03 after runs of different networks had shared one cache;
 Numba issues #10128, #10486). :func:`install` draws each process's counter from a random 64-bit
 start, and again in a forked child, so no two processes name two functions alike.
+
+And it names each cached kernel's data file by its index key (signature, target, stamp), not by
+Numba's next free number: two processes that compile different signatures of one kernel at the same
+time (runs of different networks started together on a fresh cache) each read the index, pick the
+same free number and write their data under it, and the index could end up pointing one signature at
+the other's code. Named by key, different signatures never share a file; the data is written before
+the index entry that points to it. A race can still drop an index entry: that kernel is compiled
+again at the next start. Data files of earlier sources stay until the cache folder is removed, as
+with Numba's own numbering.
 """
 
 from __future__ import annotations
@@ -35,17 +44,19 @@ from pathlib import Path
 
 from numba.core import caching as _caching
 from numba.core.bytecode import FunctionIdentity
-from numba.core.caching import _CacheLocator
+from numba.core.caching import IndexDataCacheFile, _CacheLocator
 
 # NOTE: Numba renamed _CacheImpl to CacheImpl (0.61); both hold the locator chain as a class list.
 _CacheImpl = getattr(_caching, "CacheImpl", None) or _caching._CacheImpl
 
-__all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "ProcessUniqueIds", "install"]
+__all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "ProcessUniqueIds", "install",
+           "save_named_by_key"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _ENGINE = _PACKAGE / "engine"
 HASHED = ("engine", "models", "rng.py")
 """Paths, relative to the ``eventsim`` package, whose ``.py`` files compiled kernels depend on."""
+_STAMP_TAG = "eventsim-engine"
 
 
 def _sources() -> list[Path]:
@@ -79,7 +90,7 @@ class EngineSourceLocator(_CacheLocator):
         return self._inner.get_cache_path()
 
     def get_source_stamp(self):
-        return ("eventsim-engine", engine_source_hash())
+        return (_STAMP_TAG, engine_source_hash())
 
     def get_disambiguator(self):
         return self._inner.get_disambiguator()
@@ -120,9 +131,28 @@ class ProcessUniqueIds:
         return next(self._ids)
 
 
+_numba_save = IndexDataCacheFile.save
+
+
+def save_named_by_key(cache_file: IndexDataCacheFile, key, data) -> None:
+    """``IndexDataCacheFile.save`` for the engine's kernels: the data file named by a hash of the
+    source stamp and the index key, written before the index entry (see the module). Other
+    functions' caches (another stamp) are saved by Numba's own method."""
+    stamp = cache_file._source_stamp
+    if not (isinstance(stamp, tuple) and stamp[:1] == (_STAMP_TAG,)):
+        return _numba_save(cache_file, key, data)
+    digest = hashlib.sha256(repr((stamp, key)).encode()).hexdigest()[:20]
+    data_name = f"{cache_file._index_name[:-len('.nbi')]}.{digest}.nbc"
+    cache_file._save_data(data_name, data)
+    overloads = cache_file._load_index()
+    overloads[key] = data_name
+    cache_file._save_index(overloads)
+
+
 def install() -> None:
-    """Put :class:`EngineSourceLocator` first in Numba's locator chain and give Numba
-    :class:`ProcessUniqueIds` (both idempotent).
+    """Put :class:`EngineSourceLocator` first in Numba's locator chain, give Numba
+    :class:`ProcessUniqueIds` and save the engine's kernels with :func:`save_named_by_key` (all
+    idempotent).
 
     Must run before the first ``@njit(cache=True)`` kernel of the engine is defined (or compiled):
     ``eventsim/engine/__init__.py`` calls it.
@@ -134,3 +164,5 @@ def install() -> None:
         ids = ProcessUniqueIds()
         FunctionIdentity._unique_ids = ids
         os.register_at_fork(after_in_child=ids.reseed)
+    if IndexDataCacheFile.save is not save_named_by_key:
+        IndexDataCacheFile.save = save_named_by_key
