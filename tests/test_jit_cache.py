@@ -198,3 +198,27 @@ def test_numbas_own_numbering_gives_both_signatures_one_file(tmp_path):
     files, a, b = _stale_saves(tmp_path, ("another", "stamp"))
     assert files == ["kernel-1.py311.1.nbc"]
     assert b == "code B"
+
+
+def test_a_damaged_engine_cache_file_is_a_miss_with_a_warning(tmp_path):
+    from numba.core.caching import IndexDataCacheFile
+
+    stamp = ("eventsim-engine", jit_cache.engine_source_hash())
+    cache = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", stamp)
+    cache.save(("sig",), "code")
+    (data,) = tmp_path.glob("*.nbc")
+    data.write_bytes(data.read_bytes()[:10])  # truncated
+    with pytest.warns(RuntimeWarning, match="damaged compiled-code cache"):
+        assert cache.load(("sig",)) is None  # compiled again ...
+    cache.save(("sig",), "code")  # ... and saved over it
+    assert cache.load(("sig",)) == "code"
+    (tmp_path / "kernel-1.py311.nbi").write_bytes(b"garbage")
+    with pytest.warns(RuntimeWarning, match="damaged compiled-code cache"):
+        assert cache.load(("sig",)) is None
+    cache.save(("sig",), "code")
+    assert cache.load(("sig",)) == "code"
+    other = IndexDataCacheFile(str(tmp_path), "other-1.py311", ("another", "stamp"))
+    other.save(("sig",), "code")
+    (tmp_path / "other-1.py311.nbi").write_bytes(b"garbage")
+    with pytest.raises(Exception):  # other functions' caches: Numba's own behaviour
+        other.load(("sig",))

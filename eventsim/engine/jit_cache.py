@@ -30,7 +30,9 @@ same free number and write their data under it, and the index could end up point
 the other's code. Named by key, different signatures never share a file; the data is written before
 the index entry that points to it. A race can still drop an index entry: that kernel is compiled
 again at the next start. Data files of earlier sources stay until the cache folder is removed, as
-with Numba's own numbering.
+with Numba's own numbering. A damaged index or data file of the engine (truncated, overwritten) is
+a cache miss with a warning, and the kernel is compiled again and saved over it, where Numba would
+stop the run with an unpickling error.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import hashlib
 import itertools
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 from numba.core import caching as _caching
@@ -50,7 +53,7 @@ from numba.core.caching import IndexDataCacheFile, _CacheLocator
 _CacheImpl = getattr(_caching, "CacheImpl", None) or _caching._CacheImpl
 
 __all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "ProcessUniqueIds", "install",
-           "save_named_by_key"]
+           "save_named_by_key", "load_or_miss"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _ENGINE = _PACKAGE / "engine"
@@ -132,27 +135,52 @@ class ProcessUniqueIds:
 
 
 _numba_save = IndexDataCacheFile.save
+_numba_load = IndexDataCacheFile.load
+
+
+def _is_engine(cache_file: IndexDataCacheFile) -> bool:
+    stamp = cache_file._source_stamp
+    return isinstance(stamp, tuple) and stamp[:1] == (_STAMP_TAG,)
+
+
+def _damaged(cache_file: IndexDataCacheFile, error: Exception) -> None:
+    warnings.warn(f"damaged compiled-code cache {cache_file._index_path} or its data "
+                  f"({type(error).__name__}: {error}): compiling again", RuntimeWarning, stacklevel=2)
 
 
 def save_named_by_key(cache_file: IndexDataCacheFile, key, data) -> None:
     """``IndexDataCacheFile.save`` for the engine's kernels: the data file named by a hash of the
     source stamp and the index key, written before the index entry (see the module). Other
     functions' caches (another stamp) are saved by Numba's own method."""
-    stamp = cache_file._source_stamp
-    if not (isinstance(stamp, tuple) and stamp[:1] == (_STAMP_TAG,)):
+    if not _is_engine(cache_file):
         return _numba_save(cache_file, key, data)
-    digest = hashlib.sha256(repr((stamp, key)).encode()).hexdigest()[:20]
+    digest = hashlib.sha256(repr((cache_file._source_stamp, key)).encode()).hexdigest()[:20]
     data_name = f"{cache_file._index_name[:-len('.nbi')]}.{digest}.nbc"
     cache_file._save_data(data_name, data)
-    overloads = cache_file._load_index()
+    try:
+        overloads = cache_file._load_index()
+    except Exception:  # damaged (load_or_miss warned): replaced
+        overloads = {}
     overloads[key] = data_name
     cache_file._save_index(overloads)
 
 
+def load_or_miss(cache_file: IndexDataCacheFile, key):
+    """``IndexDataCacheFile.load`` for the engine's kernels: a damaged index or data file is a
+    miss (``None``, with a warning), not an error. Other functions' caches: Numba's own method."""
+    if not _is_engine(cache_file):
+        return _numba_load(cache_file, key)
+    try:
+        return _numba_load(cache_file, key)
+    except Exception as error:  # unpickling a truncated or overwritten file: any error type
+        _damaged(cache_file, error)
+        return None
+
+
 def install() -> None:
     """Put :class:`EngineSourceLocator` first in Numba's locator chain, give Numba
-    :class:`ProcessUniqueIds` and save the engine's kernels with :func:`save_named_by_key` (all
-    idempotent).
+    :class:`ProcessUniqueIds`, and save and load the engine's kernels with :func:`save_named_by_key`
+    and :func:`load_or_miss` (all idempotent).
 
     Must run before the first ``@njit(cache=True)`` kernel of the engine is defined (or compiled):
     ``eventsim/engine/__init__.py`` calls it.
@@ -166,3 +194,5 @@ def install() -> None:
         os.register_at_fork(after_in_child=ids.reseed)
     if IndexDataCacheFile.save is not save_named_by_key:
         IndexDataCacheFile.save = save_named_by_key
+    if IndexDataCacheFile.load is not load_or_miss:
+        IndexDataCacheFile.load = load_or_miss
