@@ -222,3 +222,21 @@ def test_a_damaged_engine_cache_file_is_a_miss_with_a_warning(tmp_path):
     (tmp_path / "other-1.py311.nbi").write_bytes(b"garbage")
     with pytest.raises(Exception):  # other functions' caches: Numba's own behaviour
         other.load(("sig",))
+
+
+def test_a_new_source_replaces_the_previous_generation_of_data_files(tmp_path):
+    from numba.core.caching import IndexDataCacheFile
+
+    def saved(stamp, *sigs):
+        cache = IndexDataCacheFile(str(tmp_path), "kernel-1.py311", ("eventsim-engine", stamp))
+        for sig in sigs:
+            cache.save((sig,), f"code {stamp} {sig}")
+        return cache
+
+    saved("one", "a", "b")
+    (tmp_path / "kernel-1.py311.unrelated.nbc").write_bytes(b"x")  # not named by the index: kept
+    assert len(list(tmp_path.glob("kernel-1.py311.*.nbc"))) == 3
+    cache = saved("two", "a")
+    assert sorted(p.name for p in tmp_path.glob("*.nbc")) == sorted(
+        [cache._index_name[:-4] + ".unrelated.nbc", cache._load_index()[("a",)]])
+    assert cache.load(("a",)) == "code two a" and cache.load(("b",)) is None

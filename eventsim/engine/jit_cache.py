@@ -29,8 +29,8 @@ time (runs of different networks started together on a fresh cache) each read th
 same free number and write their data under it, and the index could end up pointing one signature at
 the other's code. Named by key, different signatures never share a file; the data is written before
 the index entry that points to it. A race can still drop an index entry: that kernel is compiled
-again at the next start. Data files of earlier sources stay until the cache folder is removed, as
-with Numba's own numbering. A damaged index or data file of the engine (truncated, overwritten) is
+again at the next start. The first save under a new source removes the data files the index of the
+previous source named, so a cache holds about one generation per function. A damaged index or data file of the engine (truncated, overwritten) is
 a cache miss with a warning, and the kernel is compiled again and saved over it, where Numba would
 stop the run with an unpickling error.
 """
@@ -41,6 +41,7 @@ import functools
 import hashlib
 import itertools
 import os
+import pickle
 import secrets
 import warnings
 from pathlib import Path
@@ -154,15 +155,34 @@ def save_named_by_key(cache_file: IndexDataCacheFile, key, data) -> None:
     functions' caches (another stamp) are saved by Numba's own method."""
     if not _is_engine(cache_file):
         return _numba_save(cache_file, key, data)
+    base = cache_file._index_name[:-len(".nbi")]
     digest = hashlib.sha256(repr((cache_file._source_stamp, key)).encode()).hexdigest()[:20]
-    data_name = f"{cache_file._index_name[:-len('.nbi')]}.{digest}.nbc"
+    data_name = f"{base}.{digest}.nbc"
     cache_file._save_data(data_name, data)
     try:
         overloads = cache_file._load_index()
     except Exception:  # damaged (load_or_miss warned): replaced
         overloads = {}
+    if not overloads:
+        _remove_previous_generation(cache_file, base)
     overloads[key] = data_name
     cache_file._save_index(overloads)
+
+
+def _remove_previous_generation(cache_file: IndexDataCacheFile, base: str) -> None:
+    """Delete the data files that the index on disk names if it is another source's (best effort:
+    a file another process has removed, or an index it cannot read, is left alone)."""
+    try:
+        with open(cache_file._index_path, "rb") as f:
+            pickle.load(f)  # Numba's version
+            stamp, overloads = pickle.loads(f.read())
+        if stamp == cache_file._source_stamp:
+            return
+        for name in set(overloads.values()):
+            if isinstance(name, str) and name.startswith(base + ".") and name.endswith(".nbc") and "/" not in name:
+                os.unlink(os.path.join(cache_file._cache_path, name))
+    except Exception:
+        pass
 
 
 def load_or_miss(cache_file: IndexDataCacheFile, key):
