@@ -1,4 +1,4 @@
-"""The ``eventsim`` command: run, validate, plot and profile scenario files.
+"""The ``eventsim`` command: run, validate, plot and profile scenario files; show or clear the cache.
 
 Exit codes: 0 success; 1 results or image could not be written (one line naming the path); 2 bad
 input (one line: ``eventsim: error: <file>: <key>: <message>``); 128 + the signal's number when
@@ -38,7 +38,7 @@ class _Fail(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``eventsim`` (subcommands run, validate, plot, profile)."""
+    """The argument parser of ``eventsim`` (subcommands run, validate, plot, profile, cache)."""
     parser = argparse.ArgumentParser(prog="eventsim", description="Exact event-driven LIF network simulator.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(prof)
     prof.add_argument("--threads", type=int, metavar="N",
                       help="replace run.threads: threads of the compiled engine (each thread's time sampled)")
+    cache = sub.add_parser("cache", help="where the compiled engine is cached, its size; --clear removes it")
+    cache.add_argument("--clear", action="store_true",
+                       help="remove the cached compiled engine (the next run compiles it again, a few minutes)")
     return parser
 
 
@@ -79,10 +82,11 @@ def main(argv=None) -> int:
     to call it from other code, which then gets its signal handlers back.
     """
     args = build_parser().parse_args(argv)
-    command = {"run": _cmd_run, "validate": _cmd_validate, "plot": _cmd_plot, "profile": _cmd_profile}[args.command]
+    command = {"run": _cmd_run, "validate": _cmd_validate, "plot": _cmd_plot, "profile": _cmd_profile,
+               "cache": _cmd_cache}[args.command]
     if _launched_size() > 1:  # started by mpiexec with several processes (docs/distributed.md)
         command = {"run": _cmd_run_distributed, "profile": _cmd_profile_distributed}.get(args.command, command)
-        if args.command in ("validate", "plot") and _launched_rank() != 0:
+        if args.command in ("validate", "plot", "cache") and _launched_rank() != 0:
             return 0  # one process answers
     try:
         with _StopSignals(keep=argv is None) as stop, warnings.catch_warnings():
@@ -648,3 +652,26 @@ def _cmd_profile(args, stop: _StopSignals) -> int:
     if rec.interrupted:
         return 128 + (stop.signum or signal.SIGINT)
     return stop.exit_code
+
+
+def _cmd_cache(args, stop: _StopSignals) -> int:
+    """Print the engine cache's folder, files and size; with --clear, remove those files."""
+    from eventsim.engine.jit_cache import engine_cache_dir, engine_cache_files
+
+    folder = engine_cache_dir()
+    files = engine_cache_files(folder)
+    size = 0
+    for f in files:
+        with contextlib.suppress(OSError):
+            size += f.stat().st_size
+    if not args.clear:
+        _say(f"compiled-engine cache: {folder}: {len(files)} files, {size / 2**20:.1f} MiB", sys.stdout)
+        return 0
+    removed = 0
+    for f in files:
+        with contextlib.suppress(FileNotFoundError):  # removed by another process meanwhile
+            f.unlink()
+            removed += 1
+    _say(f"compiled-engine cache: {folder}: removed {removed} files, {size / 2**20:.1f} MiB "
+         "(the next run compiles the engine again)", sys.stdout)
+    return 0

@@ -240,3 +240,24 @@ def test_a_new_source_replaces_the_previous_generation_of_data_files(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.nbc")) == sorted(
         [cache._index_name[:-4] + ".unrelated.nbc", cache._load_index()[("a",)]])
     assert cache.load(("a",)) == "code two a" and cache.load(("b",)) is None
+
+
+def test_cache_command_shows_and_clears_only_the_engine_cache(tmp_path, monkeypatch, capsys):
+    from eventsim.cli import main
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # as NUMBA_CACHE_DIR=tmp_path would
+    folder = jit_cache.engine_cache_dir()
+    assert folder.is_relative_to(tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    ours = ["loop.advance-398.py311.nbi", "loop.advance-398.py311.1a2b.nbc", "heap.heap_push-38.py311.nbi.tmp.abc"]
+    theirs = ["loop.cpython-311.pyc", "notes.txt"]
+    for name in ours + theirs:
+        (folder / name).write_bytes(b"x" * 1000)
+    assert main(["cache"]) == 0
+    out = capsys.readouterr().out
+    assert str(folder) in out and "3 files" in out
+    assert main(["cache", "--clear"]) == 0
+    assert "removed 3 files" in capsys.readouterr().out
+    assert sorted(p.name for p in folder.iterdir()) == sorted(theirs)
+    assert main(["cache", "--clear"]) == 0  # nothing left: fine
+    assert "removed 0 files" in capsys.readouterr().out

@@ -54,7 +54,8 @@ from numba.core.caching import IndexDataCacheFile, _CacheLocator
 _CacheImpl = getattr(_caching, "CacheImpl", None) or _caching._CacheImpl
 
 __all__ = ["HASHED", "engine_source_hash", "EngineSourceLocator", "ProcessUniqueIds", "install",
-           "save_named_by_key", "load_or_miss"]
+           "save_named_by_key", "load_or_miss",
+           "engine_cache_dir", "engine_cache_files"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 _ENGINE = _PACKAGE / "engine"
@@ -195,6 +196,28 @@ def load_or_miss(cache_file: IndexDataCacheFile, key):
     except Exception as error:  # unpickling a truncated or overwritten file: any error type
         _damaged(cache_file, error)
         return None
+
+
+def engine_cache_dir() -> Path:
+    """The folder Numba keeps the engine's compiled kernels in, here and now: ``__pycache__`` beside
+    the engine's sources when that is writable, else under ``NUMBA_CACHE_DIR`` when set, else the
+    user-wide cache (the choice of :class:`EngineSourceLocator`'s inner locator)."""
+    from eventsim.engine import loop
+
+    fn = loop.advance.py_func
+    locator = EngineSourceLocator.from_function(fn, fn.__code__.co_filename)
+    if locator is None:  # NUMBA_CACHE_LOCATOR_CLASSES replaced the chain
+        return Path(loop.advance._cache._cache_path)
+    return Path(locator.get_cache_path())
+
+
+def engine_cache_files(folder: Path) -> list[Path]:
+    """The engine cache's files in ``folder``: indexes, data and unfinished writes of Numba's cache
+    (``*.nbi``, ``*.nbc``, ``*.tmp.*``), never Python's own ``.pyc`` files beside them."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and (p.suffix in (".nbi", ".nbc") or ".nbi.tmp." in p.name or ".nbc.tmp." in p.name))
 
 
 def install() -> None:
