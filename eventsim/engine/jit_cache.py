@@ -30,13 +30,14 @@ same free number and write their data under it, and the index could end up point
 the other's code. Named by key, different signatures never share a file; the data is written before
 the index entry that points to it. A race can still drop an index entry: that kernel is compiled
 again at the next start. The first save under a new source removes the data files the index of the
-previous source named, so a cache holds about one generation per function. A damaged index or data file of the engine (truncated, overwritten) is
-a cache miss with a warning, and the kernel is compiled again and saved over it, where Numba would
-stop the run with an unpickling error.
+previous source named, so a cache holds about one generation per function. A damaged index or data
+file of the engine (truncated, overwritten) is a cache miss with a warning, and the kernel is
+compiled again and saved over it, where Numba would stop the run with an unpickling error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -172,18 +173,19 @@ def save_named_by_key(cache_file: IndexDataCacheFile, key, data) -> None:
 
 def _remove_previous_generation(cache_file: IndexDataCacheFile, base: str) -> None:
     """Delete the data files that the index on disk names if it is another source's (best effort:
-    a file another process has removed, or an index it cannot read, is left alone)."""
+    an index it cannot read is left alone, a file another process has removed is skipped)."""
     try:
         with open(cache_file._index_path, "rb") as f:
             pickle.load(f)  # Numba's version
             stamp, overloads = pickle.loads(f.read())
-        if stamp == cache_file._source_stamp:
-            return
-        for name in set(overloads.values()):
-            if isinstance(name, str) and name.startswith(base + ".") and name.endswith(".nbc") and "/" not in name:
-                os.unlink(os.path.join(cache_file._cache_path, name))
     except Exception:
-        pass
+        return
+    if stamp == cache_file._source_stamp or not isinstance(overloads, dict):
+        return
+    for name in set(overloads.values()):
+        if isinstance(name, str) and name.startswith(base + ".") and name.endswith(".nbc") and "/" not in name:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(cache_file._cache_path, name))
 
 
 def load_or_miss(cache_file: IndexDataCacheFile, key):
