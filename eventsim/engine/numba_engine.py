@@ -52,7 +52,18 @@ eventsim.engine.buckets.work_buckets_in_parallel)."""
 _EXPONENT_PER_WINDOW = 20.0
 _MAX_BUCKETS = 512
 DIRECT_MAX_NEURONS = 2048
-"""Networks up to this size deliver every window directly (all neuron states fit in L2)."""
+"""Networks up to this size deliver every window directly (all neuron states fit in L2);
+larger ones too where :func:`direct_max_neurons` says so."""
+DIRECT_L2_MULTIPLE = 2
+"""On one thread, a network of plain LIF neurons without per-synapse delays delivers every window
+directly while its neurons' states take at most this many level-2 caches
+(:data:`HOT_BYTES_PER_NEURON`, :func:`l2_cache_bytes`). Measured (perf/RESULTS.md, 2026-12-03,
+fifth session; Intel Xeon, 2 MiB L2, direct against buckets, CPU time): Brunel at 6,250, 12,500,
+25,000 and 62,500 neurons (0.9, 1.7, 3.4 and 8.6 L2s) 0.88-0.92, 0.91, 0.93-0.99 and 0.88-0.93; the
+Poisson-driven sparse network at 10,000 neurons (1.4 L2s) 0.96-0.99, at 100,000 (14 L2s) 1.13-1.17;
+with per-synapse delays (the calendar) 3.2-3.4x slower, with generic models (qif, adaptive lif,
+lif_psc_exp) 1.06-1.14x slower. Two L2s keep the neuron states near the core on machines with a
+small L2, where the gain was not measured (Zen 3's 512 KiB: up to 3,640 neurons)."""
 DIRECT_MAX_ENTRIES = 8192
 """A window after one with at most this many synaptic inputs is delivered directly."""
 HOT_BYTES_PER_NEURON = K.NSTATE.itemsize + K.NEURON.itemsize + K.STREAM.itemsize
@@ -286,6 +297,17 @@ def item_parts(net: Net, threads: int) -> bool:
     return items_possible(net)
 
 
+def direct_max_neurons(net: Net, codes: np.ndarray, threads: int) -> int:
+    """Networks up to this many neurons deliver every window directly (``ctl.direct_max_neurons``):
+    :data:`DIRECT_MAX_NEURONS`, or on one thread, for plain LIF neurons only (``codes``) and no
+    per-synapse delays, as many as fit in :data:`DIRECT_L2_MULTIPLE` level-2 caches. Larger networks
+    go through buckets, but for windows after one with few synaptic inputs (``ctl.direct_max_entries``).
+    Either way the results are the same; only the speed differs."""
+    if DIRECT_L2_MULTIPLE <= 0 or threads > 1 or np.any(net.proj["delay"] < 0) or np.any(codes != K.FRAME_LIF):
+        return DIRECT_MAX_NEURONS
+    return max(DIRECT_MAX_NEURONS, DIRECT_L2_MULTIPLE * l2_cache_bytes() // HOT_BYTES_PER_NEURON)
+
+
 def items_possible(net: Net) -> bool:
     """Can the network's windows be delivered in parts from their items? When every part's targets
     of a row or of a time's scheduled arrivals are one slice of it (rows sorted by target: the
@@ -336,7 +358,7 @@ def make_state(p: Prepared, net: Net, threads: int = 1, window: int | None = Non
     ctl["bucket_shift"] = shift
     # before the first window: as after a window without inputs
     ctl["direct"] = int(n <= DIRECT_MAX_NEURONS or DIRECT_MAX_ENTRIES >= 0)
-    ctl["direct_max_neurons"] = DIRECT_MAX_NEURONS
+    ctl["direct_max_neurons"] = direct_max_neurons(net, codes, threads)
     ctl["direct_max_entries"] = DIRECT_MAX_ENTRIES
     ctl["item_parts"] = int(item_parts(net, threads))
     ctl["cal_free"] = -1
